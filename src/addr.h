@@ -1,0 +1,38 @@
+/* addr.h - peer addresses as values: compare, hash input, print. Pure, no sockets. */
+#ifndef QUN_ADDR_H
+#define QUN_ADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A peer's address as recvfrom() filled it in. */
+struct peer_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+/* Longest canonical key: family (1) + port (2) + address (16) + scope id (4). */
+#define ADDR_KEY_MAX 23
+
+/*
+ * Write the canonical key of a: the family, port and address bytes (and the
+ * IPv6 scope id) and nothing else, so that two datagrams from the same
+ * socket always give the same key whatever else the kernel put in the
+ * sockaddr.  An IPv4-mapped IPv6 address gives the same key as the plain
+ * IPv4 address.  Returns the key length, or 0 for an unsupported family.
+ */
+size_t addr_key(const struct peer_addr *a, uint8_t key[ADDR_KEY_MAX]);
+
+/* Returns 1 if a and b are the same peer (same canonical key), else 0. */
+int addr_equal(const struct peer_addr *a, const struct peer_addr *b);
+
+/*
+ * Print a as "1.2.3.4:5678" or "[::1]:5678" (IPv4-mapped addresses print as
+ * IPv4) into buf, NUL-terminated.  Returns buf; prints "?" for an
+ * unsupported family.  ADDR_STRLEN is always enough.
+ */
+#define ADDR_STRLEN 64
+char *addr_format(const struct peer_addr *a, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,54 @@
+/* i18n.h - the user-visible texts of qund and qun in Chinese and English. */
+#ifndef QUN_I18N_H
+#define QUN_I18N_H
+
+enum lang { LANG_ZH = 0, LANG_EN = 1 };
+
+/*
+ * Parse "zh" or "en" (a locale such as "zh_CN.UTF-8" also works).  Returns
+ * 0 and sets *out, or -1 for anything else.
+ */
+int lang_parse(const char *s, enum lang *out);
+
+/* The language of the environment: LC_ALL, LC_MESSAGES, LANG in that order; zh* is Chinese. */
+enum lang lang_from_env(void);
+
+/* Why the server refused a request: one code per reason a user can act on. */
+enum qerr {
+	QERR_NONE = 0,
+	QERR_NAME_TAKEN,     /* someone else has this name */
+	QERR_NAME_INVALID,   /* detail: enum name_status */
+	QERR_OTHER_NAME,     /* this address is logged in under another name */
+	QERR_ROOM_FULL,
+	QERR_TEXT_INVALID,   /* detail: enum text_status */
+	QERR_TOO_LONG,       /* datagram over QUN_MAX_DATAGRAM bytes */
+	QERR_BAD_REQUEST,    /* unknown command or missing field */
+	QERR_COUNT
+};
+
+/*
+ * The full human-readable reason for err (with detail where the code has
+ * one), in lang.  Never NULL.
+ */
+const char *qerr_text(enum lang lang, enum qerr err, int detail);
+
+/* Fixed texts shown by the programs themselves (not sent on the wire). */
+enum ui_text {
+	UI_ASK_NAME,        /* 请输入姓名： */
+	UI_WELCOME,         /* printf: %s = name */
+	UI_NO_REPLY,        /* printf: %s = host, %s = port */
+	UI_REFUSED,         /* printf: %s = reason */
+	UI_QUIT_UNCONFIRMED,
+	UI_SERVER_CLOSED,
+	UI_KICKED,
+	UI_TOO_LONG,        /* printf: %zu = length, %d = limit */
+	UI_BAD_INPUT,       /* printf: %s = reason */
+	UI_HELP,
+	UI_UNKNOWN_CMD,     /* printf: %s = command */
+	UI_LEFT,
+	UI_COUNT
+};
+
+const char *ui_text(enum lang lang, enum ui_text t);
+
+#endif

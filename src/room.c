@@ -1,0 +1,450 @@
+/* room.c - the chat room core: who is in, who owns which name, and who gets what. No I/O. */
+#include "room.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "text.h"
+
+/*
+ * A list of members ordered by last_heard, oldest first.  Every sign of
+ * life moves a member to the tail, so the head is always the next to
+ * expire and eviction costs O(1) whatever the room's size.  There is one
+ * list per timeout: members that send keepalives, and members that don't.
+ */
+struct lru {
+	struct member *head, *tail;
+};
+
+struct room {
+	struct room_config cfg;
+	unsigned char hash_key[crypto_shorthash_KEYBYTES];
+	struct member **by_name; /* buckets, chained through next_by_name */
+	struct member **by_addr; /* buckets, chained through next_by_addr */
+	size_t nbuckets;         /* a power of two, >= count */
+	struct member **members; /* dense array for iteration */
+	size_t count, cap;
+	struct lru idle, alive;  /* never pinged / has pinged */
+};
+
+static uint64_t hash_bytes(const struct room *r, const void *p, size_t n)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h;
+
+	crypto_shorthash(out, p, n, r->hash_key);
+	memcpy(&h, out, sizeof h);
+	return h;
+}
+
+static size_t name_bucket(const struct room *r, const char *key)
+{
+	return (size_t)hash_bytes(r, key, strlen(key)) & (r->nbuckets - 1);
+}
+
+static size_t addr_bucket(const struct room *r, const struct peer_addr *a)
+{
+	uint8_t key[ADDR_KEY_MAX];
+	size_t len = addr_key(a, key);
+
+	return (size_t)hash_bytes(r, key, len) & (r->nbuckets - 1);
+}
+
+static void lru_remove(struct lru *l, struct member *m)
+{
+	if (m->lru_prev != NULL)
+		m->lru_prev->lru_next = m->lru_next;
+	else
+		l->head = m->lru_next;
+	if (m->lru_next != NULL)
+		m->lru_next->lru_prev = m->lru_prev;
+	else
+		l->tail = m->lru_prev;
+	m->lru_prev = m->lru_next = NULL;
+}
+
+static void lru_append(struct lru *l, struct member *m)
+{
+	m->lru_prev = l->tail;
+	m->lru_next = NULL;
+	if (l->tail != NULL)
+		l->tail->lru_next = m;
+	else
+		l->head = m;
+	l->tail = m;
+}
+
+static struct lru *lru_of(struct room *r, const struct member *m)
+{
+	return m->keepalive ? &r->alive : &r->idle;
+}
+
+/* Record a sign of life: the member moves to the young end of its list. */
+static void touch(struct room *r, struct member *m, uint64_t now)
+{
+	lru_remove(lru_of(r, m), m);
+	m->last_heard = now;
+	lru_append(lru_of(r, m), m);
+}
+
+struct room *room_new(const struct room_config *cfg, const unsigned char hash_key[16])
+{
+	struct room *r = xcalloc(1, sizeof *r);
+
+	r->cfg = *cfg;
+	memcpy(r->hash_key, hash_key, sizeof r->hash_key);
+	r->nbuckets = 64;
+	r->by_name = xcalloc(r->nbuckets, sizeof *r->by_name);
+	r->by_addr = xcalloc(r->nbuckets, sizeof *r->by_addr);
+	return r;
+}
+
+void room_free(struct room *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->count; i++)
+		free(r->members[i]);
+	free(r->members);
+	free(r->by_name);
+	free(r->by_addr);
+	free(r);
+}
+
+/* Double the bucket arrays and rehash, keeping the load factor at most 1. */
+static void grow_tables(struct room *r)
+{
+	size_t i;
+
+	free(r->by_name);
+	free(r->by_addr);
+	r->nbuckets *= 2;
+	r->by_name = xcalloc(r->nbuckets, sizeof *r->by_name);
+	r->by_addr = xcalloc(r->nbuckets, sizeof *r->by_addr);
+	for (i = 0; i < r->count; i++) {
+		struct member *m = r->members[i];
+		size_t b = name_bucket(r, m->key);
+
+		m->next_by_name = r->by_name[b];
+		r->by_name[b] = m;
+		b = addr_bucket(r, &m->addr);
+		m->next_by_addr = r->by_addr[b];
+		r->by_addr[b] = m;
+	}
+}
+
+static struct member *find_key(const struct room *r, const char *key)
+{
+	struct member *m;
+
+	for (m = r->by_name[name_bucket(r, key)]; m != NULL; m = m->next_by_name)
+		if (strcmp(m->key, key) == 0)
+			return m;
+	return NULL;
+}
+
+static struct member *find_addr(const struct room *r, const struct peer_addr *a)
+{
+	struct member *m;
+
+	for (m = r->by_addr[addr_bucket(r, a)]; m != NULL; m = m->next_by_addr)
+		if (addr_equal(&m->addr, a))
+			return m;
+	return NULL;
+}
+
+static struct member *find_name(const struct room *r, const char *name, size_t name_len)
+{
+	char key[QUN_MAX_NAME + 1];
+
+	if (name_len > QUN_MAX_NAME || name_normalize(name, name_len, key, sizeof key) < 0)
+		return NULL;
+	return find_key(r, key);
+}
+
+const struct member *room_find_name(const struct room *r, const char *name, size_t name_len)
+{
+	return find_name(r, name, name_len);
+}
+
+const struct member *room_find_addr(const struct room *r, const struct peer_addr *addr)
+{
+	return find_addr(r, addr);
+}
+
+size_t room_count(const struct room *r)
+{
+	return r->count;
+}
+
+const struct member *room_member(const struct room *r, size_t i)
+{
+	return i < r->count ? r->members[i] : NULL;
+}
+
+static struct member *add_member(struct room *r, const struct peer_addr *addr, const char *name,
+                                 size_t name_len, const char *key, uint64_t now)
+{
+	struct member *m = xcalloc(1, sizeof *m);
+	size_t b;
+
+	memcpy(m->name, name, name_len);
+	m->name[name_len] = '\0';
+	strcpy(m->key, key);
+	m->addr = *addr;
+	m->last_heard = now;
+	if (r->count == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->members = xrealloc(r->members, r->cap * sizeof *r->members);
+	}
+	m->slot = r->count;
+	r->members[r->count++] = m;
+	if (r->count > r->nbuckets)
+		grow_tables(r); /* rehashes m too */
+	else {
+		b = name_bucket(r, m->key);
+		m->next_by_name = r->by_name[b];
+		r->by_name[b] = m;
+		b = addr_bucket(r, &m->addr);
+		m->next_by_addr = r->by_addr[b];
+		r->by_addr[b] = m;
+	}
+	lru_append(&r->idle, m);
+	return m;
+}
+
+static void unlink_chain(struct member **head, struct member *m, int by_name)
+{
+	struct member **pp;
+
+	for (pp = head; *pp != NULL; pp = by_name ? &(*pp)->next_by_name : &(*pp)->next_by_addr) {
+		if (*pp == m) {
+			*pp = by_name ? m->next_by_name : m->next_by_addr;
+			return;
+		}
+	}
+}
+
+/* Remove m from every index and free it; the last member takes its slot. */
+static void remove_member(struct room *r, struct member *m)
+{
+	struct member *last = r->members[r->count - 1];
+
+	unlink_chain(&r->by_name[name_bucket(r, m->key)], m, 1);
+	unlink_chain(&r->by_addr[addr_bucket(r, &m->addr)], m, 0);
+	lru_remove(lru_of(r, m), m);
+	last->slot = m->slot;
+	r->members[m->slot] = last;
+	r->count--;
+	free(m);
+}
+
+static void outcome_init(struct outcome *o, const struct peer_addr *to)
+{
+	memset(o, 0, sizeof *o);
+	if (to != NULL)
+		o->reply_to = *to;
+}
+
+static void refuse(struct outcome *o, enum qerr err, int detail)
+{
+	o->reply = REPLY_ERR;
+	o->err = err;
+	o->err_detail = detail;
+}
+
+static void set_event(struct outcome *o, enum v1_event ev, const char *name)
+{
+	o->has_event = 1;
+	o->event = ev;
+	if (name != NULL)
+		snprintf(o->name, sizeof o->name, "%s", name);
+}
+
+/*
+ * The member at addr, if it owns name; otherwise NULL with the drop
+ * reason set.  This is the whole of v1's authentication: a name belongs
+ * to the address that logged it in.
+ */
+static struct member *owner(struct room *r, const struct peer_addr *addr, const char *name,
+                            size_t name_len, struct outcome *o)
+{
+	struct member *m = find_addr(r, addr);
+	char key[QUN_MAX_NAME + 1];
+
+	if (m == NULL) {
+		o->drop = DROP_NOT_MEMBER;
+		return NULL;
+	}
+	o->reply_to_member = 1;
+	if (name_len > QUN_MAX_NAME || name_normalize(name, name_len, key, sizeof key) < 0 ||
+	    strcmp(key, m->key) != 0) {
+		o->drop = DROP_WRONG_NAME;
+		return NULL;
+	}
+	return m;
+}
+
+void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o)
+{
+	char key[QUN_MAX_NAME + 1];
+	enum name_status ns;
+	struct member *self, *holder;
+
+	outcome_init(o, addr);
+	self = find_addr(r, addr);
+	o->reply_to_member = self != NULL;
+	ns = name_check(name, name_len);
+	if (ns != NAME_OK) {
+		refuse(o, QERR_NAME_INVALID, (int)ns);
+		return;
+	}
+	name_normalize(name, name_len, key, sizeof key);
+	holder = find_key(r, key);
+	if (self != NULL) {
+		if (self == holder) {
+			/* A retry after a lost OK: confirm again, announce nothing. */
+			touch(r, self, now);
+			o->reply = REPLY_OK;
+		} else {
+			refuse(o, QERR_OTHER_NAME, 0);
+		}
+		return;
+	}
+	if (holder != NULL) {
+		refuse(o, QERR_NAME_TAKEN, 0);
+		return;
+	}
+	if (r->count >= r->cfg.max_members) {
+		refuse(o, QERR_ROOM_FULL, 0);
+		return;
+	}
+	self = add_member(r, addr, name, name_len, key, now);
+	o->reply = REPLY_OK;
+	o->reply_to_member = 1;
+	set_event(o, V1_EV_JOIN, self->name);
+	o->exclude = self;
+}
+
+void room_say(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+              const char *text, size_t text_len, uint64_t now, struct outcome *o)
+{
+	enum text_status ts;
+	struct member *m;
+
+	outcome_init(o, addr);
+	m = owner(r, addr, name, name_len, o);
+	if (m == NULL)
+		return;
+	touch(r, m, now);
+	ts = text_check(text, text_len);
+	if (ts != TEXT_OK) {
+		refuse(o, QERR_TEXT_INVALID, (int)ts);
+		return;
+	}
+	set_event(o, V1_EV_SAY, m->name);
+	o->text = text;
+	o->text_len = text_len;
+	o->exclude = m;
+}
+
+void room_quit(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o)
+{
+	struct member *m;
+
+	(void)now;
+	outcome_init(o, addr);
+	m = owner(r, addr, name, name_len, o);
+	if (m == NULL)
+		return;
+	o->reply = REPLY_EXIT;
+	set_event(o, V1_EV_LEAVE, m->name);
+	remove_member(r, m);
+}
+
+void room_ping(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o)
+{
+	struct member *m;
+
+	outcome_init(o, addr);
+	m = owner(r, addr, name, name_len, o);
+	if (m == NULL)
+		return;
+	if (!m->keepalive) {
+		lru_remove(&r->idle, m);
+		m->keepalive = 1;
+		lru_append(&r->alive, m);
+	}
+	touch(r, m, now);
+}
+
+int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o)
+{
+	struct member *m = find_name(r, name, name_len);
+
+	outcome_init(o, NULL);
+	if (m == NULL)
+		return -1;
+	o->reply_to = m->addr;
+	o->reply_to_member = 1;
+	o->reply = REPLY_EXIT;
+	set_event(o, V1_EV_KICK, m->name);
+	remove_member(r, m);
+	return 0;
+}
+
+void room_admin(struct room *r, const char *text, size_t text_len, struct outcome *o)
+{
+	(void)r;
+	outcome_init(o, NULL);
+	set_event(o, V1_EV_ADMIN, NULL);
+	o->text = text;
+	o->text_len = text_len;
+}
+
+/* Milliseconds until the head of l is due (0 if overdue), UINT64_MAX if l is empty. */
+static uint64_t lru_due(const struct lru *l, uint64_t timeout, uint64_t now)
+{
+	uint64_t deadline;
+
+	if (l->head == NULL)
+		return UINT64_MAX;
+	deadline = l->head->last_heard + timeout;
+	return deadline > now ? deadline - now : 0;
+}
+
+uint64_t room_next_expiry(const struct room *r, uint64_t now)
+{
+	uint64_t a = lru_due(&r->alive, r->cfg.keepalive_timeout, now);
+	uint64_t b = lru_due(&r->idle, r->cfg.idle_timeout, now);
+
+	return a < b ? a : b;
+}
+
+int room_expire(struct room *r, uint64_t now, struct outcome *o)
+{
+	struct member *m = NULL;
+
+	outcome_init(o, NULL);
+	if (lru_due(&r->alive, r->cfg.keepalive_timeout, now) == 0)
+		m = r->alive.head;
+	else if (lru_due(&r->idle, r->cfg.idle_timeout, now) == 0)
+		m = r->idle.head;
+	if (m == NULL)
+		return 0;
+	/* EXIT tells a client that is merely slow, not dead, that it is out. */
+	o->reply_to = m->addr;
+	o->reply_to_member = 1;
+	o->reply = REPLY_EXIT;
+	set_event(o, V1_EV_TIMEOUT, m->name);
+	remove_member(r, m);
+	return 1;
+}

@@ -1,0 +1,120 @@
+/* room.h - the chat room core: members by name and by address, who gets what. Pure, no I/O. */
+#ifndef QUN_ROOM_H
+#define QUN_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "i18n.h"
+#include "limits.h"
+#include "wire1.h"
+
+struct member {
+	char name[QUN_MAX_NAME + 1]; /* as the member typed it */
+	char key[QUN_MAX_NAME + 1];  /* normalised: uniqueness is decided on this */
+	struct peer_addr addr;
+	uint64_t last_heard;         /* ms, any valid datagram from this member */
+	int keepalive;               /* has sent P at least once */
+	/* Private to room.c. */
+	struct member *next_by_name;
+	struct member *next_by_addr;
+	struct member *lru_prev;     /* silence list, oldest first (see room.c) */
+	struct member *lru_next;
+	size_t slot;                 /* index in the dense member array */
+};
+
+/* Why a datagram was dropped without any effect (counted by the server). */
+enum drop_reason {
+	DROP_NONE = 0,
+	DROP_NOT_MEMBER,  /* C, Q or P from an address that is not logged in */
+	DROP_WRONG_NAME,  /* C, Q or P naming someone other than the sender */
+	DROP_MALFORMED,   /* unparseable datagram that got no reply */
+	DROP_TOO_LONG,    /* over QUN_MAX_DATAGRAM and not from a member */
+	DROP_COUNT
+};
+
+enum reply_kind { REPLY_NONE = 0, REPLY_OK, REPLY_EXIT, REPLY_ERR };
+
+/*
+ * What a room operation decided: at most one reply (to reply_to) and at
+ * most one event for the rest of the room.  The caller formats and sends;
+ * the room never does I/O.  Strings are copies, valid after the member
+ * they describe has gone.
+ */
+struct outcome {
+	enum drop_reason drop;
+	enum reply_kind reply;
+	enum qerr err;             /* REPLY_ERR only */
+	int err_detail;            /* name_status or text_status, per err */
+	struct peer_addr reply_to;
+	int reply_to_member;       /* 1 if reply_to is (or just was) a member */
+	int has_event;
+	enum v1_event event;
+	char name[QUN_MAX_NAME + 1];
+	const char *text;          /* SAY and ADMIN: points at the caller's text */
+	size_t text_len;
+	const struct member *exclude; /* a member that must not get the event */
+};
+
+struct room_config {
+	size_t max_members;
+	uint64_t keepalive_timeout; /* ms of silence before a member that sent P is evicted */
+	uint64_t idle_timeout;      /* ms of silence before any other member is evicted */
+};
+
+/*
+ * Create an empty room.  hash_key seeds the keyed hash (SipHash via
+ * libsodium) of both tables, so that nobody who does not know it can
+ * choose names or ports that collide.  Never returns NULL.
+ */
+struct room *room_new(const struct room_config *cfg, const unsigned char hash_key[16]);
+void room_free(struct room *r);
+
+/*
+ * The operations.  Each fills *o completely.  name/text are the raw
+ * fields of a request; now is a monotonic time in ms.
+ *
+ * room_join:  a new name from a new address joins (OK to it, JOIN to the
+ *             others); the same name again from its own address gets OK
+ *             again and nothing else; otherwise a refusal saying why.
+ * room_say:   SAY to everyone but the sender, only if addr owns name and
+ *             text passes the text rules; a member with a bad text gets a
+ *             refusal; anyone else is dropped.
+ * room_quit:  EXIT to the sender and LEAVE to the others, only if addr
+ *             owns name; otherwise dropped.
+ * room_ping:  refreshes the member and marks it as sending keepalives.
+ * room_kick:  the operator removes a member by name: EXIT to it, KICK to
+ *             the others.  Returns -1 (and o->reply NONE) if no such member.
+ * room_admin: ADMIN text to every member.
+ */
+void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o);
+void room_say(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+              const char *text, size_t text_len, uint64_t now, struct outcome *o);
+void room_quit(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o);
+void room_ping(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o);
+int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o);
+void room_admin(struct room *r, const char *text, size_t text_len, struct outcome *o);
+
+/*
+ * Evict one member whose silence has passed its timeout, filling *o with
+ * a TIMEOUT event for the others and EXIT for the evicted address.  Returns 1 if one was evicted, 0 if none is
+ * due.  Call it until it returns 0.
+ */
+int room_expire(struct room *r, uint64_t now, struct outcome *o);
+
+/* Milliseconds until the next member could expire (UINT64_MAX if empty). */
+uint64_t room_next_expiry(const struct room *r, uint64_t now);
+
+/* Lookups, O(1) on average.  NULL if absent. */
+const struct member *room_find_name(const struct room *r, const char *name, size_t name_len);
+const struct member *room_find_addr(const struct room *r, const struct peer_addr *addr);
+
+/* Iteration: members 0..room_count()-1 in no particular order; any change invalidates it. */
+size_t room_count(const struct room *r);
+const struct member *room_member(const struct room *r, size_t i);
+
+#endif
