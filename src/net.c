@@ -1,0 +1,133 @@
+/* net.c - UDP socket helpers (bind, connect, name) for IPv4 and IPv6, in the manner of Redis's anet.c. */
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int dual, char *err,
+                    size_t errlen)
+{
+	int fd, off = 0;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) < 0) {
+		snprintf(err, errlen, "IPV6_V6ONLY: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, sa, len) < 0) {
+		snprintf(err, errlen, "bind: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int bind_any(const char *port, char *err, size_t errlen)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+	struct addrinfo hints, *res;
+	int fd, rc;
+	uint16_t p;
+
+	/* Resolve the port alone, so service names work as well as numbers. */
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "port %s: %s", port, gai_strerror(rc));
+		return -1;
+	}
+	p = ((struct sockaddr_in *)(void *)res->ai_addr)->sin_port;
+	freeaddrinfo(res);
+
+	memset(&s6, 0, sizeof s6);
+	s6.sin6_family = AF_INET6;
+	s6.sin6_addr = in6addr_any;
+	s6.sin6_port = p;
+	fd = bind_one(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 1, err, errlen);
+	if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
+		return fd;
+	memset(&s4, 0, sizeof s4);
+	s4.sin_family = AF_INET;
+	s4.sin_addr.s_addr = htonl(INADDR_ANY);
+	s4.sin_port = p;
+	return bind_one(AF_INET, (struct sockaddr *)&s4, sizeof s4, 0, err, errlen);
+}
+
+int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, rc;
+
+	if (host == NULL)
+		return bind_any(port, err, errlen);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s port %s: %s", host, port, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		fd = bind_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 0, err, errlen);
+	freeaddrinfo(res);
+	return fd;
+}
+
+int net_udp_connect(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s port %s: %s", host, port, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		snprintf(err, errlen, "connect to %s port %s: %s", host, port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+char *net_local_name(int fd, char *buf, size_t size)
+{
+	struct peer_addr a;
+
+	memset(&a, 0, sizeof a);
+	a.len = sizeof a.sa;
+	if (getsockname(fd, (struct sockaddr *)&a.sa, &a.len) < 0) {
+		snprintf(buf, size, "?");
+		return buf;
+	}
+	return addr_format(&a, buf, size);
+}

@@ -1,0 +1,27 @@
+/* net.h - UDP socket helpers for IPv4 and IPv6; they fill an error message and return -1, never exit. */
+#ifndef QUN_NET_H
+#define QUN_NET_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+/*
+ * Bind a non-blocking UDP socket to host:port.  host NULL means every
+ * interface: one IPv6 socket that also takes IPv4 (IPV6_V6ONLY off),
+ * falling back to IPv4 alone where IPv6 is unavailable.  port "0" lets the
+ * kernel choose.  Returns the fd, or -1 with a reason in err.
+ */
+int net_udp_bind(const char *host, const char *port, char *err, size_t errlen);
+
+/*
+ * Create a UDP socket connected to host:port (each address getaddrinfo
+ * gives is tried in turn), so that datagrams from anyone else are
+ * discarded by the kernel.  Returns the fd, or -1 with a reason in err.
+ */
+int net_udp_connect(const char *host, const char *port, char *err, size_t errlen);
+
+/* Format the local address of fd as "HOST:PORT" ("[::1]:PORT" for IPv6). Returns buf. */
+char *net_local_name(int fd, char *buf, size_t size);
+
+#endif
