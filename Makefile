@@ -25,7 +25,7 @@ LIBS_SODIUM  = -lsodium
 CORE    = log text addr i18n wire1 room
 CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/console.o $(B)/net.o $(CORE_O)
-QUN_O   = $(B)/qun.o $(B)/net.o $(CORE_O)
+QUN_O   = $(B)/qun.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 UNIT    = test_text test_addr test_wire1 test_room
 PROGS   = $(B)/qund $(B)/qun $(B)/forkcp

@@ -91,8 +91,8 @@ static const char *const ui_texts[][2] = {
 	                         "the server did not confirm the quit; leaving anyway"},
 	[UI_SERVER_CLOSED] = {"与服务器的连接已断开", "lost the connection to the server"},
 	[UI_KICKED] = {"你已被请出聊天室", "you were removed from the room"},
-	[UI_TOO_LONG] = {"消息太长（%zu 字节，最多 %d 字节），没有发送",
-	                 "message too long (%zu bytes, at most %d): not sent"},
+	[UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
+	                 "message too long (%s bytes, at most %s): not sent"},
 	[UI_BAD_INPUT] = {"没有发送：%s", "not sent: %s"},
 	[UI_HELP] = {"命令：/help 显示本帮助，/quit 退出聊天室；其他内容发送给所有人",
 	             "commands: /help shows this help, /quit leaves; anything else is sent to "
@@ -109,4 +109,32 @@ const char *ui_text(enum lang lang, enum ui_text t)
 	if ((unsigned)t < NELEM(ui_texts) && ui_texts[t][l] != NULL)
 		return ui_texts[t][l];
 	return "?";
+}
+
+size_t ui_format(char *out, size_t size, const char *tmpl, const char *a, const char *b)
+{
+	const char *args[2] = {a, b};
+	size_t o = 0, k;
+	int next = 0;
+
+	if (size == 0)
+		return 0;
+	while (*tmpl != '\0') {
+		const char *piece = tmpl;
+		size_t len = 1;
+
+		if (tmpl[0] == '%' && tmpl[1] == 's') {
+			piece = next < 2 && args[next] != NULL ? args[next] : "";
+			next++;
+			len = strlen(piece);
+			tmpl += 2;
+		} else {
+			tmpl++;
+		}
+		k = len < size - 1 - o ? len : size - 1 - o;
+		memcpy(out + o, piece, k);
+		o += k;
+	}
+	out[o] = '\0';
+	return o;
 }

@@ -2,6 +2,8 @@
 #ifndef QUN_I18N_H
 #define QUN_I18N_H
 
+#include <stddef.h>
+
 enum lang { LANG_ZH = 0, LANG_EN = 1 };
 
 /*
@@ -35,20 +37,28 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail);
 /* Fixed texts shown by the programs themselves (not sent on the wire). */
 enum ui_text {
 	UI_ASK_NAME,        /* 请输入姓名： */
-	UI_WELCOME,         /* printf: %s = name */
-	UI_NO_REPLY,        /* printf: %s = host, %s = port */
-	UI_REFUSED,         /* printf: %s = reason */
+	UI_WELCOME,         /* %s = name */
+	UI_NO_REPLY,        /* %s = host, %s = port */
+	UI_REFUSED,         /* %s = reason */
 	UI_QUIT_UNCONFIRMED,
 	UI_SERVER_CLOSED,
 	UI_KICKED,
-	UI_TOO_LONG,        /* printf: %zu = length, %d = limit */
-	UI_BAD_INPUT,       /* printf: %s = reason */
+	UI_TOO_LONG,        /* %s = length, %s = limit */
+	UI_BAD_INPUT,       /* %s = reason */
 	UI_HELP,
-	UI_UNKNOWN_CMD,     /* printf: %s = command */
+	UI_UNKNOWN_CMD,     /* %s = command */
 	UI_LEFT,
 	UI_COUNT
 };
 
+/*
+ * The UI texts carry "%s" placeholders (never other printf directives):
+ * ui_format copies tmpl to out, replacing the first "%s" with a and the
+ * second with b (NULL counts as ""), cut to fit size and NUL-terminated.
+ * Texts are not printf formats so that no format string ever depends on
+ * the language.  Returns the length written.
+ */
 const char *ui_text(enum lang lang, enum ui_text t);
+size_t ui_format(char *out, size_t size, const char *tmpl, const char *a, const char *b);
 
 #endif
