@@ -1,0 +1,829 @@
+/* test_wire1.c - unit tests of src/wire1.c: parsing v1 requests, formatting events and requests. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "text.h"
+#include "wire1.h"
+
+/* Helpers */
+
+static enum v1_status parse_n(const char *buf, size_t len, struct v1_request *req)
+{
+	memset(req, 0xA5, sizeof(*req));
+	return v1_parse(buf, len, req);
+}
+
+static enum v1_status parse(const char *s, struct v1_request *req)
+{
+	return parse_n(s, strlen(s), req);
+}
+
+static void assert_name(const struct v1_request *req, const char *want, size_t want_len)
+{
+	assert_int_equal(req->name_len, want_len);
+	assert_memory_equal(req->name, want, want_len);
+}
+
+static void assert_text(const struct v1_request *req, const char *want, size_t want_len)
+{
+	assert_non_null(req->text);
+	assert_int_equal(req->text_len, want_len);
+	assert_memory_equal(req->text, want, want_len);
+}
+
+/* Parse s and check it is a request cmd for name with no text. */
+static void assert_parses_named(const char *s, enum v1_cmd cmd, const char *name)
+{
+	struct v1_request req;
+
+	assert_int_equal(parse(s, &req), V1_OK);
+	assert_int_equal(req.cmd, cmd);
+	assert_name(&req, name, strlen(name));
+	assert_null(req.text);
+}
+
+static void assert_status(const char *s, enum v1_status want)
+{
+	struct v1_request req;
+
+	assert_int_equal(parse(s, &req), want);
+}
+
+/* Build a datagram: prefix, then fill bytes up to len in total (len < size). */
+static size_t fill(char *buf, size_t size, const char *prefix, char fillc, size_t len)
+{
+	size_t n = strlen(prefix);
+
+	assert_true(len < size && n <= len);
+	memcpy(buf, prefix, n);
+	memset(buf + n, fillc, len - n);
+	buf[len] = '\0';
+	return len;
+}
+
+static void assert_event(enum lang lang, enum v1_event ev, const char *name, const char *text,
+                         const char *want)
+{
+	char buf[1200];
+	int n;
+
+	memset(buf, 'Z', sizeof(buf));
+	n = v1_format_event(buf, sizeof(buf), lang, ev, name, text, text ? strlen(text) : 0);
+	assert_int_equal(n, (int)strlen(want));
+	assert_string_equal(buf, want);
+}
+
+/* v1_parse: login */
+
+static void parse_login(void **state)
+{
+	(void)state;
+	assert_parses_named("L alice", V1_LOGIN, "alice");
+}
+
+static void parse_login_lf(void **state)
+{
+	(void)state;
+	assert_parses_named("L alice\n", V1_LOGIN, "alice");
+}
+
+static void parse_login_crlf(void **state)
+{
+	(void)state;
+	assert_parses_named("L alice\r\n", V1_LOGIN, "alice");
+}
+
+static void parse_login_padding_stripped(void **state)
+{
+	(void)state;
+	assert_parses_named("L alice   ", V1_LOGIN, "alice");
+	assert_parses_named("L alice   \n", V1_LOGIN, "alice");
+	assert_parses_named("L alice \r\n", V1_LOGIN, "alice");
+}
+
+static void parse_login_name_keeps_space(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	/* Never cut to "al": the whole name goes to the name rules, which refuse it. */
+	assert_parses_named("L al ice", V1_LOGIN, "al ice");
+	assert_int_equal(parse("L al ice", &req), V1_OK);
+	assert_int_equal(name_check(req.name, req.name_len), NAME_SPACE);
+}
+
+static void parse_login_name_keeps_leading_space(void **state)
+{
+	(void)state;
+	assert_parses_named("L  alice", V1_LOGIN, " alice");
+}
+
+static void parse_login_only_one_line_ending(void **state)
+{
+	(void)state;
+	/* One "\n" or "\r\n" is ignored; anything more is part of the name. */
+	assert_parses_named("L alice\n\n", V1_LOGIN, "alice\n");
+	assert_parses_named("L alice\r", V1_LOGIN, "alice\r");
+}
+
+static void parse_login_cjk(void **state)
+{
+	(void)state;
+	assert_parses_named("L 小明\n", V1_LOGIN, "小明");
+}
+
+static void parse_login_no_name(void **state)
+{
+	(void)state;
+	assert_status("L", V1_NO_NAME);
+	assert_status("L ", V1_NO_NAME);
+	assert_status("L     ", V1_NO_NAME);
+	assert_status("L\n", V1_NO_NAME);
+	assert_status("L \r\n", V1_NO_NAME);
+}
+
+static void parse_login_embedded_nul(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	/* NUL is valid UTF-8: the parser passes it on and the name rules refuse it. */
+	assert_int_equal(parse_n("L al\0ice", 8, &req), V1_OK);
+	assert_int_equal(req.cmd, V1_LOGIN);
+	assert_name(&req, "al\0ice", 6);
+	assert_int_equal(name_check(req.name, req.name_len), NAME_CONTROL);
+}
+
+/* v1_parse: chat */
+
+static void parse_chat(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice hello world", &req), V1_OK);
+	assert_int_equal(req.cmd, V1_CHAT);
+	assert_name(&req, "alice", 5);
+	assert_text(&req, "hello world", 11);
+}
+
+static void parse_chat_text_keeps_leading_spaces(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice  two leading spaces", &req), V1_OK);
+	assert_name(&req, "alice", 5);
+	assert_text(&req, " two leading spaces", 19);
+}
+
+static void parse_chat_text_keeps_trailing_spaces(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice hi  ", &req), V1_OK);
+	assert_text(&req, "hi  ", 4);
+}
+
+static void parse_chat_lf(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice hi\n", &req), V1_OK);
+	assert_name(&req, "alice", 5);
+	assert_text(&req, "hi", 2);
+}
+
+static void parse_chat_crlf(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice hi\r\n", &req), V1_OK);
+	assert_text(&req, "hi", 2);
+}
+
+static void parse_chat_cjk(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C 小明 你好", &req), V1_OK);
+	assert_name(&req, "小明", 6);
+	assert_text(&req, "你好", 6);
+}
+
+static void parse_chat_no_text(void **state)
+{
+	(void)state;
+	assert_status("C alice", V1_NO_TEXT);
+}
+
+static void parse_chat_no_text_after_space(void **state)
+{
+	(void)state;
+	assert_status("C alice ", V1_NO_TEXT);
+	assert_status("C alice\n", V1_NO_TEXT);
+	assert_status("C alice \r\n", V1_NO_TEXT);
+}
+
+static void parse_chat_no_name(void **state)
+{
+	(void)state;
+	assert_status("C", V1_NO_NAME);
+	assert_status("C ", V1_NO_NAME);
+}
+
+static void parse_chat_embedded_nul(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	/* Valid UTF-8, so the parser accepts it; the text rules refuse it later. */
+	assert_int_equal(parse_n("C alice a\0b", 11, &req), V1_OK);
+	assert_int_equal(req.cmd, V1_CHAT);
+	assert_name(&req, "alice", 5);
+	assert_text(&req, "a\0b", 3);
+	assert_int_equal(text_check(req.text, req.text_len), TEXT_CONTROL);
+}
+
+static void parse_chat_escape_is_text(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("C alice \x1b[2J", &req), V1_OK);
+	assert_text(&req, "\x1b[2J", 4);
+	assert_int_equal(text_check(req.text, req.text_len), TEXT_CONTROL);
+}
+
+/* v1_parse: quit and ping */
+
+static void parse_quit(void **state)
+{
+	(void)state;
+	assert_parses_named("Q alice", V1_QUIT, "alice");
+	assert_parses_named("Q alice  \n", V1_QUIT, "alice");
+}
+
+static void parse_quit_no_name(void **state)
+{
+	(void)state;
+	assert_status("Q", V1_NO_NAME);
+	assert_status("Q ", V1_NO_NAME);
+}
+
+static void parse_ping(void **state)
+{
+	(void)state;
+	assert_parses_named("P alice", V1_PING, "alice");
+	assert_parses_named("P alice\r\n", V1_PING, "alice");
+}
+
+static void parse_ping_no_name(void **state)
+{
+	(void)state;
+	assert_status("P", V1_NO_NAME);
+	assert_status("P \n", V1_NO_NAME);
+}
+
+/* v1_parse: empty and unknown */
+
+static void parse_empty(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n("", 0, &req), V1_EMPTY);
+}
+
+static void parse_empty_line(void **state)
+{
+	(void)state;
+	assert_status("\n", V1_EMPTY);
+	assert_status("\r\n", V1_EMPTY);
+}
+
+static void parse_unknown_command(void **state)
+{
+	(void)state;
+	assert_status("X alice", V1_UNKNOWN);
+	assert_status("Z", V1_UNKNOWN);
+	assert_status("hello", V1_UNKNOWN);
+}
+
+static void parse_command_without_space(void **state)
+{
+	(void)state;
+	assert_status("LX", V1_UNKNOWN);
+	assert_status("Lalice", V1_UNKNOWN);
+	assert_status("Calice hi", V1_UNKNOWN);
+}
+
+static void parse_lowercase_command(void **state)
+{
+	(void)state;
+	assert_status("l alice", V1_UNKNOWN);
+	assert_status("c alice hi", V1_UNKNOWN);
+}
+
+static void parse_leading_space(void **state)
+{
+	(void)state;
+	assert_status(" L alice", V1_UNKNOWN);
+}
+
+static void parse_fullwidth_command_letter(void **state)
+{
+	(void)state;
+	assert_status("Ｌ alice", V1_UNKNOWN); /* fullwidth L */
+}
+
+/* v1_parse: bad UTF-8 */
+
+static void parse_bad_utf8_in_name(void **state)
+{
+	(void)state;
+	assert_status("L al\xff"
+	              "ice",
+	              V1_BAD_UTF8);
+	assert_status("Q \xc0\x80", V1_BAD_UTF8);
+	assert_status("P \xed\xa0\x80", V1_BAD_UTF8);
+	assert_status("C \xfe hi", V1_BAD_UTF8);
+}
+
+static void parse_bad_utf8_in_text(void **state)
+{
+	(void)state;
+	assert_status("C alice hi \xff", V1_BAD_UTF8);
+	assert_status("C alice \xf4\x90\x80\x80", V1_BAD_UTF8);
+}
+
+static void parse_bad_utf8_in_padding(void **state)
+{
+	(void)state;
+	assert_status("L alice  \xff  ", V1_BAD_UTF8);
+}
+
+static void parse_bad_utf8_before_command(void **state)
+{
+	(void)state;
+	assert_status("\xff"
+	              "L alice",
+	              V1_BAD_UTF8);
+}
+
+static void parse_cut_in_chinese_char(void **state)
+{
+	/* "C alice 你好" cut inside 好, as a reader that truncates would leave it. */
+	const char *s = "C alice 你好";
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n(s, strlen(s) - 1, &req), V1_BAD_UTF8);
+	assert_int_equal(parse_n(s, strlen(s) - 2, &req), V1_BAD_UTF8);
+	assert_int_equal(parse_n(s, strlen(s) - 3, &req), V1_OK);
+}
+
+static void parse_cut_in_chinese_name(void **state)
+{
+	const char *s = "L 小明";
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n(s, strlen(s) - 1, &req), V1_BAD_UTF8);
+}
+
+/* v1_parse: length */
+
+static void parse_1200_bytes_ok(void **state)
+{
+	char buf[1300];
+	size_t n = fill(buf, sizeof(buf), "L alice", ' ', 1200);
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n(buf, n, &req), V1_OK);
+	assert_int_equal(req.cmd, V1_LOGIN);
+	assert_name(&req, "alice", 5);
+}
+
+static void parse_1200_byte_chat_ok(void **state)
+{
+	char buf[1300];
+	size_t n = fill(buf, sizeof(buf), "C alice ", 'x', 1200);
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n(buf, n, &req), V1_OK);
+	assert_int_equal(req.text_len, 1192);
+	/* Longer than a message may be: the text rules refuse it, not the parser. */
+	assert_int_equal(text_check(req.text, req.text_len), TEXT_TOO_LONG);
+}
+
+static void parse_1201_bytes_too_long(void **state)
+{
+	char buf[1300];
+	size_t n = fill(buf, sizeof(buf), "L alice", ' ', 1201);
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n(buf, n, &req), V1_TOO_LONG);
+	n = fill(buf, sizeof(buf), "C alice ", 'x', 1201);
+	assert_int_equal(parse_n(buf, n, &req), V1_TOO_LONG);
+}
+
+static void parse_reads_only_len(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse_n("L alicebob", 7, &req), V1_OK);
+	assert_name(&req, "alice", 5);
+	assert_int_equal(parse_n("C alice hi\xff", 10, &req), V1_OK);
+	assert_text(&req, "hi", 2);
+}
+
+static void parse_status_strings(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = V1_OK; i <= V1_NO_TEXT; i++) {
+		assert_non_null(v1_status_str((enum v1_status)i));
+		assert_true(v1_status_str((enum v1_status)i)[0] != '\0');
+	}
+}
+
+/* v1_format_event: Chinese */
+
+static void event_join_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_JOIN, "alice", NULL, "alice 进入了聊天室");
+}
+
+static void event_say_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_SAY, "alice", "hi", "alice 说：hi");
+}
+
+static void event_leave_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_LEAVE, "alice", NULL, "alice 退出了聊天室");
+}
+
+static void event_timeout_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_TIMEOUT, "alice", NULL, "alice 退出了聊天室（超时）");
+}
+
+static void event_kick_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_KICK, "alice", NULL, "alice 被管理员请出了聊天室");
+}
+
+static void event_admin_zh(void **state)
+{
+	(void)state;
+	/* The operator's line, whatever name is passed. */
+	assert_event(LANG_ZH, V1_EV_ADMIN, "alice", "x", "管理员 说：x");
+	assert_event(LANG_ZH, V1_EV_ADMIN, "", "x", "管理员 说：x");
+}
+
+static void event_shutdown_zh(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_SHUTDOWN, "", NULL, "服务器即将关闭");
+}
+
+/* v1_format_event: English */
+
+static void event_join_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_JOIN, "alice", NULL, "alice joined the room");
+}
+
+static void event_say_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_SAY, "alice", "hi", "alice: hi");
+}
+
+static void event_leave_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_LEAVE, "alice", NULL, "alice left the room");
+}
+
+static void event_timeout_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_TIMEOUT, "alice", NULL, "alice left the room (timed out)");
+}
+
+static void event_kick_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_KICK, "alice", NULL, "alice was removed by the admin");
+}
+
+static void event_admin_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_ADMIN, "alice", "x", "[admin] x");
+	assert_event(LANG_EN, V1_EV_ADMIN, "", "x", "[admin] x");
+}
+
+static void event_shutdown_en(void **state)
+{
+	(void)state;
+	assert_event(LANG_EN, V1_EV_SHUTDOWN, "", NULL, "the server is shutting down");
+}
+
+/* v1_format_event: details */
+
+static void event_say_uses_text_len(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_event(buf, sizeof(buf), LANG_EN, V1_EV_SAY, "alice", "hello", 2),
+	                 9);
+	assert_string_equal(buf, "alice: he");
+}
+
+static void event_say_cjk(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_SAY, "小明", "你好", "小明 说：你好");
+}
+
+static void event_exact_fit(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	/* "alice: hi" is 9 bytes and its NUL one more. */
+	assert_int_equal(v1_format_event(buf, 10, LANG_EN, V1_EV_SAY, "alice", "hi", 2), 9);
+	assert_string_equal(buf, "alice: hi");
+}
+
+static void event_buffer_too_small(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(v1_format_event(buf, 9, LANG_EN, V1_EV_SAY, "alice", "hi", 2), -1);
+	assert_int_equal(v1_format_event(buf, 5, LANG_EN, V1_EV_JOIN, "alice", NULL, 0), -1);
+	assert_int_equal(v1_format_event(buf, 10, LANG_ZH, V1_EV_SHUTDOWN, "", NULL, 0), -1);
+}
+
+static void event_buffer_zero(void **state)
+{
+	char buf[4] = "XYZ";
+
+	(void)state;
+	assert_int_equal(v1_format_event(buf, 0, LANG_EN, V1_EV_SAY, "alice", "hi", 2), -1);
+}
+
+static void event_longest_say(void **state)
+{
+	/* 32-byte name, 1000-byte text: "NAME 说：TEXT" is 1039 bytes (limits.h). */
+	char name[QUN_MAX_NAME + 1], text[QUN_MAX_TEXT], buf[1100];
+
+	(void)state;
+	memset(name, 'n', QUN_MAX_NAME);
+	name[QUN_MAX_NAME] = '\0';
+	memset(text, 't', sizeof(text));
+	assert_int_equal(v1_format_event(buf, 1040, LANG_ZH, V1_EV_SAY, name, text, QUN_MAX_TEXT),
+	                 1039);
+	assert_int_equal(strlen(buf), 1039);
+	assert_int_equal(v1_format_event(buf, 1039, LANG_ZH, V1_EV_SAY, name, text, QUN_MAX_TEXT),
+	                 -1);
+}
+
+/* v1_format_request */
+
+static void request_login(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_LOGIN, "alice", NULL, 0), 7);
+	assert_memory_equal(buf, "L alice", 7);
+}
+
+static void request_chat(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_CHAT, "alice", "hello world", 0),
+	                 19);
+	assert_memory_equal(buf, "C alice hello world", 19);
+}
+
+static void request_quit_and_ping(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_QUIT, "alice", NULL, 0), 7);
+	assert_memory_equal(buf, "Q alice", 7);
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_PING, "alice", NULL, 0), 7);
+	assert_memory_equal(buf, "P alice", 7);
+}
+
+static void request_login_padded(void **state)
+{
+	char buf[200], want[200];
+	struct v1_request req;
+
+	(void)state;
+	fill(want, sizeof(want), "L alice", ' ', 100);
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_LOGIN, "alice", NULL, 100), 100);
+	assert_memory_equal(buf, want, 100);
+	/* The server sees the same name. */
+	assert_int_equal(parse_n(buf, 100, &req), V1_OK);
+	assert_name(&req, "alice", 5);
+}
+
+static void request_quit_padded(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_QUIT, "bob", NULL, 10), 10);
+	assert_memory_equal(buf, "Q bob     ", 10);
+}
+
+static void request_pad_shorter_than_request(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_LOGIN, "alice", NULL, 3), 7);
+	assert_memory_equal(buf, "L alice", 7);
+}
+
+static void request_padded_to_max(void **state)
+{
+	char buf[1300];
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_LOGIN, "alice", NULL, 1200), 1200);
+	assert_int_equal(parse_n(buf, 1200, &req), V1_OK);
+	assert_name(&req, "alice", 5);
+}
+
+static void request_padded_past_max(void **state)
+{
+	char buf[1300];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_LOGIN, "alice", NULL, 1201), -1);
+}
+
+static void request_chat_at_max(void **state)
+{
+	char buf[1300], text[1300];
+
+	(void)state;
+	/* "C alice " is 8 bytes. */
+	memset(text, 'x', 1192);
+	text[1192] = '\0';
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_CHAT, "alice", text, 0), 1200);
+}
+
+static void request_chat_past_max(void **state)
+{
+	char buf[1300], text[1300];
+
+	(void)state;
+	memset(text, 'x', 1193);
+	text[1193] = '\0';
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_CHAT, "alice", text, 0), -1);
+}
+
+static void request_buffer_too_small(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, 6, V1_LOGIN, "alice", NULL, 0), -1);
+	assert_int_equal(v1_format_request(buf, 0, V1_LOGIN, "alice", NULL, 0), -1);
+	assert_int_equal(v1_format_request(buf, 20, V1_LOGIN, "alice", NULL, 50), -1);
+	assert_int_equal(v1_format_request(buf, 10, V1_CHAT, "alice", "hello", 0), -1);
+}
+
+static void request_round_trip(void **state)
+{
+	char buf[64];
+	struct v1_request req;
+	int n;
+
+	(void)state;
+	n = v1_format_request(buf, sizeof(buf), V1_CHAT, "小明", " hi ", 0);
+	assert_true(n > 0);
+	assert_int_equal(parse_n(buf, (size_t)n, &req), V1_OK);
+	assert_int_equal(req.cmd, V1_CHAT);
+	assert_name(&req, "小明", 6);
+	assert_text(&req, " hi ", 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(parse_login),
+	    cmocka_unit_test(parse_login_lf),
+	    cmocka_unit_test(parse_login_crlf),
+	    cmocka_unit_test(parse_login_padding_stripped),
+	    cmocka_unit_test(parse_login_name_keeps_space),
+	    cmocka_unit_test(parse_login_name_keeps_leading_space),
+	    cmocka_unit_test(parse_login_only_one_line_ending),
+	    cmocka_unit_test(parse_login_cjk),
+	    cmocka_unit_test(parse_login_no_name),
+	    cmocka_unit_test(parse_login_embedded_nul),
+	    cmocka_unit_test(parse_chat),
+	    cmocka_unit_test(parse_chat_text_keeps_leading_spaces),
+	    cmocka_unit_test(parse_chat_text_keeps_trailing_spaces),
+	    cmocka_unit_test(parse_chat_lf),
+	    cmocka_unit_test(parse_chat_crlf),
+	    cmocka_unit_test(parse_chat_cjk),
+	    cmocka_unit_test(parse_chat_no_text),
+	    cmocka_unit_test(parse_chat_no_text_after_space),
+	    cmocka_unit_test(parse_chat_no_name),
+	    cmocka_unit_test(parse_chat_embedded_nul),
+	    cmocka_unit_test(parse_chat_escape_is_text),
+	    cmocka_unit_test(parse_quit),
+	    cmocka_unit_test(parse_quit_no_name),
+	    cmocka_unit_test(parse_ping),
+	    cmocka_unit_test(parse_ping_no_name),
+	    cmocka_unit_test(parse_empty),
+	    cmocka_unit_test(parse_empty_line),
+	    cmocka_unit_test(parse_unknown_command),
+	    cmocka_unit_test(parse_command_without_space),
+	    cmocka_unit_test(parse_lowercase_command),
+	    cmocka_unit_test(parse_leading_space),
+	    cmocka_unit_test(parse_fullwidth_command_letter),
+	    cmocka_unit_test(parse_bad_utf8_in_name),
+	    cmocka_unit_test(parse_bad_utf8_in_text),
+	    cmocka_unit_test(parse_bad_utf8_in_padding),
+	    cmocka_unit_test(parse_bad_utf8_before_command),
+	    cmocka_unit_test(parse_cut_in_chinese_char),
+	    cmocka_unit_test(parse_cut_in_chinese_name),
+	    cmocka_unit_test(parse_1200_bytes_ok),
+	    cmocka_unit_test(parse_1200_byte_chat_ok),
+	    cmocka_unit_test(parse_1201_bytes_too_long),
+	    cmocka_unit_test(parse_reads_only_len),
+	    cmocka_unit_test(parse_status_strings),
+	    cmocka_unit_test(event_join_zh),
+	    cmocka_unit_test(event_say_zh),
+	    cmocka_unit_test(event_leave_zh),
+	    cmocka_unit_test(event_timeout_zh),
+	    cmocka_unit_test(event_kick_zh),
+	    cmocka_unit_test(event_admin_zh),
+	    cmocka_unit_test(event_shutdown_zh),
+	    cmocka_unit_test(event_join_en),
+	    cmocka_unit_test(event_say_en),
+	    cmocka_unit_test(event_leave_en),
+	    cmocka_unit_test(event_timeout_en),
+	    cmocka_unit_test(event_kick_en),
+	    cmocka_unit_test(event_admin_en),
+	    cmocka_unit_test(event_shutdown_en),
+	    cmocka_unit_test(event_say_uses_text_len),
+	    cmocka_unit_test(event_say_cjk),
+	    cmocka_unit_test(event_exact_fit),
+	    cmocka_unit_test(event_buffer_too_small),
+	    cmocka_unit_test(event_buffer_zero),
+	    cmocka_unit_test(event_longest_say),
+	    cmocka_unit_test(request_login),
+	    cmocka_unit_test(request_chat),
+	    cmocka_unit_test(request_quit_and_ping),
+	    cmocka_unit_test(request_login_padded),
+	    cmocka_unit_test(request_quit_padded),
+	    cmocka_unit_test(request_pad_shorter_than_request),
+	    cmocka_unit_test(request_padded_to_max),
+	    cmocka_unit_test(request_padded_past_max),
+	    cmocka_unit_test(request_chat_at_max),
+	    cmocka_unit_test(request_chat_past_max),
+	    cmocka_unit_test(request_buffer_too_small),
+	    cmocka_unit_test(request_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
