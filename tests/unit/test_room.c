@@ -1,0 +1,1426 @@
+/* test_room.c - unit tests of src/room.c: who may join, speak and leave, who gets what, ghosts. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "room.h"
+#include "text.h"
+
+/* Timeouts in ms: short, so that the expiry tests read plainly. */
+#define KEEPALIVE 1000
+#define IDLE      10000
+
+static const unsigned char hash_key[16] = {0x71, 0x75, 0x6e, 0x2d, 0x74, 0x65, 0x73, 0x74,
+                                           0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x30, 0x30, 0x31};
+
+/*
+ * The room under test.  The teardown frees it, so that a failed assertion,
+ * which leaves the test by longjmp, does not also leak it under ASan.
+ */
+static struct room *current;
+
+static struct room *new_room(size_t max_members)
+{
+	struct room_config cfg;
+	struct room *r;
+
+	assert_null(current);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_members = max_members;
+	cfg.keepalive_timeout = KEEPALIVE;
+	cfg.idle_timeout = IDLE;
+	r = room_new(&cfg, hash_key);
+	assert_non_null(r);
+	current = r;
+	return r;
+}
+
+static int free_room(void **state)
+{
+	(void)state;
+	if (current != NULL)
+		room_free(current);
+	current = NULL;
+	return 0;
+}
+
+/* 127.0.0.1:port, or any 10.a.b.c address for the big tests. */
+static struct peer_addr ip4(uint32_t host, uint16_t port)
+{
+	struct peer_addr a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
+
+	memset(&a, 0, sizeof(a));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(host);
+	a.len = sizeof(*sin);
+	return a;
+}
+
+static struct peer_addr local(uint16_t port)
+{
+	return ip4(0x7F000001, port);
+}
+
+/* ::ffff:127.0.0.1:port, the same peer as local(port) on a dual-stack socket. */
+static struct peer_addr local_mapped(uint16_t port)
+{
+	struct peer_addr a;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.sa;
+
+	memset(&a, 0, sizeof(a));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:127.0.0.1", &sin6->sin6_addr), 1);
+	a.len = sizeof(*sin6);
+	return a;
+}
+
+/*
+ * Wrappers that take C strings and scribble over *o first, so that a field
+ * the room forgot to fill shows up as junk.
+ */
+static void join(struct room *r, const struct peer_addr *a, const char *name, uint64_t now,
+                 struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	room_join(r, a, name, strlen(name), now, o);
+}
+
+static void say(struct room *r, const struct peer_addr *a, const char *name, const char *text,
+                uint64_t now, struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	room_say(r, a, name, strlen(name), text, strlen(text), now, o);
+}
+
+static void quit(struct room *r, const struct peer_addr *a, const char *name, uint64_t now,
+                 struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	room_quit(r, a, name, strlen(name), now, o);
+}
+
+static void ping(struct room *r, const struct peer_addr *a, const char *name, uint64_t now,
+                 struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	room_ping(r, a, name, strlen(name), now, o);
+}
+
+static int kick(struct room *r, const char *name, struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	return room_kick(r, name, strlen(name), o);
+}
+
+static int expire(struct room *r, uint64_t now, struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	return room_expire(r, now, o);
+}
+
+static const struct member *find(const struct room *r, const char *name)
+{
+	return room_find_name(r, name, strlen(name));
+}
+
+/* Join and check it worked. */
+static void must_join(struct room *r, const struct peer_addr *a, const char *name, uint64_t now)
+{
+	struct outcome o;
+
+	join(r, a, name, now, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+}
+
+/* Nothing happened: no reply, no event, and why it was dropped. */
+static void assert_dropped(const struct outcome *o, enum drop_reason why)
+{
+	assert_int_equal(o->drop, why);
+	assert_int_equal(o->reply, REPLY_NONE);
+	assert_int_equal(o->has_event, 0);
+}
+
+/* A refusal to a, and nothing for the room. */
+static void assert_refused(const struct outcome *o, const struct peer_addr *a, enum qerr err,
+                           int is_member)
+{
+	assert_int_equal(o->drop, DROP_NONE);
+	assert_int_equal(o->reply, REPLY_ERR);
+	assert_int_equal(o->err, err);
+	assert_int_equal(addr_equal(&o->reply_to, a), 1);
+	assert_int_equal(o->reply_to_member, is_member);
+	assert_int_equal(o->has_event, 0);
+}
+
+static void assert_refused_name(const char *name, enum name_status why)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	join(r, &a, name, 0, &o);
+	assert_refused(&o, &a, QERR_NAME_INVALID, 0);
+	assert_int_equal(o.err_detail, why);
+	assert_int_equal(room_count(r), 0);
+	assert_null(room_find_addr(r, &a));
+	free_room(NULL);
+}
+
+/* room_new */
+
+static void new_room_is_empty(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+
+	(void)state;
+	assert_int_equal(room_count(r), 0);
+	assert_null(find(r, "alice"));
+	assert_null(room_find_addr(r, &a));
+	assert_int_equal(room_next_expiry(r, 0), UINT64_MAX);
+}
+
+/* room_join */
+
+static void join_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	const struct member *m;
+	struct outcome o;
+
+	(void)state;
+	join(r, &a, "alice", 42, &o);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
+	assert_int_equal(o.reply_to_member, 1);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_JOIN);
+	assert_string_equal(o.name, "alice");
+
+	m = find(r, "alice");
+	assert_non_null(m);
+	assert_ptr_equal(o.exclude, m);
+	assert_ptr_equal(room_find_addr(r, &a), m);
+	assert_string_equal(m->name, "alice");
+	assert_string_equal(m->key, "alice");
+	assert_int_equal(addr_equal(&m->addr, &a), 1);
+	assert_int_equal(m->last_heard, 42);
+	assert_int_equal(m->keepalive, 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void join_keeps_typed_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	const struct member *m;
+	struct outcome o;
+
+	(void)state;
+	join(r, &a, "Alice", 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_string_equal(o.name, "Alice");
+	m = find(r, "Alice");
+	assert_non_null(m);
+	assert_string_equal(m->name, "Alice");
+	assert_string_equal(m->key, "alice");
+}
+
+static void join_event_excludes_joiner(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &b, "bob", 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_JOIN);
+	assert_string_equal(o.name, "bob");
+	assert_ptr_equal(o.exclude, find(r, "bob"));
+	assert_ptr_not_equal(o.exclude, find(r, "alice"));
+	assert_int_equal(room_count(r), 2);
+}
+
+static void join_name_taken(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &b, "alice", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+	assert_int_equal(room_count(r), 1);
+	assert_null(room_find_addr(r, &b));
+	assert_int_equal(addr_equal(&find(r, "alice")->addr, &a), 1);
+}
+
+static void join_name_taken_case_variant(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &b, "ALICE", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void join_name_taken_fullwidth(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "Alice", 0);
+	join(r, &b, "Ａｌｉｃｅ", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void join_same_address_same_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	const struct member *m;
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	m = find(r, "alice");
+	join(r, &a, "alice", 10, &o);
+	/* The client's OK was lost: OK again, and the room is not told twice. */
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
+	assert_int_equal(o.reply_to_member, 1);
+	assert_int_equal(o.has_event, 0);
+	assert_int_equal(room_count(r), 1);
+	assert_ptr_equal(find(r, "alice"), m);
+}
+
+static void join_same_address_mapped(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), a6 = local_mapped(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &a6, "alice", 10, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void join_same_address_other_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &a, "bob", 0, &o);
+	assert_refused(&o, &a, QERR_OTHER_NAME, 1);
+	assert_int_equal(room_count(r), 1);
+	assert_null(find(r, "bob"));
+	assert_ptr_equal(room_find_addr(r, &a), find(r, "alice"));
+}
+
+static void join_name_empty(void **state)
+{
+	(void)state;
+	assert_refused_name("", NAME_EMPTY);
+}
+
+static void join_name_too_long(void **state)
+{
+	(void)state;
+	assert_refused_name("abcdefghijklmnopqrstuvwxyz0123456", NAME_TOO_LONG);
+}
+
+static void join_name_bad_utf8(void **state)
+{
+	(void)state;
+	assert_refused_name("al\xff"
+	                    "ice",
+	                    NAME_BAD_UTF8);
+}
+
+static void join_name_space(void **state)
+{
+	(void)state;
+	assert_refused_name("al ice", NAME_SPACE);
+	assert_refused_name("al\u3000ice", NAME_SPACE);
+}
+
+static void join_name_control(void **state)
+{
+	(void)state;
+	assert_refused_name("al\x1b[1mice", NAME_CONTROL);
+	assert_refused_name("al\u202Eice", NAME_CONTROL);
+}
+
+static void join_name_reserved(void **state)
+{
+	(void)state;
+	assert_refused_name("管理员", NAME_RESERVED);
+	assert_refused_name("ADMIN", NAME_RESERVED);
+}
+
+static void join_room_full(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002), d = local(5003);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	must_join(r, &c, "carol", 0);
+	join(r, &d, "dave", 0, &o);
+	assert_refused(&o, &d, QERR_ROOM_FULL, 0);
+	assert_int_equal(room_count(r), 3);
+	assert_null(find(r, "dave"));
+	assert_null(room_find_addr(r, &d));
+}
+
+static void join_room_full_member_retry_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	must_join(r, &c, "carol", 0);
+	/* A member whose OK was lost is not told the room is full. */
+	join(r, &c, "carol", 1, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 0);
+	assert_int_equal(room_count(r), 3);
+}
+
+static void join_room_full_then_leave(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002), d = local(5003);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	must_join(r, &c, "carol", 0);
+	quit(r, &b, "bob", 1, &o);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	join(r, &d, "dave", 2, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(room_count(r), 3);
+}
+
+/* room_say */
+
+static void say_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	const char *text = "hello world";
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	say(r, &a, "alice", text, 5, &o);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_SAY);
+	assert_string_equal(o.name, "alice");
+	assert_ptr_equal(o.text, text);
+	assert_int_equal(o.text_len, strlen(text));
+	assert_ptr_equal(o.exclude, find(r, "alice"));
+}
+
+static void say_uses_member_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "Alice", 0);
+	say(r, &a, "Alice", "hi", 5, &o);
+	assert_int_equal(o.has_event, 1);
+	assert_string_equal(o.name, "Alice");
+}
+
+static void say_from_stranger(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &x, "alice", "hi", 5, &o);
+	assert_dropped(&o, DROP_NOT_MEMBER);
+}
+
+static void say_from_stranger_unknown_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	say(r, &x, "nobody", "hi", 5, &o);
+	assert_dropped(&o, DROP_NOT_MEMBER);
+}
+
+static void say_wrong_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	say(r, &a, "bob", "I am bob", 5, &o);
+	assert_dropped(&o, DROP_WRONG_NAME);
+}
+
+static void say_wrong_name_unknown(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "carol", "hi", 5, &o);
+	assert_dropped(&o, DROP_WRONG_NAME);
+}
+
+static void say_bad_text_control(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	say(r, &a, "alice", "\x1b[2Jgotcha", 5, &o);
+	assert_refused(&o, &a, QERR_TEXT_INVALID, 1);
+	assert_int_equal(o.err_detail, TEXT_CONTROL);
+}
+
+static void say_bad_text_newline(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "alice", "hi\nbob 说：fake", 5, &o);
+	assert_refused(&o, &a, QERR_TEXT_INVALID, 1);
+	assert_int_equal(o.err_detail, TEXT_CONTROL);
+}
+
+static void say_bad_text_empty(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "alice", "", 5, &o);
+	assert_refused(&o, &a, QERR_TEXT_INVALID, 1);
+	assert_int_equal(o.err_detail, TEXT_EMPTY);
+}
+
+static void say_bad_text_too_long(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	char text[QUN_MAX_TEXT + 2];
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	memset(text, 'x', QUN_MAX_TEXT + 1);
+	text[QUN_MAX_TEXT + 1] = '\0';
+	say(r, &a, "alice", text, 5, &o);
+	assert_refused(&o, &a, QERR_TEXT_INVALID, 1);
+	assert_int_equal(o.err_detail, TEXT_TOO_LONG);
+}
+
+static void say_bad_text_utf8(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "alice", "hi \xe4\xbd", 5, &o);
+	assert_refused(&o, &a, QERR_TEXT_INVALID, 1);
+	assert_int_equal(o.err_detail, TEXT_BAD_UTF8);
+}
+
+static void say_bad_text_from_stranger_dropped(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	/* Strangers are never told anything, however bad their text. */
+	say(r, &x, "alice", "\x1b[2J", 5, &o);
+	assert_dropped(&o, DROP_NOT_MEMBER);
+}
+
+static void say_refreshes_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "alice", "hi", 777, &o);
+	assert_int_equal(find(r, "alice")->last_heard, 777);
+}
+
+/* room_quit */
+
+static void quit_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	quit(r, &a, "alice", 5, &o);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
+	assert_int_equal(o.reply_to_member, 1);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_LEAVE);
+	assert_string_equal(o.name, "alice");
+}
+
+static void quit_removes_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	quit(r, &a, "alice", 5, &o);
+	assert_int_equal(room_count(r), 1);
+	assert_null(find(r, "alice"));
+	assert_null(room_find_addr(r, &a));
+	assert_non_null(find(r, "bob"));
+	assert_ptr_equal(room_find_addr(r, &b), find(r, "bob"));
+}
+
+static void quit_frees_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	quit(r, &a, "alice", 5, &o);
+	join(r, &b, "ALICE", 6, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 1);
+	assert_ptr_equal(room_find_addr(r, &b), find(r, "alice"));
+}
+
+static void quit_frees_address(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	quit(r, &a, "alice", 5, &o);
+	join(r, &a, "bob", 6, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_ptr_equal(room_find_addr(r, &a), find(r, "bob"));
+}
+
+static void quit_last_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	quit(r, &a, "alice", 5, &o);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_int_equal(room_count(r), 0);
+	assert_int_equal(room_next_expiry(r, 5), UINT64_MAX);
+}
+
+static void quit_forged_by_stranger(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	quit(r, &x, "alice", 5, &o);
+	assert_dropped(&o, DROP_NOT_MEMBER);
+	assert_int_equal(room_count(r), 1);
+	assert_ptr_equal(room_find_addr(r, &a), find(r, "alice"));
+}
+
+static void quit_forged_by_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	quit(r, &b, "alice", 5, &o);
+	assert_dropped(&o, DROP_WRONG_NAME);
+	assert_int_equal(room_count(r), 2);
+	assert_ptr_equal(room_find_addr(r, &a), find(r, "alice"));
+	assert_ptr_equal(room_find_addr(r, &b), find(r, "bob"));
+}
+
+/* room_ping */
+
+static void ping_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	const struct member *m;
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &a, "alice", 250, &o);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.has_event, 0);
+	m = find(r, "alice");
+	assert_int_equal(m->keepalive, 1);
+	assert_int_equal(m->last_heard, 250);
+}
+
+static void ping_from_stranger(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &x, "alice", 250, &o);
+	assert_dropped(&o, DROP_NOT_MEMBER);
+	assert_int_equal(find(r, "alice")->keepalive, 0);
+	assert_int_equal(find(r, "alice")->last_heard, 0);
+}
+
+static void ping_wrong_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	ping(r, &b, "alice", 250, &o);
+	assert_dropped(&o, DROP_WRONG_NAME);
+	assert_int_equal(find(r, "alice")->keepalive, 0);
+	assert_int_equal(find(r, "alice")->last_heard, 0);
+}
+
+/* room_expire */
+
+static void expire_nothing_due(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	assert_int_equal(expire(r, 0, &o), 0);
+	must_join(r, &a, "alice", 0);
+	assert_int_equal(expire(r, 0, &o), 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void expire_keepalive_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	ping(r, &a, "alice", 100, &o);
+	ping(r, &b, "bob", 100 + KEEPALIVE, &o);
+	assert_int_equal(expire(r, 100 + KEEPALIVE - 1, &o), 0);
+	assert_int_equal(room_count(r), 2);
+	assert_int_equal(expire(r, 100 + KEEPALIVE + 1, &o), 1);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_string_equal(o.name, "alice");
+	assert_int_equal(room_count(r), 1);
+	assert_null(find(r, "alice"));
+	assert_null(room_find_addr(r, &a));
+	assert_int_equal(expire(r, 100 + KEEPALIVE + 1, &o), 0);
+}
+
+static void expire_idle_member(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	/* Never sent P: the keepalive timeout does not apply. */
+	assert_int_equal(expire(r, KEEPALIVE + 1, &o), 0);
+	assert_int_equal(expire(r, IDLE - 1, &o), 0);
+	assert_int_equal(room_count(r), 1);
+	assert_int_equal(expire(r, IDLE + 1, &o), 1);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_string_equal(o.name, "alice");
+	assert_int_equal(room_count(r), 0);
+	assert_int_equal(expire(r, IDLE + 1, &o), 0);
+}
+
+static void expire_sends_no_reply(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	/* room.h: "filling *o with a TIMEOUT event (no reply)". */
+	must_join(r, &a, "alice", 0);
+	assert_int_equal(expire(r, IDLE + 1, &o), 1);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_int_equal(o.reply, REPLY_NONE);
+}
+
+static void expire_ping_refreshes(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &a, "alice", 0, &o);
+	ping(r, &a, "alice", 800, &o);
+	assert_int_equal(expire(r, KEEPALIVE + 500, &o), 0);
+	assert_int_equal(expire(r, 800 + KEEPALIVE + 1, &o), 1);
+}
+
+static void expire_say_refreshes(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	say(r, &a, "alice", "still here", 9000, &o);
+	assert_int_equal(expire(r, IDLE + 1, &o), 0);
+	assert_int_equal(expire(r, 9000 + IDLE + 1, &o), 1);
+}
+
+static void expire_login_again_refreshes(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &a, "alice", 9000, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(expire(r, IDLE + 1, &o), 0);
+	assert_int_equal(expire(r, 9000 + IDLE + 1, &o), 1);
+}
+
+static void expire_forged_ping_does_not_refresh(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &a, "alice", 0, &o);
+	ping(r, &x, "alice", 900, &o);
+	assert_int_equal(expire(r, KEEPALIVE + 1, &o), 1);
+}
+
+static void expire_one_at_a_time(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002);
+	struct outcome o;
+	int gone = 0;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	must_join(r, &c, "carol", IDLE);
+	while (expire(r, IDLE + 1, &o) == 1) {
+		assert_int_equal(o.event, V1_EV_TIMEOUT);
+		assert_true(strcmp(o.name, "alice") == 0 || strcmp(o.name, "bob") == 0);
+		assert_true(++gone <= 2);
+	}
+	assert_int_equal(gone, 2);
+	assert_int_equal(room_count(r), 1);
+	assert_non_null(find(r, "carol"));
+}
+
+/* room_next_expiry */
+
+static void next_expiry_empty(void **state)
+{
+	struct room *r = new_room(3);
+
+	(void)state;
+	assert_int_equal(room_next_expiry(r, 12345), UINT64_MAX);
+}
+
+static void next_expiry_idle(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_in_range(room_next_expiry(r, 0), IDLE, IDLE + 1);
+	assert_in_range(room_next_expiry(r, 4000), IDLE - 4000, IDLE - 4000 + 1);
+}
+
+static void next_expiry_keepalive(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &a, "alice", 100, &o);
+	assert_in_range(room_next_expiry(r, 100), KEEPALIVE, KEEPALIVE + 1);
+}
+
+static void next_expiry_earliest(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	ping(r, &b, "bob", 500, &o);
+	assert_in_range(room_next_expiry(r, 500), KEEPALIVE, KEEPALIVE + 1);
+}
+
+static void next_expiry_overdue(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_int_equal(room_next_expiry(r, IDLE + 500), 0);
+}
+
+static void next_expiry_after_expire(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	ping(r, &a, "alice", 0, &o);
+	must_join(r, &b, "bob", 0);
+	assert_int_equal(expire(r, KEEPALIVE + 1, &o), 1);
+	assert_string_equal(o.name, "alice");
+	assert_in_range(room_next_expiry(r, KEEPALIVE + 1), IDLE - KEEPALIVE - 1, IDLE - KEEPALIVE);
+}
+
+/* room_kick */
+
+static void kick_ok(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	assert_int_not_equal(kick(r, "alice", &o), -1);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
+	assert_int_equal(o.reply_to_member, 1);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_KICK);
+	assert_string_equal(o.name, "alice");
+	assert_int_equal(room_count(r), 1);
+	assert_null(find(r, "alice"));
+	assert_null(room_find_addr(r, &a));
+}
+
+static void kick_missing(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_int_equal(kick(r, "bob", &o), -1);
+	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.has_event, 0);
+	assert_int_equal(room_count(r), 1);
+}
+
+static void kick_empty_room(void **state)
+{
+	struct room *r = new_room(3);
+	struct outcome o;
+
+	(void)state;
+	assert_int_equal(kick(r, "alice", &o), -1);
+	assert_int_equal(o.reply, REPLY_NONE);
+}
+
+static void kick_frees_name(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_int_not_equal(kick(r, "alice", &o), -1);
+	join(r, &b, "alice", 1, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+}
+
+/* room_admin */
+
+static void admin_event(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001);
+	const char *text = "server restarts at noon";
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	memset(&o, 0xA5, sizeof(o));
+	room_admin(r, text, strlen(text), &o);
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(o.event, V1_EV_ADMIN);
+	assert_ptr_equal(o.text, text);
+	assert_int_equal(o.text_len, strlen(text));
+	assert_null(o.exclude);
+	assert_int_equal(room_count(r), 2);
+}
+
+/* Lookups and iteration */
+
+static void find_name_normalised(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+	const struct member *m;
+
+	(void)state;
+	must_join(r, &a, "Alice", 0);
+	m = find(r, "Alice");
+	assert_non_null(m);
+	assert_ptr_equal(find(r, "alice"), m);
+	assert_ptr_equal(find(r, "ALICE"), m);
+	assert_ptr_equal(find(r, "Ａｌｉｃｅ"), m);
+	assert_null(find(r, "alic"));
+	assert_null(find(r, "alicea"));
+}
+
+static void find_name_uses_length(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000);
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_ptr_equal(room_find_name(r, "alice and more", 5), find(r, "alice"));
+	assert_null(room_find_name(r, "alice", 4));
+}
+
+static void find_addr_port_matters(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), a2 = local(5001), other = ip4(0x7F000002, 5000);
+	struct peer_addr a6 = local_mapped(5000);
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_null(room_find_addr(r, &a2));
+	assert_null(room_find_addr(r, &other));
+	assert_ptr_equal(room_find_addr(r, &a6), find(r, "alice"));
+}
+
+static void iterate_members(void **state)
+{
+	struct room *r = new_room(3);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002);
+	struct outcome o;
+	int seen_alice = 0, seen_carol = 0;
+	size_t i;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	must_join(r, &c, "carol", 0);
+	quit(r, &b, "bob", 1, &o);
+	assert_int_equal(room_count(r), 2);
+	for (i = 0; i < room_count(r); i++) {
+		const struct member *m = room_member(r, i);
+
+		assert_non_null(m);
+		if (strcmp(m->name, "alice") == 0)
+			seen_alice++;
+		else if (strcmp(m->name, "carol") == 0)
+			seen_carol++;
+		else
+			fail_msg("unexpected member %s", m->name);
+	}
+	assert_int_equal(seen_alice, 1);
+	assert_int_equal(seen_carol, 1);
+}
+
+/* Many members: the tables grow, shrink and keep every entry findable. */
+
+#define MANY 1000
+
+static struct peer_addr many_addr(int i)
+{
+	return ip4(0x0A000000 + (uint32_t)i * 7919u, (uint16_t)(20000 + i));
+}
+
+static void many_name(char *buf, size_t size, int i)
+{
+	int n = snprintf(buf, size, "user%04d", i);
+
+	assert_true(n > 0 && (size_t)n < size);
+}
+
+static void many_join(struct room *r)
+{
+	char name[16];
+	int i;
+
+	for (i = 0; i < MANY; i++) {
+		struct peer_addr a = many_addr(i);
+
+		many_name(name, sizeof(name), i);
+		must_join(r, &a, name, (uint64_t)i);
+	}
+	assert_int_equal(room_count(r), MANY);
+}
+
+/* Check that exactly the odd members (and the even ones iff evens) are present. */
+static void many_check(const struct room *r, int evens)
+{
+	char name[16], upper[16];
+	int i;
+
+	for (i = 0; i < MANY; i++) {
+		struct peer_addr a = many_addr(i);
+		const struct member *m;
+		int present = (i % 2) || evens;
+
+		many_name(name, sizeof(name), i);
+		snprintf(upper, sizeof(upper), "USER%04d", i);
+		m = find(r, name);
+		if (!present) {
+			assert_null(m);
+			assert_null(room_find_addr(r, &a));
+			continue;
+		}
+		assert_non_null(m);
+		assert_string_equal(m->name, name);
+		assert_int_equal(addr_equal(&m->addr, &a), 1);
+		assert_ptr_equal(room_find_addr(r, &a), m);
+		assert_ptr_equal(find(r, upper), m);
+	}
+}
+
+static void many_members_lookup(void **state)
+{
+	struct room *r = new_room(2 * MANY);
+
+	(void)state;
+	many_join(r);
+	many_check(r, 1);
+}
+
+static void many_members_remove_half(void **state)
+{
+	struct room *r = new_room(2 * MANY);
+	char name[16];
+	struct outcome o;
+	int i;
+
+	(void)state;
+	many_join(r);
+	for (i = 0; i < MANY; i += 2) {
+		struct peer_addr a = many_addr(i);
+
+		many_name(name, sizeof(name), i);
+		quit(r, &a, name, 5000, &o);
+		assert_int_equal(o.reply, REPLY_EXIT);
+	}
+	assert_int_equal(room_count(r), MANY / 2);
+	many_check(r, 0);
+}
+
+static void many_members_iterate(void **state)
+{
+	struct room *r = new_room(2 * MANY);
+	static unsigned char seen[MANY];
+	char name[16];
+	struct outcome o;
+	size_t i;
+	int k;
+
+	(void)state;
+	many_join(r);
+	for (k = 0; k < MANY; k += 2) {
+		many_name(name, sizeof(name), k);
+		assert_int_not_equal(kick(r, name, &o), -1);
+	}
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < room_count(r); i++) {
+		const struct member *m = room_member(r, i);
+
+		assert_non_null(m);
+		assert_int_equal(sscanf(m->name, "user%d", &k), 1);
+		assert_in_range(k, 0, MANY - 1);
+		assert_int_equal(k % 2, 1);
+		assert_int_equal(seen[k], 0);
+		seen[k] = 1;
+	}
+	assert_int_equal(i, MANY / 2);
+}
+
+static void many_members_rejoin(void **state)
+{
+	struct room *r = new_room(2 * MANY);
+	char name[16];
+	struct outcome o;
+	int i;
+
+	(void)state;
+	many_join(r);
+	for (i = 0; i < MANY; i += 2) {
+		struct peer_addr a = many_addr(i);
+
+		many_name(name, sizeof(name), i);
+		quit(r, &a, name, 5000, &o);
+	}
+	/* The freed names and addresses can be taken again, and the others still work. */
+	for (i = 0; i < MANY; i += 2) {
+		struct peer_addr a = many_addr(i);
+
+		many_name(name, sizeof(name), i);
+		must_join(r, &a, name, 6000);
+	}
+	assert_int_equal(room_count(r), MANY);
+	many_check(r, 1);
+}
+
+static void many_members_expire(void **state)
+{
+	struct room *r = new_room(2 * MANY);
+	struct outcome o;
+	int n = 0;
+
+	(void)state;
+	many_join(r);
+	/* Member i joined at time i, so at IDLE + MANY / 2 the first half have expired. */
+	while (expire(r, IDLE + MANY / 2, &o) == 1)
+		n++;
+	assert_in_range(n, MANY / 2 - 1, MANY / 2 + 1);
+	assert_int_equal(room_count(r), (size_t)(MANY - n));
+	assert_non_null(find(r, "user0999"));
+	assert_null(find(r, "user0000"));
+}
+
+/* reply_to_member, the flag that decides whether a refusal may be larger than the request */
+
+static void reply_to_member_flags(void **state)
+{
+	struct room *r = new_room(2);
+	struct peer_addr a = local(5000), b = local(5001), x = local(6666);
+	struct outcome o;
+
+	(void)state;
+	join(r, &a, "alice", 0, &o); /* accepted: now a member */
+	assert_int_equal(o.reply_to_member, 1);
+	join(r, &x, "alice", 0, &o); /* taken, stranger */
+	assert_int_equal(o.reply_to_member, 0);
+	join(r, &x, "admin", 0, &o); /* invalid, stranger */
+	assert_int_equal(o.reply_to_member, 0);
+	join(r, &a, "alicia", 0, &o); /* other name, member */
+	assert_int_equal(o.reply_to_member, 1);
+	must_join(r, &b, "bob", 0);
+	join(r, &x, "xavier", 0, &o); /* full, stranger */
+	assert_int_equal(o.reply_to_member, 0);
+	say(r, &a, "alice", "\x7f", 0, &o); /* bad text, member */
+	assert_int_equal(o.reply_to_member, 1);
+	quit(r, &a, "alice", 0, &o); /* was a member */
+	assert_int_equal(o.reply_to_member, 1);
+	assert_int_not_equal(kick(r, "bob", &o), -1); /* was a member */
+	assert_int_equal(o.reply_to_member, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(new_room_is_empty, free_room),
+	    cmocka_unit_test_teardown(join_ok, free_room),
+	    cmocka_unit_test_teardown(join_keeps_typed_name, free_room),
+	    cmocka_unit_test_teardown(join_event_excludes_joiner, free_room),
+	    cmocka_unit_test_teardown(join_name_taken, free_room),
+	    cmocka_unit_test_teardown(join_name_taken_case_variant, free_room),
+	    cmocka_unit_test_teardown(join_name_taken_fullwidth, free_room),
+	    cmocka_unit_test_teardown(join_same_address_same_name, free_room),
+	    cmocka_unit_test_teardown(join_same_address_mapped, free_room),
+	    cmocka_unit_test_teardown(join_same_address_other_name, free_room),
+	    cmocka_unit_test_teardown(join_name_empty, free_room),
+	    cmocka_unit_test_teardown(join_name_too_long, free_room),
+	    cmocka_unit_test_teardown(join_name_bad_utf8, free_room),
+	    cmocka_unit_test_teardown(join_name_space, free_room),
+	    cmocka_unit_test_teardown(join_name_control, free_room),
+	    cmocka_unit_test_teardown(join_name_reserved, free_room),
+	    cmocka_unit_test_teardown(join_room_full, free_room),
+	    cmocka_unit_test_teardown(join_room_full_member_retry_ok, free_room),
+	    cmocka_unit_test_teardown(join_room_full_then_leave, free_room),
+	    cmocka_unit_test_teardown(say_ok, free_room),
+	    cmocka_unit_test_teardown(say_uses_member_name, free_room),
+	    cmocka_unit_test_teardown(say_from_stranger, free_room),
+	    cmocka_unit_test_teardown(say_from_stranger_unknown_name, free_room),
+	    cmocka_unit_test_teardown(say_wrong_name, free_room),
+	    cmocka_unit_test_teardown(say_wrong_name_unknown, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_control, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_newline, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_empty, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_too_long, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_utf8, free_room),
+	    cmocka_unit_test_teardown(say_bad_text_from_stranger_dropped, free_room),
+	    cmocka_unit_test_teardown(say_refreshes_member, free_room),
+	    cmocka_unit_test_teardown(quit_ok, free_room),
+	    cmocka_unit_test_teardown(quit_removes_member, free_room),
+	    cmocka_unit_test_teardown(quit_frees_name, free_room),
+	    cmocka_unit_test_teardown(quit_frees_address, free_room),
+	    cmocka_unit_test_teardown(quit_last_member, free_room),
+	    cmocka_unit_test_teardown(quit_forged_by_stranger, free_room),
+	    cmocka_unit_test_teardown(quit_forged_by_member, free_room),
+	    cmocka_unit_test_teardown(ping_ok, free_room),
+	    cmocka_unit_test_teardown(ping_from_stranger, free_room),
+	    cmocka_unit_test_teardown(ping_wrong_name, free_room),
+	    cmocka_unit_test_teardown(expire_nothing_due, free_room),
+	    cmocka_unit_test_teardown(expire_keepalive_member, free_room),
+	    cmocka_unit_test_teardown(expire_idle_member, free_room),
+	    cmocka_unit_test_teardown(expire_sends_no_reply, free_room),
+	    cmocka_unit_test_teardown(expire_ping_refreshes, free_room),
+	    cmocka_unit_test_teardown(expire_say_refreshes, free_room),
+	    cmocka_unit_test_teardown(expire_login_again_refreshes, free_room),
+	    cmocka_unit_test_teardown(expire_forged_ping_does_not_refresh, free_room),
+	    cmocka_unit_test_teardown(expire_one_at_a_time, free_room),
+	    cmocka_unit_test_teardown(next_expiry_empty, free_room),
+	    cmocka_unit_test_teardown(next_expiry_idle, free_room),
+	    cmocka_unit_test_teardown(next_expiry_keepalive, free_room),
+	    cmocka_unit_test_teardown(next_expiry_earliest, free_room),
+	    cmocka_unit_test_teardown(next_expiry_overdue, free_room),
+	    cmocka_unit_test_teardown(next_expiry_after_expire, free_room),
+	    cmocka_unit_test_teardown(kick_ok, free_room),
+	    cmocka_unit_test_teardown(kick_missing, free_room),
+	    cmocka_unit_test_teardown(kick_empty_room, free_room),
+	    cmocka_unit_test_teardown(kick_frees_name, free_room),
+	    cmocka_unit_test_teardown(admin_event, free_room),
+	    cmocka_unit_test_teardown(find_name_normalised, free_room),
+	    cmocka_unit_test_teardown(find_name_uses_length, free_room),
+	    cmocka_unit_test_teardown(find_addr_port_matters, free_room),
+	    cmocka_unit_test_teardown(iterate_members, free_room),
+	    cmocka_unit_test_teardown(many_members_lookup, free_room),
+	    cmocka_unit_test_teardown(many_members_remove_half, free_room),
+	    cmocka_unit_test_teardown(many_members_iterate, free_room),
+	    cmocka_unit_test_teardown(many_members_rejoin, free_room),
+	    cmocka_unit_test_teardown(many_members_expire, free_room),
+	    cmocka_unit_test_teardown(reply_to_member_flags, free_room),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
