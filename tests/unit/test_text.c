@@ -383,7 +383,7 @@ static void name_ok_ascii(void **state)
 static void name_ok_cjk(void **state)
 {
 	(void)state;
-	assert_int_equal(name("\xe5\xb0\x8f\xe6\x98\x8e"), NAME_OK); /* 小明 */
+	assert_int_equal(name("小明"), NAME_OK);
 }
 
 static void name_empty(void **state)
@@ -416,7 +416,7 @@ static void name_10_cjk_ok(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(repeat(buf, "\xe4\xb8\xad", 10), 30);
+	assert_int_equal(repeat(buf, "中", 10), 30);
 	assert_int_equal(name(buf), NAME_OK);
 }
 
@@ -425,7 +425,7 @@ static void name_11_cjk_too_long(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(repeat(buf, "\xe4\xb8\xad", 11), 33);
+	assert_int_equal(repeat(buf, "中", 11), 33);
 	assert_int_equal(name(buf), NAME_TOO_LONG);
 }
 
@@ -552,10 +552,10 @@ static void name_soft_hyphen_and_bom(void **state)
 static void name_reserved_chinese(void **state)
 {
 	(void)state;
-	assert_int_equal(name("\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98"), NAME_RESERVED); /* 管理员 */
-	assert_int_equal(name("\xe7\xae\xa1\xe7\x90\x86"), NAME_RESERVED);             /* 管理 */
-	assert_int_equal(name("\xe7\xb3\xbb\xe7\xbb\x9f"), NAME_RESERVED);             /* 系统 */
-	assert_int_equal(name("\xe6\x9c\x8d\xe5\x8a\xa1\xe5\x99\xa8"), NAME_RESERVED); /* 服务器 */
+	assert_int_equal(name("管理员"), NAME_RESERVED);
+	assert_int_equal(name("管理"), NAME_RESERVED);
+	assert_int_equal(name("系统"), NAME_RESERVED);
+	assert_int_equal(name("服务器"), NAME_RESERVED);
 }
 
 static void name_reserved_admin(void **state)
@@ -574,12 +574,8 @@ static void name_reserved_admin_upper(void **state)
 static void name_reserved_admin_fullwidth(void **state)
 {
 	(void)state;
-	/* ａｄｍｉｎ */
-	assert_int_equal(name("\xef\xbd\x81\xef\xbd\x84\xef\xbd\x8d\xef\xbd\x89\xef\xbd\x8e"),
-	                 NAME_RESERVED);
-	/* ＡＤＭＩＮ */
-	assert_int_equal(name("\xef\xbc\xa1\xef\xbc\xa4\xef\xbc\xad\xef\xbc\xa9\xef\xbc\xae"),
-	                 NAME_RESERVED);
+	assert_int_equal(name("ａｄｍｉｎ"), NAME_RESERVED);
+	assert_int_equal(name("ＡＤＭＩＮ"), NAME_RESERVED);
 }
 
 static void name_reserved_server(void **state)
@@ -626,8 +622,8 @@ static void normalize_lowercases_ascii(void **state)
 
 static void normalize_fullwidth(void **state)
 {
-	/* Ａｌｉｃｅ: 5 x 3 bytes */
-	const char *s = "\xef\xbc\xa1\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x83\xef\xbd\x85";
+	/* 5 characters of 3 bytes each */
+	const char *s = "Ａｌｉｃｅ";
 	char out[64];
 
 	(void)state;
@@ -640,18 +636,18 @@ static void normalize_fullwidth_range_ends(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(name_normalize("\xef\xbc\x81", 3, out, sizeof(out)), 1); /* U+FF01 */
+	assert_int_equal(name_normalize("！", 3, out, sizeof(out)), 1); /* U+FF01 */
 	assert_string_equal(out, "!");
-	assert_int_equal(name_normalize("\xef\xbd\x9e", 3, out, sizeof(out)), 1); /* U+FF5E */
+	assert_int_equal(name_normalize("～", 3, out, sizeof(out)), 1); /* U+FF5E */
 	assert_string_equal(out, "~");
 	/* U+FF5F is past the fullwidth ASCII block: unchanged. */
-	assert_int_equal(name_normalize("\xef\xbd\x9f", 3, out, sizeof(out)), 3);
-	assert_string_equal(out, "\xef\xbd\x9f");
+	assert_int_equal(name_normalize("｟", 3, out, sizeof(out)), 3);
+	assert_string_equal(out, "｟");
 }
 
 static void normalize_cjk_unchanged(void **state)
 {
-	const char *s = "\xe5\xb0\x8f\xe6\x98\x8e"; /* 小明 */
+	const char *s = "小明";
 	char out[64];
 
 	(void)state;
@@ -671,13 +667,12 @@ static void normalize_non_ascii_letters_unchanged(void **state)
 
 static void normalize_mixed(void **state)
 {
-	/* "Bob中Ｘ" -> "bob中x" */
-	const char *s = "Bob\xe4\xb8\xad\xef\xbc\xb8";
+	const char *s = "Bob中Ｘ";
 	char out[64];
 
 	(void)state;
 	assert_int_equal(name_normalize(s, strlen(s), out, sizeof(out)), 7);
-	assert_string_equal(out, "bob\xe4\xb8\xadx");
+	assert_string_equal(out, "bob中x");
 }
 
 static void normalize_invalid_utf8(void **state)
@@ -706,7 +701,7 @@ static void normalize_out_too_small(void **state)
 
 static void normalize_out_exact(void **state)
 {
-	const char *fw = "\xef\xbc\xa1\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x83\xef\xbd\x85";
+	const char *fw = "Ａｌｉｃｅ";
 	char out[64];
 
 	(void)state;
@@ -723,7 +718,7 @@ static void text_ok(void **state)
 {
 	(void)state;
 	assert_int_equal(text("hello, world"), TEXT_OK);
-	assert_int_equal(text("\xe4\xbd\xa0\xe5\xa5\xbd"), TEXT_OK); /* 你好 */
+	assert_int_equal(text("你好"), TEXT_OK);
 	assert_int_equal(text("  leading and trailing  "), TEXT_OK); /* spaces are fine */
 	assert_int_equal(text("a\xe3\x80\x80"
 	                      "b"),
@@ -761,7 +756,7 @@ static void text_cjk_ending_at_limit_ok(void **state)
 
 	(void)state;
 	repeat(buf, "a", 997);
-	memcpy(buf + 997, "\xe4\xb8\xad", 3);
+	memcpy(buf + 997, "中", 3);
 	assert_int_equal(text_check(buf, 1000), TEXT_OK);
 }
 
@@ -968,8 +963,8 @@ static void sanitize_invalid_each_byte(void **state)
 static void sanitize_cjk_passes(void **state)
 {
 	(void)state;
-	assert_sanitizes("\xe4\xbd\xa0\xe5\xa5\xbd", 6, 64, "\xe4\xbd\xa0\xe5\xa5\xbd");
-	assert_sanitizes("\xf0\x9f\x98\x80", 4, 64, "\xf0\x9f\x98\x80");
+	assert_sanitizes("你好", 6, 64, "你好");
+	assert_sanitizes("😀", 4, 64, "😀");
 }
 
 static void sanitize_backslash_as_is(void **state)
