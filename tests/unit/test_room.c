@@ -839,19 +839,21 @@ static void expire_idle_member(void **state)
 	assert_int_equal(expire(r, IDLE + 1, &o), 0);
 }
 
-static void expire_sends_no_reply(void **state)
+static void expire_sends_exit_to_evicted(void **state)
 {
 	struct room *r = new_room(3);
 	struct peer_addr a = local(5000);
 	struct outcome o;
 
 	(void)state;
-	/* room.h: "filling *o with a TIMEOUT event (no reply)". */
+	/* room.h: a TIMEOUT event for the others and EXIT for the evicted address. */
 	must_join(r, &a, "alice", 0);
 	assert_int_equal(expire(r, IDLE + 1, &o), 1);
 	assert_int_equal(o.has_event, 1);
 	assert_int_equal(o.event, V1_EV_TIMEOUT);
-	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_true(addr_equal(&o.reply_to, &a));
+	assert_null(o.exclude);
 }
 
 static void expire_ping_refreshes(void **state)
@@ -1391,7 +1393,7 @@ int main(void)
 	    cmocka_unit_test_teardown(expire_nothing_due, free_room),
 	    cmocka_unit_test_teardown(expire_keepalive_member, free_room),
 	    cmocka_unit_test_teardown(expire_idle_member, free_room),
-	    cmocka_unit_test_teardown(expire_sends_no_reply, free_room),
+	    cmocka_unit_test_teardown(expire_sends_exit_to_evicted, free_room),
 	    cmocka_unit_test_teardown(expire_ping_refreshes, free_room),
 	    cmocka_unit_test_teardown(expire_say_refreshes, free_room),
 	    cmocka_unit_test_teardown(expire_login_again_refreshes, free_room),
