@@ -64,6 +64,8 @@ static const char *const err_texts[][2] = {
 	[QERR_TEXT_INVALID] = {"消息无效", "invalid message"},
 	[QERR_TOO_LONG] = {"数据报太长（最多 1200 字节）", "datagram too long (at most 1200 bytes)"},
 	[QERR_BAD_REQUEST] = {"无法识别的请求", "malformed request"},
+	[QERR_FLOOD] = {"发言太快，请稍后再说", "you are sending too fast; slow down"},
+	[QERR_TOO_MANY] = {"来自此地址的连接太多", "too many sessions from this address"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

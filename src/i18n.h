@@ -25,6 +25,8 @@ enum qerr {
 	QERR_TEXT_INVALID,   /* detail: enum text_status */
 	QERR_TOO_LONG,       /* datagram over QUN_MAX_DATAGRAM bytes */
 	QERR_BAD_REQUEST,    /* unknown command or missing field */
+	QERR_FLOOD,          /* over the flood-control rate */
+	QERR_TOO_MANY,       /* too many members from this IP address */
 	QERR_COUNT
 };
 

@@ -15,4 +15,7 @@
  */
 #define QUN_MAX_TEXT 1000
 
+/* Protocol v2 splits long text over several datagrams, up to this many bytes. */
+#define QUN_MAX_TEXT_V2 4000
+
 #endif

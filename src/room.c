@@ -251,6 +251,15 @@ static void outcome_init(struct outcome *o, const struct peer_addr *to)
 		o->reply_to = *to;
 }
 
+/* The reply goes to member m: note who it is, for the caller's protocol layer. */
+static void reply_member(struct outcome *o, const struct member *m)
+{
+	o->reply_to = m->addr;
+	o->reply_to_member = 1;
+	o->reply_proto = m->proto;
+	o->reply_data = m->data;
+}
+
 static void refuse(struct outcome *o, enum qerr err, int detail)
 {
 	o->reply = REPLY_ERR;
@@ -281,13 +290,32 @@ static struct member *owner(struct room *r, const struct peer_addr *addr, const 
 		o->drop = DROP_NOT_MEMBER;
 		return NULL;
 	}
-	o->reply_to_member = 1;
+	reply_member(o, m);
 	if (name_len > QUN_MAX_NAME || name_normalize(name, name_len, key, sizeof key) < 0 ||
 	    strcmp(key, m->key) != 0) {
 		o->drop = DROP_WRONG_NAME;
 		return NULL;
 	}
 	return m;
+}
+
+/*
+ * Members whose address has the same IP as a (any port).  A linear scan:
+ * it runs once per login, never per message.
+ */
+static size_t count_from_ip(const struct room *r, const struct peer_addr *a)
+{
+	uint8_t ka[ADDR_KEY_MAX], km[ADDR_KEY_MAX];
+	size_t la = addr_key(a, ka), i, n = 0;
+
+	for (i = 0; i < r->count; i++) {
+		size_t lm = addr_key(&r->members[i]->addr, km);
+
+		/* Key layout: family (1), port (2), address (rest): compare all but the port. */
+		if (lm == la && km[0] == ka[0] && memcmp(km + 3, ka + 3, la - 3) == 0)
+			n++;
+	}
+	return n;
 }
 
 void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
@@ -299,7 +327,8 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 
 	outcome_init(o, addr);
 	self = find_addr(r, addr);
-	o->reply_to_member = self != NULL;
+	if (self != NULL)
+		reply_member(o, self);
 	ns = name_check(name, name_len);
 	if (ns != NAME_OK) {
 		refuse(o, QERR_NAME_INVALID, (int)ns);
@@ -325,9 +354,13 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 		refuse(o, QERR_ROOM_FULL, 0);
 		return;
 	}
+	if (r->cfg.max_per_address > 0 && count_from_ip(r, addr) >= r->cfg.max_per_address) {
+		refuse(o, QERR_TOO_MANY, 0);
+		return;
+	}
 	self = add_member(r, addr, name, name_len, key, now);
 	o->reply = REPLY_OK;
-	o->reply_to_member = 1;
+	reply_member(o, self);
 	set_event(o, V1_EV_JOIN, self->name);
 	o->exclude = self;
 }
@@ -343,9 +376,14 @@ void room_say(struct room *r, const struct peer_addr *addr, const char *name, si
 	if (m == NULL)
 		return;
 	touch(r, m, now);
-	ts = text_check(text, text_len);
+	ts = text_check_max(text, text_len, m->proto == 2 ? QUN_MAX_TEXT_V2 : QUN_MAX_TEXT);
 	if (ts != TEXT_OK) {
 		refuse(o, QERR_TEXT_INVALID, (int)ts);
+		return;
+	}
+	if (r->cfg.flood_burst > 0 &&
+	    !bucket_take(&m->flood, now, r->cfg.flood_burst, r->cfg.flood_rate)) {
+		refuse(o, QERR_FLOOD, 0);
 		return;
 	}
 	set_event(o, V1_EV_SAY, m->name);
@@ -393,8 +431,7 @@ int room_kick(struct room *r, const char *name, size_t name_len, struct outcome 
 	outcome_init(o, NULL);
 	if (m == NULL)
 		return -1;
-	o->reply_to = m->addr;
-	o->reply_to_member = 1;
+	reply_member(o, m);
 	o->reply = REPLY_EXIT;
 	set_event(o, V1_EV_KICK, m->name);
 	remove_member(r, m);
@@ -429,6 +466,21 @@ uint64_t room_next_expiry(const struct room *r, uint64_t now)
 	return a < b ? a : b;
 }
 
+/* The room's own, writable pointer to a member the caller holds as const. */
+static struct member *mutable(struct room *r, const struct member *m)
+{
+	return r->members[m->slot];
+}
+
+/* Remove m with a TIMEOUT event for the others and EXIT for m (it may only be slow). */
+static void evict(struct room *r, struct member *m, struct outcome *o)
+{
+	reply_member(o, m);
+	o->reply = REPLY_EXIT;
+	set_event(o, V1_EV_TIMEOUT, m->name);
+	remove_member(r, m);
+}
+
 int room_expire(struct room *r, uint64_t now, struct outcome *o)
 {
 	struct member *m = NULL;
@@ -440,11 +492,41 @@ int room_expire(struct room *r, uint64_t now, struct outcome *o)
 		m = r->idle.head;
 	if (m == NULL)
 		return 0;
-	/* EXIT tells a client that is merely slow, not dead, that it is out. */
-	o->reply_to = m->addr;
-	o->reply_to_member = 1;
-	o->reply = REPLY_EXIT;
-	set_event(o, V1_EV_TIMEOUT, m->name);
-	remove_member(r, m);
+	evict(r, m, o);
 	return 1;
+}
+
+void room_evict(struct room *r, const struct member *m, struct outcome *o)
+{
+	outcome_init(o, NULL);
+	evict(r, mutable(r, m), o);
+}
+
+void room_attach(struct room *r, const struct member *m, int proto, void *data)
+{
+	struct member *mm = mutable(r, m);
+
+	mm->proto = proto;
+	mm->data = data;
+	if (proto == 2 && !mm->keepalive) {
+		/* v2 clients always send keepalives: they live by the keepalive timeout. */
+		lru_remove(&r->idle, mm);
+		mm->keepalive = 1;
+		lru_append(&r->alive, mm);
+	}
+}
+
+int room_rebind(struct room *r, const struct member *m, const struct peer_addr *addr)
+{
+	struct member *mm = mutable(r, m);
+	size_t b;
+
+	if (find_addr(r, addr) != NULL)
+		return -1;
+	unlink_chain(&r->by_addr[addr_bucket(r, &mm->addr)], mm, 0);
+	mm->addr = *addr;
+	b = addr_bucket(r, &mm->addr);
+	mm->next_by_addr = r->by_addr[b];
+	r->by_addr[b] = mm;
+	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "bucket.h"
 #include "i18n.h"
 #include "limits.h"
 #include "wire1.h"
@@ -15,7 +16,10 @@ struct member {
 	char key[QUN_MAX_NAME + 1];  /* normalised: uniqueness is decided on this */
 	struct peer_addr addr;
 	uint64_t last_heard;         /* ms, any valid datagram from this member */
-	int keepalive;               /* has sent P at least once */
+	int keepalive;               /* has sent P at least once (v2 members: always) */
+	int proto;                   /* 1 or 2: the protocol it speaks (set by the caller) */
+	void *data;                  /* the caller's per-member state (v2: its session) */
+	struct bucket flood;         /* flood control */
 	/* Private to room.c. */
 	struct member *next_by_name;
 	struct member *next_by_addr;
@@ -49,6 +53,8 @@ struct outcome {
 	int err_detail;            /* name_status or text_status, per err */
 	struct peer_addr reply_to;
 	int reply_to_member;       /* 1 if reply_to is (or just was) a member */
+	int reply_proto;           /* that member's proto and data, copied: */
+	void *reply_data;          /* the member itself may be gone */
 	int has_event;
 	enum v1_event event;
 	char name[QUN_MAX_NAME + 1];
@@ -59,6 +65,9 @@ struct outcome {
 
 struct room_config {
 	size_t max_members;
+	size_t max_per_address;     /* members from one IP address */
+	unsigned flood_burst;       /* messages at once ... */
+	unsigned flood_rate;        /* ... then this many per second */
 	uint64_t keepalive_timeout; /* ms of silence before a member that sent P is evicted */
 	uint64_t idle_timeout;      /* ms of silence before any other member is evicted */
 };
@@ -108,6 +117,21 @@ int room_expire(struct room *r, uint64_t now, struct outcome *o);
 
 /* Milliseconds until the next member could expire (UINT64_MAX if empty). */
 uint64_t room_next_expiry(const struct room *r, uint64_t now);
+
+/*
+ * The caller's bookkeeping on a member: its protocol and a pointer the
+ * room hands back in outcomes (reply_proto, reply_data) and never uses.
+ */
+void room_attach(struct room *r, const struct member *m, int proto, void *data);
+
+/*
+ * Move member m to a new address (a v2 client whose NAT mapping changed,
+ * after it proved the new address).  Returns -1 if another member has it.
+ */
+int room_rebind(struct room *r, const struct member *m, const struct peer_addr *addr);
+
+/* Evict m as if it had timed out (a recipient too slow to keep up). Fills *o like room_expire. */
+void room_evict(struct room *r, const struct member *m, struct outcome *o);
 
 /* Lookups, O(1) on average.  NULL if absent. */
 const struct member *room_find_name(const struct room *r, const char *name, size_t name_len);

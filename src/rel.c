@@ -1,0 +1,224 @@
+/* rel.c - protocol v2 reliability: windows, selective acks, RFC 6298 timers with back-off, reordering. */
+#include "rel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct blob *blob_new(const void *data, size_t len)
+{
+	struct blob *b = xmalloc(sizeof *b + len);
+
+	b->refs = 1;
+	b->len = len;
+	if (len > 0)
+		memcpy(b->data, data, len);
+	return b;
+}
+
+void blob_ref(struct blob *b)
+{
+	b->refs++;
+}
+
+void blob_unref(struct blob *b)
+{
+	if (b != NULL && --b->refs == 0)
+		free(b);
+}
+
+void rel_init(struct rel *r)
+{
+	memset(r, 0, sizeof *r);
+	r->next_seq = 1;
+	r->base = 1;
+	r->recv_next = 1;
+	r->rto = REL_RTO_INIT;
+}
+
+void rel_free(struct rel *r)
+{
+	size_t i;
+
+	for (i = 0; i < REL_WINDOW; i++) {
+		blob_unref(r->win[i].b);
+		blob_unref(r->held[i]);
+	}
+	for (i = 0; i < r->qlen; i++)
+		blob_unref(r->queue[(r->qhead + i) % r->qcap]);
+	free(r->queue);
+	memset(r, 0, sizeof *r);
+}
+
+int rel_queue(struct rel *r, struct blob *b)
+{
+	if (r->qlen >= REL_QUEUE_MAX)
+		return -1;
+	if (r->qlen == r->qcap) {
+		/* Grow the ring, unrolling it so that it starts at 0. */
+		size_t ncap = r->qcap ? r->qcap * 2 : 8, i;
+		struct blob **nq = xmalloc(ncap * sizeof *nq);
+
+		for (i = 0; i < r->qlen; i++)
+			nq[i] = r->queue[(r->qhead + i) % r->qcap];
+		free(r->queue);
+		r->queue = nq;
+		r->qcap = ncap;
+		r->qhead = 0;
+	}
+	blob_ref(b);
+	r->queue[(r->qhead + r->qlen) % r->qcap] = b;
+	r->qlen++;
+	return 0;
+}
+
+/* RFC 6298 section 2, in milliseconds, with our floor and cap. */
+static void rtt_sample(struct rel *r, uint32_t sample)
+{
+	uint32_t diff;
+
+	if (r->srtt == 0) {
+		r->srtt = sample > 0 ? sample : 1;
+		r->rttvar = sample / 2;
+	} else {
+		diff = r->srtt > sample ? r->srtt - sample : sample - r->srtt;
+		r->rttvar = (3 * r->rttvar + diff) / 4;
+		r->srtt = (7 * r->srtt + sample) / 8;
+		if (r->srtt == 0)
+			r->srtt = 1;
+	}
+	r->rto = r->srtt + 4 * r->rttvar;
+	if (r->rto < REL_RTO_MIN)
+		r->rto = REL_RTO_MIN;
+	if (r->rto > REL_RTO_MAX)
+		r->rto = REL_RTO_MAX;
+}
+
+static int release(struct rel *r, uint32_t seq, uint64_t now)
+{
+	struct rel_slot *s = &r->win[seq % REL_WINDOW];
+
+	if (s->b == NULL || s->first_sent == 0)
+		return 0;
+	if (s->tries == 1 && now >= s->first_sent)
+		rtt_sample(r, (uint32_t)(now - s->first_sent));
+	blob_unref(s->b);
+	memset(s, 0, sizeof *s);
+	return 1;
+}
+
+int rel_on_ack(struct rel *r, uint32_t ack, uint32_t bits, uint64_t now)
+{
+	uint32_t seq;
+	int n = 0, i;
+
+	if (ack >= r->next_seq)
+		return 0; /* acknowledges what we never sent: forged or corrupt */
+	for (seq = r->base; seq <= ack && seq < r->next_seq; seq++)
+		n += release(r, seq, now);
+	for (i = 0; i < 32; i++) {
+		seq = ack + 2 + (uint32_t)i;
+		if (seq >= r->next_seq)
+			break;
+		if ((bits >> i) & 1u && seq >= r->base)
+			n += release(r, seq, now);
+	}
+	while (r->base < r->next_seq && r->win[r->base % REL_WINDOW].b == NULL)
+		r->base++;
+	return n;
+}
+
+int rel_on_data(struct rel *r, uint32_t seq, const uint8_t *data, size_t len, rel_deliver_fn fn,
+                void *ctx)
+{
+	struct blob **h;
+
+	r->ack_pending = 1;
+	if (seq < r->recv_next || seq - r->recv_next > REL_WINDOW)
+		return 0;
+	if (seq > r->recv_next) {
+		h = &r->held[seq % REL_WINDOW];
+		if (*h != NULL)
+			return 0;
+		*h = blob_new(data, len);
+		return 1;
+	}
+	fn(ctx, data, len);
+	r->recv_next++;
+	while ((h = &r->held[r->recv_next % REL_WINDOW]), *h != NULL) {
+		struct blob *b = *h;
+
+		*h = NULL;
+		fn(ctx, b->data, b->len);
+		blob_unref(b);
+		r->recv_next++;
+	}
+	return 1;
+}
+
+void rel_ack_fields(const struct rel *r, uint32_t *ack, uint32_t *bits)
+{
+	uint32_t b = 0;
+	int i;
+
+	*ack = r->recv_next - 1;
+	for (i = 0; i < 32; i++)
+		if (r->held[(r->recv_next + 1 + (uint32_t)i) % REL_WINDOW] != NULL)
+			b |= 1u << i;
+	*bits = b;
+}
+
+uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
+{
+	uint64_t next = UINT64_MAX;
+	uint32_t seq;
+
+	while (r->qlen > 0 && r->next_seq - r->base < REL_WINDOW) {
+		struct rel_slot *s = &r->win[r->next_seq % REL_WINDOW];
+
+		s->b = r->queue[r->qhead];
+		s->first_sent = 0;
+		s->due = now;
+		s->tries = 0;
+		r->qhead = (r->qhead + 1) % r->qcap;
+		r->qlen--;
+		r->next_seq++;
+	}
+	for (seq = r->base; seq < r->next_seq; seq++) {
+		struct rel_slot *s = &r->win[seq % REL_WINDOW];
+
+		if (s->b == NULL)
+			continue;
+		if (s->due <= now) {
+			if (s->tries == 0) {
+				s->first_sent = now;
+				s->rto = r->rto;
+			} else {
+				s->rto = s->rto * 2 > REL_RTO_MAX ? REL_RTO_MAX : s->rto * 2;
+			}
+			if (s->tries < UINT8_MAX)
+				s->tries++;
+			s->due = now + s->rto;
+			fn(ctx, seq, s->b);
+		}
+		if (s->due < next)
+			next = s->due;
+	}
+	return next;
+}
+
+uint64_t rel_oldest(const struct rel *r)
+{
+	uint32_t seq;
+
+	for (seq = r->base; seq < r->next_seq; seq++)
+		if (r->win[seq % REL_WINDOW].b != NULL)
+			return r->win[seq % REL_WINDOW].first_sent;
+	return 0;
+}
+
+size_t rel_pending(const struct rel *r)
+{
+	return (size_t)(r->next_seq - r->base) + r->qlen;
+}

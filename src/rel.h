@@ -1,0 +1,100 @@
+/* rel.h - the reliability state machine of protocol v2: sequence, ack, retransmit, reorder. Pure, clock passed in. */
+#ifndef QUN_REL_H
+#define QUN_REL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REL_WINDOW 64       /* DATA in flight per direction; also the receive reorder window */
+#define REL_QUEUE_MAX 1024  /* messages waiting behind the window */
+#define REL_RTO_INIT 500    /* ms */
+#define REL_RTO_MIN 200
+#define REL_RTO_MAX 4000
+
+/*
+ * A reference-counted message payload.  The server formats a room event
+ * once and queues the same blob to every v2 recipient; each queue holds a
+ * reference.  Allocation aborts on out-of-memory (see log.h).
+ */
+struct blob {
+	unsigned refs;
+	size_t len;
+	uint8_t data[];
+};
+
+struct blob *blob_new(const void *data, size_t len); /* refs = 1 */
+void blob_ref(struct blob *b);
+void blob_unref(struct blob *b);                     /* frees at 0; NULL is fine */
+
+struct rel_slot {
+	struct blob *b;       /* NULL once acknowledged */
+	uint64_t first_sent;  /* ms; 0 = not sent yet */
+	uint64_t due;         /* ms: (re)send at or after this */
+	uint32_t rto;         /* this message's current timer, doubled on each retransmission */
+	uint8_t tries;        /* times sent */
+};
+
+/*
+ * One direction-pair of a session.  Sequence numbers start at 1 and are
+ * never reused (32 bits: a session would need 4 billion messages to wrap).
+ */
+struct rel {
+	/* Sending. */
+	uint32_t next_seq;                 /* seq the next queued message will get */
+	uint32_t base;                     /* lowest unacknowledged seq (== next_seq: none in flight) */
+	struct rel_slot win[REL_WINDOW];   /* seq % REL_WINDOW for base <= seq < next_seq */
+	struct blob **queue;               /* ring of messages waiting for the window */
+	size_t qhead, qlen, qcap;
+	uint32_t srtt, rttvar, rto;        /* ms; srtt == 0: no sample yet */
+	/* Receiving. */
+	uint32_t recv_next;                /* next seq to deliver */
+	struct blob *held[REL_WINDOW];     /* arrived early: recv_next < seq <= recv_next + 64 */
+	int ack_pending;                   /* DATA arrived since we last told the peer */
+};
+
+void rel_init(struct rel *r);
+void rel_free(struct rel *r); /* drops every reference; r may be re-initialised */
+
+/* Queue a message (takes a reference).  Returns -1 if REL_QUEUE_MAX are already waiting. */
+int rel_queue(struct rel *r, struct blob *b);
+
+/*
+ * Process the ack fields of any datagram from the peer: every in-flight
+ * seq <= ack, and every seq ack + 2 + i whose bit i is set, is released.
+ * RTT is sampled only from messages sent once (Karn).  Acks for seqs never
+ * sent are ignored.  Returns the number of messages released.
+ */
+int rel_on_ack(struct rel *r, uint32_t ack, uint32_t bits, uint64_t now);
+
+typedef void (*rel_deliver_fn)(void *ctx, const uint8_t *data, size_t len);
+
+/*
+ * Process an arriving DATA with sequence number seq.  In-order data is
+ * delivered at once (then any held data that follows it); early data
+ * within the window is held; duplicates and data beyond the window are
+ * dropped.  Every call marks an ack as pending.  Returns 1 if the data
+ * was new (delivered or held), 0 if it was dropped.
+ */
+int rel_on_data(struct rel *r, uint32_t seq, const uint8_t *data, size_t len, rel_deliver_fn fn,
+                void *ctx);
+
+/* The ack fields to put in any datagram to the peer. */
+void rel_ack_fields(const struct rel *r, uint32_t *ack, uint32_t *bits);
+
+typedef void (*rel_emit_fn)(void *ctx, uint32_t seq, const struct blob *b);
+
+/*
+ * Move queued messages into the window and (re)send everything due at
+ * now through fn, oldest first.  A message's first timer is the current
+ * RTO; each retransmission doubles it, up to REL_RTO_MAX.  Returns the
+ * time of the next due retransmission (UINT64_MAX if nothing is in flight).
+ */
+uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
+
+/* Time the oldest unacknowledged message was first sent, or 0 if none is in flight. */
+uint64_t rel_oldest(const struct rel *r);
+
+/* Messages in flight plus queued. */
+size_t rel_pending(const struct rel *r);
+
+#endif
