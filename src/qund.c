@@ -21,33 +21,25 @@
 #include "net.h"
 #include "room.h"
 #include "text.h"
+#include "server.h"
 #include "wire1.h"
+#include "wire2.h"
 
 #define QUND_VERSION "0.1.0"
-#define SEND_BATCH 64 /* datagrams per sendmmsg() */
-
-/* Everything the server knows, owned by main() and passed down by pointer. */
-struct server {
-	int udp, sigfd, tickfd, epfd;
-	int console;        /* our end of the console socketpair, -1 once closed */
-	pid_t console_pid;  /* 0 once reaped */
-	struct room *room;
-	enum lang lang;
-	int stopping;
-	/* Counters, for the operator and the tests' eyes. */
-	uint64_t drops[DROP_COUNT];
-	uint64_t datagrams_in, datagrams_out, send_errors;
-};
+#define TICK_MS 50 /* timers: retransmissions want this; expiry checks are O(1) */
 
 struct options {
 	const char *host, *port;
 	enum lang lang;
-	unsigned long idle_timeout, keepalive_timeout, max_members;
+	int legacy;
+	unsigned long idle_timeout, keepalive_timeout, max_members, max_per_address;
+	unsigned long flood_burst, flood_rate;
 };
 
 static const char usage_text[] =
-	"usage: qund [-b ADDR] [-p PORT] [--lang zh|en] [--idle-timeout SECS]\n"
-	"            [--keepalive-timeout SECS] [--max-members N] [-h] [-V]\n";
+	"usage: qund [-b ADDR] [-p PORT] [--lang zh|en] [--legacy] [--idle-timeout SECS]\n"
+	"            [--keepalive-timeout SECS] [--max-members N] [--max-per-address N]\n"
+	"            [--flood-burst N] [--flood-rate N] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -57,12 +49,16 @@ static void __attribute__((noreturn)) usage(int status)
 		      "  -b, --bind ADDR            address to listen on (default: all, IPv4 and IPv6)\n"
 		      "  -p, --port PORT            UDP port (default 8888; 0 lets the kernel choose)\n"
 		      "      --lang zh|en           language of the room's messages (default: locale)\n"
+		      "      --legacy               also accept protocol v1 (the lesson's clients, nc)\n"
 		      "      --idle-timeout SECS    evict clients without keepalives after SECS of "
 		      "silence (3600)\n"
 		      "      --keepalive-timeout SECS\n"
 		      "                             evict clients that sent keepalives after SECS of "
 		      "silence (90)\n"
 		      "      --max-members N        room capacity (1024)\n"
+		      "      --max-per-address N    members from one IP address (8)\n"
+		      "      --flood-burst N        messages a member may send at once (5)\n"
+		      "      --flood-rate N         ... and then per second (2)\n"
 		      "  -h, --help                 show this help\n"
 		      "  -V, --version              show the version\n"
 		      "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help\n",
@@ -70,7 +66,7 @@ static void __attribute__((noreturn)) usage(int status)
 	exit(status);
 }
 
-static uint64_t now_ms(void)
+uint64_t now_ms(void)
 {
 	struct timespec ts;
 
@@ -94,9 +90,20 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
 	return 0;
 }
 
+/* A numeric option's value, or a clear complaint and the usage. */
+static void numeric_option(const char *name, const char *arg, unsigned long lo, unsigned long hi,
+                           unsigned long *out)
+{
+	if (parse_ulong(arg, lo, hi, out) < 0) {
+		log_warnx("%s: expected a number from %lu to %lu, got \"%s\"", name, lo, hi, arg);
+		usage(2);
+	}
+}
+
 static void parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_LANG = 256, OPT_IDLE, OPT_KEEPALIVE, OPT_MAX };
+	enum { OPT_LANG = 256, OPT_IDLE, OPT_KEEPALIVE, OPT_MAX, OPT_LEGACY, OPT_PER_ADDR,
+	       OPT_BURST, OPT_RATE };
 	static const struct option longopts[] = {
 		{"bind", required_argument, NULL, 'b'},
 		{"port", required_argument, NULL, 'p'},
@@ -104,6 +111,10 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
 		{"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE},
 		{"max-members", required_argument, NULL, OPT_MAX},
+		{"max-per-address", required_argument, NULL, OPT_PER_ADDR},
+		{"flood-burst", required_argument, NULL, OPT_BURST},
+		{"flood-rate", required_argument, NULL, OPT_RATE},
+		{"legacy", no_argument, NULL, OPT_LEGACY},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -116,6 +127,10 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->idle_timeout = 3600;
 	opt->keepalive_timeout = 90;
 	opt->max_members = 1024;
+	opt->max_per_address = 8;
+	opt->flood_burst = 5;
+	opt->flood_rate = 2;
+	opt->legacy = 0;
 	while ((c = getopt_long(argc, argv, "b:p:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -149,6 +164,18 @@ static void parse_options(int argc, char **argv, struct options *opt)
 				usage(2);
 			}
 			break;
+		case OPT_PER_ADDR:
+			numeric_option("--max-per-address", optarg, 1, 1000000, &opt->max_per_address);
+			break;
+		case OPT_BURST:
+			numeric_option("--flood-burst", optarg, 1, 1000000, &opt->flood_burst);
+			break;
+		case OPT_RATE:
+			numeric_option("--flood-rate", optarg, 1, 1000000, &opt->flood_rate);
+			break;
+		case OPT_LEGACY:
+			opt->legacy = 1;
+			break;
 		case 'h':
 			usage(0);
 		case 'V':
@@ -164,11 +191,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	}
 }
 
-/*
- * Send one datagram.  A failure concerns one peer only (unreachable,
- * buffer full): it is counted and never stops the caller.
- */
-static void send_to(struct server *s, const struct peer_addr *to, const char *buf, size_t len)
+void server_send(struct server *s, const struct peer_addr *to, const void *buf, size_t len)
 {
 	ssize_t n;
 
@@ -176,92 +199,15 @@ static void send_to(struct server *s, const struct peer_addr *to, const char *bu
 		n = sendto(s->udp, buf, len, 0, (const struct sockaddr *)&to->sa, to->len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		s->send_errors++;
+		s->st.send_errors++;
 	else
-		s->datagrams_out++;
+		s->st.datagrams_out++;
 }
 
-/*
- * Send buf to every member but `exclude`, SEND_BATCH datagrams per
- * sendmmsg().  The text was formatted once by the caller; one failed
- * recipient is skipped and counted, and the rest still get it.
- */
-static void broadcast(struct server *s, const char *buf, size_t len, const struct member *exclude)
-{
-	struct mmsghdr msgs[SEND_BATCH];
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-	size_t i, total = room_count(s->room), k = 0, done;
-
-	for (i = 0; i <= total; i++) {
-		const struct member *m = i < total ? room_member(s->room, i) : NULL;
-
-		if (m != NULL && m != exclude) {
-			memset(&msgs[k], 0, sizeof msgs[k]);
-			msgs[k].msg_hdr.msg_name = (void *)(uintptr_t)&m->addr.sa;
-			msgs[k].msg_hdr.msg_namelen = m->addr.len;
-			msgs[k].msg_hdr.msg_iov = &iov;
-			msgs[k].msg_hdr.msg_iovlen = 1;
-			k++;
-		}
-		if (k == SEND_BATCH || (i == total && k > 0)) {
-			for (done = 0; done < k;) {
-				int n = sendmmsg(s->udp, msgs + done, (unsigned)(k - done), 0);
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					/* The first of the rest failed: count it, go on after it. */
-					s->send_errors++;
-					done++;
-				} else {
-					s->datagrams_out += (uint64_t)n;
-					done += (size_t)n;
-				}
-			}
-			k = 0;
-		}
-	}
-}
-
-/*
- * Send the reply an outcome asks for.  A refusal to an address that is
- * not a member is never larger than the request that caused it (req_len):
- * if the reason does not fit, "ERR" goes instead, or nothing.
- */
-static void send_reply(struct server *s, const struct outcome *o, size_t req_len)
-{
-	const char *text;
-	size_t len;
-
-	switch (o->reply) {
-	case REPLY_NONE:
-		return;
-	case REPLY_OK:
-		text = V1_REPLY_OK;
-		break;
-	case REPLY_EXIT:
-		text = V1_REPLY_EXIT;
-		break;
-	case REPLY_ERR:
-	default:
-		text = qerr_text(s->lang, o->err, o->err_detail);
-		break;
-	}
-	len = strlen(text);
-	if (!o->reply_to_member && len > req_len) {
-		text = V1_REPLY_ERR;
-		len = strlen(text);
-		if (len > req_len)
-			return;
-	}
-	send_to(s, &o->reply_to, text, len);
-}
-
-static void log_event(const struct server *s, const struct outcome *o)
+static void log_event(const struct outcome *o)
 {
 	char a[ADDR_STRLEN];
 
-	(void)s;
 	switch (o->event) {
 	case V1_EV_JOIN:
 		log_info("%s joined from %s", o->name, addr_format(&o->reply_to, a, sizeof a));
@@ -280,94 +226,29 @@ static void log_event(const struct server *s, const struct outcome *o)
 	}
 }
 
-/* Carry out an outcome: the reply, then the event formatted once for everyone it concerns. */
-static void deliver(struct server *s, const struct outcome *o, size_t req_len)
+void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 {
-	char line[QUN_MAX_DATAGRAM + 1];
-	int n;
-
 	if (o->drop != DROP_NONE)
-		s->drops[o->drop]++;
-	send_reply(s, o, req_len);
+		s->st.drops[o->drop]++;
+	if (o->reply != REPLY_NONE) {
+		if (o->reply_proto == 2)
+			p2_reply(s, o);
+		else
+			v1_reply(s, o, req_len);
+	}
 	if (!o->has_event)
 		return;
-	log_event(s, o);
-	n = v1_format_event(line, sizeof line, s->lang, o->event, o->name, o->text, o->text_len);
-	if (n < 0 || n > QUN_MAX_DATAGRAM) {
-		log_warnx("event for %s does not fit in a datagram; not sent", o->name);
-		return;
-	}
-	broadcast(s, line, (size_t)n, o->exclude);
+	log_event(o);
+	s->event_id++;
+	v1_broadcast(s, o);
+	p2_broadcast(s, o);
 }
 
-/* A request that failed to parse: refuse with a reason, or drop, per docs/PROTOCOL.md. */
-static void refuse_malformed(struct server *s, const struct peer_addr *from, const char *buf,
-                             size_t len, enum v1_status st)
-{
-	struct outcome o;
-
-	memset(&o, 0, sizeof o);
-	o.reply_to = *from;
-	o.reply_to_member = room_find_addr(s->room, from) != NULL;
-	o.reply = REPLY_ERR;
-	o.err = QERR_BAD_REQUEST;
-	if (st == V1_TOO_LONG)
-		o.err = QERR_TOO_LONG;
-	else if (st == V1_NO_NAME && buf[0] == V1_LOGIN) {
-		o.err = QERR_NAME_INVALID;
-		o.err_detail = NAME_EMPTY;
-	} else if (st == V1_BAD_UTF8 && buf[0] == V1_LOGIN) {
-		o.err = QERR_NAME_INVALID;
-		o.err_detail = NAME_BAD_UTF8;
-	} else if (st == V1_BAD_UTF8 && buf[0] == V1_CHAT) {
-		o.err = QERR_TEXT_INVALID;
-		o.err_detail = TEXT_BAD_UTF8;
-	} else if (st == V1_NO_TEXT) {
-		o.err = QERR_TEXT_INVALID;
-		o.err_detail = TEXT_EMPTY;
-	}
-	/* Strangers get an answer only to a login attempt of sane size; the rest is noise. */
-	if (!o.reply_to_member && (len == 0 || buf[0] != V1_LOGIN || st == V1_TOO_LONG)) {
-		o.reply = REPLY_NONE;
-		o.drop = st == V1_TOO_LONG ? DROP_TOO_LONG : DROP_MALFORMED;
-	}
-	deliver(s, &o, len);
-}
-
-/* One datagram of len bytes (the real length, even if more than we read). */
-static void handle_datagram(struct server *s, const struct peer_addr *from, const char *buf,
-                            size_t len)
-{
-	struct v1_request req;
-	struct outcome o;
-	enum v1_status st;
-	uint64_t now = now_ms();
-
-	s->datagrams_in++;
-	st = v1_parse(buf, len, &req);
-	if (st != V1_OK) {
-		refuse_malformed(s, from, buf, len, st);
-		return;
-	}
-	switch (req.cmd) {
-	case V1_LOGIN:
-		room_join(s->room, from, req.name, req.name_len, now, &o);
-		break;
-	case V1_CHAT:
-		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);
-		break;
-	case V1_QUIT:
-		room_quit(s->room, from, req.name, req.name_len, now, &o);
-		break;
-	case V1_PING:
-	default:
-		room_ping(s->room, from, req.name, req.name_len, now, &o);
-		break;
-	}
-	deliver(s, &o, len);
-}
-
-/* Read every waiting datagram.  MSG_TRUNC makes recvfrom report the full length of an oversized one. */
+/*
+ * Read every waiting datagram, then flush v2 (so acknowledgements go out
+ * once per batch, not once per datagram).  MSG_TRUNC makes recvfrom report
+ * the full length of an oversized datagram, which is then refused whole.
+ */
 static void on_udp(struct server *s)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
@@ -384,11 +265,17 @@ static void on_udp(struct server *s)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_warn("recvfrom");
-			return;
+			break;
 		}
-		/* An oversized datagram's bytes beyond buf are gone: parse sees only its length. */
-		handle_datagram(s, &from, buf, (size_t)n);
+		s->st.datagrams_in++;
+		if (v2_is_v2((const uint8_t *)buf, (size_t)n))
+			p2_handle(s, &from, (const uint8_t *)buf, (size_t)n);
+		else if (s->legacy)
+			v1_handle(s, &from, buf, (size_t)n);
+		else
+			s->st.sdrops[SDROP_V1_DISABLED]++;
 	}
+	p2_flush(s);
 }
 
 static void cmd_who(struct server *s)
@@ -423,7 +310,8 @@ static void cmd_kick(struct server *s, const char *name, size_t len)
 		          name);
 		return;
 	}
-	deliver(s, &o, 0);
+	server_deliver(s, &o, 0);
+	p2_flush(s);
 }
 
 static void cmd_say(struct server *s, const char *text, size_t len)
@@ -438,7 +326,8 @@ static void cmd_say(struct server *s, const char *text, size_t len)
 		return;
 	}
 	room_admin(s->room, text, len, &o);
-	deliver(s, &o, 0);
+	server_deliver(s, &o, 0);
+	p2_flush(s);
 }
 
 /* One line from the operator's console. */
@@ -527,18 +416,16 @@ static void on_tick(struct server *s)
 	if (read(s->tickfd, &expirations, sizeof expirations) < 0)
 		return;
 	while (room_expire(s->room, now_ms(), &o))
-		deliver(s, &o, 0);
+		server_deliver(s, &o, 0);
+	p2_tick(s);
+	p2_flush(s);
 }
 
-/* Tell every member the server is closing, then EXIT, so their clients end cleanly. */
+/* Tell every member, in its protocol, that the server is closing, and end its session. */
 static void say_goodbye(struct server *s)
 {
-	char line[QUN_MAX_DATAGRAM + 1];
-	int n = v1_format_event(line, sizeof line, s->lang, V1_EV_SHUTDOWN, "", NULL, 0);
-
-	if (n > 0)
-		broadcast(s, line, (size_t)n, NULL);
-	broadcast(s, V1_REPLY_EXIT, strlen(V1_REPLY_EXIT), NULL);
+	v1_goodbye(s);
+	p2_goodbye(s);
 }
 
 /* Stop the console child (if still there) and wait for it, so nothing is left behind. */
@@ -564,15 +451,12 @@ static int add_fd(struct server *s, int fd)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The tick drives evictions: once a second, or faster when timeouts are a few seconds (tests). */
-static int make_tick(const struct options *opt)
+/* A periodic timer drives retransmissions and evictions. */
+static int make_tick(void)
 {
-	unsigned long shortest = opt->keepalive_timeout < opt->idle_timeout ? opt->keepalive_timeout
-	                                                                    : opt->idle_timeout;
-	long ns = shortest < 10 ? 200000000L : 0;
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
-		.it_value = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
+		.it_interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
+		.it_value = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
@@ -587,6 +471,9 @@ static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
 		.max_members = opt->max_members,
+		.max_per_address = opt->max_per_address,
+		.flood_burst = (unsigned)opt->flood_burst,
+		.flood_rate = (unsigned)opt->flood_rate,
 		.keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
 		.idle_timeout = (uint64_t)opt->idle_timeout * 1000,
 	};
@@ -595,6 +482,7 @@ static void setup(struct server *s, const struct options *opt)
 	sigset_t mask;
 
 	s->lang = opt->lang;
+	s->legacy = opt->legacy;
 	s->console = -1;
 	s->udp = net_udp_bind(opt->host, opt->port, err, sizeof err);
 	if (s->udp < 0)
@@ -602,6 +490,7 @@ static void setup(struct server *s, const struct options *opt)
 		       err);
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
+	s->p2 = p2_new(s, now_ms());
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -612,7 +501,7 @@ static void setup(struct server *s, const struct options *opt)
 	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (s->sigfd < 0)
 		fatal("signalfd");
-	s->tickfd = make_tick(opt);
+	s->tickfd = make_tick();
 	if (s->tickfd < 0)
 		fatal("timerfd");
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -680,6 +569,7 @@ int main(int argc, char **argv)
 	log_info("shutting down");
 	say_goodbye(&s);
 	stop_console(&s);
+	p2_free(s.p2);
 	room_free(s.room);
 	close(s.epfd);
 	close(s.tickfd);

@@ -1,0 +1,208 @@
+/* proto1.c - qund's protocol v1 layer: parse the lesson's text datagrams, reply, and relay as text lines. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "server.h"
+#include "text.h"
+#include "wire1.h"
+#include "wire2.h"
+
+#define SEND_BATCH 64 /* datagrams per sendmmsg() */
+
+/* A request that failed to parse: refuse with a reason, or drop, per docs/PROTOCOL.md. */
+static void refuse_malformed(struct server *s, const struct peer_addr *from, const char *buf,
+                             size_t len, enum v1_status st)
+{
+	const struct member *m = room_find_addr(s->room, from);
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.reply_to = *from;
+	o.reply_to_member = m != NULL;
+	o.reply_proto = m != NULL ? m->proto : 1;
+	o.reply_data = m != NULL ? m->data : NULL;
+	o.reply = REPLY_ERR;
+	o.err = QERR_BAD_REQUEST;
+	if (st == V1_TOO_LONG)
+		o.err = QERR_TOO_LONG;
+	else if (st == V1_NO_NAME && buf[0] == V1_LOGIN) {
+		o.err = QERR_NAME_INVALID;
+		o.err_detail = NAME_EMPTY;
+	} else if (st == V1_BAD_UTF8 && buf[0] == V1_LOGIN) {
+		o.err = QERR_NAME_INVALID;
+		o.err_detail = NAME_BAD_UTF8;
+	} else if (st == V1_BAD_UTF8 && buf[0] == V1_CHAT) {
+		o.err = QERR_TEXT_INVALID;
+		o.err_detail = TEXT_BAD_UTF8;
+	} else if (st == V1_NO_TEXT) {
+		o.err = QERR_TEXT_INVALID;
+		o.err_detail = TEXT_EMPTY;
+	}
+	/* Strangers get an answer only to a login attempt of sane size; the rest is noise. */
+	if (!o.reply_to_member && (len == 0 || buf[0] != V1_LOGIN || st == V1_TOO_LONG)) {
+		o.reply = REPLY_NONE;
+		o.drop = st == V1_TOO_LONG ? DROP_TOO_LONG : DROP_MALFORMED;
+	}
+	server_deliver(s, &o, len);
+}
+
+void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len)
+{
+	struct v1_request req;
+	struct outcome o;
+	enum v1_status st;
+	uint64_t now = now_ms();
+	const struct member *m;
+
+	/*
+	 * A v2 member's address speaking v1 is a forgery (v1 trusts source
+	 * addresses; v2 members must not inherit that weakness): drop it.
+	 */
+	m = room_find_addr(s->room, from);
+	if (m != NULL && m->proto == 2) {
+		s->st.drops[DROP_WRONG_NAME]++;
+		return;
+	}
+	st = v1_parse(buf, len, &req);
+	if (st != V1_OK) {
+		refuse_malformed(s, from, buf, len, st);
+		return;
+	}
+	switch (req.cmd) {
+	case V1_LOGIN:
+		room_join(s->room, from, req.name, req.name_len, now, &o);
+		if (o.reply == REPLY_OK && o.has_event)
+			room_attach(s->room, o.exclude, 1, NULL);
+		break;
+	case V1_CHAT:
+		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);
+		break;
+	case V1_QUIT:
+		room_quit(s->room, from, req.name, req.name_len, now, &o);
+		break;
+	case V1_PING:
+	default:
+		room_ping(s->room, from, req.name, req.name_len, now, &o);
+		break;
+	}
+	server_deliver(s, &o, len);
+}
+
+/*
+ * Send the v1 reply an outcome asks for.  A refusal to an address that is
+ * not a member is never larger than the request that caused it (req_len):
+ * if the reason does not fit, "ERR" goes instead, or nothing.
+ */
+void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
+{
+	const char *text;
+	size_t len;
+
+	switch (o->reply) {
+	case REPLY_NONE:
+		return;
+	case REPLY_OK:
+		text = V1_REPLY_OK;
+		break;
+	case REPLY_EXIT:
+		text = V1_REPLY_EXIT;
+		break;
+	case REPLY_ERR:
+	default:
+		text = qerr_text(s->lang, o->err, o->err_detail);
+		break;
+	}
+	len = strlen(text);
+	if (!o->reply_to_member && len > req_len) {
+		text = V1_REPLY_ERR;
+		len = strlen(text);
+		if (len > req_len)
+			return;
+	}
+	server_send(s, &o->reply_to, text, len);
+}
+
+/*
+ * Send one line to every v1 member but `exclude`, SEND_BATCH datagrams
+ * per sendmmsg().  One failed recipient is skipped and counted; the rest
+ * still get it.
+ */
+static void send_line_to_v1(struct server *s, const char *buf, size_t len,
+                            const struct member *exclude)
+{
+	struct mmsghdr msgs[SEND_BATCH];
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+	size_t i, total = room_count(s->room), k = 0, done;
+
+	for (i = 0; i <= total; i++) {
+		const struct member *m = i < total ? room_member(s->room, i) : NULL;
+
+		if (m != NULL && m != exclude && m->proto != 2) {
+			memset(&msgs[k], 0, sizeof msgs[k]);
+			msgs[k].msg_hdr.msg_name = (void *)(uintptr_t)&m->addr.sa;
+			msgs[k].msg_hdr.msg_namelen = m->addr.len;
+			msgs[k].msg_hdr.msg_iov = &iov;
+			msgs[k].msg_hdr.msg_iovlen = 1;
+			k++;
+		}
+		if (k == SEND_BATCH || (i == total && k > 0)) {
+			for (done = 0; done < k;) {
+				int n = sendmmsg(s->udp, msgs + done, (unsigned)(k - done), 0);
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					/* The first of the rest failed: count it, go on after it. */
+					s->st.send_errors++;
+					done++;
+				} else {
+					s->st.datagrams_out += (uint64_t)n;
+					done += (size_t)n;
+				}
+			}
+			k = 0;
+		}
+	}
+}
+
+/*
+ * The event as v1 text lines, formatted once for all v1 members.  A v2
+ * member's text may be longer than a v1 line allows: it goes out as
+ * several lines of at most QUN_MAX_TEXT bytes, cut between characters.
+ */
+void v1_broadcast(struct server *s, const struct outcome *o)
+{
+	char line[QUN_MAX_DATAGRAM + 1];
+	const char *text = o->text;
+	size_t left = o->text_len;
+	int n;
+
+	do {
+		size_t chunk = text != NULL ? utf8_prefix(text, left, QUN_MAX_TEXT) : 0;
+
+		if (chunk == 0 && left > 0)
+			return; /* cannot happen with valid UTF-8; never loop on bad input */
+		n = v1_format_event(line, sizeof line, s->lang, o->event, o->name, text, chunk);
+		if (n < 0 || n > QUN_MAX_DATAGRAM) {
+			log_warnx("event for %s does not fit in a datagram; not sent", o->name);
+			return;
+		}
+		send_line_to_v1(s, line, (size_t)n, o->exclude);
+		text = text != NULL ? text + chunk : NULL;
+		left -= chunk;
+	} while (left > 0);
+}
+
+/* Tell every v1 member the server is closing, then EXIT, so their clients end cleanly. */
+void v1_goodbye(struct server *s)
+{
+	char line[QUN_MAX_DATAGRAM + 1];
+	int n = v1_format_event(line, sizeof line, s->lang, V1_EV_SHUTDOWN, "", NULL, 0);
+
+	if (n > 0)
+		send_line_to_v1(s, line, (size_t)n, NULL);
+	send_line_to_v1(s, V1_REPLY_EXIT, strlen(V1_REPLY_EXIT), NULL);
+}

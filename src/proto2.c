@@ -1,0 +1,670 @@
+/* proto2.c - qund's protocol v2 layer: cookie handshake, sessions, reliable delivery, rebinding. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bucket.h"
+#include "cookie.h"
+#include "log.h"
+#include "rel.h"
+#include "server.h"
+#include "text.h"
+#include "wire2.h"
+
+#define SID_BUCKETS_MIN 64
+#define LIMIT_SLOTS 1024     /* rate-limit buckets for unvalidated sources, by hash of IP */
+#define LIMIT_BURST 20       /* per source IP slot */
+#define LIMIT_RATE 10        /* per second */
+#define LIMIT_GLOBAL_BURST 1000
+#define LIMIT_GLOBAL_RATE 1000
+#define KEEPALIVE_HINT 25    /* seconds, told to clients in WELCOME */
+
+/* One v2 member's protocol state; the room member holds a pointer to it (member->data). */
+struct session {
+	uint64_t sid, nonce;
+	const struct member *m;
+	struct rel rel;
+	char *asm_buf;           /* a long SAY being reassembled (at most V2_MAX_TEXT) */
+	size_t asm_len;
+	int asm_overflow;
+	int quit_requested;      /* QUIT arrived: acted on after the DATA is processed */
+	int doomed;              /* its queue overflowed: evict after the broadcast */
+	int dirty;               /* has something to send or acknowledge */
+	struct session *next_sid, *next_dirty, *prev, *next;
+};
+
+struct proto2 {
+	struct server *srv;
+	struct cookie_jar jar;
+	struct session **by_sid;
+	size_t nbuckets, count;
+	struct session *all;       /* every session, for timers */
+	struct session *dirty;     /* sessions to flush after this batch */
+	struct bucket limit[LIMIT_SLOTS], limit_all;
+	unsigned char limit_key[crypto_shorthash_KEYBYTES];
+};
+
+struct proto2 *p2_new(struct server *s, uint64_t now)
+{
+	struct proto2 *p = xcalloc(1, sizeof *p);
+
+	p->srv = s;
+	cookie_init(&p->jar, now);
+	p->nbuckets = SID_BUCKETS_MIN;
+	p->by_sid = xcalloc(p->nbuckets, sizeof *p->by_sid);
+	randombytes_buf(p->limit_key, sizeof p->limit_key);
+	return p;
+}
+
+static void session_free(struct session *ss)
+{
+	rel_free(&ss->rel);
+	free(ss->asm_buf);
+	free(ss);
+}
+
+void p2_free(struct proto2 *p)
+{
+	struct session *ss, *next;
+
+	if (p == NULL)
+		return;
+	for (ss = p->all; ss != NULL; ss = next) {
+		next = ss->next;
+		session_free(ss);
+	}
+	free(p->by_sid);
+	free(p);
+}
+
+/* Session ids are random, so their low bits are a fine hash nobody can aim at. */
+static struct session **sid_slot(struct proto2 *p, uint64_t sid)
+{
+	return &p->by_sid[sid & (p->nbuckets - 1)];
+}
+
+static struct session *find_sid(struct proto2 *p, uint64_t sid)
+{
+	struct session *ss;
+
+	for (ss = *sid_slot(p, sid); ss != NULL; ss = ss->next_sid)
+		if (ss->sid == sid)
+			return ss;
+	return NULL;
+}
+
+static void sid_link(struct proto2 *p, struct session *ss)
+{
+	struct session **slot = sid_slot(p, ss->sid);
+
+	ss->next_sid = *slot;
+	*slot = ss;
+}
+
+static void sid_unlink(struct proto2 *p, struct session *ss)
+{
+	struct session **pp;
+
+	for (pp = sid_slot(p, ss->sid); *pp != NULL; pp = &(*pp)->next_sid) {
+		if (*pp == ss) {
+			*pp = ss->next_sid;
+			return;
+		}
+	}
+}
+
+/* Keep at most one session per bucket on average. */
+static void grow_sids(struct proto2 *p)
+{
+	struct session *ss;
+
+	free(p->by_sid);
+	p->nbuckets *= 2;
+	p->by_sid = xcalloc(p->nbuckets, sizeof *p->by_sid);
+	for (ss = p->all; ss != NULL; ss = ss->next)
+		sid_link(p, ss);
+}
+
+/* A fresh random session id, never 0 and never in use. */
+static uint64_t new_sid(struct proto2 *p)
+{
+	uint64_t sid;
+
+	do
+		randombytes_buf(&sid, sizeof sid);
+	while (sid == 0 || find_sid(p, sid) != NULL);
+	return sid;
+}
+
+static struct session *session_new(struct proto2 *p, const struct member *m, uint64_t nonce)
+{
+	struct session *ss = xcalloc(1, sizeof *ss);
+
+	ss->sid = new_sid(p);
+	ss->nonce = nonce;
+	ss->m = m;
+	rel_init(&ss->rel);
+	ss->next = p->all;
+	if (p->all != NULL)
+		p->all->prev = ss;
+	p->all = ss;
+	p->count++;
+	if (p->count > p->nbuckets)
+		grow_sids(p); /* links ss too */
+	else
+		sid_link(p, ss);
+	return ss;
+}
+
+static void dirty_unlink(struct proto2 *p, struct session *ss)
+{
+	struct session **pp;
+
+	if (!ss->dirty)
+		return;
+	for (pp = &p->dirty; *pp != NULL; pp = &(*pp)->next_dirty) {
+		if (*pp == ss) {
+			*pp = ss->next_dirty;
+			break;
+		}
+	}
+	ss->dirty = 0;
+}
+
+/* Forget a session whose member has left the room. */
+static void session_destroy(struct proto2 *p, struct session *ss)
+{
+	sid_unlink(p, ss);
+	dirty_unlink(p, ss);
+	if (ss->prev != NULL)
+		ss->prev->next = ss->next;
+	else
+		p->all = ss->next;
+	if (ss->next != NULL)
+		ss->next->prev = ss->prev;
+	p->count--;
+	session_free(ss);
+}
+
+static void mark_dirty(struct proto2 *p, struct session *ss)
+{
+	if (ss->dirty)
+		return;
+	ss->dirty = 1;
+	ss->next_dirty = p->dirty;
+	p->dirty = ss;
+}
+
+/*
+ * May we answer this unvalidated source?  A token bucket per hash slot of
+ * its IP address, and one for everyone, bound what a flood of forged
+ * sources can make us send.
+ */
+static int may_answer(struct proto2 *p, const struct peer_addr *from, uint64_t now)
+{
+	uint8_t key[ADDR_KEY_MAX], h[crypto_shorthash_BYTES];
+	size_t len = addr_key(from, key), slot;
+
+	if (len < 3)
+		return 0;
+	/* Hash the address without its port: one IP, one budget. */
+	crypto_shorthash(h, key + 3, len - 3, p->limit_key);
+	slot = ((size_t)h[0] << 8 | h[1]) % LIMIT_SLOTS;
+	if (!bucket_take(&p->limit[slot], now, LIMIT_BURST, LIMIT_RATE) ||
+	    !bucket_take(&p->limit_all, now, LIMIT_GLOBAL_BURST, LIMIT_GLOBAL_RATE)) {
+		p->srv->st.sdrops[SDROP_RATE_LIMITED]++;
+		return 0;
+	}
+	return 1;
+}
+
+static void send_packet(struct server *s, const struct peer_addr *to, const struct v2_packet *pk)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_encode(pk, buf, sizeof buf);
+
+	if (n > 0)
+		server_send(s, to, buf, n);
+}
+
+static void send_cookie(struct proto2 *p, const struct peer_addr *to, uint64_t nonce)
+{
+	struct v2_packet pk = {.type = V2_COOKIE, .nonce = nonce};
+
+	cookie_make(&p->jar, to, nonce, pk.cookie);
+	send_packet(p->srv, to, &pk);
+}
+
+static void send_welcome(struct proto2 *p, const struct session *ss)
+{
+	struct v2_packet pk = {
+		.type = V2_WELCOME,
+		.nonce = ss->nonce,
+		.sid = ss->sid,
+		.keepalive = KEEPALIVE_HINT,
+		.max_message = V2_MAX_TEXT,
+	};
+
+	send_packet(p->srv, &ss->m->addr, &pk);
+}
+
+static void send_refuse(struct proto2 *p, const struct peer_addr *to, uint64_t nonce,
+                        enum qerr err, int detail)
+{
+	const char *why = qerr_text(p->srv->lang, err, detail);
+	struct v2_packet pk = {
+		.type = V2_REFUSE,
+		.nonce = nonce,
+		.code = (uint8_t)err,
+		.detail = (uint8_t)detail,
+		.reason = why,
+		.reason_len = strlen(why),
+	};
+
+	send_packet(p->srv, to, &pk);
+}
+
+static void send_close(struct server *s, const struct peer_addr *to, uint64_t sid, int reason)
+{
+	struct v2_packet pk = {.type = V2_CLOSE, .sid = sid, .code = (uint8_t)reason};
+
+	send_packet(s, to, &pk);
+}
+
+/* A session datagram (DATA or ACK) to ss, carrying our current ack fields. */
+static void send_session(struct proto2 *p, struct session *ss, enum v2_type type, uint32_t seq,
+                         const struct blob *b)
+{
+	struct v2_packet pk = {.type = type, .sid = ss->sid, .seq = seq};
+
+	rel_ack_fields(&ss->rel, &pk.ack, &pk.ack_bits);
+	if (b != NULL) {
+		pk.payload = b->data;
+		pk.payload_len = b->len;
+	}
+	send_packet(p->srv, &ss->m->addr, &pk);
+	ss->rel.ack_pending = 0;
+}
+
+struct emit_ctx {
+	struct proto2 *p;
+	struct session *ss;
+};
+
+static void emit_data(void *ctx, uint32_t seq, const struct blob *b)
+{
+	struct emit_ctx *e = ctx;
+	const struct rel_slot *slot = &e->ss->rel.win[seq % REL_WINDOW];
+
+	if (slot->tries > 1)
+		e->p->srv->st.retransmits++;
+	send_session(e->p, e->ss, V2_DATA, seq, b);
+}
+
+/* Queue a reliable message to a session; an overflowing queue dooms it (evicted after). */
+static void queue_blob(struct proto2 *p, struct session *ss, struct blob *b)
+{
+	if (ss->doomed)
+		return;
+	if (rel_queue(&ss->rel, b) < 0)
+		ss->doomed = 1;
+	mark_dirty(p, ss);
+}
+
+static void queue_notice(struct proto2 *p, struct session *ss, enum qerr err, int detail)
+{
+	const char *why = qerr_text(p->srv->lang, err, detail);
+	struct v2_msg m = {.kind = V2_K_NOTICE, .code = (uint8_t)err, .detail = (uint8_t)detail,
+	                   .text = why, .text_len = strlen(why)};
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_msg_encode(&m, buf, sizeof buf - V2_SESSION_HDR);
+	struct blob *b;
+
+	if (n == 0)
+		return;
+	b = blob_new(buf, n);
+	queue_blob(p, ss, b);
+	blob_unref(b);
+}
+
+/* LOGIN with a valid cookie: the address is proven.  Create, resume or refuse. */
+static void on_login(struct proto2 *p, const struct peer_addr *from, const struct v2_packet *pk,
+                     size_t req_len, uint64_t now)
+{
+	struct server *s = p->srv;
+	const struct member *m = room_find_addr(s->room, from);
+	struct session *ss;
+	struct outcome o;
+	char key[QUN_MAX_NAME + 1];
+
+	if (m != NULL && m->proto == 2) {
+		ss = m->data;
+		if (ss->nonce == pk->nonce) {
+			send_welcome(p, ss); /* a retry after a lost WELCOME */
+			return;
+		}
+		if (name_normalize(pk->name, pk->name_len, key, sizeof key) >= 0 &&
+		    strcmp(key, m->key) == 0) {
+			/* The same client back on the same address (restarted): a fresh session. */
+			sid_unlink(p, ss);
+			dirty_unlink(p, ss);
+			rel_free(&ss->rel);
+			rel_init(&ss->rel);
+			free(ss->asm_buf);
+			ss->asm_buf = NULL;
+			ss->asm_len = 0;
+			ss->sid = new_sid(p);
+			ss->nonce = pk->nonce;
+			sid_link(p, ss);
+			send_welcome(p, ss);
+			return;
+		}
+	}
+	if (m != NULL && m->proto != 2) {
+		send_refuse(p, from, pk->nonce, QERR_OTHER_NAME, 0);
+		return;
+	}
+	room_join(s->room, from, pk->name, pk->name_len, now, &o);
+	if (o.reply != REPLY_OK || !o.has_event) {
+		send_refuse(p, from, pk->nonce, o.reply == REPLY_ERR ? o.err : QERR_OTHER_NAME,
+		            o.err_detail);
+		return;
+	}
+	ss = session_new(p, o.exclude, pk->nonce);
+	room_attach(s->room, o.exclude, 2, ss);
+	send_welcome(p, ss);
+	o.reply = REPLY_NONE; /* WELCOME was the reply */
+	server_deliver(s, &o, req_len);
+}
+
+/* A complete SAY from ss (reassembled if it came in pieces): into the room. */
+static void say_text(struct proto2 *p, struct session *ss, const char *text, size_t len)
+{
+	struct outcome o;
+
+	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, now_ms(),
+	         &o);
+	server_deliver(p->srv, &o, 0);
+}
+
+/* One in-order reliable message from a client. */
+static void on_message(void *ctx, const uint8_t *data, size_t len)
+{
+	struct emit_ctx *e = ctx;
+	struct session *ss = e->ss;
+	struct v2_msg m;
+
+	if (v2_msg_parse(data, len, &m) != V2_OK) {
+		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
+		return;
+	}
+	if (m.kind == V2_K_QUIT) {
+		ss->quit_requested = 1;
+		return;
+	}
+	if (m.kind != V2_K_SAY) {
+		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
+		return;
+	}
+	if (ss->asm_buf == NULL && !(m.flags & V2_MORE)) {
+		say_text(e->p, ss, m.text, m.text_len); /* the common case: one piece */
+		return;
+	}
+	if (ss->asm_buf == NULL)
+		ss->asm_buf = xmalloc(V2_MAX_TEXT);
+	if (ss->asm_overflow || ss->asm_len + m.text_len > V2_MAX_TEXT)
+		ss->asm_overflow = 1;
+	else {
+		memcpy(ss->asm_buf + ss->asm_len, m.text, m.text_len);
+		ss->asm_len += m.text_len;
+	}
+	if (m.flags & V2_MORE)
+		return;
+	if (ss->asm_overflow)
+		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
+	else
+		say_text(e->p, ss, ss->asm_buf, ss->asm_len);
+	free(ss->asm_buf);
+	ss->asm_buf = NULL;
+	ss->asm_len = 0;
+	ss->asm_overflow = 0;
+}
+
+/* A session datagram from the session's own address. */
+static void on_session(struct proto2 *p, struct session *ss, const struct v2_packet *pk,
+                       uint64_t now)
+{
+	struct server *s = p->srv;
+	struct emit_ctx e = {p, ss};
+	struct outcome o;
+	const struct member *m = ss->m;
+
+	room_ping(s->room, &m->addr, m->name, strlen(m->name), now, &o); /* a sign of life */
+	if (pk->type == V2_REBIND)
+		return;
+	rel_on_ack(&ss->rel, pk->ack, pk->ack_bits, now);
+	if (pk->type == V2_DATA)
+		rel_on_data(&ss->rel, pk->seq, pk->payload, pk->payload_len, on_message, &e);
+	else if (pk->type == V2_PING)
+		ss->rel.ack_pending = 1;
+	mark_dirty(p, ss);
+	if (ss->quit_requested) {
+		room_quit(s->room, &m->addr, m->name, strlen(m->name), now, &o);
+		server_deliver(s, &o, 0); /* destroys ss (p2_reply) */
+	}
+}
+
+/*
+ * A session id we know, from an address that is not the session's: never
+ * act on it and never send the room there.  Answer with a CHALLENGE that
+ * the real client can answer from its new address (REBIND).
+ */
+static void on_other_address(struct proto2 *p, struct session *ss, const struct peer_addr *from,
+                             const struct v2_packet *pk, uint64_t now)
+{
+	struct v2_packet ch = {.type = V2_CHALLENGE, .sid = ss->sid};
+
+	p->srv->st.sdrops[SDROP_V2_WRONG_ADDR]++;
+	if (pk->type == V2_REBIND && cookie_check(&p->jar, from, ss->sid, pk->cookie)) {
+		if (room_rebind(p->srv->room, ss->m, from) == 0) {
+			log_info("%s moved to a new address", ss->m->name);
+			mark_dirty(p, ss);
+		}
+		return;
+	}
+	if (!may_answer(p, from, now))
+		return;
+	cookie_make(&p->jar, from, ss->sid, ch.cookie);
+	send_packet(p->srv, from, &ch);
+}
+
+void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *buf, size_t len)
+{
+	struct proto2 *p = s->p2;
+	struct v2_packet pk;
+	struct session *ss;
+	uint64_t now = now_ms();
+
+	if (v2_parse(buf, len, &pk) != V2_OK) {
+		s->st.sdrops[SDROP_V2_MALFORMED]++;
+		return;
+	}
+	switch (pk.type) {
+	case V2_HELLO:
+		if (may_answer(p, from, now))
+			send_cookie(p, from, pk.nonce);
+		return;
+	case V2_LOGIN:
+		if (cookie_check(&p->jar, from, pk.nonce, pk.cookie)) {
+			on_login(p, from, &pk, len, now);
+		} else {
+			s->st.sdrops[SDROP_V2_BAD_COOKIE]++;
+			if (may_answer(p, from, now))
+				send_cookie(p, from, pk.nonce);
+		}
+		return;
+	case V2_DATA:
+	case V2_ACK:
+	case V2_PING:
+	case V2_REBIND:
+		break;
+	default:
+		s->st.sdrops[SDROP_V2_MALFORMED]++; /* server-to-client types */
+		return;
+	}
+	ss = find_sid(p, pk.sid);
+	if (ss == NULL) {
+		s->st.sdrops[SDROP_V2_UNKNOWN_SID]++;
+		if (may_answer(p, from, now))
+			send_close(s, from, pk.sid, V2_CLOSE_UNKNOWN);
+		return;
+	}
+	if (!addr_equal(from, &ss->m->addr))
+		on_other_address(p, ss, from, &pk, now);
+	else
+		on_session(p, ss, &pk, now);
+}
+
+/* The reply an outcome has for a v2 member: a NOTICE, or the end of its session. */
+void p2_reply(struct server *s, const struct outcome *o)
+{
+	struct proto2 *p = s->p2;
+	struct session *ss = o->reply_data;
+	int reason;
+
+	if (ss == NULL)
+		return;
+	switch (o->reply) {
+	case REPLY_ERR:
+		queue_notice(p, ss, o->err, o->err_detail);
+		break;
+	case REPLY_EXIT:
+		/* The member is gone from the room: flush what we can, say why, forget it. */
+		reason = o->event == V1_EV_KICK      ? V2_CLOSE_KICKED
+		         : o->event == V1_EV_LEAVE   ? V2_CLOSE_QUIT
+		         : ss->doomed                ? V2_CLOSE_SLOW
+		                                     : V2_CLOSE_TIMEOUT;
+		send_close(s, &o->reply_to, ss->sid, reason);
+		session_destroy(p, ss);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Encode the event once, in as many pieces as its text needs, and queue
+ * the same blobs to every v2 member but the excluded one.
+ */
+void p2_broadcast(struct server *s, const struct outcome *o)
+{
+	struct proto2 *p = s->p2;
+	struct blob *pieces[V2_MAX_TEXT / 64 + 2];
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t npieces = 0, left = o->text_len, name_len = strlen(o->name), i, k;
+	const char *text = o->text;
+	struct session *ss;
+
+	if (p->count == 0)
+		return;
+	do {
+		struct v2_msg m = {.kind = V2_K_EVENT, .event_id = s->event_id,
+		                   .event = (uint8_t)o->event, .name = o->name, .name_len = name_len};
+		size_t chunk = text != NULL ? utf8_prefix(text, left, V2_EVENT_CHUNK(name_len)) : 0;
+		size_t n;
+
+		if (chunk == 0 && left > 0)
+			break;
+		m.text = text;
+		m.text_len = chunk;
+		m.flags = chunk < left ? V2_MORE : 0;
+		n = v2_msg_encode(&m, buf, sizeof buf - V2_SESSION_HDR);
+		if (n == 0)
+			break;
+		pieces[npieces++] = blob_new(buf, n);
+		text = text != NULL ? text + chunk : NULL;
+		left -= chunk;
+	} while (left > 0 && npieces < sizeof pieces / sizeof pieces[0]);
+
+	for (ss = p->all; ss != NULL; ss = ss->next) {
+		if (ss->m == o->exclude)
+			continue;
+		for (k = 0; k < npieces; k++)
+			queue_blob(p, ss, pieces[k]);
+	}
+	for (i = 0; i < npieces; i++)
+		blob_unref(pieces[i]);
+}
+
+/* Evict every session whose queue overflowed; each eviction is itself an event, so loop. */
+static void evict_doomed(struct proto2 *p)
+{
+	struct session *ss;
+	struct outcome o;
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (ss = p->all; ss != NULL; ss = ss->next) {
+			if (ss->doomed) {
+				log_info("%s is too slow to keep up; evicted", ss->m->name);
+				room_evict(p->srv->room, ss->m, &o);
+				server_deliver(p->srv, &o, 0); /* destroys ss */
+				again = 1;
+				break;
+			}
+		}
+	}
+}
+
+void p2_flush(struct server *s)
+{
+	struct proto2 *p = s->p2;
+	uint64_t now = now_ms();
+	struct session *ss;
+
+	evict_doomed(p);
+	while ((ss = p->dirty) != NULL) {
+		struct emit_ctx e = {p, ss};
+
+		p->dirty = ss->next_dirty;
+		ss->dirty = 0;
+		rel_poll(&ss->rel, now, emit_data, &e);
+		if (ss->rel.ack_pending)
+			send_session(p, ss, V2_ACK, 0, NULL); /* nothing carried it: one ACK per batch */
+	}
+}
+
+void p2_tick(struct server *s)
+{
+	struct proto2 *p = s->p2;
+	uint64_t now = now_ms();
+	struct session *ss;
+
+	cookie_rotate(&p->jar, now);
+	for (ss = p->all; ss != NULL; ss = ss->next) {
+		if (rel_pending(&ss->rel) > 0) {
+			struct emit_ctx e = {p, ss};
+
+			rel_poll(&ss->rel, now, emit_data, &e);
+		}
+	}
+}
+
+void p2_goodbye(struct server *s)
+{
+	struct proto2 *p = s->p2;
+	struct session *ss;
+	struct outcome o;
+	int round;
+
+	memset(&o, 0, sizeof o);
+	o.has_event = 1;
+	o.event = V1_EV_SHUTDOWN;
+	p2_broadcast(s, &o);
+	p2_flush(s);
+	/* No time to retransmit: CLOSE twice, so one loss does not leave a client guessing. */
+	for (round = 0; round < 2; round++)
+		for (ss = p->all; ss != NULL; ss = ss->next)
+			send_close(s, &ss->m->addr, ss->sid, V2_CLOSE_SHUTDOWN);
+}
