@@ -91,7 +91,7 @@ static const char *const ui_texts[][2] = {
 	[UI_REFUSED] = {"登录被拒绝：%s", "login refused: %s"},
 	[UI_QUIT_UNCONFIRMED] = {"服务器没有确认退出，已强制退出",
 	                         "the server did not confirm the quit; leaving anyway"},
-	[UI_SERVER_CLOSED] = {"与服务器的连接已断开", "lost the connection to the server"},
+	[UI_SERVER_CLOSED] = {"服务器已关闭", "the server has shut down"},
 	[UI_KICKED] = {"你已被请出聊天室", "you were removed from the room"},
 	[UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
 	                 "message too long (%s bytes, at most %s): not sent"},
@@ -102,6 +102,10 @@ static const char *const ui_texts[][2] = {
 	[UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
 	                    "unknown command: %s (type /help for help)"},
 	[UI_LEFT] = {"已退出聊天室", "you have left the room"},
+	[UI_RECONNECTING] = {"与服务器失去联系，正在重新连接……",
+	                     "lost contact with the server; reconnecting..."},
+	[UI_RECONNECTED] = {"已重新连接", "reconnected"},
+	[UI_NOTICE] = {"服务器：%s", "server: %s"},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

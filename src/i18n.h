@@ -50,6 +50,9 @@ enum ui_text {
 	UI_HELP,
 	UI_UNKNOWN_CMD,     /* %s = command */
 	UI_LEFT,
+	UI_RECONNECTING,
+	UI_RECONNECTED,
+	UI_NOTICE,          /* %s = the server's reason */
 	UI_COUNT
 };
 

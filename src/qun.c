@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "i18n.h"
-#include "limits.h"
+#include "sizes.h"
 #include "log.h"
 #include "net.h"
+#include "netproc2.h"
 #include "text.h"
 #include "wire1.h"
 
@@ -34,10 +35,13 @@ struct client {
 	int tty;            /* stdin and stdout are a terminal: show prompts */
 	unsigned keepalive; /* seconds between P datagrams */
 	pid_t receiver;     /* the child that prints incoming lines */
+	int legacy;         /* speak protocol v1 (the lesson's) instead of v2 */
+	int ipc;            /* v2: our end of the socketpair to the network process */
+	struct netproc2 np; /* v2: the network side */
 };
 
 static const char usage_text[] =
-	"usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--keepalive SECS] [NAME]\n";
+	"usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--legacy] [--keepalive SECS] [NAME]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -47,6 +51,7 @@ static void __attribute__((noreturn)) usage(int status)
 		      "  -s, --server HOST     server to join (default 127.0.0.1)\n"
 		      "  -p, --port PORT       server's UDP port (default 8888)\n"
 		      "      --lang zh|en      language of qun's own messages (default: locale)\n"
+		      "      --legacy          speak protocol v1 (the lesson's servers)\n"
 		      "      --keepalive SECS  seconds between keepalives (default 25)\n"
 		      "  -h, --help            show this help\n"
 		      "  -V, --version         show the version\n"
@@ -82,12 +87,13 @@ static void prompt(const struct client *c)
 
 static void parse_options(int argc, char **argv, struct client *c)
 {
-	enum { OPT_LANG = 256, OPT_KEEPALIVE };
+	enum { OPT_LANG = 256, OPT_KEEPALIVE, OPT_LEGACY };
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, 's'},
 		{"port", required_argument, NULL, 'p'},
 		{"lang", required_argument, NULL, OPT_LANG},
 		{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+		{"legacy", no_argument, NULL, OPT_LEGACY},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -122,6 +128,9 @@ static void parse_options(int argc, char **argv, struct client *c)
 				usage(2);
 			}
 			c->keepalive = (unsigned)v;
+			break;
+		case OPT_LEGACY:
+			c->legacy = 1;
 			break;
 		case 'h':
 			usage(0);
@@ -209,6 +218,19 @@ static void send_request(const struct client *c, enum v1_cmd cmd, const char *te
 		(void)send(c->fd, buf, (size_t)n, MSG_NOSIGNAL);
 }
 
+/* v2: hand a line to the network process, which owns the session. */
+static void forward(const struct client *c, char kind, const char *text, size_t len)
+{
+	char buf[V2_MAX_TEXT + 1];
+
+	if (len > V2_MAX_TEXT)
+		return;
+	buf[0] = kind;
+	if (len > 0)
+		memcpy(buf + 1, text, len);
+	(void)send(c->ipc, buf, len + 1, MSG_NOSIGNAL);
+}
+
 /*
  * Wait up to ms for one datagram into buf (NUL-terminated).  Returns its
  * length, 0 on time-out (or an ICMP error such as a refused port, which
@@ -276,7 +298,7 @@ static int login(struct client *c)
 	for (;;) {
 		if (c->name[0] == '\0' && ask_name(c) < 0)
 			return -1;
-		r = login_once(c);
+		r = c->legacy ? login_once(c) : netproc2_login(&c->np, c->name, c->keepalive);
 		if (r == 1)
 			return 0;
 		if (r < 0) {
@@ -340,10 +362,19 @@ static void __attribute__((noreturn)) receiver_main(struct client *c)
 	_exit(1);
 }
 
+/*
+ * Fork the receiving side.  v1: the child only receives and prints (the
+ * lesson's split).  v2: the child owns the whole session (acks and
+ * retransmissions need one owner), and the parent passes it the user's
+ * lines over a SOCK_SEQPACKET socketpair.
+ */
 static pid_t start_receiver(struct client *c)
 {
 	pid_t parent = getpid(), pid;
+	int sv[2] = {-1, -1};
 
+	if (!c->legacy && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
 	fflush(NULL);
 	switch (pid = fork()) {
 	case -1:
@@ -351,10 +382,18 @@ static pid_t start_receiver(struct client *c)
 	case 0:
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 			_exit(1);
-		receiver_main(c);
+		if (c->legacy)
+			receiver_main(c);
+		close(sv[0]);
+		netproc2_main(&c->np, sv[1]);
 	default:
-		return pid;
+		break;
 	}
+	if (!c->legacy) {
+		close(sv[1]);
+		c->ipc = sv[0];
+	}
+	return pid;
 }
 
 /* Reap the receiver if it has ended; returns its wait status, or -1 if it still runs. */
@@ -391,8 +430,11 @@ static int quit(struct client *c, int sigfd)
 	struct pollfd p = {.fd = sigfd, .events = POLLIN};
 	int tries, status;
 
-	for (tries = 0; tries < QUIT_TRIES; tries++) {
-		send_request(c, V1_QUIT, NULL, 0);
+	if (!c->legacy)
+		forward(c, IPC_QUIT, NULL, 0); /* the network process retransmits; we wait */
+	for (tries = 0; tries < (c->legacy ? QUIT_TRIES : QUIT_TRIES + 2); tries++) {
+		if (c->legacy)
+			send_request(c, V1_QUIT, NULL, 0);
 		if (poll(&p, 1, 1000) > 0)
 			while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
 				;
@@ -437,13 +479,15 @@ static enum input_result handle_input(struct client *c, const char *line, size_t
 		say(stderr, c, UI_UNKNOWN_CMD, safe, NULL);
 		return INPUT_MORE;
 	}
-	ts = text_check(line, len);
+	ts = text_check_max(line, len, c->legacy ? QUN_MAX_TEXT : QUN_MAX_TEXT_V2);
 	if (ts == TEXT_TOO_LONG)
 		say_too_long(c, len);
 	else if (ts != TEXT_OK)
 		say(stderr, c, UI_BAD_INPUT, qerr_text(c->lang, QERR_TEXT_INVALID, (int)ts), NULL);
-	else
+	else if (c->legacy)
 		send_request(c, V1_CHAT, line, 0);
+	else
+		forward(c, IPC_SAY, line, len);
 	return INPUT_MORE;
 }
 
@@ -504,7 +548,7 @@ static int sender_main(struct client *c, int sigfd)
 
 	prompt(c);
 	for (;;) {
-		int r = poll(p, 2, (int)c->keepalive * 1000);
+		int r = poll(p, 2, c->legacy ? (int)c->keepalive * 1000 : -1);
 
 		if (r < 0 && errno != EINTR)
 			return quit(c, sigfd);
@@ -519,7 +563,8 @@ static int sender_main(struct client *c, int sigfd)
 				status = reap_receiver(c, 0);
 				if (status >= 0) {
 					/* Kicked or the server closed (EXIT), or the receiver died. */
-					if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					if (c->legacy &&
+					    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 						send_request(c, V1_QUIT, NULL, 0);
 					return status_to_exit(status);
 				}
@@ -547,6 +592,11 @@ int main(int argc, char **argv)
 	c.fd = net_udp_connect(c.host, c.port, err, sizeof err);
 	if (c.fd < 0)
 		fatalx("%s", err);
+	c.np.udp = c.fd;
+	c.np.lang = c.lang;
+	c.np.tty = c.tty;
+	c.np.host = c.host;
+	c.np.port = c.port;
 	if (login(&c) < 0)
 		return 1;
 	say(stdout, &c, UI_WELCOME, c.name, NULL);

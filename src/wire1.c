@@ -1,6 +1,7 @@
 /* wire1.c - protocol v1 (the lesson's plain-text datagrams): the parser and the formatters. */
 #include "wire1.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,7 +106,7 @@ int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, co
 
 	if ((unsigned)ev >= sizeof event_shapes / sizeof event_shapes[0] || size == 0)
 		return -1;
-	if (text_len > QUN_MAX_DATAGRAM)
+	if (text_len > INT_MAX)
 		return -1;
 	e = &event_shapes[ev];
 	n = snprintf(buf, size, "%s%s%.*s", e->with_name ? name : "",

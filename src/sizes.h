@@ -1,6 +1,6 @@
-/* limits.h - the protocol's size limits, in one place so every layer agrees. */
-#ifndef QUN_LIMITS_H
-#define QUN_LIMITS_H
+/* sizes.h - the protocol's size limits, in one place so every layer agrees. */
+#ifndef QUN_SIZES_H
+#define QUN_SIZES_H
 
 /* Largest UDP payload qun ever sends or accepts: it must cross any path unfragmented. */
 #define QUN_MAX_DATAGRAM 1200

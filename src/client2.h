@@ -1,0 +1,91 @@
+/* client2.h - the client side of protocol v2 as a state machine: login, reliable chat, keepalive, reconnect. Pure. */
+#ifndef QUN_CLIENT2_H
+#define QUN_CLIENT2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sizes.h"
+#include "rel.h"
+#include "wire1.h"
+#include "wire2.h"
+
+enum c2_state {
+	C2_IDLE,          /* nothing started */
+	C2_HELLO,         /* waiting for COOKIE */
+	C2_LOGIN,         /* waiting for WELCOME or REFUSE */
+	C2_ONLINE,
+	C2_REFUSED,       /* the server said no: see the refusal callback */
+	C2_UNREACHABLE,   /* the first login got no answer at all */
+	C2_CLOSED,        /* quit confirmed, kicked or server shut down: see closed() */
+};
+
+/* What the engine tells its owner.  Any callback may be NULL. */
+struct c2_callbacks {
+	void *ctx;
+	/* Put a datagram on the wire (the owner's connected socket). */
+	void (*send)(void *ctx, const uint8_t *buf, size_t len);
+	/* A complete room event, long text already rejoined; each shown once, in room order. */
+	void (*event)(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len);
+	/* A refusal meant for us alone (flooding, invalid text...). */
+	void (*notice)(void *ctx, int code, int detail, const char *text, size_t len);
+	/* The login was refused (code is enum qerr; text the server's reason). */
+	void (*refused)(void *ctx, int code, int detail, const char *text, size_t len);
+	/* We lost the server and are trying again (reconnecting = 1), or are back (0). */
+	void (*link)(void *ctx, int reconnecting);
+	/* The session ended for good: enum v2_close_reason. */
+	void (*closed)(void *ctx, int reason);
+};
+
+#define C2_LOGIN_TRIES 5        /* first login: datagrams 1 s apart before giving up */
+#define C2_MAX_BACKOFF 8000     /* ms between reconnection attempts, at most */
+
+struct c2 {
+	enum c2_state state;
+	struct c2_callbacks cb;
+	char name[QUN_MAX_NAME + 1];
+	uint64_t nonce, sid;
+	uint8_t cookie[V2_COOKIE_LEN];
+	struct rel rel;
+	int ever_online;          /* reconnect (not give up) once we have been in */
+	int tries;                /* handshake datagrams sent in this attempt series */
+	uint64_t next_try;        /* ms: next handshake datagram */
+	uint64_t backoff;         /* ms */
+	uint64_t last_heard, last_sent;
+	uint64_t keepalive;       /* ms of our silence before a PING */
+	uint64_t last_event_id;   /* highest room event shown */
+	int quitting;
+	/* An event arriving in pieces. */
+	char asm_text[V2_MAX_TEXT];
+	size_t asm_len;
+	int asm_active;
+};
+
+/* Set up for logging in as name; nothing is sent until c2_start. keepalive in seconds. */
+void c2_init(struct c2 *c, const char *name, unsigned keepalive, const struct c2_callbacks *cb);
+void c2_free(struct c2 *c);
+
+/* Begin (or begin again, with another name) logging in at time now. */
+void c2_start(struct c2 *c, const char *name, uint64_t now);
+
+/* One datagram from the server. */
+void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now);
+
+/*
+ * Queue text to say (split into pieces when longer than one datagram).
+ * Returns -1 if it is over V2_MAX_TEXT bytes or the queue is full.
+ * Accepted while reconnecting: it goes out once the session is back.
+ */
+int c2_say(struct c2 *c, const char *text, size_t len);
+
+/* Ask to leave; the server's CLOSE (quit confirmed) ends the session. */
+void c2_quit(struct c2 *c);
+
+/*
+ * Run the timers at now: handshake retries and reconnection, reliable
+ * retransmission, keepalive, dead-server detection, pending acks.
+ * Returns the time (ms) by which it wants to be called again.
+ */
+uint64_t c2_poll(struct c2 *c, uint64_t now);
+
+#endif
