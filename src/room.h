@@ -8,7 +8,7 @@
 #include "addr.h"
 #include "bucket.h"
 #include "i18n.h"
-#include "limits.h"
+#include "sizes.h"
 #include "wire1.h"
 
 struct member {

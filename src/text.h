@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "sizes.h"
 
 /*
  * Decode one UTF-8 sequence from s[0..n).  Strict (RFC 3629): rejects

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "i18n.h"
-#include "limits.h"
+#include "sizes.h"
 
 /* Client-to-server commands (docs/PROTOCOL.md, "Requests"). */
 enum v1_cmd {

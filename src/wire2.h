@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "sizes.h"
 
 #define V2_MAGIC 0xFE
 #define V2_VERSION 2
