@@ -223,6 +223,7 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now)
 			return;
 		memcpy(c->cookie, pk.cookie, V2_COOKIE_LEN);
 		c->state = C2_LOGIN;
+		c->unreachable = 0; /* someone answers after all */
 		send_login(c, now);
 		c->next_try = now + (c->ever_online ? c->backoff : 1000);
 		return;
@@ -271,6 +272,11 @@ int c2_say(struct c2 *c, const char *text, size_t len)
 	return 0;
 }
 
+void c2_on_unreachable(struct c2 *c)
+{
+	c->unreachable = 1;
+}
+
 void c2_quit(struct c2 *c)
 {
 	uint8_t kind = V2_K_QUIT;
@@ -307,7 +313,8 @@ static uint64_t min64(uint64_t a, uint64_t b)
 static uint64_t poll_handshake(struct c2 *c, uint64_t now)
 {
 	if (now >= c->next_try) {
-		if (!c->ever_online && c->tries >= C2_LOGIN_TRIES) {
+		if (!c->ever_online &&
+		    c->tries >= (c->unreachable ? C2_TRIES_REFUSED : C2_TRIES_SILENT)) {
 			c->state = C2_UNREACHABLE;
 			return UINT64_MAX;
 		}

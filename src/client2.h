@@ -37,7 +37,14 @@ struct c2_callbacks {
 	void (*closed)(void *ctx, int reason);
 };
 
-#define C2_LOGIN_TRIES 5        /* first login: datagrams 1 s apart before giving up */
+/*
+ * First login: handshake datagrams go 1 s apart.  We give up after
+ * C2_TRIES_REFUSED of them if the kernel reports the port unreachable
+ * (nothing listens there), else after C2_TRIES_SILENT: silence may only be
+ * a lossy network, and a login must survive 30% loss.
+ */
+#define C2_TRIES_REFUSED 5
+#define C2_TRIES_SILENT 15
 #define C2_MAX_BACKOFF 8000     /* ms between reconnection attempts, at most */
 
 struct c2 {
@@ -49,6 +56,7 @@ struct c2 {
 	struct rel rel;
 	int ever_online;          /* reconnect (not give up) once we have been in */
 	int tries;                /* handshake datagrams sent in this attempt series */
+	int unreachable;          /* the kernel said the server's port is closed */
 	uint64_t next_try;        /* ms: next handshake datagram */
 	uint64_t backoff;         /* ms */
 	uint64_t last_heard, last_sent;
@@ -77,6 +85,9 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now);
  * Accepted while reconnecting: it goes out once the session is back.
  */
 int c2_say(struct c2 *c, const char *text, size_t len);
+
+/* The socket reported ECONNREFUSED: nothing listens at the server's port (for now). */
+void c2_on_unreachable(struct c2 *c);
 
 /* Ask to leave; the server's CLOSE (quit confirmed) ends the session. */
 void c2_quit(struct c2 *c);

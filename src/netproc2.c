@@ -112,9 +112,13 @@ static void drain_socket(struct netproc2 *n)
 	uint8_t buf[QUN_MAX_DATAGRAM + 1];
 	ssize_t k;
 
-	while ((k = recv(n->udp, buf, sizeof buf, MSG_DONTWAIT)) >= 0 || errno == EINTR ||
-	       errno == ECONNREFUSED) {
-		if (k > 0 && (size_t)k <= QUN_MAX_DATAGRAM)
+	for (;;) {
+		k = recv(n->udp, buf, sizeof buf, MSG_DONTWAIT);
+		if (k < 0 && errno == ECONNREFUSED)
+			c2_on_unreachable(&n->engine);
+		else if (k < 0 && errno != EINTR)
+			return;
+		else if (k > 0 && (size_t)k <= QUN_MAX_DATAGRAM)
 			c2_on_datagram(&n->engine, buf, (size_t)k, clock_ms());
 	}
 }
