@@ -1,0 +1,431 @@
+/* test_client2.c - unit tests of the v2 client state machine (client2.c) with a fake clock and a fake server. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sodium.h>
+#include <string.h>
+
+#include "client2.h"
+
+/* Everything the engine did, as the fake server and the owner saw it. */
+struct seen {
+	uint8_t sent[64][QUN_MAX_DATAGRAM];
+	size_t sent_len[64];
+	int nsent;
+	char events[16][V2_MAX_TEXT + 64];
+	int nevents;
+	int refused, refused_code;
+	int links[8], nlinks;
+	int closed, closed_reason;
+	int notices;
+};
+
+static struct seen seen;
+
+static void cb_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	if (seen.nsent < 64) {
+		memcpy(seen.sent[seen.nsent], buf, len);
+		seen.sent_len[seen.nsent] = len;
+	}
+	seen.nsent++;
+}
+
+static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)
+{
+	(void)ctx;
+	if (seen.nevents < 16)
+		snprintf(seen.events[seen.nevents], sizeof seen.events[0], "%d %s %.*s", (int)ev,
+		         name, (int)len, text);
+	seen.nevents++;
+}
+
+static void cb_notice(void *ctx, int code, int detail, const char *text, size_t len)
+{
+	(void)ctx, (void)code, (void)detail, (void)text, (void)len;
+	seen.notices++;
+}
+
+static void cb_refused(void *ctx, int code, int detail, const char *text, size_t len)
+{
+	(void)ctx, (void)detail, (void)text, (void)len;
+	seen.refused++;
+	seen.refused_code = code;
+}
+
+static void cb_link(void *ctx, int reconnecting)
+{
+	(void)ctx;
+	if (seen.nlinks < 8)
+		seen.links[seen.nlinks++] = reconnecting;
+}
+
+static void cb_closed(void *ctx, int reason)
+{
+	(void)ctx;
+	seen.closed++;
+	seen.closed_reason = reason;
+}
+
+static const struct c2_callbacks callbacks = {
+	.send = cb_send, .event = cb_event, .notice = cb_notice,
+	.refused = cb_refused, .link = cb_link, .closed = cb_closed,
+};
+
+static struct c2 eng;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&seen, 0, sizeof seen);
+	c2_init(&eng, "alice", 25, &callbacks);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	c2_free(&eng);
+	return 0;
+}
+
+/* The last datagram the engine sent, parsed. */
+static struct v2_packet last_sent(void)
+{
+	struct v2_packet p;
+	int i = seen.nsent - 1;
+
+	assert_true(i >= 0);
+	assert_int_equal(v2_parse(seen.sent[i], seen.sent_len[i], &p), V2_OK);
+	return p;
+}
+
+static void feed(const struct v2_packet *p, uint64_t now)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_encode(p, buf, sizeof buf);
+
+	assert_true(n > 0);
+	c2_on_datagram(&eng, buf, n, now);
+}
+
+/* Walk the handshake to ONLINE with session id sid at time now. */
+static void go_online(uint64_t sid, uint64_t now)
+{
+	struct v2_packet hello, cookie = {.type = V2_COOKIE}, welcome = {.type = V2_WELCOME};
+
+	c2_start(&eng, "alice", now);
+	c2_poll(&eng, now);
+	hello = last_sent();
+	assert_int_equal(hello.type, V2_HELLO);
+	cookie.nonce = hello.nonce;
+	memset(cookie.cookie, 0xAB, V2_COOKIE_LEN);
+	feed(&cookie, now);
+	welcome.nonce = hello.nonce;
+	welcome.sid = sid;
+	feed(&welcome, now);
+	assert_int_equal(eng.state, C2_ONLINE);
+}
+
+static void feed_event(uint64_t sid, uint32_t seq, uint64_t id, uint8_t flags, const char *text,
+                       uint64_t now)
+{
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_msg m = {.kind = V2_K_EVENT, .event_id = id, .event = V1_EV_SAY, .flags = flags,
+	                   .name = "bob", .name_len = 3, .text = text, .text_len = strlen(text)};
+	struct v2_packet p = {.type = V2_DATA, .sid = sid, .seq = seq};
+
+	p.payload_len = v2_msg_encode(&m, payload, sizeof payload);
+	p.payload = payload;
+	feed(&p, now);
+}
+
+static void handshake_sends_login_with_cookie(void **state)
+{
+	struct v2_packet hello, login, cookie = {.type = V2_COOKIE};
+
+	(void)state;
+	c2_start(&eng, "alice", 1000);
+	c2_poll(&eng, 1000);
+	hello = last_sent();
+	assert_int_equal(hello.type, V2_HELLO);
+	cookie.nonce = hello.nonce;
+	memset(cookie.cookie, 0x5A, V2_COOKIE_LEN);
+	feed(&cookie, 1100);
+	login = last_sent();
+	assert_int_equal(login.type, V2_LOGIN);
+	assert_int_equal(login.nonce, hello.nonce);
+	assert_memory_equal(login.cookie, cookie.cookie, V2_COOKIE_LEN);
+	assert_int_equal(login.name_len, 5);
+	assert_memory_equal(login.name, "alice", 5);
+}
+
+static void cookie_with_wrong_nonce_ignored(void **state)
+{
+	struct v2_packet cookie = {.type = V2_COOKIE};
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_poll(&eng, 0);
+	cookie.nonce = last_sent().nonce + 1;
+	feed(&cookie, 10);
+	assert_int_equal(eng.state, C2_HELLO);
+	assert_int_equal(seen.nsent, 1);
+}
+
+static void welcome_goes_online(void **state)
+{
+	(void)state;
+	go_online(42, 0);
+	assert_int_equal(eng.sid, 42);
+	assert_int_equal(seen.nlinks, 0); /* a first login is not a reconnection */
+}
+
+static void refusal_reported(void **state)
+{
+	struct v2_packet cookie = {.type = V2_COOKIE}, refuse = {.type = V2_REFUSE};
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_poll(&eng, 0);
+	cookie.nonce = refuse.nonce = last_sent().nonce;
+	feed(&cookie, 0);
+	refuse.code = QERR_NAME_TAKEN;
+	refuse.reason = "name already taken";
+	refuse.reason_len = strlen(refuse.reason);
+	feed(&refuse, 0);
+	assert_int_equal(eng.state, C2_REFUSED);
+	assert_int_equal(seen.refused, 1);
+	assert_int_equal(seen.refused_code, QERR_NAME_TAKEN);
+}
+
+static void silent_server_gives_up_after_15_tries(void **state)
+{
+	uint64_t t;
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	for (t = 0; t <= 20000 && eng.state != C2_UNREACHABLE; t += 100)
+		c2_poll(&eng, t);
+	assert_int_equal(eng.state, C2_UNREACHABLE);
+	assert_int_equal(seen.nsent, C2_TRIES_SILENT);
+	assert_true(t >= (C2_TRIES_SILENT - 1) * 1000);
+}
+
+static void closed_port_gives_up_after_5_tries(void **state)
+{
+	uint64_t t;
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_on_unreachable(&eng);
+	for (t = 0; t <= 20000 && eng.state != C2_UNREACHABLE; t += 100)
+		c2_poll(&eng, t);
+	assert_int_equal(eng.state, C2_UNREACHABLE);
+	assert_int_equal(seen.nsent, C2_TRIES_REFUSED);
+}
+
+static void long_say_split_with_more_flags(void **state)
+{
+	static char text[3000];
+	struct v2_packet p;
+	struct v2_msg m;
+	size_t total = 0;
+	int i, first;
+
+	(void)state;
+	go_online(7, 0);
+	memset(text, 'x', sizeof text);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, text, sizeof text), 0);
+	c2_poll(&eng, 10);
+	assert_int_equal(seen.nsent - first, 3);
+	for (i = first; i < seen.nsent; i++) {
+		assert_true(seen.sent_len[i] <= QUN_MAX_DATAGRAM);
+		assert_int_equal(v2_parse(seen.sent[i], seen.sent_len[i], &p), V2_OK);
+		assert_int_equal(p.type, V2_DATA);
+		assert_int_equal(p.seq, (uint32_t)(i - first + 1));
+		assert_int_equal(v2_msg_parse(p.payload, p.payload_len, &m), V2_OK);
+		assert_int_equal(m.kind, V2_K_SAY);
+		assert_int_equal(!!(m.flags & V2_MORE), i < seen.nsent - 1);
+		total += m.text_len;
+	}
+	assert_int_equal(total, sizeof text);
+}
+
+static void say_over_limit_refused(void **state)
+{
+	static char text[V2_MAX_TEXT + 1];
+
+	(void)state;
+	go_online(7, 0);
+	memset(text, 'x', sizeof text);
+	assert_int_equal(c2_say(&eng, text, sizeof text), -1);
+	assert_int_equal(c2_say(&eng, text, 0), -1);
+}
+
+static void event_pieces_rejoined_once(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_event(9, 1, 5, V2_MORE, "hello ", 10);
+	assert_int_equal(seen.nevents, 0);
+	feed_event(9, 2, 5, 0, "world", 20);
+	assert_int_equal(seen.nevents, 1);
+	assert_string_equal(seen.events[0], "1 bob hello world");
+}
+
+static void replayed_event_id_shown_once(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_event(9, 1, 5, 0, "one", 10);
+	feed_event(9, 1, 5, 0, "one", 20); /* the same datagram again */
+	feed_event(9, 2, 5, 0, "one", 30); /* the same event under a new seq */
+	feed_event(9, 3, 6, 0, "two", 40);
+	assert_int_equal(seen.nevents, 2);
+	assert_string_equal(seen.events[1], "1 bob two");
+}
+
+static void other_session_ignored(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_event(10, 1, 5, 0, "forged", 10);
+	assert_int_equal(seen.nevents, 0);
+}
+
+static void silence_reconnects_and_resends(void **state)
+{
+	struct v2_packet hello, cookie = {.type = V2_COOKIE}, welcome = {.type = V2_WELCOME}, p;
+	struct v2_msg m;
+	uint64_t t;
+
+	(void)state;
+	go_online(9, 0);
+	assert_int_equal(c2_say(&eng, "typed offline", 13), 0);
+	for (t = 0; t < 3 * 25000 + 1000 && seen.nlinks == 0; t += 500)
+		c2_poll(&eng, t);
+	assert_int_equal(seen.nlinks, 1);
+	assert_int_equal(seen.links[0], 1);
+	assert_int_equal(eng.state, C2_HELLO);
+	hello = last_sent();
+	assert_int_equal(hello.type, V2_HELLO);
+	cookie.nonce = welcome.nonce = hello.nonce;
+	feed(&cookie, t);
+	welcome.sid = 99;
+	feed(&welcome, t);
+	assert_int_equal(seen.nlinks, 2);
+	assert_int_equal(seen.links[1], 0);
+	c2_poll(&eng, t + 1);
+	p = last_sent();
+	assert_int_equal(p.type, V2_DATA);
+	assert_int_equal(p.sid, 99);
+	assert_int_equal(p.seq, 1);
+	assert_int_equal(v2_msg_parse(p.payload, p.payload_len, &m), V2_OK);
+	assert_memory_equal(m.text, "typed offline", 13);
+}
+
+static void keepalive_ping_when_idle(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	c2_poll(&eng, 24000);
+	assert_int_not_equal(last_sent().type, V2_PING);
+	c2_poll(&eng, 25000);
+	assert_int_equal(last_sent().type, V2_PING);
+}
+
+static void quit_confirmed_closes(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_QUIT};
+
+	(void)state;
+	go_online(9, 0);
+	c2_quit(&eng);
+	c2_poll(&eng, 10);
+	feed(&close, 20);
+	assert_int_equal(eng.state, C2_CLOSED);
+	assert_int_equal(seen.closed_reason, V2_CLOSE_QUIT);
+}
+
+static void unknown_session_while_quitting_counts_as_quit(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN};
+
+	(void)state;
+	go_online(9, 0);
+	c2_quit(&eng);
+	feed(&close, 20);
+	assert_int_equal(eng.state, C2_CLOSED);
+	assert_int_equal(seen.closed_reason, V2_CLOSE_QUIT);
+}
+
+static void unknown_session_reconnects(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN};
+
+	(void)state;
+	go_online(9, 0);
+	feed(&close, 20);
+	assert_int_equal(eng.state, C2_HELLO);
+	assert_int_equal(seen.links[0], 1);
+}
+
+static void kicked_closes(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_KICKED};
+
+	(void)state;
+	go_online(9, 0);
+	feed(&close, 20);
+	assert_int_equal(eng.state, C2_CLOSED);
+	assert_int_equal(seen.closed_reason, V2_CLOSE_KICKED);
+}
+
+static void challenge_answered_with_rebind(void **state)
+{
+	struct v2_packet ch = {.type = V2_CHALLENGE, .sid = 9}, rb;
+
+	(void)state;
+	go_online(9, 0);
+	memset(ch.cookie, 0x11, V2_COOKIE_LEN);
+	feed(&ch, 20);
+	rb = last_sent();
+	assert_int_equal(rb.type, V2_REBIND);
+	assert_int_equal(rb.sid, 9);
+	assert_memory_equal(rb.cookie, ch.cookie, V2_COOKIE_LEN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(handshake_sends_login_with_cookie, setup, teardown),
+		cmocka_unit_test_setup_teardown(cookie_with_wrong_nonce_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(welcome_goes_online, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusal_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(silent_server_gives_up_after_15_tries, setup, teardown),
+		cmocka_unit_test_setup_teardown(closed_port_gives_up_after_5_tries, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_say_split_with_more_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(say_over_limit_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(event_pieces_rejoined_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(replayed_event_id_shown_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_session_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(silence_reconnects_and_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(keepalive_ping_when_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(quit_confirmed_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_session_while_quitting_counts_as_quit, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(unknown_session_reconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(kicked_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(challenge_answered_with_rebind, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
