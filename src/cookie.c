@@ -13,8 +13,8 @@ void cookie_init(struct cookie_jar *j, uint64_t now)
 
 void cookie_rotate(struct cookie_jar *j, uint64_t now)
 {
-	if (now - j->rotated_at < COOKIE_ROTATE_MS)
-		return;
+	if (now < j->rotated_at || now - j->rotated_at < COOKIE_ROTATE_MS)
+		return; /* not due, or the clock went back: never rotate twice by accident */
 	memcpy(j->prev, j->cur, sizeof j->prev);
 	j->have_prev = 1;
 	randombytes_buf(j->cur, sizeof j->cur);

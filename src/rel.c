@@ -99,8 +99,8 @@ static int release(struct rel *r, uint32_t seq, uint64_t now)
 {
 	struct rel_slot *s = &r->win[seq % REL_WINDOW];
 
-	if (s->b == NULL || s->first_sent == 0)
-		return 0;
+	if (s->b == NULL || s->tries == 0)
+		return 0; /* not sent yet: an ack for it is forged or corrupt */
 	if (s->tries == 1 && now >= s->first_sent)
 		rtt_sample(r, (uint32_t)(now - s->first_sent));
 	blob_unref(s->b);
@@ -174,7 +174,7 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 	uint64_t next = UINT64_MAX;
 	uint32_t seq;
 
-	while (r->qlen > 0 && r->next_seq - r->base < REL_WINDOW) {
+	while (r->qlen > 0 && r->next_seq - r->base < REL_SEND_WINDOW) {
 		struct rel_slot *s = &r->win[r->next_seq % REL_WINDOW];
 
 		s->b = r->queue[r->qhead];
@@ -213,12 +213,17 @@ uint64_t rel_oldest(const struct rel *r)
 	uint32_t seq;
 
 	for (seq = r->base; seq < r->next_seq; seq++)
-		if (r->win[seq % REL_WINDOW].b != NULL)
+		if (r->win[seq % REL_WINDOW].b != NULL && r->win[seq % REL_WINDOW].tries > 0)
 			return r->win[seq % REL_WINDOW].first_sent;
 	return 0;
 }
 
 size_t rel_pending(const struct rel *r)
 {
-	return (size_t)(r->next_seq - r->base) + r->qlen;
+	size_t n = r->qlen;
+	uint32_t seq;
+
+	for (seq = r->base; seq < r->next_seq; seq++)
+		n += r->win[seq % REL_WINDOW].b != NULL;
+	return n;
 }

@@ -5,7 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REL_WINDOW 64       /* DATA in flight per direction; also the receive reorder window */
+#define REL_WINDOW 64       /* receive reorder and duplicate window; slots per direction */
+/*
+ * DATA in flight per direction: ack + 1 (the gap) plus the 32 ack bits,
+ * so that the receiver can always report every message we have in flight.
+ */
+#define REL_SEND_WINDOW 33
 #define REL_QUEUE_MAX 1024  /* messages waiting behind the window */
 #define REL_RTO_INIT 500    /* ms */
 #define REL_RTO_MIN 200
@@ -28,7 +33,7 @@ void blob_unref(struct blob *b);                     /* frees at 0; NULL is fine
 
 struct rel_slot {
 	struct blob *b;       /* NULL once acknowledged */
-	uint64_t first_sent;  /* ms; 0 = not sent yet */
+	uint64_t first_sent;  /* ms, when first sent (tries > 0) */
 	uint64_t due;         /* ms: (re)send at or after this */
 	uint32_t rto;         /* this message's current timer, doubled on each retransmission */
 	uint8_t tries;        /* times sent */
@@ -84,17 +89,24 @@ void rel_ack_fields(const struct rel *r, uint32_t *ack, uint32_t *bits);
 typedef void (*rel_emit_fn)(void *ctx, uint32_t seq, const struct blob *b);
 
 /*
- * Move queued messages into the window and (re)send everything due at
- * now through fn, oldest first.  A message's first timer is the current
- * RTO; each retransmission doubles it, up to REL_RTO_MAX.  Returns the
- * time of the next due retransmission (UINT64_MAX if nothing is in flight).
+ * Move queued messages into the window (at most REL_SEND_WINDOW in
+ * flight) and (re)send everything due at now through fn, oldest first.
+ * A message's first timer is the current RTO; each retransmission doubles
+ * that message's timer, up to REL_RTO_MAX.  The shared RTO is not backed
+ * off (RFC 6298 5.5 would): on a lossy Wi-Fi link most timeouts are loss,
+ * not delay, and a backed-off RTO made recovery several times slower in
+ * our simulations.  The cost is on links whose round trip exceeds the
+ * current RTO (500 ms before the first sample): there every message is
+ * sent twice until a sample from a message sent once arrives.  Returns
+ * the time of the next due retransmission (UINT64_MAX if nothing is in
+ * flight).
  */
 uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
 
 /* Time the oldest unacknowledged message was first sent, or 0 if none is in flight. */
 uint64_t rel_oldest(const struct rel *r);
 
-/* Messages in flight plus queued. */
+/* Messages in flight (not yet acknowledged) plus queued. */
 size_t rel_pending(const struct rel *r);
 
 #endif
