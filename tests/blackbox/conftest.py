@@ -15,6 +15,7 @@ that the programs leave behind, and reap them.
 
 import codecs
 import ctypes
+import io
 import os
 import re
 import signal
@@ -401,6 +402,15 @@ class LineReader:
 LISTEN_RE = re.compile(r"^listening on (.+):(\d+)$")
 
 
+# The v1 tests (test_server, test_security, test_client, test_hygiene) start
+# qund through Procs.qund1: protocol v1 needs --legacy, and since all their
+# clients share one IP address (loopback) and some send faster than a person
+# types, the per-address cap and flood control (THREATS.md S6, S7, tested
+# elsewhere) are opened wide unless a test asks for the defaults.
+LEGACY = ["--legacy"]
+WIDE_LIMITS = ["--max-per-address", "1000", "--flood-burst", "1000", "--flood-rate", "1000"]
+
+
 class Qund:
     """A running qund with its console (stdin) and its stdout/stderr read on threads."""
 
@@ -615,7 +625,7 @@ class Udp:
 
 
 # ---------------------------------------------------------------------------
-# qun, run on pipes (the pexpect variant lives in the tests that need a terminal).
+# qun, on pipes or on a pseudo-terminal.
 
 class QunPipe:
     """qun with stdin/stdout/stderr on pipes, in a session of its own."""
@@ -679,6 +689,53 @@ class QunPipe:
         return problems
 
 
+class PtyQun:
+    """qun on a pseudo-terminal (pexpect), registered for clean-up."""
+
+    def __init__(self, args, lang="C.UTF-8", raw=False):
+        if not os.access(QUN, os.X_OK):
+            pytest.fail("qun not built: %s" % QUN)
+        env = base_env(lang, TERM="dumb")
+        self.log = io.BytesIO() if raw else io.StringIO()
+        import pexpect  # only the client tests need it
+        self.p = pexpect.spawn(QUN, list(args), env=env, timeout=WAIT, dimensions=(40, 200),
+                               encoding=None if raw else "utf-8", codec_errors="replace")
+        self.p.logfile_read = self.log
+        self.pid = self.p.pid
+        SPAWNED.add(self.pid)
+
+    def __getattr__(self, name):
+        return getattr(self.p, name)
+
+    def exit_status(self, timeout=WAIT):
+        """Wait for the terminal to close (both qun processes gone) and return the exit status."""
+        import pexpect
+        self.p.expect(pexpect.EOF, timeout=timeout)
+        self.p.close()
+        assert self.p.signalstatus is None, "qun killed by signal %s" % self.p.signalstatus
+        return self.p.exitstatus
+
+    def cleanup(self):
+        for k in descendants(self.pid):
+            kill_quietly(k)
+        if self.p.isalive():
+            kill_quietly(self.pid)
+        try:
+            self.p.close(force=True)
+        except Exception:
+            pass
+        log = self.log.getvalue()
+        if isinstance(log, bytes):
+            log = log.decode("utf-8", "replace")
+        rep = sanitizer_report(log)
+        return ["sanitizer report from qun: %s" % rep] if rep else []
+
+
+def pty_qun(procs, port, *args, **kw):
+    """Start qun on a terminal against 127.0.0.1:port."""
+    return procs.add(PtyQun(["-s", "127.0.0.1", "-p", str(port)] + list(args), **kw))
+
+
 class Lesson:
     """tests/blackbox/lesson_server.py, the lesson's own server, on a kernel-chosen port."""
 
@@ -716,6 +773,11 @@ class Procs:
 
     def qund(self, *args, **kw):
         return self.add(Qund(args, **kw))
+
+    def qund1(self, *args, default_limits=False, **kw):
+        """A qund speaking v1 (--legacy), with wide limits unless default_limits is true."""
+        extra = LEGACY + ([] if default_limits else WIDE_LIMITS)
+        return self.add(Qund(tuple(extra) + args, **kw))
 
     def qun_pipe(self, *args, **kw):
         return self.add(QunPipe(args, **kw))
@@ -768,13 +830,19 @@ def procs():
         assert not problems, "; ".join(problems)
 
 
+@pytest.fixture(params=["v1", "v2"])
+def proto(request):
+    """qun's protocol option: v1 (--legacy) or the default, v2; qund --legacy speaks both."""
+    return ["--legacy"] if request.param == "v1" else []
+
+
 @pytest.fixture
 def qund(procs):
-    """A qund speaking Chinese on 127.0.0.1, kernel-chosen port."""
-    return procs.qund(lang="zh")
+    """A v1 (--legacy) qund speaking Chinese on 127.0.0.1, kernel-chosen port."""
+    return procs.qund1(lang="zh")
 
 
 @pytest.fixture
 def qund_en(procs):
-    """A qund speaking English on 127.0.0.1, kernel-chosen port."""
-    return procs.qund(lang="en")
+    """A v1 (--legacy) qund speaking English on 127.0.0.1, kernel-chosen port."""
+    return procs.qund1(lang="en")

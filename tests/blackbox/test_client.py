@@ -3,67 +3,18 @@
 server, and against fake servers written here that send what a real qund
 never would (raw terminal escapes, ERR, silence)."""
 
-import io
-import os
 import re
 import signal
 import socket
 import time
 
-import pexpect
 import pytest
 
-from conftest import (QUN, SPAWNED, WAIT, Udp, base_env, descendants, ev, kill_quietly,
-                      sanitizer_report, wait_gone)
+from conftest import WAIT, Udp, ev, pty_qun, wait_gone
 
 
 # ---------------------------------------------------------------------------
 # Helpers.
-
-class PtyQun:
-    """qun on a pseudo-terminal (pexpect), registered for clean-up."""
-
-    def __init__(self, args, lang="C.UTF-8", raw=False):
-        if not os.access(QUN, os.X_OK):
-            pytest.fail("qun not built: %s" % QUN)
-        env = base_env(lang, TERM="dumb")
-        self.log = io.BytesIO() if raw else io.StringIO()
-        self.p = pexpect.spawn(QUN, list(args), env=env, timeout=WAIT, dimensions=(40, 200),
-                               encoding=None if raw else "utf-8", codec_errors="replace")
-        self.p.logfile_read = self.log
-        self.pid = self.p.pid
-        SPAWNED.add(self.pid)
-
-    def __getattr__(self, name):
-        return getattr(self.p, name)
-
-    def exit_status(self, timeout=WAIT):
-        """Wait for the terminal to close (both qun processes gone) and return the exit status."""
-        self.p.expect(pexpect.EOF, timeout=timeout)
-        self.p.close()
-        assert self.p.signalstatus is None, "qun killed by signal %s" % self.p.signalstatus
-        return self.p.exitstatus
-
-    def cleanup(self):
-        for k in descendants(self.pid):
-            kill_quietly(k)
-        if self.p.isalive():
-            kill_quietly(self.pid)
-        try:
-            self.p.close(force=True)
-        except Exception:
-            pass
-        log = self.log.getvalue()
-        if isinstance(log, bytes):
-            log = log.decode("utf-8", "replace")
-        rep = sanitizer_report(log)
-        return ["sanitizer report from qun: %s" % rep] if rep else []
-
-
-def pty_qun(procs, port, *args, **kw):
-    """Start qun on a terminal against 127.0.0.1:port."""
-    return procs.add(PtyQun(["-s", "127.0.0.1", "-p", str(port)] + list(args), **kw))
-
 
 class FakeServer:
     """A UDP socket playing the server, so a test can send qun anything."""
@@ -116,10 +67,11 @@ def fake():
     f.close()
 
 
-def _login(procs, srv, name, *extra):
+def _login(procs, srv, name, proto):
     """qun NAME on a terminal logged in to srv; bob (UDP) is already there and saw the join."""
     bob = procs.member(srv, "bob")
-    q = pty_qun(procs, srv.port, *extra, name)
+    # In v2 qun formats events in its own language: make it the server's.
+    q = pty_qun(procs, srv.port, "--lang", srv.lang, *proto, name)
     q.expect_exact(name)
     bob.expect(ev(srv.lang, "join", name))
     return q, bob
@@ -128,36 +80,36 @@ def _login(procs, srv, name, *extra):
 # ---------------------------------------------------------------------------
 # Logging in.
 
-def test_login_with_name_argument(qund, procs):
+def test_login_with_name_argument(qund, procs, proto):
     """`qun alice` logs in, prints a welcome naming alice, and the room sees the join."""
-    q, bob = _login(procs, qund, "alice")
+    q, bob = _login(procs, qund, "alice", proto)
     assert [n for n, _ in qund.who() if n == "alice"] == ["alice"]
 
 
-def test_prompt_for_name(qund, procs):
+def test_prompt_for_name(qund, procs, proto):
     """Without NAME qun asks `Your name: ` (English locale) and logs in with the answer."""
     bob = procs.member(qund, "bob")
-    q = pty_qun(procs, qund.port)
+    q = pty_qun(procs, qund.port, *proto)
     q.expect_exact("Your name: ")
     q.sendline("小明")
     q.expect_exact("小明")
     bob.expect(ev("zh", "join", "小明"))
 
 
-def test_prompt_for_name_zh(qund, procs):
+def test_prompt_for_name_zh(qund, procs, proto):
     """With --lang zh the name prompt is `请输入姓名：`."""
-    q = pty_qun(procs, qund.port, "--lang", "zh")
+    bob = procs.member(qund, "bob")
+    q = pty_qun(procs, qund.port, "--lang", "zh", *proto)
     q.expect_exact("请输入姓名：")
     q.sendline("alice")
-    q.expect_exact("alice")
-    assert [n for n, _ in qund.who()] == ["alice"]
+    bob.expect(ev("zh", "join", "alice"))
 
 
-def test_refusal_shows_reason_and_reprompts(qund, procs):
-    """A taken name: qun shows the server's reason (名字已被占用, which needs a
-    padded retry after ERR) and asks again; the second name gets in."""
+def test_refusal_shows_reason_and_reprompts(qund, procs, proto):
+    """A taken name: qun shows the server's reason (名字已被占用; in v1 that
+    needs a padded retry after ERR) and asks again; the second name gets in."""
     bob = procs.member(qund, "bob")
-    q = pty_qun(procs, qund.port, "bob")
+    q = pty_qun(procs, qund.port, *proto, "bob")
     q.expect_exact("名字已被占用")
     q.expect_exact("Your name: ")
     q.sendline("alice")
@@ -165,31 +117,31 @@ def test_refusal_shows_reason_and_reprompts(qund, procs):
     bob.expect(ev("zh", "join", "alice"))
 
 
-def test_refusal_then_eof_exits_1(qund, procs):
+def test_refusal_then_eof_exits_1(qund, procs, proto):
     """After a refusal, end of input at the name prompt ends qun with status 1."""
     procs.member(qund, "bob")
-    q = pty_qun(procs, qund.port, "bob")
+    q = pty_qun(procs, qund.port, *proto, "bob")
     q.expect_exact("名字已被占用")
     q.expect_exact("Your name: ")
     q.sendeof()
     assert q.exit_status() == 1
 
 
-def test_reserved_name_reason_shown(qund, procs):
+def test_reserved_name_reason_shown(qund, procs, proto):
     """A reserved name is refused with the reason 该名字已保留 (whether qun
     checks it itself or the server does) and qun asks for another name."""
-    q = pty_qun(procs, qund.port, "--lang", "zh", "admin")
+    bob = procs.member(qund, "bob")
+    q = pty_qun(procs, qund.port, "--lang", "zh", *proto, "admin")
     q.expect_exact("该名字已保留")
     q.expect_exact("请输入姓名：")
     q.sendline("alice")
-    q.expect_exact("alice")
-    assert [n for n, _ in qund.who()] == ["alice"]
+    bob.expect(ev("zh", "join", "alice"))
 
 
 def test_err_reply_retried_padded(fake, procs):
     """On ERR qun asks again with its L padded by trailing spaces, shows the
     reason that then comes back, and asks for another name."""
-    q = pty_qun(procs, fake.port, "bob")
+    q = pty_qun(procs, fake.port, "--legacy", "bob")
     first = fake.wait_request(lambda d: d.startswith(b"L "))
     assert first == b"L bob"
     fake.send(b"ERR")
@@ -206,7 +158,7 @@ def test_err_reply_retried_padded(fake, procs):
 def test_blackhole_login_retries_then_fails(fake, procs):
     """A server that never answers: qun sends L about once a second, five
     times, then exits 1 with an error naming the host and port."""
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--legacy", "alice")
     start = time.monotonic()
     while q.proc.poll() is None and time.monotonic() - start < 10:
         fake.recv(0.05)  # time-stamps each request as it arrives
@@ -224,14 +176,14 @@ def test_blackhole_login_retries_then_fails(fake, procs):
     assert "127.0.0.1" in err and str(fake.port) in err, err
 
 
-def test_no_server_exits_1(procs):
+def test_no_server_exits_1(procs, proto):
     """Nothing listens on the port: qun exits 1 within about 8 s with an
     error naming 127.0.0.1 and the port."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(port), *proto, "alice")
     rc = q.wait(9)
     assert rc == 1, "qun exited %s" % rc
     err = q.err.text()
@@ -241,10 +193,10 @@ def test_no_server_exits_1(procs):
 # ---------------------------------------------------------------------------
 # Chatting.
 
-def test_chat_both_ways(qund, procs):
+def test_chat_both_ways(qund, procs, proto):
     """Lines typed in qun reach the room byte-exact (Chinese, emoji), and the
     room's lines are shown in qun."""
-    q, bob = _login(procs, qund, "alice")
+    q, bob = _login(procs, qund, "alice", proto)
     q.sendline("你好，世界 🌏 ok")
     bob.expect(ev("zh", "say", "alice", "你好，世界 🌏 ok"))
     bob.send("C bob 中文测试：一二三")
@@ -256,7 +208,7 @@ def test_chat_both_ways(qund, procs):
 def test_incoming_escapes_sanitised(fake, procs):
     """Hostile bytes from the network (ESC sequences, BEL, C1, bidi, invalid
     UTF-8) never reach the terminal raw; they are shown as visible escapes."""
-    q = pty_qun(procs, fake.port, "alice", raw=True)
+    q = pty_qun(procs, fake.port, "--legacy", "alice", raw=True)
     fake.accept_login("alice")
     q.expect_exact(b"alice")
     hostile = b"evil \x1b]0;pwned\x07 \x1b[2J \xc2\x9b31m \xe2\x80\xaeabc \xff end"
@@ -279,7 +231,7 @@ def test_incoming_escapes_sanitised(fake, procs):
 def test_dumb_terminal_gets_no_escapes(fake, procs):
     """With TERM=dumb qun writes no escape sequence at all (a dumb terminal
     cannot interpret one), neither for the prompt nor around incoming lines."""
-    q = pty_qun(procs, fake.port, "alice", raw=True)
+    q = pty_qun(procs, fake.port, "--legacy", "alice", raw=True)
     fake.accept_login("alice")
     q.expect_exact(b"alice")
     fake.send(b"first line")
@@ -292,11 +244,11 @@ def test_dumb_terminal_gets_no_escapes(fake, procs):
     assert b"\x1b" not in out, "qun wrote ESC on TERM=dumb: %r" % out
 
 
-def test_plain_mode_on_pipes(qund, procs):
+def test_plain_mode_on_pipes(qund, procs, proto):
     """With stdin and stdout on pipes there is no prompt and no escape
     sequence: incoming lines are printed exactly, one per line."""
     bob = procs.member(qund, "bob")
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(qund.port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(qund.port), "--lang", "zh", *proto, "alice")
     bob.expect(ev("zh", "join", "alice"))
     bob.send("C bob hello plain")
     assert q.out.wait_for(ev("zh", "say", "bob", "hello plain")), q.out.lines
@@ -315,7 +267,7 @@ def test_plain_mode_on_pipes(qund, procs):
 
 def test_plain_mode_sanitises(fake, procs):
     """On pipes too, a hostile incoming line is printed as one safe line."""
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--legacy", "alice")
     fake.accept_login("alice")
     fake.send(b"x\x1b[31my\rz\x00w\xe2\x80\xae!")
     fake.send(b"BARRIER")
@@ -331,7 +283,7 @@ def test_plain_mode_sanitises(fake, procs):
 def test_local_refusal_of_bad_input(fake, procs):
     """A typed line over 1000 bytes or with invalid UTF-8 is refused locally
     with a message and never sent; a 1000-byte line is sent whole."""
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--legacy", "alice")
     fake.accept_login("alice")
     q.child()
     mark_out, mark_err = q.out.mark(), q.err.mark()
@@ -350,7 +302,8 @@ def test_local_refusal_of_bad_input(fake, procs):
 
 def test_keepalive_option(fake, procs):
     """--keepalive 1 sends `P NAME` about every second after login."""
-    procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--keepalive", "1", "alice")
+    procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--legacy", "--keepalive", "1",
+                   "alice")
     fake.accept_login("alice")
     t0 = time.monotonic()
     fake.wait_request(lambda d: d.rstrip(b" \n") == b"P alice", timeout=3)
@@ -363,10 +316,10 @@ def test_keepalive_option(fake, procs):
 # Leaving.
 
 @pytest.mark.parametrize("how", ["/quit", "quit", "ctrl-d", "ctrl-c"])
-def test_quit(qund, procs, how):
+def test_quit(qund, procs, proto, how):
     """/quit, quit, Ctrl-D and Ctrl-C each send Q: the room sees the leave
     and qun exits 0 once the server has confirmed."""
-    q, bob = _login(procs, qund, "alice")
+    q, bob = _login(procs, qund, "alice", proto)
     q.sendline("still typing")
     bob.expect(ev("zh", "say", "alice", "still typing"))
     if how == "ctrl-d":
@@ -383,7 +336,7 @@ def test_quit(qund, procs, how):
 def test_quit_unconfirmed_exits_1(fake, procs):
     """If the server never confirms the quit, qun asks again, gives up after a
     few seconds with a message and exits 1."""
-    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "alice")
+    q = procs.qun_pipe("-s", "127.0.0.1", "-p", str(fake.port), "--legacy", "alice")
     fake.accept_login("alice")
     q.child()
     q.send_line("/quit")
@@ -401,17 +354,17 @@ def test_quit_unconfirmed_exits_1(fake, procs):
     assert (q.out.lines + q.err.lines), "no message"
 
 
-def test_kicked_exits_0(qund, procs):
+def test_kicked_exits_0(qund, procs, proto):
     """Kicked by the operator (EXIT unasked): qun exits 0."""
-    q, bob = _login(procs, qund, "alice")
+    q, bob = _login(procs, qund, "alice", proto)
     qund.say("/kick alice")
     bob.expect(ev("zh", "kick", "alice"))
     assert q.exit_status() == 0
 
 
-def test_server_shutdown_exits_0(qund, procs):
+def test_server_shutdown_exits_0(qund, procs, proto):
     """The server shuts down: qun shows the notice and exits 0."""
-    q, bob = _login(procs, qund, "alice")
+    q, bob = _login(procs, qund, "alice", proto)
     qund.signal(signal.SIGTERM)
     q.expect_exact("服务器即将关闭")
     assert q.exit_status() == 0
@@ -427,7 +380,7 @@ def test_lesson_server(procs):
     bob = Udp(srv.port)
     procs.sockets.append(bob)
     bob.login("bob")
-    q = pty_qun(procs, srv.port, "alice")
+    q = pty_qun(procs, srv.port, "--legacy", "alice")
     q.expect_exact("alice")
     bob.expect("alice 进入了聊天室")
     q.sendline("hello lesson 你好")

@@ -11,12 +11,12 @@ import unicodedata
 
 import pytest
 
-from conftest import QUIET, all_refusals, ev, padded, refusal
+from conftest import all_refusals, ev, padded, refusal
 
 
 def _room(procs, lang="zh"):
     """A server with members alice and bob (bob sees alice's events)."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     alice = procs.member(srv, "alice")
     bob = procs.member(srv, "bob")
     assert alice.wait_for(ev(lang, "join", "bob")) == []
@@ -306,7 +306,7 @@ def test_s12_valid_names_accepted(procs, good):
 
 def test_s12_alice_and_Alice_same_name_either_order(procs):
     """`Alice` then `alice`: the second is taken, whichever case came first."""
-    srv = procs.qund(lang="en")
+    srv = procs.qund1(lang="en")
     procs.member(srv, "Alice")
     s = procs.udp(srv.port)
     s.send(padded("L alice"))
@@ -405,7 +405,7 @@ AMP_CASES = [(r.encode(), k) for r, k in [
 def test_no_amplification(procs, lang):
     """A refusal to a non-member is never larger than its request: the full
     reason when it fits, else ERR (or nothing below 3 bytes)."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     procs.member(srv, "李")
     procs.member(srv, "alice")
     for i, (data, key) in enumerate(AMP_CASES):
@@ -435,7 +435,7 @@ def test_no_amplification(procs, lang):
 def test_no_amplification_raw_lengths(procs):
     """The raw datagram (not just its text) of a short refusal fits in the
     request: `L 李` with 李 taken gets at most 5 bytes back."""
-    srv = procs.qund(lang="zh")
+    srv = procs.qund1(lang="zh")
     procs.member(srv, "李")
     s = procs.udp(srv.port)
     s.send("L 李")
@@ -448,7 +448,7 @@ def test_no_amplification_raw_lengths(procs):
 
 def test_padded_login_gets_full_reason(procs):
     """`L 李` padded with spaces to 200 bytes gets the full reason `名字已被占用`."""
-    srv = procs.qund(lang="zh")
+    srv = procs.qund1(lang="zh")
     procs.member(srv, "李")
     s = procs.udp(srv.port)
     s.send(padded("L 李", 200))

@@ -2,7 +2,6 @@
 """qund as a lesson client sees it: logins, events in both languages, the
 operator console, shutdown, ghost eviction, command-line options."""
 
-import os
 import signal
 import subprocess
 import time
@@ -93,7 +92,7 @@ def test_other_name_from_member_address_refused(qund, procs):
 def test_join_say_leave_texts(procs, lang):
     """The join, chat and leave events are exactly the texts of PROTOCOL.md,
     and the quitter gets EXIT."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     bob = procs.member(srv, "bob")
     alice = procs.member(srv, "alice")
     bob.expect(ev(lang, "join", "alice"))
@@ -102,6 +101,23 @@ def test_join_say_leave_texts(procs, lang):
     alice.send("Q alice")
     alice.expect("EXIT")
     bob.expect(ev(lang, "leave", "alice"))
+
+
+def test_default_limits_serve_a_lesson_session(procs):
+    """With the default per-address cap and flood control, a lesson-style
+    session (three members on one IP, a few messages each) works as usual."""
+    srv = procs.qund1(lang="zh", default_limits=True)
+    a, b, c = (procs.member(srv, n) for n in ("a", "b", "c"))
+    assert a.wait_for(ev("zh", "join", "c")) == [ev("zh", "join", "b")]
+    b.wait_for(ev("zh", "join", "c"))
+    for i in range(3):
+        b.send("C b m%d" % i)
+        a.expect(ev("zh", "say", "b", "m%d" % i))
+        c.expect(ev("zh", "say", "b", "m%d" % i))
+    c.send("Q c")
+    c.expect("EXIT")
+    a.expect(ev("zh", "leave", "c"))
+    b.expect(ev("zh", "leave", "c"))
 
 
 def test_text_kept_byte_for_byte(qund, procs):
@@ -148,7 +164,7 @@ def test_sender_does_not_get_own_message(qund, procs):
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_operator_speech(procs, lang):
     """A plain console line reaches every member as the operator's speech."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     alice = procs.member(srv, "alice")
     bob = procs.member(srv, "bob")
     alice.expect(ev(lang, "join", "bob"))
@@ -179,7 +195,7 @@ def test_who_header_en(qund_en, procs):
 def test_kick(procs, lang):
     """/kick NAME sends EXIT to NAME and the removal notice to the others;
     NAME is then no longer a member and the name is free."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     alice = procs.member(srv, "alice")
     bob = procs.member(srv, "bob")
     alice.expect(ev(lang, "join", "bob"))
@@ -232,7 +248,7 @@ def test_stdin_eof_reaps_console_and_keeps_serving(qund, procs):
 def test_shutdown_notice(procs, how, lang):
     """On SIGTERM, SIGINT or /quit every member gets the shutdown notice then
     EXIT, qund exits 0 and its port is free."""
-    srv = procs.qund(lang=lang)
+    srv = procs.qund1(lang=lang)
     alice = procs.member(srv, "alice")
     bob = procs.member(srv, "bob")
     alice.expect(ev(lang, "join", "bob"))
@@ -268,7 +284,7 @@ def _pinging_wait(keeper, text, timeout):
 def test_ghost_with_keepalive_evicted(procs):
     """A member that sent P and then fell silent is evicted after
     --keepalive-timeout (1 s), within about 2.5 s, and the room is told."""
-    srv = procs.qund("--keepalive-timeout", "1", "--idle-timeout", "3", lang="zh")
+    srv = procs.qund1("--keepalive-timeout", "1", "--idle-timeout", "3", lang="zh")
     bob = procs.member(srv, "bob")
     alice = procs.member(srv, "alice")
     bob.expect(ev("zh", "join", "alice"))
@@ -288,7 +304,7 @@ def test_ghost_with_keepalive_evicted(procs):
 def test_ghost_without_keepalive_evicted_after_idle(procs):
     """A member that never sent P survives 1.5 s of silence and is evicted
     after --idle-timeout (3 s)."""
-    srv = procs.qund("--keepalive-timeout", "1", "--idle-timeout", "3", lang="en")
+    srv = procs.qund1("--keepalive-timeout", "1", "--idle-timeout", "3", lang="en")
     bob = procs.member(srv, "bob")
     alice = procs.member(srv, "alice")
     bob.expect(ev("en", "join", "alice"))
@@ -300,11 +316,14 @@ def test_ghost_without_keepalive_evicted_after_idle(procs):
     assert before == []
     total = time.monotonic() - start
     assert 2.8 <= total <= 5.0, "evicted after %.2f s, expected about 3-4 s" % total
+    alice.send("C alice late")
+    procs.member(srv, "alice")
+    assert bob.wait_for(ev("en", "join", "alice")) == []
 
 
 def test_activity_keeps_member(procs):
     """A member that keeps chatting (no P) is never evicted by the idle timeout."""
-    srv = procs.qund("--keepalive-timeout", "1", "--idle-timeout", "2", lang="zh")
+    srv = procs.qund1("--keepalive-timeout", "1", "--idle-timeout", "2", lang="zh")
     bob = procs.member(srv, "bob")
     alice = procs.member(srv, "alice")
     bob.expect(ev("zh", "join", "alice"))
@@ -358,7 +377,7 @@ def test_ipv6_loopback(procs):
     """-b ::1 listens on [::1]:PORT and serves IPv6 clients."""
     if not ipv6_loopback():
         pytest.skip("no IPv6 loopback on this host")
-    srv = procs.qund(lang="en", bind="::1")
+    srv = procs.qund1(lang="en", bind="::1")
     assert srv.host == "[::1]"
     alice = procs.member(srv, "alice", host="::1")
     bob = procs.member(srv, "bob", host="::1")
@@ -371,7 +390,7 @@ def test_default_bind_serves_ipv4_and_ipv6(procs):
     client is listed with its plain IPv4 address."""
     if not ipv6_loopback():
         pytest.skip("no IPv6 loopback on this host")
-    srv = procs.qund(lang="en", bind=None)
+    srv = procs.qund1(lang="en", bind=None)
     v4 = procs.member(srv, "four")
     v6 = procs.member(srv, "six", host="::1")
     v4.expect(ev("en", "join", "six"))
@@ -393,7 +412,7 @@ def test_language_from_locale(procs, env, args, lang):
     """Without --lang the room speaks Chinese under a zh* locale and English
     otherwise; --lang overrides the locale."""
     e = base_env(None, **env)
-    srv = procs.qund(*args, lang=None, env=e)
+    srv = procs.qund1(*args, lang=None, env=e)
     srv.lang = lang
     alice = procs.member(srv, "alice")
     procs.member(srv, "bob")
@@ -406,7 +425,7 @@ def test_language_from_locale(procs, env, args, lang):
 def test_max_members(procs):
     """--max-members 2: the third login is refused with 'room full'; after one
     quits there is room again."""
-    srv = procs.qund("--max-members", "2", lang="zh")
+    srv = procs.qund1("--max-members", "2", lang="zh")
     a = procs.member(srv, "a1")
     procs.member(srv, "a2")
     third = procs.udp(srv.port)
