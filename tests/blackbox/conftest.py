@@ -208,6 +208,40 @@ def udp_port_bound(port):
     return False
 
 
+def port_owners(port):
+    """Who holds UDP port: a list of "pid (command) addr" strings, for failure messages."""
+    inodes = {}
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes["socket:[%s]" % fields[9]] = fields[1]
+        except OSError:
+            pass
+    owners = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                if link in inodes:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                    owners.append("%s (%s) ppid %s %s" % (pid, cmd, proc_ppid(int(pid)), inodes[link]))
+        except OSError:
+            pass
+    return owners or ["no process (sockets %s)" % list(inodes.values())]
+
+
+def assert_port_free(port, timeout=WAIT):
+    """Assert that UDP port becomes free within timeout, naming who holds it if not."""
+    if not wait_until(lambda: not udp_port_bound(port), timeout):
+        pytest.fail("UDP port %d still bound %.0f s after the server exited, by: %s"
+                    % (port, timeout, "; ".join(port_owners(port))))
+
+
 def ipv6_loopback():
     """True if ::1 can be bound on this host."""
     try:

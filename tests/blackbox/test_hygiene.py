@@ -17,7 +17,7 @@ import signal
 
 import pytest
 
-from conftest import (WAIT, children, ev, proc_state, pty_qun, udp_port_bound, wait_gone,
+from conftest import (WAIT, children, ev, proc_state, pty_qun, assert_port_free, wait_gone,
                       wait_until)
 
 PARTNER_DEADLINE = 3.0  # "the other ends too within a couple of seconds"
@@ -139,7 +139,7 @@ def test_server_stops(qund, procs, how):
     assert qund.wait() == 0
     g = wait_gone(console, PARTNER_DEADLINE)
     assert g.gone and not g.orphaned, "console child: %r" % g
-    assert wait_until(lambda: not udp_port_bound(qund.port)), "port %d still bound" % qund.port
+    assert_port_free(qund.port)
 
 
 def test_server_killed(qund, procs):
@@ -150,7 +150,7 @@ def test_server_killed(qund, procs):
     assert qund.wait() == -signal.SIGKILL
     g = wait_gone(console, PARTNER_DEADLINE)
     assert g.gone, "console child %d outlived qund by %.0f s: %r" % (console, PARTNER_DEADLINE, g)
-    assert wait_until(lambda: not udp_port_bound(qund.port)), "port %d still bound" % qund.port
+    assert_port_free(qund.port)
 
 
 def test_console_child_killed(qund, procs):
@@ -170,7 +170,7 @@ def test_console_child_killed(qund, procs):
     alice.expect(ev("zh", "say", "bob", "还活着"))
     qund.signal(signal.SIGTERM)
     assert qund.wait() == 0
-    assert wait_until(lambda: not udp_port_bound(qund.port))
+    assert_port_free(qund.port)
 
 
 def test_stdin_eof_then_stop(qund, procs):
@@ -183,4 +183,4 @@ def test_stdin_eof_then_stop(qund, procs):
     qund.signal(signal.SIGTERM)
     alice.wait_for("EXIT")
     assert qund.wait() == 0
-    assert wait_until(lambda: not udp_port_bound(qund.port))
+    assert_port_free(qund.port)

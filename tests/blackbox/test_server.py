@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import (QUIET, QUND, WAIT, base_env, children, ev, ipv6_loopback, padded,
-                      refusal, udp_port_bound, wait_until)
+                      refusal, assert_port_free, wait_until)
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_shutdown_notice(procs, how, lang):
         m.expect(ev(lang, "shutdown"))
         m.expect("EXIT")
     assert srv.wait() == 0
-    assert wait_until(lambda: not udp_port_bound(srv.port)), "port %d still bound" % srv.port
+    assert_port_free(srv.port)
 
 
 # ---------------------------------------------------------------------------
