@@ -33,7 +33,7 @@ static uint64_t clock_ms(void)
 /* Print one line of (already safe) text, keeping the prompt on a terminal. */
 static void show(const struct netproc2 *n, const char *line)
 {
-	printf("%s%s\n%s", n->tty ? "\r\033[K" : "", line, n->tty ? "> " : "");
+	printf("%s%s\n%s", n->fancy ? "\r\033[K" : "", line, n->tty ? "> " : "");
 	fflush(stdout);
 }
 

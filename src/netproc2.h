@@ -14,6 +14,7 @@ struct netproc2 {
 	int udp;          /* connected to the server */
 	enum lang lang;
 	int tty;          /* output is a terminal: redraw the prompt after each line */
+	int fancy;        /* ... and TERM is not dumb: erase the prompt line first */
 	const char *host, *port;
 };
 

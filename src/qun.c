@@ -33,6 +33,7 @@ struct client {
 	enum lang lang;
 	int fd;             /* UDP socket connected to the server */
 	int tty;            /* stdin and stdout are a terminal: show prompts */
+	int fancy;          /* ... and not TERM=dumb: we may erase the prompt line */
 	unsigned keepalive; /* seconds between P datagrams */
 	pid_t receiver;     /* the child that prints incoming lines */
 	int legacy;         /* speak protocol v1 (the lesson's) instead of v2 */
@@ -347,14 +348,14 @@ static void __attribute__((noreturn)) receiver_main(struct client *c)
 		}
 		buf[n] = '\0';
 		if (strcmp(buf, V1_REPLY_EXIT) == 0) {
-			if (c->tty)
+			if (c->fancy)
 				fputs("\r\033[K", stdout);
 			say(stdout, c, UI_LEFT, NULL, NULL);
 			_exit(0);
 		}
 		text_sanitize(buf, (size_t)n, safe, sizeof safe);
 		/* Our own escape (erase the prompt line) is fine: only network text is untrusted. */
-		printf("%s%s\n", c->tty ? "\r\033[K" : "", safe);
+		printf("%s%s\n", c->fancy ? "\r\033[K" : "", safe);
 		prompt(c);
 		fflush(stdout);
 	}
@@ -588,6 +589,7 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	parse_options(argc, argv, &c);
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	c.fancy = c.tty && getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb") != 0;
 
 	c.fd = net_udp_connect(c.host, c.port, err, sizeof err);
 	if (c.fd < 0)
@@ -595,6 +597,7 @@ int main(int argc, char **argv)
 	c.np.udp = c.fd;
 	c.np.lang = c.lang;
 	c.np.tty = c.tty;
+	c.np.fancy = c.fancy;
 	c.np.host = c.host;
 	c.np.port = c.port;
 	if (login(&c) < 0)

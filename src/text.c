@@ -75,10 +75,32 @@ int cp_is_space(uint32_t cp)
 	       cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
+/*
+ * Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt):
+ * characters that render as nothing, so "管理员" plus one of them would
+ * look like the operator.  Names may not contain them; text may (emoji
+ * need ZWJ and variation selectors).
+ */
 int cp_is_invisible(uint32_t cp)
 {
-	return cp == 0x00AD || cp == 0x180E || (cp >= 0x200B && cp <= 0x200D) ||
-	       (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF;
+	return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 ||
+	       cp == 0x17B4 || cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) ||
+	       (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+	       (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+	       cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFF8) ||
+	       (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
+	       (cp >= 0xE0000 && cp <= 0xE0FFF);
+}
+
+/*
+ * Invisible characters that emoji sequences are built with (joiners,
+ * variation selectors, tag characters of flag sequences): harmless to
+ * print, and escaping them would break every such emoji on screen.
+ */
+static int cp_is_emoji_glue(uint32_t cp)
+{
+	return cp == 0x200C || cp == 0x200D || (cp >= 0xFE00 && cp <= 0xFE0F) ||
+	       (cp >= 0xE0020 && cp <= 0xE007F);
 }
 
 /* Fullwidth ASCII U+FF01..U+FF5E maps to ASCII 0x21..0x7E; ASCII letters fold to lower case. */
@@ -122,7 +144,7 @@ int name_normalize(const char *s, size_t n, char *out, size_t outsz)
 
 /* Names nobody on the network may take: the operator's and look-alikes (normalised forms). */
 static const char *const reserved_names[] = {
-	"管理员", "管理", "系统", "服务器", "admin", "administrator", "root",
+	"管理员", "管理員", "管理", "系统", "系統", "服务器", "伺服器", "admin", "administrator", "root",
 	"server", "system", "operator", "sysop", "qund",
 };
 
@@ -133,6 +155,9 @@ static int name_is_reserved(const char *s, size_t n)
 
 	if (name_normalize(s, n, key, sizeof key) < 0)
 		return 0;
+	/* English operator lines start "[admin] ": no name may start with a bracket. */
+	if (key[0] == '[')
+		return 1;
 	for (i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++)
 		if (strcmp(key, reserved_names[i]) == 0)
 			return 1;
@@ -217,7 +242,8 @@ size_t text_sanitize(const char *s, size_t n, char *out, size_t outsz)
 			esc[0] = '^';
 			esc[1] = cp == 0x7F ? '?' : (char)(cp + 0x40);
 			ok = put(out, outsz, &o, esc, 2);
-		} else if (cp_is_control(cp) || cp_is_bidi(cp) || cp_is_invisible(cp)) {
+		} else if (cp_is_control(cp) || cp_is_bidi(cp) ||
+		           (cp_is_invisible(cp) && !cp_is_emoji_glue(cp))) {
 			int len = snprintf(esc, sizeof esc, "\\u{%04X}", (unsigned)cp);
 			ok = put(out, outsz, &o, esc, (size_t)len);
 		} else {

@@ -23,7 +23,7 @@ int utf8_valid(const char *s, size_t n);
 int cp_is_control(uint32_t cp); /* C0, DEL, C1 */
 int cp_is_bidi(uint32_t cp);    /* bidi marks, embeddings, overrides, isolates */
 int cp_is_space(uint32_t cp);   /* ASCII space and every Unicode space separator */
-int cp_is_invisible(uint32_t cp); /* zero-width and other format characters */
+int cp_is_invisible(uint32_t cp); /* Unicode default-ignorable: renders as nothing */
 
 enum name_status {
 	NAME_OK = 0,
@@ -66,7 +66,8 @@ enum text_status text_check_max(const char *s, size_t n, size_t max);
  * terminal, in the manner of OpenSSH's utf8.c: valid printable UTF-8 is
  * copied; each byte of invalid UTF-8 becomes "\xNN"; C0 controls and DEL
  * become "^X" style ("^[" for ESC, "^?" for DEL); C1 controls, bidi controls
- * and invisible format characters become "\u{XXXX}"; a backslash is copied
+ * and invisible characters (except the joiners, variation selectors and
+ * tags that emoji are made of) become "\u{XXXX}"; a backslash is copied
  * as is.  out is always NUL-terminated when outsz > 0; the copy stops before
  * a character or escape that would not fit whole.  Returns the number of
  * bytes written (excluding the NUL).

@@ -1060,9 +1060,46 @@ static void status_strings(void **state)
 	}
 }
 
+static void sanitize_keeps_emoji_glue(void **state)
+{
+	(void)state;
+	/* Heart with VS16, and man-ZWJ-girl: printable as they are. */
+	assert_sanitizes("\xe2\x9d\xa4\xef\xb8\x8f", 6, 64, "\xe2\x9d\xa4\xef\xb8\x8f");
+	assert_sanitizes("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa7", 11, 64,
+	                 "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa7");
+}
+
+static void name_invisible_suffixes_refused(void **state)
+{
+	static const char *const names[] = {
+		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xef\xb8\x8f", /* 管理员 + VS16 */
+		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xcd\x8f",     /* + CGJ U+034F */
+		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xe3\x85\xa4", /* + Hangul filler */
+		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xf3\xa0\x81\x81", /* + tag A */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		assert_int_equal(name_check(names[i], strlen(names[i])), NAME_CONTROL);
+}
+
+static void name_starting_with_bracket_reserved(void **state)
+{
+	(void)state;
+	assert_int_equal(name_check("[admin]", 7), NAME_RESERVED);
+	assert_int_equal(name_check("[x", 2), NAME_RESERVED);
+	/* Fullwidth ［ normalises to [. */
+	assert_int_equal(name_check("\xef\xbc\xbbx", 4), NAME_RESERVED);
+	assert_int_equal(name_check("x[", 2), NAME_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sanitize_keeps_emoji_glue),
+		cmocka_unit_test(name_invisible_suffixes_refused),
+		cmocka_unit_test(name_starting_with_bracket_reserved),
 	    cmocka_unit_test(utf8_decode_ascii),
 	    cmocka_unit_test(utf8_decode_nul),
 	    cmocka_unit_test(utf8_decode_two_bytes),
