@@ -598,16 +598,17 @@ static bool should_stop(struct forkcp *fc, int w)
 }
 
 /*
- * Write all of BUF (LEN bytes) to the temporary at offset OFF, looping on
- * short writes and EINTR.  Returns 0, or -1 with errno set.  A write that
- * makes no progress is reported as ENOSPC, which is what it means on Linux.
+ * Write all of BUF (LEN bytes) to FD at offset *OFF, looping on short
+ * writes and EINTR.  Returns 0, or -1 with errno set and *OFF advanced to
+ * the byte that could not be written.  A write that makes no progress is
+ * reported as ENOSPC, which is what it means on Linux.
  */
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+static int pwrite_all(int fd, const char *buf, size_t len, off_t *off)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		n = pwrite(fd, buf, len, off);
+		n = pwrite(fd, buf, len, *off);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -619,7 +620,7 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 		}
 		buf += n;
 		len -= (size_t)n;
-		off += n;
+		*off += n;
 	}
 	return 0;
 }
@@ -627,17 +628,17 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 /*
  * Copy the data region [OFF, END) of SRC to the same offsets of the
  * temporary, one chunk at a time, checking for a stop request between
- * chunks.  copy_file_range() is tried first (it keeps the bytes in the
- * kernel); when the file systems cannot do it (EXDEV, ENOSYS, EINVAL,
- * EOPNOTSUPP) the worker falls back to pread()/pwrite() through *BUF,
- * allocated on first use.  Returns 0, 1 if told to stop, or -1 with worker
+ * chunks, with the worker's method (see choose_method()).  When the file
+ * systems cannot do copy_file_range() (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP)
+ * the worker falls back to pread()/pwrite() through *BUF, allocated on
+ * first use.  Returns 0, 1 if told to stop, or -1 with worker
  * W's error slot filled.
  */
 static int copy_data(struct forkcp *fc, int w, off_t off, off_t end, char **buf)
 {
 	struct slot *s = &fc->sh->slot[w];
 	ssize_t n;
-	off_t in, out;
+	off_t in, out, at;
 	size_t len;
 
 	while (off < end) {
@@ -669,9 +670,10 @@ static int copy_data(struct forkcp *fc, int w, off_t off, off_t end, char **buf)
 				return worker_err(fc, w, errno, "reading '%s' at byte %jd",
 				                  fc->vsrc, (intmax_t)off);
 			}
-			if (n > 0 && pwrite_all(fc->tfd, *buf, (size_t)n, off) == -1)
+			at = off;
+			if (n > 0 && pwrite_all(fc->tfd, *buf, (size_t)n, &at) == -1)
 				return worker_err(fc, w, errno, "writing '%s' at byte %jd",
-				                  fc->vdst, (intmax_t)off);
+				                  fc->vdst, (intmax_t)at);
 		}
 		if (n == 0)
 			return worker_err(
@@ -1037,12 +1039,11 @@ static int stream_copy(struct forkcp *fc)
 		}
 		if (n == 0)
 			break;
-		if (pwrite_all(fc->tfd, buf, (size_t)n, off) == -1) {
+		if (pwrite_all(fc->tfd, buf, (size_t)n, &off) == -1) {
 			rc = worker_err(fc, 0, errno, "writing '%s' at byte %jd", fc->vdst,
 			                (intmax_t)off);
 			break;
 		}
-		off += n;
 		atomic_fetch_add(&s->copied, (long long)n);
 	}
 	free(buf);

@@ -95,7 +95,7 @@ def _wrapped(report, args, as_nobody=False):
     argv = [FORKCP] + [str(a) for a in args]
     if as_nobody:
         argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + argv
-    return [sys.executable, "-c", WRAPPER, report] + argv
+    return [sys.executable, "-S", "-c", WRAPPER, report] + argv
 
 
 def _drop(report):
