@@ -429,6 +429,8 @@ class V2Client:
         self.hs_cookie = None
         self.hs_last = 0.0
         self.sid = None
+        self.old_sids = set()
+        self.stale = []
         self.welcome = None
         self.refuse = None
 
@@ -685,6 +687,7 @@ class V2Client:
             if self.hs_state in ("hello", "login"):
                 if self.sid is not None and d.sid != self.sid:
                     # A new session (re-login): start both directions afresh.
+                    self.old_sids.add(self.sid)
                     self.rx = RecvWindow()
                     self.tx = SendWindow()
                     self.closed = None
@@ -710,6 +713,9 @@ class V2Client:
                 self._send_unlocked(rebind(self.sid, d.cookie))
             return False
         if t in (ACK, DATA):
+            if d.sid in self.old_sids:
+                self.stale.append((now, d))  # left over from a session we replaced
+                return False
             if self.sid is None or d.sid != self.sid:
                 self.errors.append("%s for sid %s, ours is %s" % (
                     TYPE_NAMES[t], d.sid.hex(), self.sid.hex() if self.sid else None))

@@ -1,0 +1,497 @@
+# test_v2_security.py - black-box tests of qund's protocol v2 against the attacks of THREATS.md (S1-S7, S9, S14).
+"""Forged, spoofed, flooding and replayed datagrams against a real qund,
+sent with tests/blackbox/v2client.py and, where a source address must be
+forged, with raw sockets inside a network namespace of our own
+(tests/blackbox/netns.py; those tests skip with the reason when not root).
+
+Absence of an effect is proved with a barrier: after the hostile datagrams
+a real member speaks, and every observer must see exactly that message and
+nothing before it (a member's datagrams are handled in order, so anything
+the hostile ones caused would have come first).
+
+Sizes are scaled for `make check` (~40 s, normal build); QUN_LONG=1 runs
+the THREATS.md numbers where they differ (S5 flood size)."""
+
+import os
+import random
+import socket
+import time
+
+import pytest
+
+from conftest import QUIET, WAIT
+from netns import Forger, Netns, in_namespace
+from v2client import (ACK, CHALLENGE, CL_UNKNOWN, CLOSE, COOKIE, DATA, E_FLOOD,
+                      E_TEXT_INVALID, E_TOO_MANY, EV_JOIN, EV_LEAVE, EV_SAY, PING, ClientSet,
+                      Raw, hello, login, new_nonce, parse, quit_payload, rebind, say_payload,
+                      session)
+
+LONG = os.environ.get("QUN_LONG") == "1"
+FAST = ("--flood-burst", "100000", "--flood-rate", "100000")
+SEED = int(os.environ.get("QUN_SEED") or int.from_bytes(os.urandom(4), "big"))
+
+
+def addr(q):
+    return ("127.0.0.1", q.port)
+
+
+def rng(tag):
+    """A seeded random generator for one test; the seed is printed so a failure replays."""
+    print("%s: seed %d (replay with QUN_SEED=%d)" % (tag, SEED, SEED))
+    return random.Random("%s-%d" % (tag, SEED))
+
+
+@pytest.fixture
+def v2(procs):
+    """V2Clients for one test; at the end, none may have received anything malformed."""
+    cs = ClientSet()
+    yield cs
+    errs = cs.close_all()
+    assert not errs, "malformed datagrams from qund: %r" % errs
+
+
+@pytest.fixture
+def ns(procs):
+    """A network namespace (skips with the reason where it can't be made)."""
+    n = Netns("sec")
+    yield n
+    n.close()
+
+
+def room(procs, v2, *names, args=FAST, lang="zh", ns=None):
+    """A qund (inside ns if given) and v2 clients logged in as names; the first
+    has seen all the others join."""
+    if ns is None:
+        q = procs.qund(*args, lang=lang)
+    else:
+        q = in_namespace(ns, procs, "qund", *args, lang=lang)
+    cs = []
+    for n in names:
+        c = v2.new(addr(q), sock=ns.udp() if ns else None, label=n)
+        c.login(n)
+        cs.append(c)
+    for c in cs[1:]:
+        cs[0].wait_event(EV_JOIN, c.name)
+    for c in cs[2:]:
+        cs[1].wait_event(EV_JOIN, c.name)
+    return q, cs
+
+
+def barrier(sender, observers, text):
+    """sender says text; each observer's next events are exactly that message."""
+    marks = [len(o.events) for o in observers]
+    sender.say(text)
+    for o, m in zip(observers, marks):
+        o.wait_event(EV_SAY, sender.name, text, start=m)
+        got = [(e.event, e.name, e.text) for e in o.events[m:]]
+        assert got == [(EV_SAY, sender.name, text.encode())], \
+            "%s got %r around the barrier" % (o.label, got)
+
+
+def nothing_as(observers, name, marks):
+    """Assert no observer saw any event naming `name` since its mark."""
+    nb = name.encode()
+    for o, m in zip(observers, marks):
+        bad = [e for e in o.events[m:] if e.name == nb]
+        assert not bad, "%s saw %r" % (o.label, bad)
+
+
+# ---------------------------------------------------------------------------
+# S1: nobody speaks as alice.
+
+def test_s1_alice_sid_from_other_address(procs, v2):
+    """S1: DATA SAY with alice's session id (as a sniffer would know it) from
+    another address is not shown; qund answers only CHALLENGE there, and a
+    random session id gets only CLOSE reason 0.  Alice's own session goes on."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice")
+    m = Raw(addr(q))
+    try:
+        marks = [len(obs.events)]
+        m.send(session(DATA, alice.sid, 1, 0, 0, say_payload("I am alice")))
+        d = m.recv_parsed(WAIT)
+        assert d is not None and d.type == CHALLENGE and d.sid == alice.sid, d
+        fake = os.urandom(8)
+        m.send(session(DATA, fake, 1, 0, 0, say_payload("I am alice too")))
+        d = m.recv_parsed(WAIT)
+        assert d is not None and d.type == CLOSE and d.sid == fake and d.reason == CL_UNKNOWN
+        assert m.silent(QUIET) == [], "more answers to a forger"
+        barrier(alice, [obs], "real alice")
+        nothing_as([obs], "alice", [marks[0] + 1])  # after the barrier: nothing more
+        assert [e.text for e in obs.events if e.name == b"alice" and e.event == EV_SAY] == \
+            [b"real alice"]
+    finally:
+        m.close()
+
+
+def test_s1_forged_from_alice_address(procs, v2, ns):
+    """S1 with forged sources (raw socket, namespace): DATA SAY from alice's
+    own address and port with a wrong session id, and (with --legacy) v1's
+    `C alice ...` forged from alice's address, are shown to nobody; alice's
+    client ignores the CLOSE that qund sends for the wrong id."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice", args=FAST + ("--legacy",), ns=ns)
+    f = Forger(ns)
+    try:
+        mark = len(obs.events)
+        f.send(alice.addr, addr(q), session(DATA, os.urandom(8), 1, 0, 0,
+                                            say_payload("forged with a wrong sid")))
+        f.send(alice.addr, addr(q), b"C alice forged v1 from alice's address")
+        f.send(alice.addr, addr(q), b"C alice forged v1 again\n")
+        barrier(alice, [obs], "the real alice")
+        assert [e.text for e in obs.events[mark:]] == [b"the real alice"]
+        assert alice.closed is None, "alice's client took a CLOSE for another id"
+    finally:
+        f.close()
+
+
+# ---------------------------------------------------------------------------
+# S2: nobody quits for alice.
+
+def test_s2_forged_quit(procs, v2, ns):
+    """S2: QUIT with alice's session id from another address, QUIT forged
+    from alice's address with a wrong id, and (--legacy) v1 `Q alice` forged
+    from alice's address all leave alice in the room: no leave announced,
+    /who still lists her, she still talks."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice", args=FAST + ("--legacy",), ns=ns)
+    f = Forger(ns)
+    stranger = ns.udp()
+    try:
+        mark = len(obs.events)
+        stranger.sendto(session(DATA, alice.sid, 1, 0, 0, quit_payload()), addr(q))
+        f.send(alice.addr, addr(q), session(DATA, os.urandom(8), 1, 0, 0, quit_payload()))
+        f.send(alice.addr, addr(q), session(DATA, alice.sid[::-1], alice.tx.next_seq, 0, 0,
+                                            quit_payload()))
+        f.send(alice.addr, addr(q), b"Q alice")
+        f.send(("127.0.0.1", 1), addr(q), b"Q alice")
+        barrier(alice, [obs], "still here")
+        assert [e.event for e in obs.events[mark:]] == [EV_SAY], obs.events[mark:]
+        assert not [e for e in obs.events if e.event == EV_LEAVE]
+        assert sorted(n for n, _ in q.who()) == ["alice", "obs"]
+        assert alice.closed is None
+    finally:
+        f.close()
+        stranger.close()
+
+
+# ---------------------------------------------------------------------------
+# S3, S4: spoofed logins and chat.
+
+def _victim_bytes(sock, seconds):
+    """Total bytes (and datagrams) arriving on sock within seconds."""
+    total, dgrams = 0, []
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return total, dgrams
+        sock.settimeout(left)
+        try:
+            d, _ = sock.recvfrom(65536)
+        except socket.timeout:
+            return total, dgrams
+        total += len(d)
+        dgrams.append(d)
+
+
+def test_s3_spoofed_login_no_amplification(procs, v2, ns):
+    """S3: HELLO, LOGIN (bad, random and foreign cookies), session datagrams
+    with random ids and REBIND, all forged from a victim's address: the
+    victim receives at most 3x the bytes sent in its name (each answer no
+    larger than 3x its cause), nobody else gets anything and nothing is
+    announced.  Positive control: a real HELLO from the victim's address is
+    answered."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice", ns=ns)
+    victim = ns.udp(("127.0.0.66", 0))
+    vaddr = victim.getsockname()
+    f = Forger(ns)
+    r = rng("s3")
+    try:
+        # The cookie mallory gets for her own address.
+        m = Raw(addr(q), sock=ns.udp())
+        n = new_nonce()
+        m.send(hello(n))
+        foreign = m.recv_parsed(WAIT).cookie
+        forged = []
+        for i in range(20):
+            nn = r.randbytes(8)
+            forged += [hello(nn),
+                       login(nn, r.randbytes(16), "victim%d" % i),
+                       login(n, foreign, "mallory"),
+                       login(nn, bytes(16), "x" * 32),
+                       session(DATA, r.randbytes(8), 1, 0, 0, say_payload("spoof")),
+                       session(PING, r.randbytes(8)),
+                       session(ACK, alice.sid),
+                       rebind(alice.sid, r.randbytes(16))]
+        mark = len(obs.events)
+        sent = sum(f.send(vaddr, addr(q), d) for d in forged)
+        barrier(alice, [obs], "after the spoofing")
+        got, dgrams = _victim_bytes(victim, 1.0)
+        print("S3: forged %d datagrams, %d bytes; victim got %d datagrams, %d bytes"
+              % (len(forged), sent, len(dgrams), got))
+        assert got <= 3 * sent, "victim got %d bytes for %d sent in its name" % (got, sent)
+        for d in dgrams:
+            p = parse(d)
+            assert p.type in (COOKIE, CLOSE, CHALLENGE), "victim got %r" % p
+            assert len(d) <= 3 * 11
+        assert [e.event for e in obs.events[mark:]] == [EV_SAY]
+        assert sorted(n for n, _ in q.who()) == ["alice", "obs"]
+        # Positive control: the victim's own HELLO is answered.
+        victim.sendto(hello(new_nonce()), addr(q))
+        got2, d2 = _victim_bytes(victim, 0.5)
+        assert d2 and parse(d2[0]).type == COOKIE, "victim's own HELLO unanswered"
+        m.close()
+    finally:
+        f.close()
+        victim.close()
+
+
+def test_s4_spoofed_chat_not_broadcast(procs, v2, ns):
+    """S4: chat forged from addresses that never proved they receive (random
+    session ids, a LOGIN with a made-up cookie followed by SAY, v1 chat to a
+    v2 server) is never broadcast and creates no member."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice", ns=ns)
+    f = Forger(ns)
+    r = rng("s4")
+    try:
+        mark = len(obs.events)
+        for i in range(30):
+            src = ("127.0.%d.%d" % (r.randrange(1, 255), r.randrange(1, 255)),
+                   r.randrange(1024, 65535))
+            nn = r.randbytes(8)
+            f.send(src, addr(q), login(nn, r.randbytes(16), "spoof%d" % i))
+            for seq in (1, 2):
+                f.send(src, addr(q), session(DATA, r.randbytes(8), seq, 0, 0,
+                                             say_payload("spoofed %d" % i)))
+            f.send(src, addr(q), b"C spoof%d hi" % i)
+        barrier(alice, [obs], "after the spoofed chat")
+        assert [e.event for e in obs.events[mark:]] == [EV_SAY], obs.events[mark:]
+        assert sorted(n for n, _ in q.who()) == ["alice", "obs"]
+    finally:
+        f.close()
+
+
+# ---------------------------------------------------------------------------
+# S5: login flood from random sources.
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_s5_login_flood(procs, v2, ns):
+    """S5: HELLO and LOGIN (random cookies) from random forged sources, at
+    about 3000 datagrams/s for 3 s (QUN_LONG: 10 s): qund keeps no state for
+    them (RSS grows by less than 2 MiB, /who unchanged) and a real client
+    still logs in within 2 s while the flood runs (measured three times)."""
+    q, (obs,) = room(procs, v2, "obs", ns=ns)
+    f = Forger(ns)
+    r = rng("s5")
+    seconds = 10.0 if LONG else 3.0
+    pps = 3000
+    import threading
+    stop = threading.Event()
+    count = [0]
+
+    def flood():
+        t0 = time.monotonic()
+        while not stop.is_set() and time.monotonic() - t0 < seconds:
+            for _ in range(30):
+                src = ("127.%d.%d.%d" % (r.randrange(1, 255), r.randrange(0, 255),
+                                         r.randrange(1, 255)), r.randrange(1024, 65535))
+                nn = r.randbytes(8)
+                f.send(src, addr(q), hello(nn))
+                f.send(src, addr(q), login(nn, r.randbytes(16), "flood"))
+                count[0] += 2
+            # Pace to about pps datagrams per second.
+            ahead = count[0] / pps - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    rss0 = _rss_kb(q.pid)
+    th = threading.Thread(target=flood, daemon=True)
+    th.start()
+    try:
+        time.sleep(0.3)  # the flood is running
+        times = []
+        for i in range(3):
+            c = v2.new(addr(q), sock=ns.udp(), label="real%d" % i)
+            t = time.monotonic()
+            c.login("real%d" % i, timeout=2.0)
+            times.append(time.monotonic() - t)
+        print("S5: logins took %r s during the flood" % times)
+    finally:
+        stop.set()
+        th.join(seconds + 5)
+        f.close()
+    rss1 = _rss_kb(q.pid)
+    print("S5: %d forged datagrams in %.1f s; qund RSS %d -> %d kB" % (count[0], seconds,
+                                                                       rss0, rss1))
+    assert rss1 - rss0 < 2048, "qund grew by %d kB under a login flood" % (rss1 - rss0)
+    assert sorted(n for n, _ in q.who()) == ["obs", "real0", "real1", "real2"]
+    assert q.running()
+
+
+# ---------------------------------------------------------------------------
+# S6: one client floods.
+
+def test_s6_flood_control(procs, v2):
+    """S6 with the defaults (burst 5, then 2/s): a member that sends 40
+    messages at once has at most 5 + 2*T of them relayed (T = seconds from
+    first send to the last relayed, plus one token of slack) and is told
+    NOTICE code 8 for each of the others; the others' messages keep their
+    latency (each within 0.5 s + the baseline) while the flood goes on."""
+    q, (obs, flooder, bob) = room(procs, v2, "obs", "flooder", "bob", args=())
+    # Baseline latency.
+    base = []
+    for i in range(3):
+        t = time.monotonic()
+        bob.say("base%d" % i)
+        obs.wait_event(EV_SAY, "bob", "base%d" % i)
+        base.append(time.monotonic() - t)
+    t0 = time.monotonic()
+    for i in range(40):
+        flooder.say("flood%d" % i)
+    lat = []
+    for i in range(4):
+        t = time.monotonic()
+        bob.say("during%d" % i)
+        e = obs.wait_event(EV_SAY, "bob", "during%d" % i)
+        lat.append(e.t - t)
+        time.sleep(0.3)
+    assert flooder.wait_idle(WAIT * 2)
+    assert flooder.wait(lambda: len(flooder.notices) + 0 >= 1, WAIT)
+    time.sleep(QUIET)
+    relayed = obs.said("flooder")
+    t_last = max([e.t for e in obs.events if e.name == b"flooder"] or [t0])
+    limit = 5 + 2 * (t_last - t0) + 1
+    notices = [n for n in flooder.notices if n.code == E_FLOOD]
+    print("S6: %d relayed over %.2f s (limit %.1f), %d notices; latency base %r during %r"
+          % (len(relayed), t_last - t0, limit, len(notices), base, lat))
+    assert len(relayed) <= limit, "%d relayed in %.2f s" % (len(relayed), t_last - t0)
+    assert len(relayed) >= 5, "burst of 5 not relayed: %r" % relayed
+    assert relayed == ["flood%d" % i for i in range(40) if "flood%d" % i in relayed]
+    assert len(notices) + len(relayed) == 40, "%d notices for %d refused" % (
+        len(notices), 40 - len(relayed))
+    assert all(n.text for n in notices)
+    assert max(lat) <= max(base) + 0.5, "latency during the flood %r vs %r" % (lat, base)
+
+
+# ---------------------------------------------------------------------------
+# S7: many sessions from one address.
+
+def test_s7_sessions_per_address(procs, v2):
+    """S7 with the default cap of 8: eight sessions from 127.0.0.1 log in,
+    the ninth is refused with code 9 and a reason in the server's language;
+    the eight keep talking, another IP address still logs in, and once one
+    of the eight quits the ninth gets in."""
+    q = procs.qund(*FAST)
+    cs = [v2.login("m%d" % i, addr(q)) for i in range(8)]
+    ninth = v2.new(addr(q), label="m8")
+    rf = ninth.login("m8", expect="refuse")
+    assert rf.code == E_TOO_MANY, rf
+    assert rf.reason and any("\u4e00" <= ch <= "\u9fff" for ch in rf.reason), rf.reason
+    cs[0].wait_event(EV_JOIN, "m7")
+    barrier(cs[7], cs[:7], "still fine")
+    other = v2.new(addr(q), bind=("127.0.0.2", 0), label="other")
+    other.login("other")
+    cs[0].quit()
+    ninth.login("m8")
+
+
+# ---------------------------------------------------------------------------
+# S9: invalid UTF-8.
+
+BAD_UTF8 = [
+    ("overlong", b"ab\xc0\xafcd"),
+    ("overlong 3", b"\xe0\x80\xafx"),
+    ("surrogate", b"x\xed\xa0\x80y"),
+    ("cut", b"abc\xe4\xb8"),
+    ("cut middle", b"a\xe4\xb8b"),
+    ("above 10FFFF", b"\xf4\x90\x80\x80"),
+    ("F5", b"\xf5\x80\x80\x80"),
+    ("lone continuation", b"\x80abc"),
+    ("FF", b"a\xffb"),
+]
+
+
+@pytest.mark.parametrize("name, text", BAD_UTF8, ids=[b[0] for b in BAD_UTF8])
+def test_s9_invalid_utf8_refused(procs, v2, name, text):
+    """S9: SAY with invalid UTF-8 is refused with NOTICE code 5 (detail: bad
+    UTF-8) to the sender and never relayed; also when it is the second piece
+    of a long message whose first piece was fine (nothing of it relayed)."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice")
+    mark = len(obs.events)
+    alice.say_pieces([(text, False)])
+    n = alice.wait_notice()
+    assert n.code == E_TEXT_INVALID and n.detail == 3, n
+    alice.say_pieces([(b"fine first piece " * 10, True), (text, False)])
+    alice.wait_notice(start=1)
+    barrier(alice, [obs], "after bad utf-8")
+    assert len(obs.events) == mark + 1, obs.events[mark:]
+
+
+def test_s9_control_characters_refused(procs, v2):
+    """S11 companion: CR, LF, NUL, ESC inside v2 text are refused (code 5,
+    detail 4), never relayed."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice")
+    mark = len(obs.events)
+    for i, t in enumerate((b"a\nb", b"a\rb", b"a\x00b", b"\x1b[2J")):
+        alice.say_pieces([(t, False)])
+        n = alice.wait_notice(start=i)
+        assert n.code == E_TEXT_INVALID and n.detail == 4, n
+    barrier(alice, [obs], "after controls")
+    assert len(obs.events) == mark + 1
+
+
+# ---------------------------------------------------------------------------
+# S14: replays.
+
+def test_s14_replayed_datagrams_shown_once(procs, v2):
+    """S14: alice's DATA datagrams replayed verbatim from her address (at
+    once, and again after 80 more messages moved the window far past them)
+    are acknowledged as duplicates and not shown again; replayed from
+    another address they get a CHALLENGE only; replayed after alice quit
+    they get CLOSE reason 0 only."""
+    q, (obs, alice, bob) = room(procs, v2, "obs", "alice", "bob")
+    for i in range(5):
+        alice.say("once%d" % i)
+    obs.wait_event(EV_SAY, "alice", "once4")
+    assert alice.wait_idle(WAIT)
+    captured = [d for _, d in alice.dgrams_out if len(d) > 23 and d[2] == DATA]
+    assert len(captured) >= 5
+    for d in captured:
+        alice.send_raw(d)
+    barrier(alice, [obs], "after replay 1")
+    for i in range(80):
+        alice.say("more%d" % i)
+    obs.wait_event(EV_SAY, "alice", "more79")
+    for d in captured:
+        alice.send_raw(d)
+    barrier(alice, [obs], "after replay 2")
+    other = Raw(addr(q))
+    try:
+        for d in captured:
+            other.send(d)
+        got = [parse(x) for x in other.silent(0.5)]
+        assert got and all(p.type == CHALLENGE for p in got), got
+        barrier(alice, [obs], "after replay 3")
+        everything = [d for _, d in alice.dgrams_out if len(d) > 23 and d[2] == DATA]
+        alice.quit()
+        obs.wait_event(EV_LEAVE, "alice")
+        mark = len(obs.events)
+        n0 = len(alice.closes)
+        replay = everything[:10]
+        for d in replay:
+            alice.send_raw(d)
+        assert alice.wait(lambda: len(alice.closes) - n0 >= len(replay), WAIT), \
+            "replays after quit got %d CLOSEs for %d" % (len(alice.closes) - n0, len(replay))
+        assert all(c.reason == CL_UNKNOWN for _, c in alice.closes[n0:])
+        barrier(bob, [obs], "barrier after quit")
+        assert [e for e in obs.events[mark:] if e.name == b"alice"] == []
+    finally:
+        other.close()
+    texts = obs.said("alice")
+    assert len(texts) == len(set(texts)), "a replay was shown: %r" % [
+        t for t in texts if texts.count(t) > 1]
