@@ -554,7 +554,8 @@ def test_event_ids_one_order(procs, v2):
 def test_console_admin_kick_and_shutdown(procs, v2):
     """The operator's line reaches every v2 member as an admin event; /kick
     closes bob with reason 2 and tells the others `kick`; SIGTERM sends
-    every member the shutdown event and then CLOSE reason 4."""
+    every member the shutdown event and then CLOSE reason 4; every one of
+    these events has a room event id of its own."""
     q, (a, b) = room(procs, v2, "a", "b")
     q.say("大家好")
     for c in (a, b):
@@ -568,6 +569,8 @@ def test_console_admin_kick_and_shutdown(procs, v2):
     a.wait_event(EV_SHUTDOWN)
     assert a.wait(lambda: a.closed is not None, WAIT) and a.closed == CL_SHUTDOWN
     assert q.wait(WAIT) == 0
+    ids = [e.id for e in a.events]
+    assert ids == sorted(set(ids)), "event ids not new for every event: %r" % a.events
 
 
 def test_v1_and_v2_share_the_room(procs, v2):
