@@ -92,7 +92,6 @@ def test_prompt_for_name(qund, procs, proto):
     q = pty_qun(procs, qund.port, *proto)
     q.expect_exact("Your name: ")
     q.sendline("小明")
-    q.expect_exact("小明")
     bob.expect(ev("zh", "join", "小明"))
 
 
@@ -113,7 +112,6 @@ def test_refusal_shows_reason_and_reprompts(qund, procs, proto):
     q.expect_exact("名字已被占用")
     q.expect_exact("Your name: ")
     q.sendline("alice")
-    q.expect_exact("alice")
     bob.expect(ev("zh", "join", "alice"))
 
 
@@ -152,7 +150,8 @@ def test_err_reply_retried_padded(fake, procs):
     q.expect_exact("Your name: ")
     q.sendline("carol")
     fake.accept_login("carol")
-    q.expect_exact("carol")
+    q.sendline("hi")
+    fake.wait_request(lambda d: d == b"C carol hi")
 
 
 def test_blackhole_login_retries_then_fails(fake, procs):
