@@ -235,11 +235,27 @@ def port_owners(port):
     return owners or ["no process (sockets %s)" % list(inodes.values())]
 
 
-def assert_port_free(port, timeout=WAIT):
-    """Assert that UDP port becomes free within timeout, naming who holds it if not."""
-    if not wait_until(lambda: not udp_port_bound(port), timeout):
-        pytest.fail("UDP port %d still bound %.0f s after the server exited, by: %s"
-                    % (port, timeout, "; ".join(port_owners(port))))
+def port_free(port, host="127.0.0.1"):
+    """True if a new UDP socket can bind host:port, i.e. nothing holds that address."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def assert_port_free(port, host="127.0.0.1", timeout=WAIT):
+    """Assert that host:port (UDP) can be bound again within timeout.
+
+    Binding is the test, not /proc/net/udp: other programs on a busy machine
+    may hold the same port number on other addresses (127.0.0.2, ...)
+    without being in the way.  On failure the message names every holder."""
+    if not wait_until(lambda: port_free(port, host), timeout):
+        pytest.fail("UDP %s:%d still bound %.0f s after the server exited, by: %s"
+                    % (host, port, timeout, "; ".join(port_owners(port))))
 
 
 def ipv6_loopback():
