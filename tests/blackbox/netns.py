@@ -176,9 +176,14 @@ class Netns:
         if self.tmpdir is None:
             self.tmpdir = tempfile.mkdtemp(prefix="qun-ns-")
         path = os.path.join(self.tmpdir, os.path.basename(binary))
-        with open(path, "w") as f:
-            f.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.name, binary))
-        os.chmod(path, 0o755)
+        if not os.path.exists(path):
+            # Written once, atomically: a shell still reading an earlier copy
+            # must never see it truncated (it would exit 0 having run nothing).
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (self.name, binary))
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, path)
         return path
 
     def close(self):
