@@ -708,10 +708,17 @@ class QunPipe:
         return self.child_pid
 
     def wait(self, timeout=WAIT):
+        """Wait for qun to exit; return its status (None if it did not).
+
+        Once it has exited, also wait (briefly) until everything it wrote has
+        been read, so that a test may inspect its output in full."""
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.out.wait_eof(2)
+        self.err.wait_eof(2)
+        return rc
 
     def cleanup(self):
         problems = []
