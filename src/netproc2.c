@@ -127,7 +127,8 @@ static int wait_ms(uint64_t until, uint64_t now)
 {
 	uint64_t d = until > now ? until - now : 0;
 
-	return d > 60000 ? 60000 : (int)d;
+	/* At most a second: a signal between the flag test and poll() is then noticed soon. */
+	return d > 1000 ? 1000 : (int)d;
 }
 
 int netproc2_login(struct netproc2 *n, const char *name, unsigned keepalive)
@@ -192,7 +193,7 @@ void netproc2_main(struct netproc2 *n, int ipc)
 	while (n->engine.state != C2_CLOSED) {
 		uint64_t now = clock_ms(), next;
 
-		if ((got_term || input_gone) && leave_by == 0) {
+		if ((got_term || input_gone || n->orphaned) && leave_by == 0) {
 			c2_quit(&n->engine);
 			leave_by = now + QUIT_GRACE_MS;
 		}

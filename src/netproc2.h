@@ -16,6 +16,7 @@ struct netproc2 {
 	int tty;          /* output is a terminal: redraw the prompt after each line */
 	int fancy;        /* ... and TERM is not dumb: erase the prompt line first */
 	const char *host, *port;
+	int orphaned;     /* the input process was gone before we started: just leave */
 };
 
 /*

@@ -340,9 +340,17 @@ static void __attribute__((noreturn)) receiver_main(struct client *c)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	while (!receiver_stop) {
-		n = recv(c->fd, buf, sizeof buf - 1, 0);
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+		/*
+		 * Wait at most a second at a time: a SIGTERM that lands between
+		 * the flag test and a blocking recv() would otherwise be missed.
+		 */
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		n = recv(c->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EINTR || errno == ECONNREFUSED)
+			if (errno == EINTR || errno == ECONNREFUSED || errno == EAGAIN)
 				continue;
 			_exit(1);
 		}
@@ -381,8 +389,11 @@ static pid_t start_receiver(struct client *c)
 	case -1:
 		return -1;
 	case 0:
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			_exit(1);
+		/* If the parent died before we could ask to follow it, leave now, properly. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) {
+			receiver_stop = 1;
+			c->np.orphaned = 1;
+		}
 		if (c->legacy)
 			receiver_main(c);
 		close(sv[0]);
