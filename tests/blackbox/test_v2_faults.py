@@ -29,7 +29,7 @@ import pytest
 from conftest import QUIET, WAIT, wait_until
 from netns import Netns, in_namespace
 from relay import Faults, Relay
-from v2client import (CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_DATAGRAM,
+from v2client import (ACK, CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_DATAGRAM,
                       PING, ClientSet)
 
 LONG = os.environ.get("QUN_LONG") == "1"
@@ -352,7 +352,9 @@ def test_r5_corruption_and_truncation(procs, v2, relays):
     qund and both qun keep running (sanitizers quiet, checked at clean-up),
     no session is dropped and no qun reconnects, and once the faults stop a
     message goes everywhere cleanly.  (What the Python client received while
-    the relay corrupted is not held against qund; after, it must be clean.)"""
+    the relay corrupted is not held against qund; after, it must be clean.)
+    Known to fail at random until the two deterministic R5 tests below pass:
+    a corrupted event id mutes qun, a corrupted ack silences a session."""
     per = 1500 if LONG else 150
     q = procs.qund(*FAST)
     f = Faults(corrupt=2, truncate=1)
@@ -373,8 +375,8 @@ def test_r5_corruption_and_truncation(procs, v2, relays):
     # A corrupted ack may acknowledge what never arrived, so the last
     # message may be lost: wait for it, but only so long.
     for s_ in ("ps", "qs"):
-        pr.wait(lambda: sent[s_][-1] in pr.said(s_), 20)
-        wait_until(lambda: sent[s_][-1] in qun_said(qr, s_), 20, interval=0.05)
+        pr.wait(lambda: sent[s_][-1] in pr.said(s_), 8)
+        wait_until(lambda: sent[s_][-1] in qun_said(qr, s_), 8, interval=0.05)
     st = r.stats
     print("R5: corrupted %d/%d, truncated %d/%d; pr shows %d+%d, qr %d+%d" % (
         st["c2s"]["corrupted"], st["s2c"]["corrupted"], st["c2s"]["truncated"],
@@ -459,6 +461,43 @@ def test_r5_corrupted_event_id_does_not_mute_qun(procs, v2, relays):
     assert [t for t in got if t != "ps-3"] == [t for t in sent if t != "ps-3"], \
         "qun showed %r after one corrupted event id" % got
     no_reconnect(qr)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "spec gap: nothing protects the ack field; one ACK whose cumulative ack was raised "
+    "on the way makes qund drop DATA never delivered, and the receiver, stuck at the gap, "
+    "drops all that follows: the session goes silent for good"))
+def test_r5_corrupted_ack_does_not_kill_session(procs, v2, relays):
+    """R5 (acks): the relay loses the DATA carrying "ps-12" to pr once, and
+    raises the ack field of pr's next ACK by 2, so it claims that DATA too
+    (deterministic; a corruption the UDP checksum missed).  pr must still
+    get every message, in order: THREATS.md R5 says the session survives.
+    Expected to fail until v2 protects its header."""
+    q = procs.qund(*FAST)
+    st = {"seq": None, "done": False}
+
+    def hook(direction, client, data):
+        if direction == "s2c" and st["seq"] is None and data[2:3] == bytes((DATA,)) and \
+                data.endswith(b"ps-12"):
+            st["seq"] = struct.unpack(">I", data[11:15])[0]
+            return None
+        if direction == "c2s" and st["seq"] is not None and not st["done"] and \
+                data[2:3] == bytes((ACK,)) and \
+                struct.unpack(">I", data[15:19])[0] == st["seq"] - 1:
+            st["done"] = True
+            return data[:15] + struct.pack(">I", st["seq"] + 1) + data[19:]
+        return data
+    r = relays(addr(q), hook=hook)
+    ps = v2.login("ps", addr(q))
+    pr = v2.new(("127.0.0.1", r.port), label="pr")
+    pr.login("pr")
+    ps.wait_event(EV_JOIN, "pr")
+    sent = ["ps-%d" % i for i in range(30)]
+    for t in sent:
+        ps.say(t)
+    assert wait_until(lambda: st["done"], WAIT), "the relay never saw the ACK to raise"
+    pr.wait_event(EV_SAY, "ps", sent[-1], timeout=WAIT)
+    check_stream(pr.said("ps"), sent, "pr")
 
 
 # ---------------------------------------------------------------------------

@@ -161,6 +161,19 @@ def test_welcome_fields(procs, raws):
     assert len(sids) == 2
 
 
+@pytest.mark.parametrize("timeout", [6, 30])
+def test_welcome_keepalive_fits_eviction(procs, raws, timeout):
+    """With --keepalive-timeout T, the keepalive interval WELCOME tells the
+    client is under T/2, so a client that pings as told is heard at least
+    twice per T and an idle member is never evicted (R8 as the spec's client
+    sees it; default: 25 s for 90 s)."""
+    q = procs.qund("--keepalive-timeout", str(timeout))
+    _, w = raws(addr(q)).handshake("idle")
+    assert w.type == WELCOME
+    assert 0 < w.keepalive < timeout / 2, \
+        "WELCOME says keepalive %d s but qund evicts after %d s" % (w.keepalive, timeout)
+
+
 def test_login_bad_cookie_gets_fresh_cookie(procs, v2, raws):
     """LOGIN with a wrong cookie, or a cookie made for another address,
     creates nothing (no join is announced) and is answered by a COOKIE of
@@ -584,3 +597,26 @@ def test_v1_and_v2_share_the_room(procs, v2):
     alice.wait_event(EV_SAY, "lesson", "你好 v2")
     alice.say("hello v1")
     u.wait_for(ev("zh", "say", "alice", "hello v1"))
+
+
+def test_qun_shows_events_in_its_own_language(procs, v2):
+    """qun formats v2 events in its own language whatever the server's: a
+    zh qund, one qun in zh and one in en, see alice join, speak and leave
+    as PROTOCOL.md's texts (a `[HH:MM] ` prefix allowed)."""
+    q = procs.qund(*FAST, lang="zh")
+    obs = v2.login("obs", addr(q))
+    quns = {}
+    for lang in ("zh", "en"):
+        quns[lang] = procs.qun_pipe("-s", "127.0.0.1", "-p", str(q.port), "--lang", lang,
+                                    "q" + lang)
+        obs.wait_event(EV_JOIN, "q" + lang, timeout=WAIT * 2)
+    alice = v2.login("alice", addr(q))
+    alice.say("你好 hi")
+    alice.quit()
+    for lang, k in quns.items():
+        for text in (ev(lang, "join", "alice"), ev(lang, "say", "alice", "你好 hi"),
+                     ev(lang, "leave", "alice")):
+            got = k.out.wait_for(lambda l, t=text: l == t or l.endswith("] " + t),
+                                 timeout=WAIT)
+            assert got, "qun --lang %s never showed %r; it showed %r" % (
+                lang, text, k.out.lines[-6:])
