@@ -342,6 +342,30 @@ def test_s5_login_flood(procs, v2, ns):
     assert q.running()
 
 
+def test_s5_hello_rate_limited_per_source(procs):
+    """S5 (per source): 100 HELLOs from one address at once get at most 20
+    COOKIEs plus 10 per second elapsed (the per-IP bucket), and the address
+    is answered again a second later (the bucket refills)."""
+    q = procs.qund()
+    r = Raw(addr(q))
+    try:
+        t0 = time.monotonic()
+        for i in range(100):
+            r.send(hello(new_nonce()))
+        got = r.silent(0.5)
+        dt = time.monotonic() - t0
+        cookies = [d for d in got if parse(d).type == COOKIE]
+        print("S5: %d COOKIEs for 100 HELLOs in %.2f s" % (len(cookies), dt))
+        assert len(cookies) >= 10, "only %d answers: is the burst 20?" % len(cookies)
+        assert len(cookies) <= 20 + 10 * dt + 1, "%d COOKIEs in %.2f s" % (len(cookies), dt)
+        time.sleep(1.0)
+        r.send(hello(new_nonce()))
+        d = r.recv_parsed(WAIT)
+        assert d is not None and d.type == COOKIE, "not answered after the bucket refilled"
+    finally:
+        r.close()
+
+
 # ---------------------------------------------------------------------------
 # S6: one client floods.
 
