@@ -120,6 +120,9 @@ static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 
 	c->sid = pk->sid;
 	c->state = C2_ONLINE;
+	/* The server's timeout wins: ping at least as often as it asks. */
+	if (pk->keepalive > 0 && (uint64_t)pk->keepalive * 1000 < c->keepalive)
+		c->keepalive = (uint64_t)pk->keepalive * 1000;
 	c->ever_online = 1;
 	c->last_heard = now;
 	restart_channel(c);

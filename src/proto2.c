@@ -17,7 +17,7 @@
 #define LIMIT_RATE 10        /* per second */
 #define LIMIT_GLOBAL_BURST 1000
 #define LIMIT_GLOBAL_RATE 1000
-#define KEEPALIVE_HINT 25    /* seconds, told to clients in WELCOME */
+#define KEEPALIVE_HINT 25    /* seconds, told to clients in WELCOME (less if our timeout is short) */
 
 /* One v2 member's protocol state; the room member holds a pointer to it (member->data). */
 struct session {
@@ -241,7 +241,7 @@ static void send_welcome(struct proto2 *p, const struct session *ss)
 		.type = V2_WELCOME,
 		.nonce = ss->nonce,
 		.sid = ss->sid,
-		.keepalive = KEEPALIVE_HINT,
+		.keepalive = (uint16_t)p->srv->keepalive_hint,
 		.max_message = V2_MAX_TEXT,
 	};
 

@@ -422,6 +422,10 @@ static void setup(struct server *s, const struct options *opt)
 
 	s->lang = opt->lang;
 	s->legacy = opt->legacy;
+	/* Three keepalives fit in the timeout, and never more often than the usual 25 s. */
+	s->keepalive_hint = opt->keepalive_timeout / 3 < 25 ? (unsigned)opt->keepalive_timeout / 3 : 25;
+	if (s->keepalive_hint == 0)
+		s->keepalive_hint = 1;
 	s->console = -1;
 	s->udp = net_udp_bind(opt->host, opt->port, err, sizeof err);
 	if (s->udp < 0)

@@ -40,6 +40,7 @@ struct server {
 	int legacy;         /* accept protocol v1 too */
 	int stopping;
 	uint64_t event_id;  /* room events so far: their order is the room's order */
+	unsigned keepalive_hint; /* seconds between client PINGs, told in WELCOME */
 	struct server_stats st;
 };
 
