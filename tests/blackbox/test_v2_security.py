@@ -280,65 +280,98 @@ def _rss_kb(pid):
     return 0
 
 
+def _cpu_s(pid):
+    """CPU seconds (user + system) used by pid so far."""
+    with open("/proc/%d/stat" % pid) as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _udp_drops(ns, port):
+    """Datagrams the kernel dropped at the socket bound to port in ns (buffer full)."""
+    for line in ns.run(["cat", "/proc/net/udp"]).splitlines()[1:]:
+        f = line.split()
+        if int(f[1].rsplit(":", 1)[1], 16) == port:
+            return int(f[-1])
+    return -1
+
+
 def test_s5_login_flood(procs, v2, ns):
     """S5: HELLO and LOGIN (random cookies) from random forged sources at
-    about 3000 datagrams/s for 3 s (QUN_LONG: 10 s): qund keeps no state for
-    them (RSS grows by less than 2 MiB, /who unchanged) and a real client
-    still logs in within 2 s during the flood (three Python logins, then
-    the C client qun)."""
+    about 6000 datagrams/s, three times the total cookie budget of the spec
+    (1000/s), for 3 s (QUN_LONG: 10 s).  qund keeps no state for them (RSS
+    grows by less than 2 MiB, /who unchanged); a well-behaved source (one
+    HELLO every 150 ms, within its own per-IP bucket) is answered every time
+    (fairness: a flood from other addresses must not starve it); the Python
+    client and the C client qun each log in within 2 s during the flood."""
     import threading
     q, (obs,) = room(procs, v2, "obs", ns=ns)
     f = Forger(ns)
     r = rng("s5")
     seconds = 10.0 if LONG else 3.0
-    pps = 3000
+    pps = 6000
     count = [0]
     t0 = time.monotonic()
 
     def flood():
+        # Smoothly paced (a pair at a time), so that the load is steady.
         while time.monotonic() - t0 < seconds:
-            for _ in range(30):
-                src = ("127.%d.%d.%d" % (r.randrange(1, 255), r.randrange(0, 255),
-                                         r.randrange(1, 255)), r.randrange(1024, 65535))
-                nn = r.randbytes(8)
-                f.send(src, addr(q), hello(nn))
-                f.send(src, addr(q), login(nn, r.randbytes(16), "flood"))
-                count[0] += 2
+            src = ("127.%d.%d.%d" % (r.randrange(1, 255), r.randrange(0, 255),
+                                     r.randrange(1, 255)), r.randrange(1024, 65535))
+            nn = r.randbytes(8)
+            f.send(src, addr(q), hello(nn))
+            f.send(src, addr(q), login(nn, r.randbytes(16), "flood"))
+            count[0] += 2
             ahead = count[0] / pps - (time.monotonic() - t0)
-            if ahead > 0:
+            if ahead > 0.0005:
                 time.sleep(ahead)
 
     rss0 = _rss_kb(q.pid)
+    cpu0 = _cpu_s(q.pid)
     th = threading.Thread(target=flood, daemon=True)
     th.start()
     times = []
+    probe = Raw(addr(q), sock=ns.udp())
     try:
-        for i in range(3):
-            # Log in at about 10%, 20% and 30% of the flood.
-            at = t0 + seconds * (0.1 + 0.1 * i)
-            time.sleep(max(0.0, at - time.monotonic()))
-            c = v2.new(addr(q), sock=ns.udp(), label="real%d" % i)
-            t = time.monotonic()
-            c.login("real%d" % i, timeout=2.0)
-            times.append(time.monotonic() - t)
-        # The C client, which repeats HELLO every second, in the middle of the flood.
-        time.sleep(max(0.0, t0 + seconds * 0.3 - time.monotonic()))
+        time.sleep(0.2)
+        # The well-behaved source.
+        answered, probes = 0, 0
+        end = time.monotonic() + min(2.0, seconds * 0.5)
+        while time.monotonic() < end:
+            probes += 1
+            n = new_nonce()
+            probe.send(hello(n))
+            d = probe.recv_parsed(0.15, want=COOKIE)
+            if d is not None and d.nonce == n:
+                answered += 1
+            time.sleep(max(0.0, 0.15 - 0.01))
+        c = v2.new(addr(q), sock=ns.udp(), label="real0")
+        t = time.monotonic()
+        c.login("real0", timeout=2.0)
+        times.append(time.monotonic() - t)
         t = time.monotonic()
         in_namespace(ns, procs, "qun", "-s", "127.0.0.1", "-p", str(q.port), "--lang", "zh",
                      "cq")
         e = obs.wait_event(EV_JOIN, "cq", timeout=5)
         times.append(e.t - t)
-        assert e.t - t <= 2.0, "qun logged in %.2f s after it started" % (e.t - t)
     finally:
         th.join(seconds + 5)
         f.close()
+        probe.close()
     dt = time.monotonic() - t0
     rss1 = _rss_kb(q.pid)
-    print("S5: %d forged datagrams in %.1f s; logins took %r s; qund RSS %d -> %d kB"
-          % (count[0], dt, [round(x, 3) for x in times], rss0, rss1))
+    busy = (_cpu_s(q.pid) - cpu0) / dt
+    drops = _udp_drops(ns, q.port)
+    print("S5: %d forged datagrams in %.1f s; probe answered %d/%d; logins took %r s; "
+          "qund RSS %d -> %d kB, CPU %.0f%%, socket drops %d" % (
+              count[0], dt, answered, probes, [round(x, 3) for x in times], rss0, rss1,
+              100 * busy, drops))
     assert count[0] >= pps * seconds * 0.5, "the flood was too weak: %d" % count[0]
+    assert answered >= probes - 1, "a well-behaved source got %d COOKIEs for %d HELLOs " \
+        "during a flood from other addresses" % (answered, probes)
+    assert times[1] <= 2.0, "qun logged in %.2f s after it started" % times[1]
     assert rss1 - rss0 < 2048, "qund grew by %d kB under a login flood" % (rss1 - rss0)
-    assert sorted(n for n, _ in q.who()) == ["cq", "obs", "real0", "real1", "real2"]
+    assert sorted(n for n, _ in q.who()) == ["cq", "obs", "real0"]
     assert q.running()
 
 
