@@ -144,8 +144,8 @@ def test_malformed_handshake_dropped(procs, raws, name, data):
 
 def test_welcome_fields(procs, raws):
     """LOGIN with the cookie is answered by WELCOME: 23 bytes, our nonce, a
-    non-zero 8-byte session id (another for another client), keepalive of
-    at least 15 s, max message 4000 bytes."""
+    non-zero 8-byte session id (another for another client), keepalive 25 s
+    with the default --keepalive-timeout (90 s), max message 4000 bytes."""
     q = procs.qund()
     sids = set()
     for name in ("alice", "bob"):
@@ -155,7 +155,7 @@ def test_welcome_fields(procs, raws):
         assert w is not None and w.type == WELCOME, "%s: expected WELCOME, got %r" % (name, w)
         assert len(w.raw) == 23 and w.nonce == n
         assert w.sid != bytes(8)
-        assert w.keepalive >= 15, "keepalive %d s" % w.keepalive
+        assert w.keepalive == 25, "default keepalive %d s, spec: 25" % w.keepalive
         assert w.max_message == MAX_MESSAGE, "max message %d" % w.max_message
         sids.add(w.sid)
     assert len(sids) == 2
