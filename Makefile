@@ -22,10 +22,10 @@ QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
 QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
 
-CORE    = log text addr i18n wire1 wire2 rel cookie room bucket client2
+CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2
 CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o $(CORE_O)
-QUN_O   = $(B)/qun.o $(B)/netproc2.o $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o $(B)/wire2.o $(B)/rel.o
+QUN_O   = $(B)/qun.o $(B)/netproc2.o $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o $(B)/crc32.o $(B)/wire2.o $(B)/rel.o
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2
 PROGS   = $(B)/qund $(B)/qun $(B)/forkcp

@@ -10,7 +10,7 @@
 static void send_packet(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_encode(pk, buf, sizeof buf);
+	size_t n = v2_seal(buf, v2_encode(pk, buf, sizeof buf), sizeof buf);
 
 	if (n > 0 && c->cb.send != NULL)
 		c->cb.send(c->cb.ctx, buf, n);
@@ -218,8 +218,9 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now)
 {
 	struct v2_packet pk;
 
-	if (v2_parse(buf, len, &pk) != V2_OK)
-		return;
+	len = v2_unseal(buf, len);
+	if (len == 0 || v2_parse(buf, len, &pk) != V2_OK)
+		return; /* damaged on the way: as good as lost */
 	switch (pk.type) {
 	case V2_COOKIE:
 		if ((c->state != C2_HELLO && c->state != C2_LOGIN) || pk.nonce != c->nonce)

@@ -35,7 +35,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,9 +51,10 @@
 #define HUMANSZ  48           /* "1023.9 GiB", with room for any long long */
 #define MAX_JOBS 256          /* -j bound: more processes than this only adds overhead */
 #define CHUNK    (8L << 20)   /* bytes per copy call: bounds the time between stop checks */
-#define BUFSZ    (512L << 10) /* pread/pwrite buffer: small enough to stay in the CPU cache */
+#define BUFSZ    (128L << 10) /* pread/pwrite and stream buffer, the size cp uses */
 #define ALIGN    (1L << 20)   /* range boundaries fall on this multiple when ranges are large */
 #define TICK_NS  100000000L   /* how often the parent wakes to redraw the progress bar */
+#define POLL_NS  20000000L    /* how often the copying parent looks at signals and children */
 
 /* Exit codes of the program, as documented in forkcp(1). */
 enum { EXIT_COPY_FAILED = 1, EXIT_USAGE = 2 };
@@ -116,7 +116,6 @@ struct forkcp {
 
 	/* workers */
 	int nworkers;
-	enum method method; /* how workers start copying: M_CFR or M_RW */
 	struct shared *sh;
 	size_t shlen;
 	pid_t pid[MAX_JOBS]; /* pid[0] is the parent, worker 1 */
@@ -133,6 +132,7 @@ struct forkcp {
 	bool bar_shown;
 	struct timespec t0;
 	struct timespec tdraw;
+	struct timespec tpoll; /* CLOCK_MONOTONIC_COARSE of the last parent_tick() */
 
 	char vsrc[NAMESZ]; /* printable SRC and DST for messages */
 	char vdst[NAMESZ];
@@ -564,36 +564,60 @@ static void stop_workers(struct forkcp *fc)
 /*
  * Parent only: wait up to TIMEOUT (NULL: until something happens) for a
  * signal of waitset, then collect every pending one without blocking: a
- * termination signal is remembered in fc->signo, SIGCHLD leads to reaping.
- * Finally redraw the progress bar if it is due.
+ * termination signal is remembered in fc->signo, SIGCHLD leads to reaping
+ * (each exit raises SIGCHLD after the child became waitable, so no exit is
+ * missed).  Finally redraw the progress bar if it is due.
  */
 static void wait_events(struct forkcp *fc, const struct timespec *timeout)
 {
 	static const struct timespec zero = {0, 0};
+	bool chld = false;
 	int sig;
 
 	sig = sigtimedwait(&fc->waitset, NULL, timeout);
 	while (sig > 0) {
-		if (sig != SIGCHLD && fc->signo == 0)
+		if (sig == SIGCHLD)
+			chld = true;
+		else if (fc->signo == 0)
 			fc->signo = sig;
 		sig = sigtimedwait(&fc->waitset, NULL, &zero);
 	}
-	reap_children(fc);
+	if (chld)
+		reap_children(fc);
 	if (fc->signo != 0)
 		stop_workers(fc);
 	progress(fc, false);
 }
 
 /*
- * Should worker W stop before its next chunk?  A child looks at the shared
- * flag only; the parent also reaps, collects signals and draws progress.
+ * Parent only, while it copies: run wait_events() without blocking, at most
+ * every POLL_NS.  Not on every chunk: the two system calls it makes cost
+ * little alone, but wait4() takes the kernel's task list lock, and on a busy
+ * machine calling it 2000 times a GiB made -j 2 several times slower.  The
+ * clock read is a vDSO call, not a system call.
+ */
+static void parent_tick(struct forkcp *fc)
+{
+	static const struct timespec zero = {0, 0};
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (fc->tpoll.tv_sec != 0 && elapsed(&fc->tpoll, &now) * 1e9 < (double)POLL_NS)
+		return;
+	fc->tpoll = now;
+	wait_events(fc, &zero);
+}
+
+/*
+ * Should worker W stop before its next chunk?  Every worker looks at the
+ * shared stop flag, set by a worker that failed or by the parent; the
+ * parent also collects signals and children and draws progress from time
+ * to time.
  */
 static bool should_stop(struct forkcp *fc, int w)
 {
-	static const struct timespec zero = {0, 0};
-
 	if (w == 0)
-		wait_events(fc, &zero);
+		parent_tick(fc);
 	return atomic_load(&fc->sh->stop) != 0;
 }
 
@@ -628,11 +652,12 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t *off)
 /*
  * Copy the data region [OFF, END) of SRC to the same offsets of the
  * temporary, one chunk at a time, checking for a stop request between
- * chunks, with the worker's method (see choose_method()).  When the file
- * systems cannot do copy_file_range() (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP)
- * the worker falls back to pread()/pwrite() through *BUF, allocated on
- * first use.  Returns 0, 1 if told to stop, or -1 with worker
- * W's error slot filled.
+ * chunks.  copy_file_range() comes first: the bytes stay in the kernel,
+ * and file systems that can share or offload the data (reflinks on Btrfs
+ * and XFS, server-side copies on NFS) do.  When the file systems cannot do
+ * it (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP) the worker falls back to
+ * pread()/pwrite() through *BUF, allocated on first use.  Returns 0, 1 if told to stop, or -1 with
+ * worker W's error slot filled.
  */
 static int copy_data(struct forkcp *fc, int w, off_t off, off_t end, char **buf)
 {
@@ -705,7 +730,7 @@ static int copy_range(struct forkcp *fc, int w)
 	int rc = 0;
 
 	if (pos < end)
-		atomic_store(&s->method, fc->method);
+		atomic_store(&s->method, M_CFR);
 	while (pos < end && rc == 0) {
 		data = lseek(fc->sfd, pos, SEEK_DATA);
 		if (data == -1 && errno == ENXIO) {
@@ -881,44 +906,6 @@ static void progress(struct forkcp *fc, bool final)
 }
 
 /*
- * How the workers should copy.  copy_file_range() is the first choice where
- * it can share or offload the data: reflinks on Btrfs, XFS, bcachefs, OCFS2
- * and ZFS, server-side copies on NFS, SMB and Ceph (overlayfs passes it on
- * to those).  Elsewhere, ext4 for one, it is an in-kernel splice that takes
- * the destination's inode lock for every 64 KiB, so several workers mostly
- * wait for each other; pread()/pwrite() through a cache-sized buffer lets
- * their reads run in parallel and is measurably faster from two workers up.
- * A single worker keeps copy_file_range(), which is never slower alone.
- */
-static enum method choose_method(const struct forkcp *fc)
-{
-	static const unsigned long offload[] = {
-	    0x9123683eUL, /* Btrfs */
-	    0x58465342UL, /* XFS */
-	    0xca451a4eUL, /* bcachefs */
-	    0x7461636fUL, /* OCFS2 */
-	    0x2fc12fc1UL, /* ZFS */
-	    0x6969UL,     /* NFS */
-	    0xfe534d42UL, /* SMB2 */
-	    0xff534d42UL, /* CIFS */
-	    0x00c36400UL, /* Ceph */
-	    0x794c7630UL, /* overlayfs */
-	};
-	struct statfs sfs, tfs;
-	size_t i;
-
-	if (fc->nworkers == 1)
-		return M_CFR;
-	if (fstatfs(fc->sfd, &sfs) == -1 || fstatfs(fc->tfd, &tfs) == -1 ||
-	    sfs.f_type != tfs.f_type)
-		return M_RW;
-	for (i = 0; i < sizeof offload / sizeof offload[0]; i++)
-		if ((unsigned long)tfs.f_type == offload[i])
-			return M_CFR;
-	return M_RW;
-}
-
-/*
  * Copy a regular SRC with fc->jobs processes.  Sizes the temporary, maps
  * the shared slots, forks the children, copies worker 1's range in the
  * parent, then waits for every child.  Returns 0 when every worker
@@ -942,7 +929,6 @@ static int parallel_copy(struct forkcp *fc)
 	if (ftruncate(fc->tfd, size) == -1)
 		return errf(fc->err, errno, "cannot size the temporary for '%s' to %jd bytes",
 		            fc->vdst, (intmax_t)size);
-	fc->method = choose_method(fc);
 
 	fflush(NULL);
 	fc->pid[0] = getpid();
@@ -997,7 +983,6 @@ static int parallel_copy(struct forkcp *fc)
  */
 static int stream_copy(struct forkcp *fc)
 {
-	const struct timespec zero = {0, 0};
 	struct pollfd pfd = {.fd = fc->sfd, .events = POLLIN};
 	struct slot *s;
 	char *buf;
@@ -1017,7 +1002,7 @@ static int stream_copy(struct forkcp *fc)
 	fc->pid[0] = getpid();
 	buf = xmalloc(BUFSZ);
 	for (;;) {
-		wait_events(fc, &zero);
+		parent_tick(fc);
 		if (fc->signo != 0) {
 			rc = -1;
 			break;

@@ -221,7 +221,7 @@ static int may_answer(struct proto2 *p, const struct peer_addr *from, uint64_t n
 static void send_packet(struct server *s, const struct peer_addr *to, const struct v2_packet *pk)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_encode(pk, buf, sizeof buf);
+	size_t n = v2_seal(buf, v2_encode(pk, buf, sizeof buf), sizeof buf);
 
 	if (n > 0)
 		server_send(s, to, buf, n);
@@ -317,7 +317,7 @@ static void queue_notice(struct proto2 *p, struct session *ss, enum qerr err, in
 	struct v2_msg m = {.kind = V2_K_NOTICE, .code = (uint8_t)err, .detail = (uint8_t)detail,
 	                   .text = why, .text_len = strlen(why)};
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_msg_encode(&m, buf, sizeof buf - V2_SESSION_HDR);
+	size_t n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
 	struct blob *b;
 
 	if (n == 0)
@@ -485,8 +485,9 @@ void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *bu
 	struct session *ss;
 	uint64_t now = now_ms();
 
-	if (v2_parse(buf, len, &pk) != V2_OK) {
-		s->st.sdrops[SDROP_V2_MALFORMED]++;
+	len = v2_unseal(buf, len);
+	if (len == 0 || v2_parse(buf, len, &pk) != V2_OK) {
+		s->st.sdrops[SDROP_V2_MALFORMED]++; /* damaged on the way, or never v2 */
 		return;
 	}
 	switch (pk.type) {
@@ -578,7 +579,7 @@ void p2_broadcast(struct server *s, const struct outcome *o)
 		m.text = text;
 		m.text_len = chunk;
 		m.flags = chunk < left ? V2_MORE : 0;
-		n = v2_msg_encode(&m, buf, sizeof buf - V2_SESSION_HDR);
+		n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
 		if (n == 0)
 			break;
 		pieces[npieces++] = blob_new(buf, n);
@@ -661,6 +662,7 @@ void p2_goodbye(struct server *s)
 	memset(&o, 0, sizeof o);
 	o.has_event = 1;
 	o.event = V1_EV_SHUTDOWN;
+	s->event_id++; /* a new event of the room, like any other */
 	p2_broadcast(s, &o);
 	p2_flush(s);
 	/* No time to retransmit: CLOSE twice, so one loss does not leave a client guessing. */

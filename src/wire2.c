@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "crc32.h"
+
 /* A cursor over a byte buffer; every read or write checks the bounds and sets bad on overrun. */
 struct cur {
 	uint8_t *w;       /* writing */
@@ -160,7 +162,7 @@ enum v2_status v2_parse(const uint8_t *buf, size_t len, struct v2_packet *p)
 
 size_t v2_encode(const struct v2_packet *p, uint8_t *buf, size_t size)
 {
-	struct cur c = {.w = buf, .len = size < QUN_MAX_DATAGRAM ? size : QUN_MAX_DATAGRAM};
+	struct cur c = {.w = buf, .len = size < V2_MAX_BODY ? size : V2_MAX_BODY};
 
 	put_n(&c, V2_MAGIC, 1);
 	put_n(&c, V2_VERSION, 1);
@@ -215,6 +217,32 @@ size_t v2_encode(const struct v2_packet *p, uint8_t *buf, size_t size)
 		return 0;
 	}
 	return c.bad ? 0 : c.off;
+}
+
+size_t v2_seal(uint8_t *buf, size_t n, size_t size)
+{
+	uint32_t crc;
+
+	if (n == 0 || n > QUN_MAX_DATAGRAM - V2_CHECK_LEN || size < n + V2_CHECK_LEN)
+		return 0; /* nothing encoded (the encoder failed), or no room */
+	crc = crc32_ieee(buf, n);
+	buf[n] = (uint8_t)(crc >> 24);
+	buf[n + 1] = (uint8_t)(crc >> 16);
+	buf[n + 2] = (uint8_t)(crc >> 8);
+	buf[n + 3] = (uint8_t)crc;
+	return n + V2_CHECK_LEN;
+}
+
+size_t v2_unseal(const uint8_t *buf, size_t n)
+{
+	uint32_t want;
+
+	if (n < 3 + V2_CHECK_LEN || n > QUN_MAX_DATAGRAM)
+		return 0;
+	n -= V2_CHECK_LEN;
+	want = (uint32_t)buf[n] << 24 | (uint32_t)buf[n + 1] << 16 | (uint32_t)buf[n + 2] << 8 |
+	       buf[n + 3];
+	return crc32_ieee(buf, n) == want ? n : 0;
 }
 
 const char *v2_status_str(enum v2_status st)

@@ -11,6 +11,9 @@
 #define V2_VERSION 2
 #define V2_COOKIE_LEN 16
 #define V2_SESSION_HDR 23  /* header + session id + seq + ack + ack bits */
+#define V2_CHECK_LEN 4     /* CRC-32 trailer on every datagram */
+#define V2_MAX_BODY (QUN_MAX_DATAGRAM - V2_CHECK_LEN) /* a datagram less its trailer */
+#define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR) /* largest DATA payload */
 #define V2_MAX_TEXT QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
 #define V2_MORE 0x01       /* SAY/EVENT flag: the text continues in the next DATA */
 
@@ -72,9 +75,22 @@ enum v2_status v2_parse(const uint8_t *buf, size_t len, struct v2_packet *p);
 
 /*
  * Encode p (the fields its type uses) into buf.  Returns the length, or 0
- * if it would not fit in size bytes or in QUN_MAX_DATAGRAM.
+ * if it would not fit in size bytes or in V2_MAX_BODY (room is left for
+ * the trailer that v2_seal adds).
  */
 size_t v2_encode(const struct v2_packet *p, uint8_t *buf, size_t size);
+
+/*
+ * The integrity trailer.  Every v2 datagram on the wire is a body (what
+ * v2_encode makes and v2_parse reads) followed by the CRC-32 of the body,
+ * big-endian, so that a datagram damaged on the way (a bit flip the UDP
+ * checksum missed, a truncation) is dropped instead of shown or obeyed.
+ * v2_seal appends it to buf[0..n) (size is buf's size) and returns the new
+ * length, or 0 if it does not fit.  v2_unseal checks it and returns the
+ * body's length, or 0 if the datagram is too short or damaged.
+ */
+size_t v2_seal(uint8_t *buf, size_t n, size_t size);
+size_t v2_unseal(const uint8_t *buf, size_t n);
 
 const char *v2_status_str(enum v2_status st);
 
@@ -105,8 +121,8 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m);
 size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 
 /* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes. */
-#define V2_SAY_CHUNK (QUN_MAX_DATAGRAM - V2_SESSION_HDR - 2)
-#define V2_EVENT_CHUNK(name_len) (QUN_MAX_DATAGRAM - V2_SESSION_HDR - 12 - (name_len))
+#define V2_SAY_CHUNK (V2_MAX_PAYLOAD - 2)
+#define V2_EVENT_CHUNK(name_len) (V2_MAX_PAYLOAD - 12 - (name_len))
 
 /*
  * Length of the longest prefix of s[0..n) that is at most max bytes and

@@ -400,24 +400,20 @@ def test_r5_corruption_and_truncation(procs, v2, relays):
     no_departures([ps, pr])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec gap: PROTOCOL-v2 session datagrams carry no checksum or MAC, so a bit flip "
-    "inside a DATA payload that the UDP checksum missed (or a middlebox made) is shown; "
-    "THREATS.md R5 asks for no corrupted text"))
 def test_r5_no_corrupted_text_shown(procs, v2, relays):
     """R5 (integrity): one bit flipped inside the text of one DATA from
     alice (the relay does it deterministically: 'alice-5' becomes 'alice-4')
     must not be shown as text alice never sent; THREATS.md R5 says "no
-    corrupted text shown".  Protocol v2 has nothing to detect it, so this is
-    expected to fail until it does."""
+    corrupted text shown".  The CRC-32 trailer catches it: the damaged DATA
+    is dropped and the retransmission shows the right text."""
     q = procs.qund(*FAST)
     done = []
 
     def hook(direction, client, data):
         if direction == "c2s" and not done and data[2:3] == bytes((DATA,)) and \
-                data.endswith(b"alice-5"):
+                data[:-4].endswith(b"alice-5"):
             done.append(1)
-            return data[:-1] + b"4"
+            return data[:-5] + b"4" + data[-4:]  # the text changed, the CRC-32 not
         return data
     r = relays(addr(q), hook=hook)
     obs = v2.login("obs", addr(q))
@@ -444,7 +440,7 @@ def test_r5_corrupted_event_id_does_not_mute_qun(procs, v2, relays):
 
     def hook(direction, client, data):
         if direction == "s2c" and not done and data[2:3] == bytes((DATA,)) and \
-                data.endswith(b"ps-3"):
+                data[:-4].endswith(b"ps-3"):
             done.append(1)
             b = bytearray(data)
             b[23 + 1 + 3] ^= 0x01  # the id's byte worth 2**32
@@ -464,22 +460,18 @@ def test_r5_corrupted_event_id_does_not_mute_qun(procs, v2, relays):
     no_reconnect(qr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec gap: nothing protects the ack field; one ACK whose cumulative ack was raised "
-    "on the way makes qund drop DATA never delivered, and the receiver, stuck at the gap, "
-    "drops all that follows: the session goes silent for good"))
 def test_r5_corrupted_ack_does_not_kill_session(procs, v2, relays):
     """R5 (acks): the relay loses the DATA carrying "ps-12" to pr once, and
     raises the ack field of pr's next ACK by 2, so it claims that DATA too
     (deterministic; a corruption the UDP checksum missed).  pr must still
     get every message, in order: THREATS.md R5 says the session survives.
-    Expected to fail until v2 protects its header."""
+    The CRC-32 trailer catches the damaged ACK, so it is dropped."""
     q = procs.qund(*FAST)
     st = {"seq": None, "done": False}
 
     def hook(direction, client, data):
         if direction == "s2c" and st["seq"] is None and data[2:3] == bytes((DATA,)) and \
-                data.endswith(b"ps-12"):
+                data[:-4].endswith(b"ps-12"):
             st["seq"] = struct.unpack(">I", data[11:15])[0]
             return None
         if direction == "c2s" and st["seq"] is not None and not st["done"] and \

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import QUIET, WAIT, ev, refusal, wait_until
-from v2client import (ACK, CL_KICKED, CL_QUIT, CL_SHUTDOWN, CL_UNKNOWN, CLOSE, COOKIE, DATA,
+from v2client import (seal, ACK, CL_KICKED, CL_QUIT, CL_SHUTDOWN, CL_UNKNOWN, CLOSE, COOKIE, DATA,
                       E_NAME_INVALID, E_NAME_TAKEN, E_OTHER_NAME, E_ROOM_FULL, E_TEXT_INVALID,
                       E_TOO_LONG, EV_ADMIN, EV_JOIN, EV_KICK, EV_LEAVE, EV_SAY, EV_SHUTDOWN,
                       MAX_DATAGRAM, MAX_MESSAGE, PING, REFUSE, SAY_PIECE, WELCOME, ClientSet,
@@ -91,7 +91,7 @@ def test_cookie_reply_size_and_statelessness(procs, raws):
         r.send(hello(n1))
         d = r.recv(WAIT)
         assert d is not None, "no COOKIE for HELLO"
-        assert len(d) == 27 and len(d) <= 3 * 11, "COOKIE is %d bytes" % len(d)
+        assert len(d) == 27 + 4 and len(d) <= 3 * (11 + 4), "COOKIE is %d bytes" % len(d)
         c = parse(d)
         assert c.type == COOKIE and c.nonce == n1, c
         cookies.append(c.cookie)
@@ -107,20 +107,24 @@ def test_cookie_reply_size_and_statelessness(procs, raws):
 
 
 BAD_HANDSHAKE = [
-    ("short HELLO", b"\xfe\x02\x01" + b"n" * 7),
-    ("long HELLO", b"\xfe\x02\x01" + b"n" * 9),
-    ("version 1", b"\xfe\x01\x01" + b"n" * 8),
-    ("version 3", b"\xfe\x03\x01" + b"n" * 8),
-    ("unknown type", b"\xfe\x02\x7f" + b"n" * 8),
-    ("COOKIE to server", b"\xfe\x02\x02" + b"n" * 24),
-    ("header only", b"\xfe\x02"),
+    # Well sealed (a correct CRC-32), so they reach the parser's own checks.
+    ("short HELLO", seal(b"\xfe\x02\x01" + b"n" * 7)),
+    ("long HELLO", seal(b"\xfe\x02\x01" + b"n" * 9)),
+    ("version 1", seal(b"\xfe\x01\x01" + b"n" * 8)),
+    ("version 3", seal(b"\xfe\x03\x01" + b"n" * 8)),
+    ("unknown type", seal(b"\xfe\x02\x7f" + b"n" * 8)),
+    ("COOKIE to server", seal(b"\xfe\x02\x02" + b"n" * 24)),
+    ("header only", seal(b"\xfe\x02")),
+    ("LOGIN short", seal(b"\xfe\x02\x03" + b"n" * 24)),
+    ("LOGIN name past end", seal(b"\xfe\x02\x03" + b"n" * 24 + b"\x05abc")),
+    ("LOGIN trailing", seal(b"\xfe\x02\x03" + b"n" * 24 + b"\x03abcdef")),
+    # Damaged on the way: a HELLO without its CRC, or with a wrong one.
+    ("HELLO without CRC", b"\xfe\x02\x01" + b"n" * 8),
+    ("HELLO bad CRC", b"\xfe\x02\x01" + b"n" * 8 + b"\0\0\0\0"),
     ("magic only", b"\xfe"),
-    ("LOGIN short", b"\xfe\x02\x03" + b"n" * 24),
-    ("LOGIN name past end", b"\xfe\x02\x03" + b"n" * 24 + b"\x05abc"),
-    ("LOGIN trailing", b"\xfe\x02\x03" + b"n" * 24 + b"\x03abcdef"),
     ("v1 login", b"L alice"),
     ("v1 chat", b"C alice hi"),
-    ("over 1200", b"\xfe\x02\x01" + b"n" * 1300),
+    ("over 1200", seal(b"\xfe\x02\x01" + b"n" * 1300)),
 ]
 
 
@@ -193,7 +197,7 @@ def test_login_bad_cookie_gets_fresh_cookie(procs, v2, raws):
         assert d is not None, "no answer to LOGIN with a bad cookie"
         p = parse(d)
         assert p.type == COOKIE, "LOGIN with a bad cookie got %r" % p
-        assert len(d) == 27 < len(msg) and p.nonce == n and p.cookie == good
+        assert len(d) == 27 + 4 < len(msg) and p.nonce == n and p.cookie == good
     mark = len(obs.events)
     r.send(login(n, good, "mallory"))
     w = r.recv_parsed(WAIT)
@@ -306,7 +310,7 @@ def test_close_for_unknown_session(procs, v2, raws):
         d = r.recv(WAIT)
         assert d is not None, "no CLOSE for unknown sid"
         p = parse(d)
-        assert p.type == CLOSE and len(d) == 12 and p.sid == sid and p.reason == CL_UNKNOWN, p
+        assert p.type == CLOSE and len(d) == 12 + 4 and p.sid == sid and p.reason == CL_UNKNOWN, p
         assert r.silent(QUIET) == []
     barrier(alice, [obs], "nothing else")
 

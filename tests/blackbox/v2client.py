@@ -29,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 
 MAGIC = 0xFE
 VERSION = 0x02
@@ -43,7 +44,8 @@ TYPE_NAMES = {HELLO: "HELLO", COOKIE: "COOKIE", LOGIN: "LOGIN", WELCOME: "WELCOM
               REFUSE: "REFUSE", DATA: "DATA", ACK: "ACK", PING: "PING", CLOSE: "CLOSE",
               CHALLENGE: "CHALLENGE", REBIND: "REBIND"}
 
-# Sizes of the fixed parts.
+# Sizes of the fixed parts (of the body: every datagram also ends in a 4-byte CRC-32).
+CHECK = 4
 HDR = 3
 SESSION_HDR = 23          # header, sid, seq, ack, ack bits
 SIZE = {HELLO: 11, COOKIE: 27, WELCOME: 23, CLOSE: 12, CHALLENGE: 27, REBIND: 27}
@@ -66,7 +68,7 @@ E_NAME_TAKEN, E_NAME_INVALID, E_OTHER_NAME, E_ROOM_FULL, E_TEXT_INVALID = 1, 2, 
 E_TOO_LONG, E_MALFORMED, E_FLOOD, E_TOO_MANY = 6, 7, 8, 9
 
 # Largest text in one SAY: datagram less session header, kind and flags.
-SAY_PIECE = MAX_DATAGRAM - SESSION_HDR - 2
+SAY_PIECE = MAX_DATAGRAM - CHECK - SESSION_HDR - 2
 WINDOW = 64               # DATA held beyond ack by the receiver
 SEND_WINDOW = 33          # seqs in flight: the gap after ack plus the 32 of the ack bits
 RTO_INIT, RTO_MIN, RTO_MAX = 0.5, 0.2, 4.0
@@ -83,22 +85,37 @@ def _h(t):
     return bytes((MAGIC, VERSION, t))
 
 
+def seal(body):
+    """A body as it goes on the wire: followed by its CRC-32, big-endian."""
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def unseal(data):
+    """The body of a datagram from the wire; raise Malformed if its CRC-32 is wrong."""
+    if len(data) < HDR + CHECK:
+        raise Malformed("shorter than a header and a CRC")
+    body, (crc,) = data[:-CHECK], struct.unpack(">I", data[-CHECK:])
+    if zlib.crc32(body) != crc:
+        raise Malformed("bad CRC-32")
+    return body
+
+
 def hello(nonce):
-    return _h(HELLO) + nonce
+    return seal(_h(HELLO) + nonce)
 
 
 def login(nonce, cookie, name):
     name = name.encode() if isinstance(name, str) else name
-    return _h(LOGIN) + nonce + cookie + bytes((len(name) & 0xFF,)) + name
+    return seal(_h(LOGIN) + nonce + cookie + bytes((len(name) & 0xFF,)) + name)
 
 
 def session(t, sid, seq=0, ack=0, bits=0, payload=b""):
     """Any session datagram (DATA, ACK, PING, or a wrong type on purpose)."""
-    return _h(t) + sid + struct.pack(">III", seq, ack, bits) + payload
+    return seal(_h(t) + sid + struct.pack(">III", seq, ack, bits) + payload)
 
 
 def rebind(sid, cookie):
-    return _h(REBIND) + sid + cookie
+    return seal(_h(REBIND) + sid + cookie)
 
 
 def say_payload(text, more=False):
@@ -151,6 +168,7 @@ def parse(data, from_server=True):
     from_server selects which direction's types are legal."""
     if len(data) > MAX_DATAGRAM:
         raise Malformed("datagram of %d bytes, over %d" % (len(data), MAX_DATAGRAM))
+    data = unseal(data)
     if len(data) < HDR:
         raise Malformed("shorter than the header")
     if data[0] != MAGIC or data[1] != VERSION:

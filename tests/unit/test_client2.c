@@ -100,14 +100,15 @@ static struct v2_packet last_sent(void)
 	int i = seen.nsent - 1;
 
 	assert_true(i >= 0);
-	assert_int_equal(v2_parse(seen.sent[i], seen.sent_len[i], &p), V2_OK);
+	assert_int_equal(v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p),
+	                 V2_OK);
 	return p;
 }
 
 static void feed(const struct v2_packet *p, uint64_t now)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_encode(p, buf, sizeof buf);
+	size_t n = v2_seal(buf, v2_encode(p, buf, sizeof buf), sizeof buf);
 
 	assert_true(n > 0);
 	c2_on_datagram(&eng, buf, n, now);
@@ -246,7 +247,8 @@ static void long_say_split_with_more_flags(void **state)
 	assert_int_equal(seen.nsent - first, 3);
 	for (i = first; i < seen.nsent; i++) {
 		assert_true(seen.sent_len[i] <= QUN_MAX_DATAGRAM);
-		assert_int_equal(v2_parse(seen.sent[i], seen.sent_len[i], &p), V2_OK);
+		assert_int_equal(v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p),
+		                 V2_OK);
 		assert_int_equal(p.type, V2_DATA);
 		assert_int_equal(p.seq, (uint32_t)(i - first + 1));
 		assert_int_equal(v2_msg_parse(p.payload, p.payload_len, &m), V2_OK);
@@ -387,6 +389,27 @@ static void kicked_closes(void **state)
 	assert_int_equal(seen.closed_reason, V2_CLOSE_KICKED);
 }
 
+static void damaged_datagram_ignored(void **state)
+{
+	struct v2_packet cookie = {.type = V2_COOKIE};
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n;
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_poll(&eng, 0);
+	cookie.nonce = last_sent().nonce;
+	n = v2_seal(buf, v2_encode(&cookie, buf, sizeof buf), sizeof buf);
+	buf[12] ^= 0x04; /* one bit of the cookie flipped on the way */
+	c2_on_datagram(&eng, buf, n, 10);
+	assert_int_equal(eng.state, C2_HELLO);
+	buf[12] ^= 0x04;
+	c2_on_datagram(&eng, buf, n - 1, 10); /* cut short */
+	assert_int_equal(eng.state, C2_HELLO);
+	c2_on_datagram(&eng, buf, n, 10);
+	assert_int_equal(eng.state, C2_LOGIN);
+}
+
 static void challenge_answered_with_rebind(void **state)
 {
 	struct v2_packet ch = {.type = V2_CHALLENGE, .sid = 9}, rb;
@@ -422,6 +445,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(unknown_session_reconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(kicked_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_datagram_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(challenge_answered_with_rebind, setup, teardown),
 	};
 

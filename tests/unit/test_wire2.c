@@ -846,8 +846,8 @@ static void encode_data_largest(void **state)
 	p.type = V2_DATA;
 	p.seq = 1;
 	p.payload = payload;
-	p.payload_len = QUN_MAX_DATAGRAM - V2_SESSION_HDR;
-	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), QUN_MAX_DATAGRAM);
+	p.payload_len = V2_MAX_PAYLOAD;
+	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), V2_MAX_BODY);
 }
 
 static void encode_data_too_long(void **state)
@@ -861,7 +861,7 @@ static void encode_data_too_long(void **state)
 	p.type = V2_DATA;
 	p.seq = 1;
 	p.payload = payload;
-	p.payload_len = QUN_MAX_DATAGRAM - V2_SESSION_HDR + 1;
+	p.payload_len = V2_MAX_PAYLOAD + 1;
 	/* The buffer is big enough; the datagram limit is not. */
 	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), 0);
 }
@@ -877,8 +877,8 @@ static void encode_refuse_too_long(void **state)
 	memset(&p, 0, sizeof(p));
 	p.type = V2_REFUSE;
 	p.reason = reason;
-	p.reason_len = QUN_MAX_DATAGRAM - 13;
-	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), QUN_MAX_DATAGRAM);
+	p.reason_len = V2_MAX_BODY - 13;
+	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), V2_MAX_BODY);
 	p.reason_len++;
 	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), 0);
 }
@@ -1261,9 +1261,9 @@ static void say_chunk_fills_datagram(void **state)
 	m.text = text;
 	m.text_len = V2_SAY_CHUNK;
 	n = v2_msg_encode(&m, payload, sizeof(payload));
-	assert_int_equal(n, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
-	assert_int_equal(data_len(payload, n, buf), QUN_MAX_DATAGRAM);
-	assert_int_equal(parse(buf, QUN_MAX_DATAGRAM, &p), V2_OK);
+	assert_int_equal(n, V2_MAX_PAYLOAD);
+	assert_int_equal(data_len(payload, n, buf), V2_MAX_BODY);
+	assert_int_equal(parse(buf, V2_MAX_BODY, &p), V2_OK);
 	assert_int_equal(msg_parse(p.payload, p.payload_len, &m), V2_OK);
 	assert_int_equal(m.text_len, V2_SAY_CHUNK);
 	assert_int_equal(m.flags, V2_MORE);
@@ -1273,7 +1273,7 @@ static void say_chunk_fills_datagram(void **state)
 	m.text = text;
 	m.text_len = V2_SAY_CHUNK + 1;
 	n = v2_msg_encode(&m, payload, sizeof(payload));
-	assert_int_equal(n, QUN_MAX_DATAGRAM - V2_SESSION_HDR + 1);
+	assert_int_equal(n, V2_MAX_PAYLOAD + 1);
 	assert_int_equal(data_len(payload, n, buf), 0);
 }
 
@@ -1298,9 +1298,9 @@ static void event_chunk_fills_datagram(void **state)
 	m.text = text;
 	m.text_len = V2_EVENT_CHUNK(QUN_MAX_NAME);
 	n = v2_msg_encode(&m, payload, sizeof(payload));
-	assert_int_equal(n, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
-	assert_int_equal(data_len(payload, n, buf), QUN_MAX_DATAGRAM);
-	assert_int_equal(parse(buf, QUN_MAX_DATAGRAM, &p), V2_OK);
+	assert_int_equal(n, V2_MAX_PAYLOAD);
+	assert_int_equal(data_len(payload, n, buf), V2_MAX_BODY);
+	assert_int_equal(parse(buf, V2_MAX_BODY, &p), V2_OK);
 	assert_int_equal(msg_parse(p.payload, p.payload_len, &m), V2_OK);
 	assert_int_equal(m.name_len, QUN_MAX_NAME);
 	assert_int_equal(m.text_len, V2_EVENT_CHUNK(QUN_MAX_NAME));
@@ -1386,9 +1386,65 @@ static void utf8_prefix_splits_long_text(void **state)
 	assert_int_equal(chunks, (n + V2_SAY_CHUNK - 1) / V2_SAY_CHUNK);
 }
 
+/* The integrity trailer (v2_seal / v2_unseal). */
+
+static void seal_appends_crc32_big_endian(void **state)
+{
+	uint8_t buf[16] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+
+	(void)state;
+	/* CRC-32 of "123456789" is the standard check value 0xCBF43926. */
+	assert_int_equal(v2_seal(buf, 9, sizeof(buf)), 13);
+	assert_int_equal(buf[9], 0xCB);
+	assert_int_equal(buf[10], 0xF4);
+	assert_int_equal(buf[11], 0x39);
+	assert_int_equal(buf[12], 0x26);
+	assert_int_equal(v2_unseal(buf, 13), 9);
+}
+
+static void seal_refuses_empty_and_full(void **state)
+{
+	static uint8_t buf[QUN_MAX_DATAGRAM + 8];
+
+	(void)state;
+	assert_int_equal(v2_seal(buf, 0, sizeof(buf)), 0); /* a failed encode stays failed */
+	assert_int_equal(v2_seal(buf, 9, 12), 0);         /* no room for the trailer */
+	assert_int_equal(v2_seal(buf, V2_MAX_BODY, sizeof(buf)), QUN_MAX_DATAGRAM);
+	assert_int_equal(v2_seal(buf, V2_MAX_BODY + 1, sizeof(buf)), 0);
+}
+
+static void unseal_rejects_damage(void **state)
+{
+	uint8_t buf[32];
+	size_t n, i;
+	int bit;
+
+	(void)state;
+	memset(buf, 0x5A, sizeof(buf));
+	buf[0] = V2_MAGIC;
+	buf[1] = V2_VERSION;
+	n = v2_seal(buf, 20, sizeof(buf));
+	assert_int_equal(v2_unseal(buf, n), 20);
+	/* Every single bit flip anywhere is caught. */
+	for (i = 0; i < n; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			buf[i] ^= (uint8_t)(1u << bit);
+			assert_int_equal(v2_unseal(buf, n), 0);
+			buf[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	/* So is a datagram cut short, or one too short to carry a trailer. */
+	assert_int_equal(v2_unseal(buf, n - 1), 0);
+	assert_int_equal(v2_unseal(buf, 6), 0);
+	assert_int_equal(v2_unseal(buf, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(seal_appends_crc32_big_endian),
+		cmocka_unit_test(seal_refuses_empty_and_full),
+		cmocka_unit_test(unseal_rejects_damage),
 	    cmocka_unit_test(is_v2_magic),
 	    cmocka_unit_test(hello_round_trip),
 	    cmocka_unit_test(cookie_round_trip),
