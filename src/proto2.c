@@ -15,8 +15,8 @@
 #define LIMIT_SLOTS 1024     /* rate-limit buckets for unvalidated sources, by hash of IP */
 #define LIMIT_BURST 20       /* per source IP slot */
 #define LIMIT_RATE 10        /* per second */
-#define LIMIT_GLOBAL_BURST 1000
-#define LIMIT_GLOBAL_RATE 1000
+#define LIMIT_GLOBAL_BURST 10000
+#define LIMIT_GLOBAL_RATE 10000 /* bounds what forged sources can make us send: ~300 kB/s */
 #define KEEPALIVE_HINT 25    /* seconds, told to clients in WELCOME (less if our timeout is short) */
 
 /* One v2 member's protocol state; the room member holds a pointer to it (member->data). */
