@@ -22,7 +22,8 @@ struct conn {
 	size_t inlen;
 	struct buf out; /* status line and body, once the request has run */
 	size_t sent;
-	int writing;
+	int writing;  /* the request has run: sending the reply */
+	int draining; /* the reply is out: reading what is left until the client closes */
 	uint64_t deadline;
 };
 
@@ -279,24 +280,60 @@ static int conn_read(struct control *c, struct conn *k)
 	}
 }
 
+/*
+ * After the reply: discard whatever the client still sends (an over-long
+ * request, a second line) until it closes.  Closing with unread input
+ * would make the kernel reset the connection, and the client could lose
+ * the reply it had not read yet.  Returns 1 when the client has closed.
+ */
+static int conn_drain(struct conn *k)
+{
+	char sink[1024];
+
+	for (;;) {
+		ssize_t n = recv(k->fd, sink, sizeof sink, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return 1;
+	}
+}
+
 static void conn_event(struct control *c, size_t slot)
 {
 	struct conn *k = c->conns[slot];
 	struct epoll_event ev;
 
+	if (k->draining) {
+		if (conn_drain(k))
+			conn_close(c, slot);
+		return;
+	}
 	if (!k->writing && conn_read(c, k)) {
 		conn_close(c, slot);
 		return;
 	}
 	if (!k->writing)
 		return;
+	memset(&ev, 0, sizeof ev);
+	ev.data.ptr = k;
 	if (conn_write(k)) {
-		conn_close(c, slot);
+		/* All sent: our side is done; wait for the client's end (bounded by the deadline).
+		 */
+		shutdown(k->fd, SHUT_WR);
+		k->draining = 1;
+		if (conn_drain(k)) {
+			conn_close(c, slot);
+			return;
+		}
+		ev.events = EPOLLIN;
+		epoll_ctl(c->epfd, EPOLL_CTL_MOD, k->fd, &ev);
 		return;
 	}
-	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLOUT;
-	ev.data.ptr = k;
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, k->fd, &ev);
 }
 
@@ -393,7 +430,7 @@ int control_close(struct control *c, char *err, size_t errlen)
 		if (k == NULL)
 			continue;
 		/* A reply still going out (say, to "shutdown") gets one bounded, blocking try. */
-		if (k->writing) {
+		if (k->writing && !k->draining) {
 			int flags = fcntl(k->fd, F_GETFL);
 
 			if (flags >= 0 && fcntl(k->fd, F_SETFL, flags & ~O_NONBLOCK) == 0 &&
