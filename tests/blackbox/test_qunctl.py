@@ -443,3 +443,42 @@ def test_console_offers_the_same_commands(srv, peers):
     srv.console("plain words")
     alice.wait_for("管理员 说：plain words")
     assert srv.ctl("bans").out.startswith("禁止：\n  bob (剩余 ")
+
+
+# ---------------------------------------------------------------------------
+# Protocol v2 members are held to the same bans and mutes.
+
+QERR_BANNED, QERR_MUTED = 10, 11
+
+
+def test_v2_mute_and_ban(srv):
+    from v2client import CL_KICKED, EV_KICK, EV_SAY, V2Client
+    server = ("127.0.0.1", srv.port)
+    alice, bob = V2Client(server), V2Client(server)
+    try:
+        alice.login("alice")
+        bob.login("bob")
+        assert srv.ctl("mute", "bob").rc == 0
+        bob.say("不该被听到")
+        n = bob.wait_notice(code=QERR_MUTED)
+        assert n.text == "你已被禁言"
+        srv.ctl("unmute", "bob")
+        bob.say("现在可以")
+        alice.wait_event(EV_SAY, name="bob", text="现在可以")
+        assert alice.said("bob") == ["现在可以"], "a muted message reached alice"
+
+        assert srv.ctl("ban", "bob", "kicked").rc == 2  # "kicked" is no duration
+        assert srv.ctl("ban", "bob").rc == 0
+        assert bob.wait(lambda: bob.closed == CL_KICKED), "bob's session was not closed"
+        alice.wait_event(EV_KICK, name="bob")
+        again = V2Client(server)
+        try:
+            r = again.login("bob", expect="refuse")
+            assert (r.code, r.reason) == (QERR_BANNED, "你已被禁止进入聊天室")
+        finally:
+            again.close()
+        assert srv.ctl("-j", "stats").json()["drops"]["banned"] >= 1
+        assert alice.errors == [] and bob.errors == []
+    finally:
+        alice.close()
+        bob.close()
