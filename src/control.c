@@ -358,8 +358,8 @@ static void accept_all(struct control *c, uint64_t now)
 		for (slot = 0; slot < CONTROL_MAX_CLIENTS && c->conns[slot] != NULL; slot++)
 			;
 		if (slot == CONTROL_MAX_CLIENTS) {
-			if (send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				(void)0; /* it is being turned away either way */
+			/* Best effort: it is turned away whether or not this gets through. */
+			(void)send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
 			continue;
 		}
