@@ -158,8 +158,8 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 /* The long options before "config" are the configuration file's keys (qund.conf(5)). */
-#define CONFIG_KEYS 15
-#define SHORTOPTS   "b:c:dp:u:hV"
+#define CONFIG_KEYS_MAX (sizeof longopts / sizeof longopts[0])
+#define SHORTOPTS       "b:c:dp:u:hV"
 
 /* A numeric option's value; -1 with a clear complaint in err. */
 static int numeric_option(const char *name, const char *arg, unsigned long lo, unsigned long hi,
@@ -295,16 +295,16 @@ static int runtime_path(char *out, size_t size, const char *name)
 /* -c FILE: the file's keys are the long options before "config". */
 static void load_config(const char *path, struct options *opt)
 {
-	struct config_key keys[CONFIG_KEYS];
+	struct config_key keys[CONFIG_KEYS_MAX];
 	char err[PATH_MAX + 256];
 	size_t i;
 
-	for (i = 0; i < CONFIG_KEYS; i++) {
+	for (i = 0; strcmp(longopts[i].name, "config") != 0; i++) {
 		keys[i].name = longopts[i].name;
 		keys[i].takes_value = longopts[i].has_arg == required_argument;
 		keys[i].id = longopts[i].val;
 	}
-	if (config_load(path, keys, CONFIG_KEYS, apply_config, opt, err, sizeof err) < 0) {
+	if (config_load(path, keys, i, apply_config, opt, err, sizeof err) < 0) {
 		log_warnx("%s", err);
 		exit(2);
 	}
