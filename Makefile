@@ -1,9 +1,11 @@
-# Makefile - builds qund, qun and forkcp, runs every test, installs; plain GNU make.
+# Makefile - builds qund, qunctl, qun and forkcp, runs every test, installs; plain GNU make.
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+# systemd looks for vendor units under lib/ of the prefix (/usr/lib/systemd/system).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 
 CC      ?= cc
@@ -22,13 +24,16 @@ QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
 QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
 
-CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2
+CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf
 CORE_O  = $(CORE:%=$(B)/%.o)
-QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o $(CORE_O)
+QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o \
+          $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
+QUNCTL_O = $(B)/qunctl.o $(B)/log.o
 QUN_O   = $(B)/qun.o $(B)/netproc2.o $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o $(B)/crc32.o $(B)/wire2.o $(B)/rel.o
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
-UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2
-PROGS   = $(B)/qund $(B)/qun $(B)/forkcp
+UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
+          test_sanction test_config test_log test_buf
+PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
         check-long soak bench format format-check install uninstall clean
@@ -46,6 +51,9 @@ $(B):
 
 $(B)/qund: $(QUND_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUND_O) $(LIBS_SODIUM)
+
+$(B)/qunctl: $(QUNCTL_O)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUNCTL_O)
 
 $(B)/qun: $(QUN_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUN_O) $(LIBS_SODIUM)
@@ -101,18 +109,27 @@ bench: deps
 	$(MAKE) all
 	sh bench/forkcp.sh $(B)/forkcp
 
+# forkcp(1) comes with forkcp's own branch; it is installed once it is here.
+INST_MAN1 = man/qun.1 $(wildcard man/forkcp.1)
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
 	install -m 755 $(B)/qun $(B)/forkcp $(DESTDIR)$(BINDIR)/
-	install -m 755 $(B)/qund $(DESTDIR)$(SBINDIR)/
-	install -m 644 man/qun.1 man/forkcp.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 644 man/qund.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 $(B)/qund $(B)/qunctl $(DESTDIR)$(SBINDIR)/
+	install -m 644 $(INST_MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/qund.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/qund.8 man/qunctl.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/qund.service.in >$(DESTDIR)$(UNITDIR)/qund.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/qund.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/qun $(DESTDIR)$(BINDIR)/forkcp $(DESTDIR)$(SBINDIR)/qund \
+	rm -f $(DESTDIR)$(BINDIR)/qun $(DESTDIR)$(BINDIR)/forkcp \
+		$(DESTDIR)$(SBINDIR)/qund $(DESTDIR)$(SBINDIR)/qunctl \
 		$(DESTDIR)$(MANDIR)/man1/qun.1 $(DESTDIR)$(MANDIR)/man1/forkcp.1 \
-		$(DESTDIR)$(MANDIR)/man8/qund.8
+		$(DESTDIR)$(MANDIR)/man5/qund.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/qund.8 $(DESTDIR)$(MANDIR)/man8/qunctl.8 \
+		$(DESTDIR)$(UNITDIR)/qund.service
 
 clean:
 	rm -rf build

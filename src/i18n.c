@@ -66,6 +66,8 @@ static const char *const err_texts[][2] = {
 	[QERR_BAD_REQUEST] = {"无法识别的请求", "malformed request"},
 	[QERR_FLOOD] = {"发言太快，请稍后再说", "you are sending too fast; slow down"},
 	[QERR_TOO_MANY] = {"来自此地址的连接太多", "too many sessions from this address"},
+	[QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
+	[QERR_MUTED] = {"你已被禁言", "you are muted"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -27,6 +27,8 @@ enum qerr {
 	QERR_BAD_REQUEST,    /* unknown command or missing field */
 	QERR_FLOOD,          /* over the flood-control rate */
 	QERR_TOO_MANY,       /* too many members from this IP address */
+	QERR_BANNED,         /* the operator banned this name or address */
+	QERR_MUTED,          /* the operator muted this name */
 	QERR_COUNT
 };
 

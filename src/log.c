@@ -1,13 +1,24 @@
-/* log.c - warn/warnx/fatal/fatalx and the aborting allocators declared in log.h. */
+/* log.c - warn/warnx/fatal/fatalx to stderr, syslog or a file; rate limits; aborting allocators. */
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
 static const char *log_prog = "qun";
+static enum log_dest log_dest = DEST_STDERR;
+static int log_fd = -1;         /* DEST_FILE */
+static char log_path[PATH_MAX]; /* DEST_FILE, for log_reopen */
+static void (*log_fatal_hook)(const char *msg);
 
 void log_init(const char *progname)
 {
@@ -16,19 +27,152 @@ void log_init(const char *progname)
 	log_prog = slash != NULL ? slash + 1 : progname;
 }
 
-/* Print "prog: message[: strerror]" to stderr in one write where possible. */
-static void vlog(int with_errno, const char *fmt, va_list ap)
+/* Write all of buf to fd, retrying on EINTR and short writes; errors are ignored (nowhere to report
+ * them). */
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void to_file(const char *msg)
+{
+	char line[1200], stamp[40];
+	struct tm tm;
+	time_t t = time(NULL);
+	int n;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+		snprintf(stamp, sizeof stamp, "%lld", (long long)t);
+	n = snprintf(line, sizeof line, "%s %s[%ld]: %s\n", stamp, log_prog, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line) {
+		/* A cut line still ends with a newline, so the next one starts clean. */
+		n = (int)sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	write_all(log_fd, line, (size_t)n);
+}
+
+/* Format "message[: strerror]" and send it where logs go now. */
+static void vlog(int prio, int with_errno, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	int saved = errno;
+	size_t len;
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (with_errno)
-		fprintf(stderr, "%s: %s: %s\n", log_prog, msg, strerror(saved));
-	else
+	if (with_errno) {
+		len = strlen(msg);
+		snprintf(msg + len, sizeof msg - len, ": %s", strerror(saved));
+	}
+	switch (log_dest) {
+	case DEST_SYSLOG:
+		syslog(prio, "%s", msg);
+		break;
+	case DEST_FILE:
+		to_file(msg);
+		break;
+	case DEST_STDERR:
+	default:
 		fprintf(stderr, "%s: %s\n", log_prog, msg);
-	fflush(stderr);
+		fflush(stderr);
+		break;
+	}
+	if (prio == LOG_ERR && log_fatal_hook != NULL)
+		log_fatal_hook(msg);
 	errno = saved;
+}
+
+void log_to_syslog(void)
+{
+	openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_dest = DEST_SYSLOG;
+}
+
+static int open_log(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+int log_to_file(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (strlen(path) >= sizeof log_path) {
+		snprintf(err, errlen, "log file name too long");
+		return -1;
+	}
+	fd = open_log(path, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	snprintf(log_path, sizeof log_path, "%s", path);
+	log_dest = DEST_FILE;
+	return 0;
+}
+
+int log_reopen(char *err, size_t errlen)
+{
+	int fd;
+
+	if (log_dest != DEST_FILE)
+		return 0;
+	fd = open_log(log_path, err, errlen);
+	if (fd < 0)
+		return -1;
+	close(log_fd);
+	log_fd = fd;
+	return 0;
+}
+
+int log_chown(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	if (log_dest != DEST_FILE)
+		return 0;
+	if (fchown(log_fd, uid, gid) < 0) {
+		snprintf(err, errlen, "chown %s: %s", log_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void log_set_fatal_hook(void (*hook)(const char *msg))
+{
+	log_fatal_hook = hook;
+}
+
+int ratelimit_allow(struct ratelimit *rl, uint64_t now, unsigned burst, uint64_t window_ms,
+                    unsigned long *suppressed)
+{
+	if (rl->used == 0 || now - rl->window_start >= window_ms) {
+		rl->window_start = now;
+		rl->used = 0;
+	}
+	if (rl->used >= burst) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->used++;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return 1;
 }
 
 void log_warn(const char *fmt, ...)
@@ -36,7 +180,7 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(1, fmt, ap);
+	vlog(LOG_WARNING, 1, fmt, ap);
 	va_end(ap);
 }
 
@@ -45,7 +189,7 @@ void log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_WARNING, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -54,7 +198,7 @@ void log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_INFO, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -63,7 +207,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(1, fmt, ap);
+	vlog(LOG_ERR, 1, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -73,7 +217,7 @@ void fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(0, fmt, ap);
+	vlog(LOG_ERR, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

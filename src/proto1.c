@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "sanction.h"
 #include "server.h"
 #include "text.h"
 #include "wire1.h"
@@ -49,6 +50,42 @@ static void refuse_malformed(struct server *s, const struct peer_addr *from, con
 	server_deliver(s, &o, len);
 }
 
+/*
+ * The operator's bans and mutes (sanction.h), asked before the room sees
+ * a parsed request.  A banned address gets nothing but a refusal to its
+ * logins; a banned name cannot log in; a muted member's chat is refused
+ * to it and relayed to nobody.  (A member caught by a new ban was kicked
+ * when the ban was made.)  Returns 1 if the request ends here.
+ */
+static int v1_sanctioned(struct server *s, const struct peer_addr *from,
+                         const struct v1_request *req, size_t req_len, uint64_t now)
+{
+	const struct member *m = room_find_addr(s->room, from);
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.reply_to = *from;
+	o.reply_to_member = m != NULL;
+	o.reply_proto = 1;
+	if (sanction_is_banned(s->sanctions, req->cmd == V1_LOGIN ? req->name : NULL, req->name_len,
+	                       from, now)) {
+		s->st.sdrops[SDROP_BANNED]++;
+		if (req->cmd == V1_LOGIN) {
+			o.reply = REPLY_ERR;
+			o.err = QERR_BANNED;
+		}
+	} else if (req->cmd == V1_CHAT && m != NULL &&
+	           sanction_is_muted(s->sanctions, m->name, strlen(m->name), now)) {
+		s->st.sdrops[SDROP_MUTED]++;
+		o.reply = REPLY_ERR;
+		o.err = QERR_MUTED;
+	} else {
+		return 0;
+	}
+	server_deliver(s, &o, req_len);
+	return 1;
+}
+
 void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len)
 {
 	struct v1_request req;
@@ -71,6 +108,8 @@ void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, 
 		refuse_malformed(s, from, buf, len, st);
 		return;
 	}
+	if (v1_sanctioned(s, from, &req, len, now))
+		return;
 	switch (req.cmd) {
 	case V1_LOGIN:
 		room_join(s->room, from, req.name, req.name_len, now, &o);

@@ -7,6 +7,7 @@
 #include "cookie.h"
 #include "log.h"
 #include "rel.h"
+#include "sanction.h"
 #include "server.h"
 #include "text.h"
 #include "wire2.h"
@@ -337,6 +338,12 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 	struct outcome o;
 	char key[QUN_MAX_NAME + 1];
 
+	/* The operator's bans (sanction.h): a banned name or address gets no session. */
+	if (sanction_is_banned(s->sanctions, pk->name, pk->name_len, from, now)) {
+		s->st.sdrops[SDROP_BANNED]++;
+		send_refuse(p, from, pk->nonce, QERR_BANNED, 0);
+		return;
+	}
 	if (m != NULL && m->proto == 2) {
 		ss = m->data;
 		if (ss->nonce == pk->nonce) {
@@ -382,6 +389,12 @@ static void say_text(struct proto2 *p, struct session *ss, const char *text, siz
 {
 	struct outcome o;
 
+	/* A muted member (sanction.h) is told so, and nobody hears it. */
+	if (sanction_is_muted(p->srv->sanctions, ss->m->name, strlen(ss->m->name), now_ms())) {
+		p->srv->st.sdrops[SDROP_MUTED]++;
+		queue_notice(p, ss, QERR_MUTED, 0);
+		return;
+	}
 	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, now_ms(),
 	         &o);
 	server_deliver(p->srv, &o, 0);

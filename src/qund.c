@@ -1,6 +1,7 @@
 /* qund.c - the qun chat server: options, the epoll loop, and protocol v1 on top of the room core. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -15,11 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "command.h"
+#include "config.h"
 #include "console.h"
+#include "control.h"
+#include "daemon.h"
 #include "i18n.h"
 #include "log.h"
 #include "net.h"
 #include "room.h"
+#include "sanction.h"
 #include "text.h"
 #include "server.h"
 #include "wire1.h"
@@ -28,41 +35,73 @@
 #define QUND_VERSION "0.1.0"
 #define TICK_MS 50 /* timers: retransmissions want this; expiry checks are O(1) */
 
+/* Room for an option's text value (paths included). */
+#define OPT_TEXT PATH_MAX
+
 struct options {
-	const char *host, *port;
+	const char *host, *port; /* point into host_buf/port_buf, or NULL host */
+	char host_buf[256], port_buf[32];
 	enum lang lang;
 	int legacy;
 	unsigned long idle_timeout, keepalive_timeout, max_members, max_per_address;
 	unsigned long flood_burst, flood_rate;
+	int daemonize;
+	char user[64];
+	char pidfile[OPT_TEXT]; /* "" = none (in the foreground) or the default (with -d) */
+	char log[OPT_TEXT];     /* "" = stderr, or syslog with -d; "syslog"; or a file */
+	char control[OPT_TEXT]; /* "" = the default path; "none" = no control socket */
+	int control_default;    /* control is the default path: failing to open it is not fatal */
+	/* Resolved by main from user: whom to become after binding. */
+	int drop;
+	uid_t uid;
+	gid_t gid;
 };
 
 static const char usage_text[] =
-	"usage: qund [-b ADDR] [-p PORT] [--lang zh|en] [--legacy] [--idle-timeout SECS]\n"
-	"            [--keepalive-timeout SECS] [--max-members N] [--max-per-address N]\n"
-	"            [--flood-burst N] [--flood-rate N] [-h] [-V]\n";
+    "usage: qund [-d] [-c FILE] [-b ADDR] [-p PORT] [--lang zh|en] [--legacy]\n"
+    "            [-u USER] [--control PATH|none] [--pidfile FILE] [--log FILE|syslog]\n"
+    "            [--idle-timeout SECS] [--keepalive-timeout SECS] [--max-members N]\n"
+    "            [--max-per-address N] [--flood-burst N] [--flood-rate N] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
 	fputs(usage_text, status == 0 ? stdout : stderr);
 	if (status == 0)
-		fputs("\n"
-		      "  -b, --bind ADDR            address to listen on (default: all, IPv4 and IPv6)\n"
-		      "  -p, --port PORT            UDP port (default 8888; 0 lets the kernel choose)\n"
-		      "      --lang zh|en           language of the room's messages (default: locale)\n"
-		      "      --legacy               also accept protocol v1 (the lesson's clients, nc)\n"
-		      "      --idle-timeout SECS    evict clients without keepalives after SECS of "
-		      "silence (3600)\n"
-		      "      --keepalive-timeout SECS\n"
-		      "                             evict clients that sent keepalives after SECS of "
-		      "silence (90)\n"
-		      "      --max-members N        room capacity (1024)\n"
-		      "      --max-per-address N    members from one IP address (8)\n"
-		      "      --flood-burst N        messages a member may send at once (5)\n"
-		      "      --flood-rate N         ... and then per second (2)\n"
-		      "  -h, --help                 show this help\n"
-		      "  -V, --version              show the version\n"
-		      "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help\n",
-		      stdout);
+		fputs(
+		    "\n"
+		    "  -d, --daemon               run in the background (double fork; no console)\n"
+		    "  -c, --config FILE          read settings from FILE (qund.conf(5)); flags "
+		    "win\n"
+		    "  -b, --bind ADDR            address to listen on (default: all, IPv4 and "
+		    "IPv6)\n"
+		    "  -p, --port PORT            UDP port (default 8888; 0 lets the kernel "
+		    "choose)\n"
+		    "      --lang zh|en           language of the room's messages (default: "
+		    "locale)\n"
+		    "      --legacy               also accept protocol v1 (the lesson's clients, "
+		    "nc)\n"
+		    "  -u, --user USER            when started as root, run as USER after binding\n"
+		    "      --control PATH|none    operator control socket (default:\n"
+		    "                             $RUNTIME_DIRECTORY/qund.sock or "
+		    "/run/qun/qund.sock)\n"
+		    "      --pidfile FILE         pid file, locked (default with -d: beside the "
+		    "socket)\n"
+		    "      --log FILE|syslog      log to FILE (reopened on SIGHUP) or to syslog\n"
+		    "                             (default: stderr, or syslog with -d)\n"
+		    "      --idle-timeout SECS    evict clients without keepalives after SECS of "
+		    "silence (3600)\n"
+		    "      --keepalive-timeout SECS\n"
+		    "                             evict clients that sent keepalives after SECS of "
+		    "silence (90)\n"
+		    "      --max-members N        room capacity (1024)\n"
+		    "      --max-per-address N    members from one IP address (8)\n"
+		    "      --flood-burst N        messages a member may send at once (5)\n"
+		    "      --flood-rate N         ... and then per second (2)\n"
+		    "  -h, --help                 show this help\n"
+		    "  -V, --version              show the version\n"
+		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help,\n"
+		    "and every qunctl(8) command as /COMMAND.\n",
+		    stdout);
 	exit(status);
 }
 
@@ -82,37 +121,202 @@ static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsign
 	return 0;
 }
 
-/* A numeric option's value, or a clear complaint and the usage. */
-static void numeric_option(const char *name, const char *arg, unsigned long lo, unsigned long hi,
-                           unsigned long *out)
+enum {
+	OPT_LANG = 256,
+	OPT_IDLE,
+	OPT_KEEPALIVE,
+	OPT_MAX,
+	OPT_LEGACY,
+	OPT_PER_ADDR,
+	OPT_BURST,
+	OPT_RATE,
+	OPT_PIDFILE,
+	OPT_LOG,
+	OPT_CONTROL,
+};
+
+static const struct option longopts[] = {
+    {"bind", required_argument, NULL, 'b'},
+    {"port", required_argument, NULL, 'p'},
+    {"lang", required_argument, NULL, OPT_LANG},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE},
+    {"max-members", required_argument, NULL, OPT_MAX},
+    {"max-per-address", required_argument, NULL, OPT_PER_ADDR},
+    {"flood-burst", required_argument, NULL, OPT_BURST},
+    {"flood-rate", required_argument, NULL, OPT_RATE},
+    {"legacy", no_argument, NULL, OPT_LEGACY},
+    {"daemon", no_argument, NULL, 'd'},
+    {"user", required_argument, NULL, 'u'},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"control", required_argument, NULL, OPT_CONTROL},
+    /* Not keys of the configuration file: */
+    {"config", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+/* The long options before "config" are the configuration file's keys (qund.conf(5)). */
+#define CONFIG_KEYS_MAX (sizeof longopts / sizeof longopts[0])
+#define SHORTOPTS       "b:c:dp:u:hV"
+
+/* A numeric option's value; -1 with a clear complaint in err. */
+static int numeric_option(const char *name, const char *arg, unsigned long lo, unsigned long hi,
+                          unsigned long *out, char *err, size_t errlen)
 {
-	if (parse_ulong(arg, lo, hi, out) < 0) {
-		log_warnx("%s: expected a number from %lu to %lu, got \"%s\"", name, lo, hi, arg);
-		usage(2);
+	if (parse_ulong(arg, lo, hi, out) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: expected a number from %lu to %lu, got \"%s\"", name, lo, hi,
+	         arg);
+	return -1;
+}
+
+/* Copy a text option's value; -1 with a reason if it is empty or does not fit. */
+static int text_option(char *dst, size_t size, const char *name, const char *v, char *err,
+                       size_t errlen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= size) {
+		snprintf(err, errlen, "%s: expected 1 to %zu bytes", name, size - 1);
+		return -1;
+	}
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/*
+ * Apply one setting, from a flag or from the configuration file: the one
+ * place that knows what each option means.  arg is the value ("yes" or
+ * "no" for a switch).  Returns 0, or -1 with the reason in err.
+ */
+static int set_option(struct options *opt, int id, const char *arg, char *err, size_t errlen)
+{
+	switch (id) {
+	case 'b':
+		if (text_option(opt->host_buf, sizeof opt->host_buf, "--bind", arg, err, errlen) <
+		    0)
+			return -1;
+		opt->host = opt->host_buf;
+		return 0;
+	case 'p':
+		if (text_option(opt->port_buf, sizeof opt->port_buf, "--port", arg, err, errlen) <
+		    0)
+			return -1;
+		opt->port = opt->port_buf;
+		return 0;
+	case OPT_LANG:
+		if (lang_parse(arg, &opt->lang) == 0)
+			return 0;
+		snprintf(err, errlen, "--lang: expected zh or en, got \"%s\"", arg);
+		return -1;
+	case OPT_IDLE:
+		return numeric_option("--idle-timeout", arg, 1, 86400 * 365, &opt->idle_timeout,
+		                      err, errlen);
+	case OPT_KEEPALIVE:
+		return numeric_option("--keepalive-timeout", arg, 1, 86400 * 365,
+		                      &opt->keepalive_timeout, err, errlen);
+	case OPT_MAX:
+		return numeric_option("--max-members", arg, 1, 1000000, &opt->max_members, err,
+		                      errlen);
+	case OPT_PER_ADDR:
+		return numeric_option("--max-per-address", arg, 1, 1000000, &opt->max_per_address,
+		                      err, errlen);
+	case OPT_BURST:
+		return numeric_option("--flood-burst", arg, 1, 1000000, &opt->flood_burst, err,
+		                      errlen);
+	case OPT_RATE:
+		return numeric_option("--flood-rate", arg, 1, 1000000, &opt->flood_rate, err,
+		                      errlen);
+	case OPT_LEGACY:
+		opt->legacy = strcmp(arg, "no") != 0;
+		return 0;
+	case 'd':
+		opt->daemonize = strcmp(arg, "no") != 0;
+		return 0;
+	case 'u':
+		return text_option(opt->user, sizeof opt->user, "--user", arg, err, errlen);
+	case OPT_PIDFILE:
+		return text_option(opt->pidfile, sizeof opt->pidfile, "--pidfile", arg, err,
+		                   errlen);
+	case OPT_LOG:
+		return text_option(opt->log, sizeof opt->log, "--log", arg, err, errlen);
+	case OPT_CONTROL:
+		return text_option(opt->control, sizeof opt->control, "--control", arg, err,
+		                   errlen);
+	default:
+		snprintf(err, errlen, "option %d cannot be set here", id);
+		return -1;
+	}
+}
+
+static int apply_config(void *ctx, int id, const char *value, char *err, size_t errlen)
+{
+	return set_option(ctx, id, value, err, errlen);
+}
+
+/* Make a relative path absolute, since a daemon works from "/".  -1 with a reason if too long. */
+static int absolutize(char *path, size_t size, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX], tmp[OPT_TEXT];
+	int n;
+
+	if (path[0] == '\0' || path[0] == '/' || strcmp(path, "none") == 0 ||
+	    strcmp(path, "syslog") == 0)
+		return 0;
+	if (getcwd(cwd, sizeof cwd) == NULL) {
+		snprintf(err, errlen, "getcwd: %s", strerror(errno));
+		return -1;
+	}
+	n = snprintf(tmp, sizeof tmp, "%s/%s", cwd, path);
+	if (n < 0 || (size_t)n >= sizeof tmp || (size_t)n >= size) {
+		snprintf(err, errlen, "path too long: %s/%s", cwd, path);
+		return -1;
+	}
+	memcpy(path, tmp, (size_t)n + 1);
+	return 0;
+}
+
+/* name in the runtime directory: $RUNTIME_DIRECTORY (systemd; the first of several) or /run/qun. */
+static int runtime_path(char *out, size_t size, const char *name)
+{
+	const char *rd = getenv("RUNTIME_DIRECTORY");
+	size_t n = rd != NULL ? strcspn(rd, ":") : 0;
+	int k;
+
+	if (n > 0 && rd[0] == '/')
+		k = snprintf(out, size, "%.*s/%s", (int)n, rd, name);
+	else
+		k = snprintf(out, size, "/run/qun/%s", name);
+	return k < 0 || (size_t)k >= size ? -1 : 0;
+}
+
+/* -c FILE: the file's keys are the long options before "config". */
+static void load_config(const char *path, struct options *opt)
+{
+	struct config_key keys[CONFIG_KEYS_MAX];
+	char err[PATH_MAX + 256];
+	size_t i;
+
+	for (i = 0; strcmp(longopts[i].name, "config") != 0; i++) {
+		keys[i].name = longopts[i].name;
+		keys[i].takes_value = longopts[i].has_arg == required_argument;
+		keys[i].id = longopts[i].val;
+	}
+	if (config_load(path, keys, i, apply_config, opt, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		exit(2);
 	}
 }
 
 static void parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_LANG = 256, OPT_IDLE, OPT_KEEPALIVE, OPT_MAX, OPT_LEGACY, OPT_PER_ADDR,
-	       OPT_BURST, OPT_RATE };
-	static const struct option longopts[] = {
-		{"bind", required_argument, NULL, 'b'},
-		{"port", required_argument, NULL, 'p'},
-		{"lang", required_argument, NULL, OPT_LANG},
-		{"idle-timeout", required_argument, NULL, OPT_IDLE},
-		{"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE},
-		{"max-members", required_argument, NULL, OPT_MAX},
-		{"max-per-address", required_argument, NULL, OPT_PER_ADDR},
-		{"flood-burst", required_argument, NULL, OPT_BURST},
-		{"flood-rate", required_argument, NULL, OPT_RATE},
-		{"legacy", no_argument, NULL, OPT_LEGACY},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
+	const char *config = NULL;
+	char err[PATH_MAX + 256];
 	int c;
 
+	memset(opt, 0, sizeof *opt);
 	opt->host = NULL;
 	opt->port = "8888";
 	opt->lang = lang_from_env();
@@ -123,63 +327,60 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->flood_burst = 5;
 	opt->flood_rate = 2;
 	opt->legacy = 0;
-	while ((c = getopt_long(argc, argv, "b:p:hV", longopts, NULL)) != -1) {
+
+	/* First pass: -c only (and -h, -V, unknown options), so the file comes before the flags. */
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b':
-			opt->host = optarg;
-			break;
-		case 'p':
-			opt->port = optarg;
-			break;
-		case OPT_LANG:
-			if (lang_parse(optarg, &opt->lang) < 0) {
-				log_warnx("--lang: expected zh or en, got \"%s\"", optarg);
-				usage(2);
-			}
-			break;
-		case OPT_IDLE:
-			if (parse_ulong(optarg, 1, 86400 * 365, &opt->idle_timeout) < 0) {
-				log_warnx("--idle-timeout: expected seconds (1 or more), got \"%s\"", optarg);
-				usage(2);
-			}
-			break;
-		case OPT_KEEPALIVE:
-			if (parse_ulong(optarg, 1, 86400 * 365, &opt->keepalive_timeout) < 0) {
-				log_warnx("--keepalive-timeout: expected seconds (1 or more), got \"%s\"",
-				          optarg);
-				usage(2);
-			}
-			break;
-		case OPT_MAX:
-			if (parse_ulong(optarg, 1, 1000000, &opt->max_members) < 0) {
-				log_warnx("--max-members: expected 1..1000000, got \"%s\"", optarg);
-				usage(2);
-			}
-			break;
-		case OPT_PER_ADDR:
-			numeric_option("--max-per-address", optarg, 1, 1000000, &opt->max_per_address);
-			break;
-		case OPT_BURST:
-			numeric_option("--flood-burst", optarg, 1, 1000000, &opt->flood_burst);
-			break;
-		case OPT_RATE:
-			numeric_option("--flood-rate", optarg, 1, 1000000, &opt->flood_rate);
-			break;
-		case OPT_LEGACY:
-			opt->legacy = 1;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			usage(0);
 		case 'V':
 			printf("qund %s\n", QUND_VERSION);
 			exit(0);
-		default:
+		case '?':
+		case ':':
 			usage(2);
+		default:
+			break;
 		}
 	}
 	if (optind != argc) {
 		log_warnx("unexpected argument \"%s\"", argv[optind]);
 		usage(2);
+	}
+	if (config != NULL)
+		load_config(config, opt);
+
+	/* Second pass: the flags, over whatever the file said. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
+		if (c == 'c')
+			continue;
+		if (set_option(opt, c, optarg != NULL ? optarg : "yes", err, sizeof err) < 0) {
+			log_warnx("%s", err);
+			usage(2);
+		}
+	}
+
+	if (opt->control[0] == '\0') {
+		opt->control_default = 1;
+		if (runtime_path(opt->control, sizeof opt->control, "qund.sock") < 0) {
+			log_warnx("$RUNTIME_DIRECTORY is too long");
+			exit(2);
+		}
+	}
+	if (opt->daemonize && opt->pidfile[0] == '\0' &&
+	    runtime_path(opt->pidfile, sizeof opt->pidfile, "qund.pid") < 0) {
+		log_warnx("$RUNTIME_DIRECTORY is too long");
+		exit(2);
+	}
+	if (absolutize(opt->control, sizeof opt->control, err, sizeof err) < 0 ||
+	    absolutize(opt->pidfile, sizeof opt->pidfile, err, sizeof err) < 0 ||
+	    absolutize(opt->log, sizeof opt->log, err, sizeof err) < 0) {
+		log_warnx("%s", err);
+		exit(2);
 	}
 }
 
@@ -217,80 +418,119 @@ static void on_udp(struct server *s)
 	p2_flush(s);
 }
 
-static void cmd_who(struct server *s)
+static void cmd_deliver(void *ctx, const struct outcome *o)
 {
-	size_t i, n = room_count(s->room);
-	char a[ADDR_STRLEN];
+	struct server *s = ctx;
 
-	if (s->lang == LANG_ZH)
-		printf("在线 %zu 人：\n", n);
+	server_deliver(s, o, 0);
+	p2_flush(s);
+}
+
+/* The server's drop reasons by name, for stats (the room's are command_drop_name()'s). */
+static const char *const server_drop_names[SDROP_COUNT] = {
+    [SDROP_V1_DISABLED] = "v1_disabled",
+    [SDROP_V2_MALFORMED] = "v2_malformed",
+    [SDROP_V2_BAD_COOKIE] = "v2_bad_cookie",
+    [SDROP_V2_UNKNOWN_SID] = "v2_unknown_sid",
+    [SDROP_V2_WRONG_ADDR] = "v2_wrong_addr",
+    [SDROP_RATE_LIMITED] = "rate_limited",
+    [SDROP_BANNED] = "banned",
+    [SDROP_MUTED] = "muted",
+};
+
+static void add_drop(struct cmd_stats *st, const char *name, size_t i, uint64_t count)
+{
+	struct cmd_drop *d;
+
+	if (st->ndrops >= CMD_MAX_DROPS)
+		return;
+	d = &st->drops[st->ndrops++];
+	if (name != NULL)
+		snprintf(d->name, sizeof d->name, "%s", name);
 	else
-		printf("%zu member(s) online:\n", n);
-	for (i = 0; i < n; i++) {
-		const struct member *m = room_member(s->room, i);
-
-		printf("  %s %s\n", m->name, addr_format(&m->addr, a, sizeof a));
-	}
-	fflush(stdout);
+		snprintf(d->name, sizeof d->name, "server_%zu", i);
+	d->count = count;
 }
 
-static void cmd_kick(struct server *s, const char *name, size_t len)
+static void cmd_stats(void *ctx, struct cmd_stats *st)
 {
-	struct outcome o;
+	const struct server *s = ctx;
+	size_t i;
 
-	while (len > 0 && name[len - 1] == ' ')
-		len--;
-	if (len == 0) {
-		log_warnx(s->lang == LANG_ZH ? "用法：/kick 名字" : "usage: /kick NAME");
-		return;
-	}
-	if (room_kick(s->room, name, len, &o) < 0) {
-		log_warnx(s->lang == LANG_ZH ? "没有这个人：%.*s" : "no such member: %.*s", (int)len,
-		          name);
-		return;
-	}
-	server_deliver(s, &o, 0);
-	p2_flush(s);
+	st->uptime_ms = now_ms() - s->started;
+	st->datagrams_in = s->st.datagrams_in;
+	st->datagrams_out = s->st.datagrams_out;
+	st->send_errors = s->st.send_errors;
+	st->retransmissions = s->st.retransmits;
+	char tmp[32];
+
+	for (i = 1; i < DROP_COUNT; i++)
+		add_drop(st, command_drop_name(i, tmp, sizeof tmp), i, s->st.drops[i]);
+	for (i = 0; i < SDROP_COUNT; i++)
+		add_drop(st, server_drop_names[i], i, s->st.sdrops[i]);
 }
 
-static void cmd_say(struct server *s, const char *text, size_t len)
+static void cmd_shutdown(void *ctx)
 {
-	enum text_status ts = text_check(text, len);
-	struct outcome o;
+	struct server *s = ctx;
 
-	if (ts == TEXT_EMPTY)
-		return; /* an empty line at the console is nothing to say */
-	if (ts != TEXT_OK) {
-		log_warnx("%s", qerr_text(s->lang, QERR_TEXT_INVALID, (int)ts));
-		return;
-	}
-	room_admin(s->room, text, len, &o);
-	server_deliver(s, &o, 0);
-	p2_flush(s);
+	s->stopping = 1;
 }
 
-/* One line from the operator's console. */
+/* The server as the operator's commands (command.h) see it. */
+static void cmd_server_init(struct server *s, struct cmd_server *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	cs->room = s->room;
+	cs->sanctions = s->sanctions;
+	cs->lang = s->lang;
+	cs->now = now_ms();
+	cs->ctx = s;
+	cs->deliver = cmd_deliver;
+	cs->stats = cmd_stats;
+	cs->shutdown = cmd_shutdown;
+}
+
+/* One line from the operator's console: replies on stdout, errors to the log. */
 static void console_line(struct server *s, const char *line, size_t len)
 {
-	if (len >= 4 && memcmp(line, "/who", 4) == 0 && (len == 4 || line[4] == ' '))
-		cmd_who(s);
-	else if (len >= 6 && memcmp(line, "/kick ", 6) == 0)
-		cmd_kick(s, line + 6, len - 6);
-	else if (len == 5 && memcmp(line, "/kick", 5) == 0)
-		cmd_kick(s, "", 0);
-	else if (len == 5 && memcmp(line, "/quit", 5) == 0)
-		s->stopping = 1;
-	else if (len == 5 && memcmp(line, "/help", 5) == 0)
-		log_info(s->lang == LANG_ZH ? "控制台命令：文字（以管理员身份发言）、/who、/kick 名字、"
-		                              "/quit、/help"
-		                            : "console: TEXT (speak as the admin), /who, /kick NAME, "
-		                              "/quit, /help");
-	else if (len > 0 && line[0] == '/')
-		log_warnx(s->lang == LANG_ZH ? "未知命令：%.*s（/who、/kick 名字、/quit、/help）"
-		                             : "unknown command: %.*s (/who, /kick NAME, /quit, /help)",
-		          (int)len, line);
-	else
-		cmd_say(s, line, len);
+	struct cmd_server cs;
+	struct buf out;
+	enum cmd_status st;
+
+	cmd_server_init(s, &cs);
+	buf_init(&out, CONTROL_MAX_REPLY);
+	st = command_console(&cs, line, len, &out);
+	if (out.len > 0 && st == CMD_OK) {
+		fwrite(out.data, 1, out.len, stdout);
+		fflush(stdout);
+	} else if (out.len > 0) {
+		log_warnx("%.*s", (int)(out.len - (out.data[out.len - 1] == '\n')), out.data);
+	}
+	buf_free(&out);
+}
+
+/*
+ * One request on the control socket.  Who asked (SO_PEERCRED) and what
+ * is logged, the request made safe for a terminal first.
+ */
+static int on_control_request(void *ctx, const struct control_peer *peer, const char *line,
+                              size_t len, struct buf *reply)
+{
+	struct server *s = ctx;
+	struct cmd_server cs;
+	enum cmd_status st;
+	char safe[256];
+
+	cmd_server_init(s, &cs);
+	st = command_control(&cs, line, len, reply);
+	text_sanitize(line, len < 200 ? len : 200, safe, sizeof safe);
+	log_info("control: uid %ld gid %ld pid %ld: %s%s: %s", (long)peer->uid, (long)peer->gid,
+	         (long)peer->pid, safe, len > 200 ? "..." : "",
+	         st == CMD_OK       ? "done"
+	         : st == CMD_FAILED ? "failed"
+	                            : "refused");
+	return (int)st;
 }
 
 static void on_console(struct server *s)
@@ -337,13 +577,22 @@ static void reap_children(struct server *s)
 static void on_signal(struct server *s)
 {
 	struct signalfd_siginfo si;
+	char err[PATH_MAX + 64];
 	ssize_t n;
 
 	while ((n = read(s->sigfd, &si, sizeof si)) == (ssize_t)sizeof si) {
-		if (si.ssi_signo == SIGCHLD)
+		if (si.ssi_signo == SIGCHLD) {
 			reap_children(s);
-		else
+		} else if (si.ssi_signo == SIGHUP) {
+			if (log_reopen(err, sizeof err) < 0)
+				log_warnx("SIGHUP: cannot reopen the log, keeping the old file: %s",
+				          err);
+			else
+				log_info("SIGHUP: log reopened");
+		} else {
+			log_info("SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
 			s->stopping = 1;
+		}
 	}
 }
 
@@ -358,6 +607,9 @@ static void on_tick(struct server *s)
 		server_deliver(s, &o, 0);
 	p2_tick(s);
 	p2_flush(s);
+	sanction_expire(s->sanctions, now_ms());
+	if (s->ctl != NULL)
+		control_tick(s->ctl, now_ms());
 }
 
 /* Tell every member, in its protocol, that the server is closing, and end its session. */
@@ -406,6 +658,44 @@ static int make_tick(void)
 	return fd;
 }
 
+/*
+ * Open the control socket (control.h).  The default path is a convenience:
+ * a foreground qund started by someone who cannot write /run/qun still
+ * serves, without it.  An explicit path, or any path for a daemon, must
+ * work.  When we are to drop privileges, the socket (and a directory we
+ * made for it) goes to that user, who must be able to remove it at exit.
+ */
+static void open_control(struct server *s, const struct options *opt)
+{
+	char err[PATH_MAX + 128];
+
+	if (strcmp(opt->control, "none") == 0)
+		return;
+	if (rundir_prepare(opt->control, opt->drop ? opt->uid : (uid_t)-1, opt->gid, err,
+	                   sizeof err) < 0 ||
+	    control_open(&s->ctl, opt->control, on_control_request, s, err, sizeof err) < 0) {
+		s->ctl = NULL;
+		if (opt->control_default && !opt->daemonize) {
+			log_warnx("no control socket: %s (see --control)", err);
+			return;
+		}
+		fatalx("control socket: %s", err);
+	}
+	if (opt->drop && control_chown(s->ctl, opt->uid, opt->gid, err, sizeof err) < 0)
+		fatalx("%s", err);
+}
+
+/* -u: all that needs root is done (port bound, files made); become the user for good. */
+static void become_user(const struct options *opt)
+{
+	char err[PATH_MAX + 64];
+
+	if (log_chown(opt->uid, opt->gid, err, sizeof err) < 0)
+		fatalx("%s", err);
+	if (priv_drop(opt->uid, opt->gid, err, sizeof err) < 0)
+		fatalx("cannot become %s: %s", opt->user, err);
+}
+
 static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
@@ -434,8 +724,18 @@ static void setup(struct server *s, const struct options *opt)
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s, now_ms());
+	s->sanctions = sanction_new();
+	open_control(s, opt);
+	if (opt->drop)
+		become_user(opt);
 
+	/* Dispositions inherited as "ignore" (nohup) would discard these before signalfd saw them.
+	 */
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
@@ -450,13 +750,16 @@ static void setup(struct server *s, const struct options *opt)
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		fatal("epoll_create1");
-	if (add_fd(s, s->udp) < 0 || add_fd(s, s->sigfd) < 0 || add_fd(s, s->tickfd) < 0)
+	if (add_fd(s, s->udp) < 0 || add_fd(s, s->sigfd) < 0 || add_fd(s, s->tickfd) < 0 ||
+	    (s->ctl != NULL && add_fd(s, control_fd(s->ctl)) < 0))
 		fatal("epoll_ctl");
 
 	/* The first line of output is the contract with scripts: where we listen. */
 	printf("listening on %s\n", net_local_name(s->udp, name, sizeof name));
 	fflush(stdout);
 
+	if (opt->daemonize)
+		return; /* a daemon's standard input is /dev/null: no console */
 	s->console_pid = console_start(&s->console, err, sizeof err);
 	if (s->console_pid < 0) {
 		log_warnx("no operator console: %s", err);
@@ -489,30 +792,87 @@ static void serve(struct server *s)
 				on_tick(s);
 			else if (fd == s->console)
 				on_console(s);
+			else if (s->ctl != NULL && fd == control_fd(s->ctl))
+				control_run(s->ctl, now_ms());
 		}
 	}
+}
+
+/* While a daemon starts, the pipe to the process waiting for it (daemon.h); -1 after. */
+static int ready_fd = -1;
+
+static void startup_failed(const char *msg)
+{
+	daemon_failed(&ready_fd, msg);
 }
 
 int main(int argc, char **argv)
 {
 	struct server s;
 	struct options opt;
+	struct pidfile pf = {.fd = -1, .path = NULL};
+	char msg[DAEMON_MSG_MAX], err[PATH_MAX + 128], name[ADDR_STRLEN];
 
 	log_init(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &opt);
+	if (opt.daemonize)
+		daemon_close_inherited();
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	if (opt.user[0] != '\0') {
+		if (priv_lookup(opt.user, &opt.uid, &opt.gid, err, sizeof err) < 0)
+			fatalx("--user: %s", err);
+		opt.drop = 1;
+	}
+	/* A log file is opened here, so that a bad path is reported on the terminal. */
+	if (opt.log[0] != '\0' && strcmp(opt.log, "syslog") != 0 &&
+	    log_to_file(opt.log, err, sizeof err) < 0)
+		fatalx("--log: %s", err);
+	if (opt.daemonize) {
+		switch (daemon_fork(&ready_fd, msg, sizeof msg)) {
+		case 1:
+			/* The daemon is listening: say where, as the foreground server would. */
+			printf("%s\n", msg);
+			return 0;
+		case -1:
+			fprintf(stderr, "qund: %s\n", msg);
+			return 1;
+		default:
+			break;
+		}
+		/* Until it is ready, a fatal error is also reported to the waiting process. */
+		log_set_fatal_hook(startup_failed);
+	}
+	if (strcmp(opt.log, "syslog") == 0 || (opt.daemonize && opt.log[0] == '\0'))
+		log_to_syslog();
 
 	memset(&s, 0, sizeof s);
+	s.started = now_ms();
+	if (opt.pidfile[0] != '\0' && (rundir_prepare(opt.pidfile, opt.drop ? opt.uid : (uid_t)-1,
+	                                              opt.gid, err, sizeof err) < 0 ||
+	                               pidfile_create(&pf, opt.pidfile, err, sizeof err) < 0))
+		fatalx("%s", err);
 	setup(&s, &opt);
+	snprintf(msg, sizeof msg, "listening on %s", net_local_name(s.udp, name, sizeof name));
+	log_info("%s%s%s (pid %ld)", msg, s.ctl != NULL ? ", control socket " : "",
+	         s.ctl != NULL ? control_path(s.ctl) : "", (long)getpid());
+	if (opt.daemonize) {
+		log_set_fatal_hook(NULL);
+		daemon_ready(&ready_fd, msg);
+	}
 	serve(&s);
 
 	log_info("shutting down");
 	say_goodbye(&s);
 	stop_console(&s);
+	if (control_close(s.ctl, err, sizeof err) < 0)
+		log_warnx("%s", err);
+	if (pidfile_remove(&pf, err, sizeof err) < 0)
+		log_warnx("%s", err);
 	p2_free(s.p2);
+	sanction_free(s.sanctions);
 	room_free(s.room);
 	close(s.epfd);
 	close(s.tickfd);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "command.h"
 #include "log.h"
 #include "server.h"
 
@@ -42,10 +43,44 @@ static void log_event(const struct outcome *o)
 		log_info("%s timed out", o->name);
 		break;
 	case V1_EV_KICK:
-		log_info("%s was kicked by the operator", o->name);
+		if (o->text_len > 0)
+			log_info("%s was kicked by the operator (%.*s)", o->name, (int)o->text_len,
+			         o->text);
+		else
+			log_info("%s was kicked by the operator", o->name);
 		break;
 	default:
 		break;
+	}
+}
+
+/*
+ * Log a refusal or a drop by its reason.  Anyone can provoke these at
+ * will, so each reason has its own rate limit (REFUSAL_BURST per
+ * REFUSAL_WINDOW ms), and the next line that gets through says that some
+ * were held back.
+ */
+#define REFUSAL_BURST  5
+#define REFUSAL_WINDOW 10000
+static void log_refusal(struct server *s, const struct outcome *o)
+{
+	char a[ADDR_STRLEN], tmp[32];
+	unsigned long held = 0;
+	uint64_t now = now_ms();
+
+	if (o->reply == REPLY_ERR && (unsigned)o->err < QERR_COUNT) {
+		if (ratelimit_allow(&s->refusal_rl[o->err], now, REFUSAL_BURST, REFUSAL_WINDOW,
+		                    &held))
+			log_info("refused %s: %s%s", addr_format(&o->reply_to, a, sizeof a),
+			         qerr_text(LANG_EN, o->err, o->err_detail),
+			         held ? " (and more, not logged)" : "");
+	} else if (o->drop != DROP_NONE && (unsigned)o->drop < DROP_COUNT) {
+		if (ratelimit_allow(&s->drop_rl[o->drop], now, REFUSAL_BURST, REFUSAL_WINDOW,
+		                    &held))
+			log_info("dropped a datagram from %s: %s%s",
+			         addr_format(&o->reply_to, a, sizeof a),
+			         command_drop_name((size_t)o->drop, tmp, sizeof tmp),
+			         held ? " (and more, not logged)" : "");
 	}
 }
 
@@ -53,6 +88,7 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 {
 	if (o->drop != DROP_NONE)
 		s->st.drops[o->drop]++;
+	log_refusal(s, o);
 	if (o->reply != REPLY_NONE) {
 		if (o->reply_proto == 2)
 			p2_reply(s, o);

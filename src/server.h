@@ -8,9 +8,12 @@
 
 #include "addr.h"
 #include "i18n.h"
+#include "log.h"
 #include "room.h"
 
+struct control;
 struct proto2;
+struct sanctions;
 
 /* Why a datagram was dropped, beyond the room's own reasons (enum drop_reason). */
 enum srv_drop {
@@ -20,6 +23,8 @@ enum srv_drop {
 	SDROP_V2_UNKNOWN_SID,
 	SDROP_V2_WRONG_ADDR, /* a session's id from another address */
 	SDROP_RATE_LIMITED,  /* an answer to an unvalidated source was suppressed */
+	SDROP_BANNED,        /* from a banned address or name (sanction.h) */
+	SDROP_MUTED,         /* chat from a muted member */
 	SDROP_COUNT
 };
 
@@ -42,6 +47,11 @@ struct server {
 	uint64_t event_id;  /* room events so far: their order is the room's order */
 	unsigned keepalive_hint; /* seconds between client PINGs, told in WELCOME */
 	struct server_stats st;
+	/* The operator's side: bans and mutes, the control socket (NULL if none). */
+	struct sanctions *sanctions;
+	struct control *ctl;
+	uint64_t started;   /* now_ms() at start, for uptime */
+	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 };
 
 /* Monotonic milliseconds. */

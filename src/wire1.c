@@ -109,9 +109,15 @@ int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, co
 	if (text_len > INT_MAX)
 		return -1;
 	e = &event_shapes[ev];
-	n = snprintf(buf, size, "%s%s%.*s", e->with_name ? name : "",
-	             e->phrase[lang == LANG_ZH ? 0 : 1], e->with_text ? (int)text_len : 0,
-	             e->with_text ? text : "");
+	if (ev == V1_EV_KICK && text != NULL && text_len > 0)
+		/* The operator's reason for a kick, in brackets after the notice. */
+		n = snprintf(buf, size, "%s%s%s%.*s%s", name, e->phrase[lang == LANG_ZH ? 0 : 1],
+		             lang == LANG_ZH ? "（" : " (", (int)text_len, text,
+		             lang == LANG_ZH ? "）" : ")");
+	else
+		n = snprintf(buf, size, "%s%s%.*s", e->with_name ? name : "",
+		             e->phrase[lang == LANG_ZH ? 0 : 1], e->with_text ? (int)text_len : 0,
+		             e->with_text ? text : "");
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

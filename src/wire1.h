@@ -54,7 +54,7 @@ enum v1_event {
 	V1_EV_SAY,      /* NAME 说：TEXT */
 	V1_EV_LEAVE,    /* NAME 退出了聊天室 */
 	V1_EV_TIMEOUT,  /* NAME 退出了聊天室（超时） */
-	V1_EV_KICK,     /* NAME 被管理员请出了聊天室 */
+	V1_EV_KICK,     /* NAME 被管理员请出了聊天室, or ...（REASON） given a text */
 	V1_EV_ADMIN,    /* 管理员 说：TEXT */
 	V1_EV_SHUTDOWN, /* 服务器即将关闭 */
 };

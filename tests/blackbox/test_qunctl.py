@@ -1,0 +1,487 @@
+# test_qunctl.py - black-box tests of qunctl and the control socket: every command, text and JSON, access.
+"""Every qunctl command end to end against a real qund (foreground, with
+--legacy so that scripted v1 peers can be members), in text and --json;
+bans and mutes against clients that reconnect; the socket's permissions
+against an unprivileged user; the console running the same commands."""
+
+import grp
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import tempfile
+import time
+
+import pytest
+
+from daemon_helpers import (QUIET, QUNCTL, WAIT, Foreground, Peer, can_setpriv, qunctl,
+                            wait_until)
+
+
+@pytest.fixture
+def srv(tmp_path):
+    fg = Foreground(tmp_path)
+    yield fg
+    assert fg.cleanup() == []
+
+
+@pytest.fixture
+def srv_en(tmp_path):
+    fg = Foreground(tmp_path, lang="en")
+    yield fg
+    assert fg.cleanup() == []
+
+
+@pytest.fixture
+def peers():
+    made = []
+
+    def make(srv, name=None, bind="127.0.0.1"):
+        p = Peer(srv.port, bind)
+        made.append(p)
+        if name is not None:
+            assert p.login(name) == "OK"
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def room(srv, peers, *names):
+    """Members logged in, in order; each has seen the later ones join (a barrier)."""
+    out = [peers(srv, n) for n in names]
+    for i, p in enumerate(out):
+        for later in names[i + 1:]:
+            p.wait_for("%s 进入了聊天室" % later if srv.lang == "zh" else "%s joined the room"
+                       % later)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# who
+
+def test_who_text_empty_and_full(srv, peers):
+    r = srv.ctl("who")
+    assert (r.rc, r.out, r.err) == (0, "在线 0 人：\n", "")
+    alice, bob = room(srv, peers, "alice", "bob")
+    r = srv.ctl("who")
+    lines = r.out.splitlines()
+    assert lines[0] == "在线 2 人："
+    names = sorted(l.split()[0] for l in lines[1:])
+    assert names == ["alice", "bob"]
+    assert all(l.startswith("  ") and " 127.0.0.1:" in l for l in lines[1:])
+
+
+def test_who_json(srv, peers):
+    alice, = room(srv, peers, "alice")
+    r = srv.ctl("--json", "who")
+    assert r.rc == 0
+    j = r.json()
+    assert j["ok"] is True and j["count"] == 1
+    m = j["members"][0]
+    assert m["name"] == "alice"
+    assert m["addr"] == "127.0.0.1:%d" % alice.sock.getsockname()[1]
+    assert m["muted"] is False and m["keepalive"] is False and m["idle_s"] >= 0
+
+
+def test_who_english_header(srv_en):
+    assert srv_en.ctl("who").out == "0 member(s) online:\n"
+
+
+# ---------------------------------------------------------------------------
+# say
+
+def test_say_reaches_everyone(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    r = srv.ctl("say", "服务器", "18:00", "重启")
+    assert r.rc == 0 and r.out == "已发送给 2 人\n", r
+    alice.expect("管理员 说：服务器 18:00 重启")
+    bob.expect("管理员 说：服务器 18:00 重启")
+
+
+def test_say_json_and_english(srv_en, peers):
+    alice, = room(srv_en, peers, "alice")
+    r = srv_en.ctl("-j", "say", "hello")
+    assert r.json() == {"ok": True, "recipients": 1}
+    alice.expect("[admin] hello")
+
+
+def test_say_refuses_control_characters(srv, peers):
+    alice, = room(srv, peers, "alice")
+    r = srv.ctl("say", "a\x1b[31mb")
+    assert r.rc == 1 and "消息不能包含控制字符" in r.err, r
+    srv.ctl("say", "barrier")
+    alice.expect("管理员 说：barrier")
+
+
+# ---------------------------------------------------------------------------
+# kick
+
+def test_kick_with_reason(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    r = srv.ctl("kick", "bob", "刷屏")
+    assert (r.rc, r.out) == (0, "已请出 bob\n"), r
+    bob.expect("EXIT")
+    alice.expect("bob 被管理员请出了聊天室（刷屏）")
+    assert [l.split()[0] for l in srv.ctl("who").out.splitlines()[1:]] == ["alice"]
+
+
+def test_kick_json_english_plain(srv_en, peers):
+    alice, bob = room(srv_en, peers, "alice", "bob")
+    r = srv_en.ctl("--json", "kick", "BOB")
+    assert r.json() == {"ok": True, "kicked": "bob"}
+    bob.expect("EXIT")
+    alice.expect("bob was removed by the admin")
+
+
+def test_kick_unknown(srv):
+    r = srv.ctl("kick", "nobody")
+    assert (r.rc, r.out) == (1, "")
+    assert r.err == "qunctl: 没有这个人：nobody\n"
+    r = srv.ctl("-j", "kick", "nobody")
+    assert r.rc == 1
+    assert r.json() == {"ok": False, "error": "no such member: nobody"}
+
+
+# ---------------------------------------------------------------------------
+# ban / unban, against clients that reconnect
+
+def test_ban_name_kicks_and_keeps_out(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    r = srv.ctl("ban", "Bob")
+    assert r.rc == 0 and r.out == "已禁止 Bob，直到解除\n已请出：bob\n", r
+    bob.expect("EXIT")
+    alice.expect("bob 被管理员请出了聊天室")
+    # bob reconnects from a new socket (new port): refused with the reason.
+    again = peers(srv)
+    assert again.login("bob") == "你已被禁止进入聊天室"
+    assert again.login("BOB") == "你已被禁止进入聊天室"
+    # A short request gets the short refusal, never a larger reply than it sent.
+    again.send("L bob")
+    assert again.recv() in ("ERR", None)
+    # Others still get in.
+    assert peers(srv).login("carol") == "OK"
+    assert srv.ctl("unban", "bob").out == "已解除禁止：bob\n"
+    assert again.login("bob") == "OK"
+
+
+def test_ban_address_covers_every_port(srv, peers):
+    """ban ADDR: members from it are removed; any port of it is refused; others unaffected."""
+    alice = peers(srv, "alice")
+    mallory = peers(srv, "mallory", bind="127.0.0.2")
+    alice.wait_for("mallory 进入了聊天室")
+    r = srv.ctl("--json", "ban", "127.0.0.2")
+    assert r.json() == {"ok": True, "banned": "127.0.0.2", "kind": "address", "updated": False,
+                        "expires_in_s": None, "kicked": ["mallory"]}
+    mallory.expect("EXIT")
+    alice.expect("mallory 被管理员请出了聊天室")
+    fresh = peers(srv, bind="127.0.0.2")
+    assert fresh.login("someone") == "你已被禁止进入聊天室"
+    # Chat from a banned address is dropped and counted, even naming a member.
+    fresh.send("C alice forged")
+    srv.ctl("say", "barrier")
+    assert alice.wait_for("管理员 说：barrier") == []
+    assert srv.ctl("-j", "stats").json()["drops"]["banned"] >= 2
+    assert peers(srv, "bob").recv(QUIET) is None  # 127.0.0.1 still welcome
+    r = srv.ctl("unban", "127.0.0.2")
+    assert r.rc == 0
+    assert fresh.login("someone") == "OK"
+
+
+def test_ban_prefix(srv, peers):
+    peers(srv, "alice")
+    assert srv.ctl("ban", "127.0.0.2/31").out == "已禁止 127.0.0.2/31，直到解除\n"
+    assert peers(srv, bind="127.0.0.3").login("x") == "你已被禁止进入聊天室"
+    assert peers(srv, bind="127.0.0.4").login("y") == "OK"
+    assert srv.ctl("unban", "127.0.0.2/32").rc == 1  # not what was banned
+    assert srv.ctl("unban", "127.0.0.2/31").rc == 0
+
+
+def test_ban_with_duration_lapses(srv, peers):
+    bob = peers(srv, "bob")
+    r = srv.ctl("ban", "bob", "1s")
+    assert r.out.startswith("已禁止 bob，时长 1s\n"), r
+    bob.expect("EXIT")
+    again = peers(srv)
+    assert again.login("bob") == "你已被禁止进入聊天室"
+    assert wait_until(lambda: again.login("bob") == "OK", timeout=WAIT), "ban did not lapse"
+
+
+def test_bans_lists_and_unban_errors(srv):
+    assert srv.ctl("ban", "alice", "2h").rc == 0
+    assert srv.ctl("ban", "10.1.2.3/8").rc == 0
+    assert srv.ctl("mute", "carol").rc == 0
+    r = srv.ctl("bans")
+    # The time left is read a moment after the ban: 2h, or a second or so less when slow.
+    assert re.fullmatch("禁止：\n  alice \\(剩余 (2h|1h59m[0-9]+s)\\)\n  10.0.0.0/8 \\(直到解除\\)\n"
+                        "禁言：\n  carol \\(直到解除\\)\n", r.out), r
+    j = srv.ctl("-j", "bans").json()
+    assert 7140 <= j["bans"][0].pop("expires_in_s") <= 7200
+    assert j["bans"][0] == {"target": "alice", "kind": "name"}
+    assert j["bans"][1] == {"target": "10.0.0.0/8", "kind": "address", "expires_in_s": None}
+    assert j["mutes"] == [{"target": "carol", "kind": "name", "expires_in_s": None}]
+    r = srv.ctl("unban", "dave")
+    assert (r.rc, r.err) == (1, "qunctl: 没有被禁止：dave\n")
+    j = srv.ctl("-j", "ban", "alice", "1h").json()
+    assert j["updated"] is True and j["expires_in_s"] == 3600  # computed with the ban's clock
+
+
+@pytest.mark.parametrize("args,why", [
+    (["ban"], "用法：ban 名字|地址 [时长]"),
+    (["ban", "alice", "soon"], "时长无效：soon"),
+    (["ban", "alice", "1h", "extra"], "用法：ban 名字|地址 [时长]"),
+    (["ban", "10.0.0.0/40"], "地址前缀无效：10.0.0.0/40"),
+    (["ban", "管理员"], "不是有效的名字或地址：管理员"),
+    (["mute"], "用法：mute 名字 [时长]"),
+    (["kick"], "用法：kick 名字 [理由]"),
+    (["who", "extra"], "用法：who"),
+    (["frobnicate"], "未知命令：frobnicate"),
+])
+def test_usage_errors(srv, args, why):
+    r = srv.ctl(*args)
+    assert r.rc == 2, r
+    assert r.out == "" and r.err.startswith("qunctl: " + why), r
+
+
+def test_usage_error_json(srv):
+    r = srv.ctl("--json", "ban", "alice", "soon")
+    assert r.rc == 2
+    assert r.json() == {"ok": False,
+                        "error": "bad duration: soon (e.g. 90, 90s, 15m, 2h, 7d, 2w)"}
+
+
+# ---------------------------------------------------------------------------
+# mute / unmute
+
+def test_mute_survives_reconnect(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    assert srv.ctl("mute", "bob", "1h").out == "已禁言 bob，时长 1h\n"
+    bob.send("C bob 你好")
+    bob.expect("你已被禁言")
+    # bob leaves and comes back from a new port: still muted.
+    bob.send("Q bob")
+    bob.expect("EXIT")
+    alice.expect("bob 退出了聊天室")
+    bob2 = peers(srv, "bob")
+    alice.expect("bob 进入了聊天室")
+    bob2.send("C bob 还是我")
+    bob2.expect("你已被禁言")
+    assert srv.ctl("-j", "who").json()["members"][1]["muted"] is True
+    srv.ctl("say", "barrier")
+    assert alice.wait_for("管理员 说：barrier") == [], "a muted message reached the room"
+    assert srv.ctl("-j", "unmute", "bob").json() == {"ok": True, "unmuted": "bob"}
+    bob2.send("C bob 终于")
+    alice.expect("bob 说：终于")
+    assert srv.ctl("unmute", "bob").rc == 1
+
+
+def test_mute_json(srv):
+    j = srv.ctl("--json", "mute", "carol", "90").json()
+    assert j == {"ok": True, "muted": "carol", "updated": False, "expires_in_s": 90}
+
+
+# ---------------------------------------------------------------------------
+# stats
+
+def test_stats(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    stranger = peers(srv)
+    stranger.send("C alice not me")
+    srv.ctl("mute", "bob")
+    bob.send("C bob hi")
+    bob.expect("你已被禁言")
+    srv.ctl("say", "barrier")
+    alice.wait_for("管理员 说：barrier")
+    j = srv.ctl("--json", "stats").json()
+    assert j["ok"] is True and j["members"] == 2
+    assert j["datagrams_in"] >= 4 and j["datagrams_out"] >= 4
+    assert j["retransmissions"] == 0 and j["send_errors"] == 0
+    assert j["drops"]["not_member"] == 1
+    assert j["drops"]["muted"] == 1
+    assert j["bans"] == 0 and j["mutes"] == 1
+    assert j["uptime_s"] >= 0
+    text = srv.ctl("stats").out
+    for label in ("在线人数：2", "运行时间：", "收到数据报：", "发出数据报：", "重传：0",
+                  "丢弃（按原因）：", "  not_member: 1", "  muted: 1", "禁言条目：1"):
+        assert label in text, (label, text)
+
+
+# ---------------------------------------------------------------------------
+# shutdown
+
+def test_shutdown_with_message(srv, peers):
+    alice, = room(srv, peers, "alice")
+    r = srv.ctl("shutdown", "再见")
+    assert (r.rc, r.out) == (0, "正在关闭服务器\n")
+    alice.expect("管理员 说：再见")
+    alice.expect("服务器即将关闭")
+    alice.expect("EXIT")
+    assert srv.wait() == 0
+    assert not os.path.exists(srv.control)
+
+
+def test_shutdown_json(srv_en):
+    assert srv_en.ctl("-j", "shutdown").json() == {"ok": True, "shutdown": True}
+    assert srv_en.wait() == 0
+
+
+# ---------------------------------------------------------------------------
+# The socket: access, logging, robustness.
+
+def test_socket_mode_and_peer_credentials_logged(srv):
+    st = os.stat(srv.control)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+    assert srv.ctl("who").rc == 0
+    assert srv.wait_stderr("control: uid %d gid %d pid " % (os.getuid(), os.getgid()))
+    assert srv.wait_stderr(": who: done")
+
+
+@pytest.mark.skipif(not can_setpriv(), reason="needs root and setpriv to act as nobody")
+def test_unprivileged_user_is_refused():
+    """nobody cannot use the socket (mode 0660, root's); given the group, it can: the mode
+    decides, not the path."""
+    d = tempfile.mkdtemp(prefix="qun-test-")
+    os.chmod(d, 0o755)  # every user may reach the socket; its own mode decides
+    fg = Foreground(d)
+    try:
+        r = qunctl(fg.control, "who", as_nobody=True)
+        assert r.rc == 3, r
+        assert "Permission denied" in r.err, r
+        assert fg.ctl("who").rc == 0  # the server is fine
+        os.chown(fg.control, 0, grp.getgrnam("nogroup").gr_gid)
+        r = qunctl(fg.control, "who", as_nobody=True)
+        assert r.rc == 0, r
+        assert fg.wait_stderr("control: uid 65534 gid 65534 ")
+    finally:
+        assert fg.cleanup() == []
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_no_server(tmp_path):
+    r = qunctl(str(tmp_path / "nothing.sock"), "who")
+    assert r.rc == 3
+    assert "cannot connect to" in r.err and "is qund running?" in r.err
+
+
+def test_qunctl_usage():
+    import subprocess
+    r = subprocess.run([QUNCTL], capture_output=True, timeout=WAIT)
+    assert r.returncode == 2 and b"usage: qunctl" in r.stderr
+    r = subprocess.run([QUNCTL, "-h"], capture_output=True, timeout=WAIT)
+    assert r.returncode == 0 and b"ban NAME|ADDR [DURATION]" in r.stdout
+    r = subprocess.run([QUNCTL, "-s", "/nonexistent", "say", "a\nb"], capture_output=True,
+                       timeout=WAIT)
+    assert r.returncode == 2 and b"line break" in r.stderr
+
+
+def test_silent_client_does_not_block_others(srv, peers):
+    """A client that connects and says nothing holds up neither the room nor other operators."""
+    alice, bob = room(srv, peers, "alice", "bob")
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.connect(srv.control)
+    half = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    half.connect(srv.control)
+    half.sendall(b"wh")  # half a request, never finished
+    try:
+        assert srv.ctl("who").rc == 0
+        bob.send("C bob still here")
+        alice.expect("bob 说：still here")
+    finally:
+        idle.close()
+        half.close()
+
+
+def test_raw_protocol(srv):
+    """One line in, a status line and the body out, then the server closes."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(WAIT)
+    s.connect(srv.control)
+    s.sendall(b"--json who\nignored second line\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    status, _, body = data.partition(b"\n")
+    assert status == b"0"
+    assert json.loads(body) == {"ok": True, "count": 0, "members": []}
+
+
+def test_over_long_request(srv):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(WAIT)
+    s.connect(srv.control)
+    s.sendall(b"say " + b"x" * 5000)
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data == b"2\nrequest longer than 4096 bytes\n"
+
+
+# ---------------------------------------------------------------------------
+# The console runs the same commands.
+
+def test_console_offers_the_same_commands(srv, peers):
+    alice, bob = room(srv, peers, "alice", "bob")
+    srv.console("/mute bob")
+    assert srv.wait_stdout("已禁言 bob，直到解除")
+    bob.send("C bob hi")
+    bob.expect("你已被禁言")
+    srv.console("/ban bob 10m")
+    assert srv.wait_stdout("已禁止 bob，时长 10m")
+    bob.expect("EXIT")
+    srv.console("/stats")
+    assert srv.wait_stdout("在线人数：1")
+    srv.console("/kick nobody")
+    assert srv.wait_stderr("没有这个人：nobody")
+    srv.console("plain words")
+    alice.wait_for("管理员 说：plain words")
+    assert srv.ctl("bans").out.startswith("禁止：\n  bob (剩余 ")
+
+
+# ---------------------------------------------------------------------------
+# Protocol v2 members are held to the same bans and mutes.
+
+QERR_BANNED, QERR_MUTED = 10, 11
+
+
+def test_v2_mute_and_ban(srv):
+    from v2client import CL_KICKED, EV_KICK, EV_SAY, V2Client
+    server = ("127.0.0.1", srv.port)
+    alice, bob = V2Client(server), V2Client(server)
+    try:
+        alice.login("alice")
+        bob.login("bob")
+        assert srv.ctl("mute", "bob").rc == 0
+        bob.say("不该被听到")
+        n = bob.wait_notice(code=QERR_MUTED)
+        assert n.text == "你已被禁言"
+        srv.ctl("unmute", "bob")
+        bob.say("现在可以")
+        alice.wait_event(EV_SAY, name="bob", text="现在可以")
+        assert alice.said("bob") == ["现在可以"], "a muted message reached alice"
+
+        assert srv.ctl("ban", "bob", "kicked").rc == 2  # "kicked" is no duration
+        assert srv.ctl("ban", "bob").rc == 0
+        assert bob.wait(lambda: bob.closed == CL_KICKED), "bob's session was not closed"
+        alice.wait_event(EV_KICK, name="bob")
+        again = V2Client(server)
+        try:
+            r = again.login("bob", expect="refuse")
+            assert (r.code, r.reason) == (QERR_BANNED, "你已被禁止进入聊天室")
+        finally:
+            again.close()
+        assert srv.ctl("-j", "stats").json()["drops"]["banned"] >= 1
+        assert alice.errors == [] and bob.errors == []
+    finally:
+        alice.close()
+        bob.close()
