@@ -17,6 +17,8 @@ void log_init(const char *progname)
 }
 
 /* Print "prog: message[: strerror]" to stderr in one write where possible. */
+static void vlog(int with_errno, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void vlog(int with_errno, const char *fmt, va_list ap)
 {
 	char msg[1024];
