@@ -99,7 +99,12 @@ static int release(struct rel *r, uint32_t seq, uint64_t now)
 {
 	struct rel_slot *s = &r->win[seq % REL_WINDOW];
 
-	if (s->b == NULL || s->first_sent == 0)
+	/*
+	 * Not sent yet is tries == 0, not first_sent == 0: a clock may read 0
+	 * (the clock is the caller's), and a message first sent at time 0
+	 * must not become impossible to acknowledge.
+	 */
+	if (s->b == NULL || s->tries == 0)
 		return 0;
 	if (s->tries == 1 && now >= s->first_sent)
 		rtt_sample(r, (uint32_t)(now - s->first_sent));

@@ -28,7 +28,7 @@ void blob_unref(struct blob *b);                     /* frees at 0; NULL is fine
 
 struct rel_slot {
 	struct blob *b;       /* NULL once acknowledged */
-	uint64_t first_sent;  /* ms; 0 = not sent yet */
+	uint64_t first_sent;  /* ms; meaningful once tries > 0 */
 	uint64_t due;         /* ms: (re)send at or after this */
 	uint32_t rto;         /* this message's current timer, doubled on each retransmission */
 	uint8_t tries;        /* times sent */
