@@ -287,6 +287,8 @@ void c2_quit(struct c2 *c)
 		finish(c, V2_CLOSE_QUIT);
 		return;
 	}
+	if (c->quitting)
+		return; /* one QUIT is on its way (reliably); another would only take a place */
 	c->quitting = 1;
 	b = blob_new(&kind, 1);
 	rel_queue(&c->rel, b);
