@@ -32,7 +32,7 @@ PROGS   = $(B)/qund $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
         check-long soak bench format format-check install uninstall clean \
-        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge
+        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint
 
 all: $(PROGS)
 
@@ -75,6 +75,7 @@ check: deps-check
 	$(MAKE) check-unit check-blackbox
 	$(MAKE) check-asan
 	$(MAKE) format-check
+	$(MAKE) lint
 	$(MAKE) fuzz-replay
 	$(MAKE) fuzz-check
 	@echo "make check: all passed"
@@ -157,6 +158,10 @@ fuzz-replay: $(FUZZERS:%=$(REPLAY_B)/replay_%)
 	@set -e; for h in $(FUZZERS); do \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 			./$(REPLAY_B)/replay_$$h fuzz/corpus/$$h; done
+
+# cppcheck and clang-tidy over src/ and fuzz/, zero findings (checks: .clang-tidy, scripts/lint.sh).
+lint: deps-check
+	scripts/lint.sh
 
 bench: deps
 	$(MAKE) all

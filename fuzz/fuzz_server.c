@@ -74,7 +74,8 @@ static const char *const names[] = {
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     "\xFF\xFE",
-    "a\xE2\x80\xAE\x62" /* a RLO b */,
+    /* A right-to-left override inside a name: on purpose, the rules must refuse it. */
+    "a\xE2\x80\xAE\x62", /* NOLINT(misc-misleading-bidirectional) */
     "zo\xC3\xAB",
 };
 #define NNAMES (sizeof names / sizeof names[0])
@@ -106,17 +107,19 @@ static struct {
 	struct out out[MAX_OUT];
 	size_t nout;
 	uint64_t now;
-	int deliver_to; /* client whose DATA is being delivered (callback) */
 } H;
 
 /* ---- what the harness puts in place of the world ------------------------------------------ */
 
+/* GNU ld's --wrap=SYM sends calls of SYM to __wrap_SYM: the names are the linker's, not ours. */
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 uint64_t __wrap_now_ms(void);
 ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
                       socklen_t tolen);
 int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags);
 void __wrap_log_info(const char *fmt, ...);
 void __wrap_log_warnx(const char *fmt, ...);
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 
 uint64_t __wrap_now_ms(void)
 {
@@ -507,7 +510,7 @@ static void op_v1(struct fz *f, int k, int flush)
 	char buf[2 * QUN_MAX_DATAGRAM];
 	const char *name;
 	const uint8_t *text;
-	size_t nlen = pick_name(f, &name), tlen = 0, n = 0;
+	size_t nlen = pick_name(f, &name), tlen, n = 0;
 	uint8_t how = fz_u8(f);
 
 	buf[n++] = cmds[how % 4];
@@ -605,7 +608,6 @@ static void op_session(struct fz *f, int k, int type, int flush)
 	p.seq = c->next_seq++;
 	if (how & 8)
 		p.seq = fz_u32(f) % 100 + 1;
-	p.payload = payload;
 	switch ((how >> 4) % 4) {
 	case 0:
 	case 1: {
@@ -629,6 +631,7 @@ static void op_session(struct fz *f, int k, int type, int flush)
 			return;
 		break;
 	}
+	p.payload = payload;
 	send_v2(k, &p, flush);
 }
 

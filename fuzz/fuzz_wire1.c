@@ -109,6 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_request(buf, size, &req);
 	}
 	if (size > 0)
-		check_events(buf + 1, size - 1, data[0] * 8u);
+		check_events(buf + 1, size - 1, (size_t)data[0] * 8);
 	return 0;
 }

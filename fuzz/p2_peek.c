@@ -10,7 +10,7 @@
  * whole and adds them here: the harness links this object instead of
  * proto2.o, so it runs exactly the daemon's code.
  */
-#include "../src/proto2.c"
+#include "../src/proto2.c" /* NOLINT(bugprone-suspicious-include): the point of this file */
 
 #include "p2_peek.h"
 

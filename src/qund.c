@@ -138,13 +138,13 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			}
 			break;
 		case OPT_IDLE:
-			if (parse_ulong(optarg, 1, 86400 * 365, &opt->idle_timeout) < 0) {
+			if (parse_ulong(optarg, 1, 86400UL * 365, &opt->idle_timeout) < 0) {
 				log_warnx("--idle-timeout: expected seconds (1 or more), got \"%s\"", optarg);
 				usage(2);
 			}
 			break;
 		case OPT_KEEPALIVE:
-			if (parse_ulong(optarg, 1, 86400 * 365, &opt->keepalive_timeout) < 0) {
+			if (parse_ulong(optarg, 1, 86400UL * 365, &opt->keepalive_timeout) < 0) {
 				log_warnx("--keepalive-timeout: expected seconds (1 or more), got \"%s\"",
 				          optarg);
 				usage(2);
@@ -337,9 +337,8 @@ static void reap_children(struct server *s)
 static void on_signal(struct server *s)
 {
 	struct signalfd_siginfo si;
-	ssize_t n;
 
-	while ((n = read(s->sigfd, &si, sizeof si)) == (ssize_t)sizeof si) {
+	while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD)
 			reap_children(s);
 		else
