@@ -31,8 +31,8 @@ UNIT    = test_text test_addr test_wire1 test_room
 PROGS   = $(B)/qund $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
-        check-long soak bench format format-check install uninstall clean \
-        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint
+        check-long soak soak-check bench format format-check install uninstall clean \
+        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint valgrind-check
 
 all: $(PROGS)
 
@@ -78,6 +78,8 @@ check: deps-check
 	$(MAKE) lint
 	$(MAKE) fuzz-replay
 	$(MAKE) fuzz-check
+	$(MAKE) valgrind-check
+	$(MAKE) soak-check
 	@echo "make check: all passed"
 
 check-unit: $(UNIT:%=$(B)/%)
@@ -162,6 +164,24 @@ fuzz-replay: $(FUZZERS:%=$(REPLAY_B)/replay_%)
 # cppcheck and clang-tidy over src/ and fuzz/, zero findings (checks: .clang-tidy, scripts/lint.sh).
 lint: deps-check
 	scripts/lint.sh
+
+# qund under valgrind memcheck through a scripted v1 + v2 session: zero errors, zero leaks.
+valgrind-check: deps-check $(B)/qund
+	$(PYTHON) tests/valgrind/session.py $(B)/qund $(B)/valgrind
+
+# The soak test (THREATS.md R11) against the sanitizer build of qund: `soak`
+# is 100 clients x 1 message/s for an hour, `soak-check` (in check) for two
+# minutes.  Pass criteria and the report: tests/soak/soak.py.
+SOAK_CLIENTS ?= 100
+SOAK_SECONDS ?= 3600
+soak: deps-check
+	$(MAKE) B=$(ASAN_B) CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" $(ASAN_B)/qund
+	$(PYTHON) tests/soak/soak.py --qund $(ASAN_B)/qund --clients $(SOAK_CLIENTS) \
+		--seconds $(SOAK_SECONDS) --report build/soak-report.txt
+soak-check: deps-check
+	$(MAKE) B=$(ASAN_B) CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" $(ASAN_B)/qund
+	$(PYTHON) tests/soak/soak.py --qund $(ASAN_B)/qund --clients $(SOAK_CLIENTS) \
+		--seconds 120 --report build/soak-check-report.txt
 
 bench: deps
 	$(MAKE) all
