@@ -76,8 +76,8 @@ check: deps-check
 	$(MAKE) check-asan
 	$(MAKE) format-check
 	$(MAKE) lint
-	$(MAKE) fuzz-replay
-	$(MAKE) fuzz-check
+	$(MAKE) WERROR=-Werror fuzz-replay
+	$(MAKE) WERROR=-Werror fuzz-check
 	$(MAKE) valgrind-check
 	$(MAKE) soak-check
 	@echo "make check: all passed"

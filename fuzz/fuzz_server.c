@@ -2,6 +2,7 @@
  * server.c, room.c) with invariants. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,7 +16,7 @@
 #include "wire2.h"
 
 /*
- * The input is a program for a crowd of fake clients at eight addresses:
+ * The input is a program for a crowd of fake clients at 72 addresses:
  * raw datagrams, v1 requests, v2 logins (HELLO, then LOGIN with a cookie
  * that is valid, echoed from the server's COOKIE, or forged), v2 session
  * datagrams with their own or another client's session id, REBIND, the
@@ -42,12 +43,12 @@
  * After every step the room and protocol v2's state are checked.
  */
 
-#define NADDR   8
+#define NADDR   72
 #define MAX_OUT 4096
 #define T0      1000000 /* the fake clock starts here, as a monotonic clock would be after boot */
 
 static const struct room_config cfg = {
-    .max_members = 6,
+    .max_members = 70, /* past 64, so the hash tables have to grow */
     .max_per_address = 3,
     .flood_burst = 5,
     .flood_rate = 2,
@@ -210,22 +211,32 @@ static void set_v6(struct peer_addr *a, const char *ip, uint16_t port, uint32_t 
 }
 
 /*
- * Three ports on one IP (the per-IP cap is 3), another IP, the first
- * address again as IPv4-mapped IPv6 (the same peer: canonical keys),
- * IPv6 loopback, and one link-local address under two scope ids.
+ * Four ports on one IP (one more than the per-IP cap of 3), the first
+ * address again as IPv4-mapped IPv6 (the same peer: canonical keys), IPv6
+ * loopback, one link-local address under two scope ids, and then 64 more
+ * IPs, enough for the room's and the session table's hash tables to grow.
  */
 static void setup_addrs(void)
 {
+	static int done;
+	char ip[INET_ADDRSTRLEN];
 	int i, j;
 
+	if (done)
+		return;
+	done = 1;
 	set_v4(&H.addr[0], "127.0.0.1", 40001);
 	set_v4(&H.addr[1], "127.0.0.1", 40002);
 	set_v4(&H.addr[2], "127.0.0.1", 40003);
-	set_v4(&H.addr[3], "127.0.0.2", 40001);
+	set_v4(&H.addr[3], "127.0.0.1", 40004);
 	set_v6(&H.addr[4], "::ffff:127.0.0.1", 40001, 0);
 	set_v6(&H.addr[5], "::1", 40001, 0);
 	set_v6(&H.addr[6], "fe80::1", 40001, 1);
 	set_v6(&H.addr[7], "fe80::1", 40001, 2);
+	for (i = 8; i < NADDR; i++) {
+		snprintf(ip, sizeof ip, "127.1.0.%d", i - 7);
+		set_v4(&H.addr[i], ip, 40001);
+	}
 	for (i = 0; i < NADDR; i++) {
 		for (j = 0; j < i && !addr_equal(&H.addr[i], &H.addr[j]); j++)
 			;
@@ -696,6 +707,17 @@ static void op_console(struct fz *f)
 	step_end(&st, 1);
 }
 
+/* SIGTERM: qund tells every member of both protocols and ends their sessions (say_goodbye). */
+static void op_shutdown(void)
+{
+	struct step st;
+
+	step_begin(&st, -1, 0);
+	v1_goodbye(&H.s);
+	p2_goodbye(&H.s);
+	step_end(&st, 1);
+}
+
 static void op_flush(void)
 {
 	struct step st;
@@ -732,8 +754,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t op = fz_u8(&f), who = fz_u8(&f);
 		int flush = !(who & 0x80);
 
-		k = who % NADDR;
-		switch (op % 14) {
+		k = (who & 0x7f) % NADDR;
+		switch (op % 15) {
 		case 0: {
 			const uint8_t *b;
 			uint16_t len = fz_u16(&f);
@@ -774,6 +796,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 12:
 			op_flush();
 			break;
+		case 13:
+			op_shutdown();
+			goto out; /* qund exits after saying goodbye */
 		default: {
 			/* A session datagram of a type only the server sends, or a CLOSE. */
 			static const int types[] = {V2_CLOSE, V2_CHALLENGE, V2_WELCOME, V2_COOKIE};
@@ -783,6 +808,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		}
 	}
+out:
 	p2_free(H.s.p2);
 	room_free(H.s.room);
 	for (k = 0; k < NADDR; k++)

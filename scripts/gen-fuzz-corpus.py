@@ -289,6 +289,25 @@ def server_programs(malformed):
         S.login(0, "alice", nonce=1) + S.login(0, "bob", nonce=2) + S.v1(0, "L", "alice")
     out["slow-recipient"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
         S.v1(2, "L", "carol") + b"".join(S.admin("m") for _ in range(1100)) + S.tick(100)
+    out["per-ip-cap"] = b"\0" + b"".join(S.v1(i, "L", n) for i, n in enumerate(
+        ["alice", "bob", "carol", "dave", "eve"])) + S.login(3, "dave", nonce=2)
+    # 70 members, all v2: both hash tables grow past 64 buckets; the 71st is refused (room full).
+    out["many-members"] = b"\0" + b"".join(
+        S.login(i, "n%d" % i, nonce=i % 3) for i in [1, 2, 3, 5, 6, 7] + list(range(8, 72))) + \
+        S.v1(0, "L", "alice") + S.say(50, "hello all") + S.ack(9) + S.quit(9) + \
+        S.v1(0, "L", "alice") + S.tick(hundreds=1000)
+    # HELLOs and bad cookies from one IP past its answer budget (burst 20).
+    out["hello-flood"] = b"\0" + b"".join(S.login(i % 4, "x%d" % i, nonce=i % 3, cookie="forged")
+                                           for i in range(30)) + S.login(0, "alice")
+    # v2 refusals arrive as NOTICEs: flooding, a message over 4000 bytes, an unparseable payload.
+    out["v2-notices"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
+        b"".join(S.say(0, "flood %d" % i) for i in range(8)) + \
+        b"".join(S.say(1, "x" * 1175, more=True) for _ in range(4)) + S.say(1, "end") + \
+        S.op(5, 1) + bytes((0x30, 0)) + b"\x01" + S.op(5, 1) + bytes((0x30, 0)) + b"\x81" + \
+        S.op(5, 1) + bytes((0x30, 2)) + b"\x82\x00\x00" + \
+        S.tick(600) + S.ack(0) + S.ack(1)
+    out["goodbye"] = b"\0" + S.v1(0, "L", "alice") + S.login(1, "bob") + S.say(1, "bye") + \
+        bytes((13, 0))
     out["names"] = b"\0" + b"".join(S.v1(i % 8, "L", n) for i, n in enumerate(S.NAMES) if n) + \
         b"".join(S.login(i % 8, n, nonce=i % 3) for i, n in enumerate(S.NAMES) if n)
     room = S.v1(0, "L", "alice") + S.login(1, "bob")
