@@ -661,6 +661,8 @@ void p2_goodbye(struct server *s)
 	memset(&o, 0, sizeof o);
 	o.has_event = 1;
 	o.event = V1_EV_SHUTDOWN;
+	/* A room event of its own, numbered as server_deliver numbers the others. */
+	s->event_id++;
 	p2_broadcast(s, &o);
 	p2_flush(s);
 	/* No time to retransmit: CLOSE twice, so one loss does not leave a client guessing. */
