@@ -69,6 +69,8 @@ void p2_peek_check(const struct server *s, int flushed)
 		FZ_CHECK(ss->m->proto == 2 && ss->m->data == ss, "member and session disagree");
 		FZ_CHECK(ss->asm_len <= V2_MAX_TEXT && (ss->asm_buf != NULL || ss->asm_len == 0),
 		         "reassembly of %zu bytes", ss->asm_len);
+		FZ_CHECK(ss->asm_buf != NULL || !ss->asm_overflow,
+		         "an overflow flag left over from a reassembly that is gone");
 		FZ_CHECK(!ss->dirty || in_list(p->dirty, ss, 1), "dirty but not on the list");
 		FZ_CHECK(!flushed || !ss->dirty, "still dirty after a flush");
 		FZ_CHECK(!flushed || !ss->doomed, "a doomed session survived a flush");

@@ -306,6 +306,11 @@ def server_programs(malformed):
         S.op(5, 1) + bytes((0x30, 0)) + b"\x01" + S.op(5, 1) + bytes((0x30, 0)) + b"\x81" + \
         S.op(5, 1) + bytes((0x30, 2)) + b"\x82\x00\x00" + \
         S.tick(600) + S.ack(0) + S.ack(1)
+    # A long message over 4000 bytes cut short by a restart (same name, new nonce), then a
+    # legitimate long one: it must not inherit the first one's overflow.
+    out["restart-mid-long-message"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
+        b"".join(S.say(0, "x" * 1175, more=True) for _ in range(4)) + \
+        S.login(0, "alice", nonce=2) + S.say(0, "y" * 1175, more=True) + S.say(0, "end") + S.ack(1)
     out["goodbye"] = b"\0" + S.v1(0, "L", "alice") + S.login(1, "bob") + S.say(1, "bye") + \
         bytes((13, 0))
     out["names"] = b"\0" + b"".join(S.v1(i % 8, "L", n) for i, n in enumerate(S.NAMES) if n) + \
