@@ -36,7 +36,8 @@ UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cook
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
-        check-long soak bench format format-check install uninstall clean
+        check-long soak soak-check bench format format-check install uninstall clean \
+        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint valgrind-check
 
 all: $(PROGS)
 
@@ -82,6 +83,11 @@ check: deps-check
 	$(MAKE) check-unit check-blackbox
 	$(MAKE) check-asan
 	$(MAKE) format-check
+	$(MAKE) lint
+	$(MAKE) WERROR=-Werror fuzz-replay
+	$(MAKE) WERROR=-Werror fuzz-check
+	$(MAKE) valgrind-check
+	$(MAKE) soak-check
 	@echo "make check: all passed"
 
 check-unit: $(UNIT:%=$(B)/%)
@@ -96,7 +102,7 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) B=$(ASAN_B) check-unit check-blackbox
 
-FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c bench/*.c)
+FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -104,6 +110,86 @@ format-check:
 	@if command -v clang-format >/dev/null; then \
 		clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: clean"; \
 	else echo "format-check skipped: clang-format is not installed"; fi
+
+# Fuzzing (docs/HARDENING.md).  Each harness in fuzz/ is built twice: with
+# clang and libFuzzer for fuzzing, and with $(CC) + ASan/UBSan into a replay
+# driver that runs the checked-in corpus (every input that ever crashed
+# included) without libFuzzer.  The server harness replaces the clock,
+# sendto/sendmmsg and two log calls with GNU ld's --wrap (see its header).
+FUZZERS   = wire1 wire2 text rel client2 server
+FUZZ_B   := build/fuzz
+REPLAY_B := build/replay
+FUZZ_CC  ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
+FZ_CORE   = log text addr i18n wire1 wire2 rel cookie room bucket fuzzlib
+FZ_EXTRA_client2 = client2.o
+FZ_EXTRA_server  = server.o proto1.o p2_peek.o
+FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
+FZ_CFLAGS = -std=gnu11 -g -O1 $(WARN) $(WERROR) -Wno-missing-field-initializers $(SAN)
+FZ_CPPFLAGS = -Isrc -Ifuzz -D_GNU_SOURCE
+
+$(FUZZ_B)/%.o: src/%.c src/*.h | $(FUZZ_B)
+	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_B)/%.o: fuzz/%.c fuzz/*.h src/*.c src/*.h | $(FUZZ_B)
+	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(REPLAY_B)/%.o: src/%.c src/*.h | $(REPLAY_B)
+	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -c -o $@ $<
+$(REPLAY_B)/%.o: fuzz/%.c fuzz/*.h src/*.c src/*.h | $(REPLAY_B)
+	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -c -o $@ $<
+$(FUZZ_B) $(REPLAY_B):
+	mkdir -p $@
+
+# Keep the objects of the two fuzz trees (make would delete them as intermediates).
+.SECONDARY:
+.SECONDEXPANSION:
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz_%.o $(FZ_CORE:%=$(FUZZ_B)/%.o) $$(addprefix $(FUZZ_B)/,$$(FZ_EXTRA_$$*))
+	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM)
+$(REPLAY_B)/replay_%: $(REPLAY_B)/replay.o $(REPLAY_B)/fuzz_%.o $(FZ_CORE:%=$(REPLAY_B)/%.o) \
+		$$(addprefix $(REPLAY_B)/,$$(FZ_EXTRA_$$*))
+	$(CC) $(SAN) -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM)
+
+fuzz-build: $(FUZZERS:%=$(FUZZ_B)/fuzz_%)
+
+# Fuzz each harness for FUZZ_SECONDS (new inputs go to build/fuzz/corpus;
+# `make fuzz-merge` keeps the interesting ones in fuzz/corpus).
+fuzz: deps-check fuzz-build
+	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_B) $(FUZZERS)
+
+# The short, fixed budget that `make check` spends: about a minute in all.
+fuzz-check: deps-check fuzz-build
+	scripts/fuzz.sh run $(FUZZ_CHECK_SECONDS) $(FUZZ_B) $(FUZZERS)
+
+fuzz-merge: fuzz-build
+	scripts/fuzz.sh merge 0 $(FUZZ_B) $(FUZZERS)
+
+# The regression test: every corpus file through every harness, no libFuzzer needed.
+fuzz-replay: $(FUZZERS:%=$(REPLAY_B)/replay_%)
+	@set -e; for h in $(FUZZERS); do \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+			./$(REPLAY_B)/replay_$$h fuzz/corpus/$$h; done
+
+# cppcheck and clang-tidy over src/ and fuzz/, zero findings (checks: .clang-tidy, scripts/lint.sh).
+lint: deps-check
+	scripts/lint.sh
+
+# qund under valgrind memcheck through a scripted v1 + v2 session: zero errors, zero leaks.
+valgrind-check: deps-check $(B)/qund
+	$(PYTHON) tests/valgrind/session.py $(B)/qund $(B)/valgrind
+
+# The soak test (THREATS.md R11) against the sanitizer build of qund: `soak`
+# is 100 clients x 1 message/s for an hour, `soak-check` (in check) for two
+# minutes.  Pass criteria and the report: tests/soak/soak.py.
+SOAK_CLIENTS ?= 100
+SOAK_SECONDS ?= 3600
+soak: deps-check
+	$(MAKE) B=$(ASAN_B) CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" $(ASAN_B)/qund
+	$(PYTHON) tests/soak/soak.py --qund $(ASAN_B)/qund --clients $(SOAK_CLIENTS) \
+		--seconds $(SOAK_SECONDS) --report build/soak-report.txt
+soak-check: deps-check
+	$(MAKE) B=$(ASAN_B) CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" $(ASAN_B)/qund
+	$(PYTHON) tests/soak/soak.py --qund $(ASAN_B)/qund --clients $(SOAK_CLIENTS) \
+		--seconds 120 --report build/soak-check-report.txt
 
 bench: deps
 	$(MAKE) all

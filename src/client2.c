@@ -256,7 +256,14 @@ int c2_say(struct c2 *c, const char *text, size_t len)
 	uint8_t buf[QUN_MAX_DATAGRAM];
 	size_t off = 0;
 
-	if (len == 0 || len > V2_MAX_TEXT || c->rel.qlen + len / V2_SAY_CHUNK + 1 > REL_QUEUE_MAX)
+	/*
+	 * Count what is in flight as well as what is queued, and keep one
+	 * place for QUIT: a new session re-queues all of it (restart_channel)
+	 * into a queue of REL_QUEUE_MAX, and nothing the user typed may be
+	 * dropped there.
+	 */
+	if (len == 0 || len > V2_MAX_TEXT ||
+	    rel_pending(&c->rel) + len / V2_SAY_CHUNK + 1 > REL_QUEUE_MAX - 1)
 		return -1;
 	while (off < len) {
 		size_t chunk = utf8_prefix(text + off, len - off, V2_SAY_CHUNK);
@@ -290,6 +297,8 @@ void c2_quit(struct c2 *c)
 		finish(c, V2_CLOSE_QUIT);
 		return;
 	}
+	if (c->quitting)
+		return; /* one QUIT is on its way (reliably); another would only take a place */
 	c->quitting = 1;
 	b = blob_new(&kind, 1);
 	rel_queue(&c->rel, b);

@@ -360,6 +360,7 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 			free(ss->asm_buf);
 			ss->asm_buf = NULL;
 			ss->asm_len = 0;
+			ss->asm_overflow = 0; /* or its next long message is refused as too long */
 			ss->sid = new_sid(p);
 			ss->nonce = pk->nonce;
 			sid_link(p, ss);

@@ -240,7 +240,7 @@ size_t text_sanitize(const char *s, size_t n, char *out, size_t outsz)
 			k = 1;
 		} else if (cp < 0x20 || cp == 0x7F) {
 			esc[0] = '^';
-			esc[1] = cp == 0x7F ? '?' : (char)(cp + 0x40);
+			esc[1] = (char)(cp == 0x7F ? '?' : cp + 0x40);
 			ok = put(out, outsz, &o, esc, 2);
 		} else if (cp_is_control(cp) || cp_is_bidi(cp) ||
 		           (cp_is_invisible(cp) && !cp_is_emoji_glue(cp))) {

@@ -136,6 +136,7 @@ int v1_format_request(char *buf, size_t size, enum v1_cmd cmd, const char *name,
 	} else {
 		n = snprintf(buf, limit, "%c %s", (char)cmd, name);
 	}
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive: n is snprintf's, unknown */
 	if (n < 0 || (size_t)n >= limit)
 		return -1;
 	if (pad_to > (size_t)n) {

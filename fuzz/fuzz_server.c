@@ -1,0 +1,817 @@
+/* fuzz_server.c - libFuzzer harness for qund's whole datagram handler (proto1.c, proto2.c,
+ * server.c, room.c) with invariants. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fuzzlib.h"
+#include "p2_peek.h"
+#include "room.h"
+#include "server.h"
+#include "text.h"
+#include "wire1.h"
+#include "wire2.h"
+
+/*
+ * The input is a program for a crowd of fake clients at 72 addresses:
+ * raw datagrams, v1 requests, v2 logins (HELLO, then LOGIN with a cookie
+ * that is valid, echoed from the server's COOKIE, or forged), v2 session
+ * datagrams with their own or another client's session id, REBIND, the
+ * clock moving on (timers: expiry, retransmission, cookie rotation) and
+ * the operator's /kick and speech.  Each datagram goes where qund's
+ * on_udp() sends it (v2_is_v2 decides), followed by p2_flush() unless the
+ * input batches several.
+ *
+ * How the harness stands in for the world, without touching src/ (the
+ * link line in the Makefile does it with GNU ld's --wrap):
+ *   - now_ms() is a fake clock that only the input moves, and libsodium's
+ *     randomness is seeded (fuzzlib.c): every input replays exactly.
+ *   - sendto() and sendmmsg() are captured in memory instead of reaching
+ *     a socket.  That is faster and deterministic (a real loopback socket
+ *     would cost syscalls and could drop), and it lets the harness check
+ *     every datagram the server sends: its size, its format, who gets it
+ *     (only members, or the sender within the anti-amplification bound),
+ *     and lets the fake clients learn their session ids and cookies from
+ *     WELCOME, COOKIE and CHALLENGE as a real client does.
+ *   - log_info()/log_warnx() are silenced; log_warnx is only called by
+ *     the v1 layer when an event does not fit in a datagram, which the
+ *     harness treats as a bug.
+ *   - p2_peek.c compiles proto2.c with accessors for its private state.
+ * After every step the room and protocol v2's state are checked.
+ */
+
+#define NADDR   72
+#define MAX_OUT 4096
+#define T0      1000000 /* the fake clock starts here, as a monotonic clock would be after boot */
+
+static const struct room_config cfg = {
+    .max_members = 70, /* past 64, so the hash tables have to grow */
+    .max_per_address = 3,
+    .flood_burst = 5,
+    .flood_rate = 2,
+    .keepalive_timeout = 90000,
+    .idle_timeout = 3600000,
+};
+
+static const char *const names[] = {
+    "alice",
+    "Alice",
+    "\xEF\xBC\xA1\xEF\xBC\xAC\xEF\xBC\xA9\xEF\xBC\xA3\xEF\xBC\xA5" /* ＡＬＩＣＥ */,
+    "bob",
+    "carol",
+    "dave",
+    "eve",
+    "mallory",
+    "\xE7\xAE\xA1\xE7\x90\x86\xE5\x91\x98" /* 管理员 */,
+    "admin",
+    "ADMIN",
+    "al ice",
+    "",
+    "a\x1b[31m",
+    "\xE4\xB8\xAD\xE6\x96\x87" /* 中文 */,
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "\xFF\xFE",
+    /* A right-to-left override inside a name: on purpose, the rules must refuse it. */
+    "a\xE2\x80\xAE\x62", /* NOLINT(misc-misleading-bidirectional) */
+    "zo\xC3\xAB",
+};
+#define NNAMES (sizeof names / sizeof names[0])
+
+struct out {
+	int to; /* index of the fake address */
+	size_t len;
+	uint8_t buf[QUN_MAX_DATAGRAM];
+};
+
+/* One fake client per canonical address: what it has learnt from the server. */
+struct client {
+	uint64_t nonce, sid;
+	uint8_t cookie[V2_COOKIE_LEN]; /* from the last COOKIE */
+	uint64_t cookie_nonce;
+	uint8_t challenge[V2_COOKIE_LEN]; /* from the last CHALLENGE */
+	uint64_t challenge_sid;
+	uint32_t next_seq; /* of its own DATA */
+	struct rel rx;     /* the server's DATA to it */
+	uint64_t last_event;
+	int last_more;
+};
+
+static struct {
+	struct server s;
+	struct peer_addr addr[NADDR];
+	int canon[NADDR]; /* first index with an equal address */
+	struct client cl[NADDR];
+	struct out out[MAX_OUT];
+	size_t nout;
+	uint64_t now;
+} H;
+
+/* ---- what the harness puts in place of the world ------------------------------------------ */
+
+/* GNU ld's --wrap=SYM sends calls of SYM to __wrap_SYM: the names are the linker's, not ours. */
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+uint64_t __wrap_now_ms(void);
+ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                      socklen_t tolen);
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags);
+void __wrap_log_info(const char *fmt, ...);
+void __wrap_log_warnx(const char *fmt, ...);
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+
+uint64_t __wrap_now_ms(void)
+{
+	return H.now;
+}
+
+static void capture(const void *buf, size_t len, const struct sockaddr *to, socklen_t tolen)
+{
+	struct peer_addr a;
+	int i;
+
+	FZ_CHECK(len <= QUN_MAX_DATAGRAM, "the server sent %zu bytes", len);
+	FZ_CHECK(len > 0, "the server sent an empty datagram");
+	FZ_CHECK(tolen <= sizeof a.sa, "address of %u bytes", (unsigned)tolen);
+	memset(&a, 0, sizeof a);
+	memcpy(&a.sa, to, tolen);
+	a.len = tolen;
+	for (i = 0; i < NADDR; i++)
+		if (addr_equal(&a, &H.addr[i]))
+			break;
+	FZ_CHECK(i < NADDR, "the server sent to an address nobody used");
+	if (H.nout == MAX_OUT)
+		return;
+	H.out[H.nout].to = H.canon[i];
+	H.out[H.nout].len = len;
+	memcpy(H.out[H.nout].buf, buf, len); /* reads every byte sent: ASan checks them */
+	H.nout++;
+}
+
+ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                      socklen_t tolen)
+{
+	(void)fd;
+	(void)flags;
+	capture(buf, len, to, tolen);
+	return (ssize_t)len;
+}
+
+int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
+{
+	unsigned int i;
+
+	(void)fd;
+	(void)flags;
+	for (i = 0; i < vlen; i++) {
+		const struct msghdr *h = &msgs[i].msg_hdr;
+
+		FZ_CHECK(h->msg_iovlen == 1, "sendmmsg with %zu iovecs", (size_t)h->msg_iovlen);
+		capture(h->msg_iov[0].iov_base, h->msg_iov[0].iov_len, h->msg_name, h->msg_namelen);
+		msgs[i].msg_len = (unsigned int)h->msg_iov[0].iov_len;
+	}
+	return (int)vlen;
+}
+
+void __wrap_log_info(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+void __wrap_log_warnx(const char *fmt, ...)
+{
+	fz_fail("qund warned: %s", fmt);
+}
+
+/* ---- the fake addresses --------------------------------------------------------------------- */
+
+static void set_v4(struct peer_addr *a, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *s = (struct sockaddr_in *)&a->sa;
+
+	memset(a, 0, sizeof *a);
+	s->sin_family = AF_INET;
+	s->sin_port = htons(port);
+	inet_pton(AF_INET, ip, &s->sin_addr);
+	a->len = sizeof *s;
+}
+
+static void set_v6(struct peer_addr *a, const char *ip, uint16_t port, uint32_t scope)
+{
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&a->sa;
+
+	memset(a, 0, sizeof *a);
+	s->sin6_family = AF_INET6;
+	s->sin6_port = htons(port);
+	s->sin6_scope_id = scope;
+	inet_pton(AF_INET6, ip, &s->sin6_addr);
+	a->len = sizeof *s;
+}
+
+/*
+ * Four ports on one IP (one more than the per-IP cap of 3), the first
+ * address again as IPv4-mapped IPv6 (the same peer: canonical keys), IPv6
+ * loopback, one link-local address under two scope ids, and then 64 more
+ * IPs, enough for the room's and the session table's hash tables to grow.
+ */
+static void setup_addrs(void)
+{
+	static int done;
+	char ip[INET_ADDRSTRLEN];
+	int i, j;
+
+	if (done)
+		return;
+	done = 1;
+	set_v4(&H.addr[0], "127.0.0.1", 40001);
+	set_v4(&H.addr[1], "127.0.0.1", 40002);
+	set_v4(&H.addr[2], "127.0.0.1", 40003);
+	set_v4(&H.addr[3], "127.0.0.1", 40004);
+	set_v6(&H.addr[4], "::ffff:127.0.0.1", 40001, 0);
+	set_v6(&H.addr[5], "::1", 40001, 0);
+	set_v6(&H.addr[6], "fe80::1", 40001, 1);
+	set_v6(&H.addr[7], "fe80::1", 40001, 2);
+	for (i = 8; i < NADDR; i++) {
+		snprintf(ip, sizeof ip, "127.1.0.%d", i - 7);
+		set_v4(&H.addr[i], ip, 40001);
+	}
+	for (i = 0; i < NADDR; i++) {
+		for (j = 0; j < i && !addr_equal(&H.addr[i], &H.addr[j]); j++)
+			;
+		H.canon[i] = j;
+	}
+}
+
+/* ---- invariants ----------------------------------------------------------------------------- */
+
+static void check_room(void)
+{
+	const struct room *r = H.s.room;
+	size_t n = room_count(r), i, j, same_ip;
+
+	FZ_CHECK(n <= cfg.max_members, "%zu members, at most %zu", n, cfg.max_members);
+	for (i = 0; i < n; i++) {
+		const struct member *m = room_member(r, i);
+		uint8_t ki[ADDR_KEY_MAX], kj[ADDR_KEY_MAX];
+		size_t li;
+
+		FZ_CHECK(m != NULL, "member %zu is NULL", i);
+		FZ_CHECK(name_check(m->name, strlen(m->name)) == NAME_OK, "member name %s",
+		         m->name);
+		FZ_CHECK(room_find_name(r, m->name, strlen(m->name)) == m, "%s not found by name",
+		         m->name);
+		FZ_CHECK(room_find_addr(r, &m->addr) == m, "%s not found by address", m->name);
+		li = addr_key(&m->addr, ki);
+		same_ip = 0;
+		for (j = 0; j < n; j++) {
+			const struct member *o = room_member(r, j);
+			size_t lj = addr_key(&o->addr, kj);
+
+			if (j != i) {
+				FZ_CHECK(strcmp(m->key, o->key) != 0, "%s and %s share a name",
+				         m->name, o->name);
+				FZ_CHECK(!addr_equal(&m->addr, &o->addr),
+				         "%s and %s share an address", m->name, o->name);
+			}
+			if (li == lj && memcmp(ki + 3, kj + 3, li - 3) == 0)
+				same_ip++;
+		}
+		FZ_CHECK(same_ip <= cfg.max_per_address, "%zu members from one IP", same_ip);
+	}
+}
+
+static int member_at(int k)
+{
+	return room_find_addr(H.s.room, &H.addr[k]) != NULL;
+}
+
+/* The events and notices a client gets are well-formed and in the room's order. */
+static void client_deliver(void *ctx, const uint8_t *data, size_t len)
+{
+	struct client *c = ctx;
+	struct v2_msg m;
+
+	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK, "malformed message to a client");
+	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE, "message kind 0x%02x", m.kind);
+	if (m.text_len > 0)
+		FZ_CHECK(text_check_max(m.text, m.text_len, QUN_MAX_DATAGRAM) == TEXT_OK,
+		         "a client got text that breaks the text rules");
+	if (m.kind == V2_K_NOTICE) {
+		FZ_CHECK(m.code > QERR_NONE && m.code < QERR_COUNT, "notice code %d", m.code);
+		return;
+	}
+	FZ_CHECK(m.event <= V1_EV_SHUTDOWN, "event %d", m.event);
+	if (m.event == V1_EV_ADMIN || m.event == V1_EV_SHUTDOWN)
+		FZ_CHECK(m.name_len == 0, "the operator's event carries a name");
+	else
+		FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK, "event about an invalid name");
+	FZ_CHECK(m.event_id > c->last_event || (m.event_id == c->last_event && c->last_more),
+	         "event %llu after %llu", (unsigned long long)m.event_id,
+	         (unsigned long long)c->last_event);
+	c->last_event = m.event_id;
+	c->last_more = m.flags & V2_MORE;
+}
+
+static void new_session(struct client *c, uint64_t sid)
+{
+	c->sid = sid;
+	c->next_seq = 1;
+	c->last_event = 0;
+	c->last_more = 0;
+	rel_free(&c->rx);
+	rel_init(&c->rx);
+}
+
+/* What the server sent to client k, read as the client would. */
+static void client_reads(int k, const uint8_t *buf, size_t len)
+{
+	struct client *c = &H.cl[k];
+	struct v2_packet p;
+
+	if (!v2_is_v2(buf, len)) {
+		FZ_CHECK(text_check_max((const char *)buf, len, QUN_MAX_DATAGRAM) == TEXT_OK,
+		         "a v1 line that breaks the text rules: %.*s", (int)len, (const char *)buf);
+		return;
+	}
+	FZ_CHECK(v2_parse(buf, len, &p) == V2_OK, "the server sent a malformed v2 datagram");
+	switch (p.type) {
+	case V2_COOKIE:
+		memcpy(c->cookie, p.cookie, V2_COOKIE_LEN);
+		c->cookie_nonce = p.nonce;
+		break;
+	case V2_WELCOME:
+		if (p.sid != c->sid)
+			new_session(c, p.sid);
+		break;
+	case V2_REFUSE:
+		FZ_CHECK(utf8_valid(p.reason, p.reason_len), "REFUSE reason not UTF-8");
+		break;
+	case V2_CHALLENGE:
+		memcpy(c->challenge, p.cookie, V2_COOKIE_LEN);
+		c->challenge_sid = p.sid;
+		break;
+	case V2_CLOSE:
+		if (p.sid == c->sid)
+			c->sid = 0;
+		break;
+	case V2_DATA:
+	case V2_ACK:
+		FZ_CHECK(p.sid == c->sid, "session datagram for %llx to a client of session %llx",
+		         (unsigned long long)p.sid, (unsigned long long)c->sid);
+		if (p.type == V2_DATA)
+			rel_on_data(&c->rx, p.seq, p.payload, p.payload_len, client_deliver, c);
+		break;
+	default:
+		fz_fail("the server sent type 0x%02x", p.type);
+	}
+}
+
+/*
+ * A session that moved (REBIND) takes its fake client's state along, so
+ * the client at the new address keeps reading the same stream.
+ */
+static void follow_rebinds(const uint64_t before[NADDR])
+{
+	int i, j;
+
+	for (j = 0; j < NADDR; j++) {
+		const struct member *m;
+		uint64_t sid;
+
+		if (H.canon[j] != j || (m = room_find_addr(H.s.room, &H.addr[j])) == NULL)
+			continue;
+		sid = p2_peek_sid(m);
+		if (sid == 0 || sid == before[j] || sid == H.cl[j].sid)
+			continue;
+		for (i = 0; i < NADDR; i++) {
+			if (i != j && H.canon[i] == i && before[i] == sid && H.cl[i].sid == sid) {
+				rel_free(&H.cl[j].rx);
+				H.cl[j] = H.cl[i];
+				memset(&H.cl[i], 0, sizeof H.cl[i]);
+				rel_init(&H.cl[i].rx);
+				break;
+			}
+		}
+	}
+}
+
+static void session_ids(uint64_t sid[NADDR])
+{
+	int k;
+
+	for (k = 0; k < NADDR; k++) {
+		const struct member *m = room_find_addr(H.s.room, &H.addr[k]);
+
+		sid[k] = m != NULL ? p2_peek_sid(m) : 0;
+	}
+}
+
+/*
+ * Run one step and check what it sent.  from: the client whose datagram
+ * it is (-1 for timers and the console); limit: at most this many bytes
+ * may go back to from if it is a stranger before and after (the
+ * anti-amplification rule; SIZE_MAX for none).
+ */
+struct step {
+	int from;
+	size_t limit;
+	int before[NADDR];
+	uint64_t sid[NADDR];
+};
+
+static void step_begin(struct step *st, int from, size_t limit)
+{
+	int k;
+
+	st->from = from >= 0 ? H.canon[from] : -1;
+	st->limit = limit;
+	for (k = 0; k < NADDR; k++)
+		st->before[k] = member_at(k);
+	session_ids(st->sid);
+	H.nout = 0;
+}
+
+static void step_end(struct step *st, int flushed)
+{
+	size_t i, back = 0;
+
+	follow_rebinds(st->sid);
+	for (i = 0; i < H.nout; i++) {
+		const struct out *o = &H.out[i];
+		int member = st->before[o->to] || member_at(o->to);
+
+		if (o->to == st->from && !member)
+			back += o->len;
+		else
+			FZ_CHECK(member, "%zu bytes to address %d, which is no member", o->len,
+			         o->to);
+		client_reads(o->to, o->buf, o->len);
+	}
+	FZ_CHECK(back <= st->limit, "%zu bytes back to a stranger, at most %zu allowed", back,
+	         st->limit);
+	H.nout = 0;
+	check_room();
+	p2_peek_check(&H.s, flushed);
+}
+
+/* ---- the steps ------------------------------------------------------------------------------ */
+
+/*
+ * One datagram of claimed length len from address k, as on_udp() hands
+ * it over.  have <= len bytes are real; a claimed length over the buffer
+ * (MSG_TRUNC) gets a buffer of exactly QUN_MAX_DATAGRAM + 1 bytes, as
+ * on_udp's, so ASan sees any read past what recvfrom could have filled.
+ */
+static void datagram(int k, const uint8_t *data, size_t have, size_t len, int flush)
+{
+	struct step st;
+	size_t limit, bufsz = len > have ? QUN_MAX_DATAGRAM + 1 : have;
+	uint8_t *buf = malloc(bufsz == 0 ? 1 : bufsz);
+	struct v2_packet p;
+
+	FZ_CHECK(buf != NULL, "out of memory");
+	memset(buf, 0, bufsz);
+	memcpy(buf, data, have < bufsz ? have : bufsz);
+	if (v2_is_v2(buf, len)) {
+		limit = 3 * len;
+		/* A LOGIN with a valid cookie proves the address: its answer may be larger. */
+		if (len <= QUN_MAX_DATAGRAM && v2_parse(buf, len, &p) == V2_OK &&
+		    p.type == V2_LOGIN && p2_peek_cookie_ok(&H.s, &H.addr[k], p.nonce, p.cookie))
+			limit = SIZE_MAX;
+	} else {
+		limit = len;
+	}
+	step_begin(&st, k, limit);
+	H.s.st.datagrams_in++;
+	if (v2_is_v2(buf, len))
+		p2_handle(&H.s, &H.addr[k], buf, len);
+	else if (H.s.legacy)
+		v1_handle(&H.s, &H.addr[k], (const char *)buf, len);
+	else
+		H.s.st.sdrops[SDROP_V1_DISABLED]++;
+	if (flush)
+		p2_flush(&H.s);
+	step_end(&st, flush);
+	free(buf);
+}
+
+/* A name: from the table, or bytes of the input. */
+static size_t pick_name(struct fz *f, const char **out)
+{
+	uint8_t how = fz_u8(f);
+	const uint8_t *b;
+
+	if (how < 200) {
+		*out = names[how % NNAMES];
+		return strlen(*out);
+	}
+	{
+		size_t n = fz_bytes(f, fz_u8(f) % 48, &b);
+
+		*out = (const char *)b;
+		return n;
+	}
+}
+
+static void op_v1(struct fz *f, int k, int flush)
+{
+	static const char cmds[] = "LCQP";
+	char buf[2 * QUN_MAX_DATAGRAM];
+	const char *name;
+	const uint8_t *text;
+	size_t nlen = pick_name(f, &name), tlen, n = 0;
+	uint8_t how = fz_u8(f);
+
+	buf[n++] = cmds[how % 4];
+	buf[n++] = ' ';
+	memcpy(buf + n, name, nlen);
+	n += nlen;
+	if (buf[0] == 'C') {
+		tlen = fz_bytes(f, fz_u16(f) % 1100, &text);
+		buf[n++] = ' ';
+		memcpy(buf + n, text, tlen);
+		n += tlen;
+	}
+	if (how & 0x10)
+		buf[n++] = '\n';
+	else if (how & 0x20) {
+		buf[n++] = '\r';
+		buf[n++] = '\n';
+	} else if ((how & 0x40) && n + 100 < sizeof buf) {
+		memset(buf + n, ' ', 100); /* padding, as qun does after ERR */
+		n += 100;
+	}
+	datagram(k, (const uint8_t *)buf, n, n, flush);
+}
+
+static void send_v2(int k, const struct v2_packet *p, int flush)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_encode(p, buf, sizeof buf);
+
+	if (n > 0)
+		datagram(k, buf, n, n, flush);
+}
+
+/* HELLO (maybe), then LOGIN with a valid, echoed or forged cookie. */
+static void op_login(struct fz *f, int k, int flush)
+{
+	static const uint64_t nonces[] = {0x1111, 0x2222, 0x3333};
+	struct client *c = &H.cl[H.canon[k]];
+	struct v2_packet p;
+	uint8_t how = fz_u8(f), nsel = fz_u8(f);
+	const uint8_t *b;
+
+	memset(&p, 0, sizeof p);
+	p.nonce = nsel < 240 ? nonces[nsel % 3] : fz_u64(f);
+	c->nonce = p.nonce;
+	if (how & 1) {
+		p.type = V2_HELLO;
+		send_v2(k, &p, flush);
+	}
+	p.type = V2_LOGIN;
+	p.name_len = pick_name(f, &p.name);
+	switch ((how >> 1) % 4) {
+	case 0:
+	case 1:
+		p2_peek_cookie(&H.s, &H.addr[k], p.nonce, p.cookie);
+		break;
+	case 2:
+		if (c->cookie_nonce == p.nonce)
+			memcpy(p.cookie, c->cookie, V2_COOKIE_LEN);
+		break;
+	default:
+		if (fz_bytes(f, V2_COOKIE_LEN, &b) == V2_COOKIE_LEN)
+			memcpy(p.cookie, b, V2_COOKIE_LEN);
+		break;
+	}
+	send_v2(k, &p, flush);
+}
+
+/* A session datagram from k: its own session's fields, or any. */
+static void op_session(struct fz *f, int k, int type, int flush)
+{
+	struct client *c = &H.cl[H.canon[k]];
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_packet p;
+	uint8_t how = fz_u8(f);
+	const uint8_t *b;
+	size_t n;
+
+	memset(&p, 0, sizeof p);
+	p.type = (enum v2_type)type;
+	p.sid = c->sid;
+	if (how & 1)
+		p.sid = H.cl[H.canon[fz_u8(f) % NADDR]].sid; /* someone else's */
+	if (how & 2)
+		p.sid = fz_u64(f);
+	rel_ack_fields(&c->rx, &p.ack, &p.ack_bits);
+	if (how & 4) {
+		p.ack = fz_u32(f);
+		p.ack_bits = fz_u32(f);
+	}
+	if (type != V2_DATA) {
+		send_v2(k, &p, flush);
+		return;
+	}
+	p.seq = c->next_seq++;
+	if (how & 8)
+		p.seq = fz_u32(f) % 100 + 1;
+	switch ((how >> 4) % 4) {
+	case 0:
+	case 1: {
+		/* SAY, maybe one piece of a long text. */
+		payload[0] = V2_K_SAY;
+		payload[1] = fz_u8(f) & 3;
+		n = fz_bytes(f, fz_u16(f) % V2_SAY_CHUNK + 1, &b);
+		memcpy(payload + 2, b, n);
+		p.payload_len = n + 2;
+		break;
+	}
+	case 2:
+		payload[0] = V2_K_QUIT;
+		p.payload_len = 1;
+		break;
+	default:
+		n = fz_bytes(f, fz_u8(f) % 64 + 1, &b);
+		memcpy(payload, b, n);
+		p.payload_len = n;
+		if (n == 0)
+			return;
+		break;
+	}
+	p.payload = payload;
+	send_v2(k, &p, flush);
+}
+
+static void op_rebind(struct fz *f, int k, int flush)
+{
+	struct client *c = &H.cl[H.canon[k]];
+	struct v2_packet p;
+	uint8_t how = fz_u8(f);
+	const uint8_t *b;
+
+	memset(&p, 0, sizeof p);
+	p.type = V2_REBIND;
+	p.sid = how & 1 ? c->challenge_sid : H.cl[H.canon[fz_u8(f) % NADDR]].sid;
+	if (how & 2)
+		memcpy(p.cookie, c->challenge, V2_COOKIE_LEN);
+	else if (how & 4)
+		p2_peek_cookie(&H.s, &H.addr[k], p.sid, p.cookie);
+	else if (fz_bytes(f, V2_COOKIE_LEN, &b) == V2_COOKIE_LEN)
+		memcpy(p.cookie, b, V2_COOKIE_LEN);
+	send_v2(k, &p, flush);
+}
+
+/* The clock moves on and the timers run, as qund's on_tick() does. */
+static void op_tick(struct fz *f)
+{
+	struct step st;
+	struct outcome o;
+	uint8_t scale = fz_u8(f);
+	uint64_t ms = fz_u16(f);
+
+	H.now += scale < 128 ? ms : scale < 250 ? ms * 100 : ms * 10000;
+	step_begin(&st, -1, 0);
+	while (room_expire(H.s.room, H.now, &o))
+		server_deliver(&H.s, &o, 0);
+	p2_tick(&H.s);
+	p2_flush(&H.s);
+	step_end(&st, 1);
+}
+
+/* The operator's console: /kick NAME, or speech (as qund's cmd_kick and cmd_say). */
+static void op_console(struct fz *f)
+{
+	struct step st;
+	struct outcome o;
+	const char *name;
+	const uint8_t *text;
+	size_t n;
+
+	step_begin(&st, -1, 0);
+	if (fz_u8(f) & 1) {
+		n = pick_name(f, &name);
+		if (n > 0 && room_kick(H.s.room, name, n, &o) == 0)
+			server_deliver(&H.s, &o, 0);
+	} else {
+		n = fz_bytes(f, fz_u16(f) % 1100, &text);
+		if (text_check((const char *)text, n) == TEXT_OK) {
+			room_admin(H.s.room, (const char *)text, n, &o);
+			server_deliver(&H.s, &o, 0);
+		}
+	}
+	p2_flush(&H.s);
+	step_end(&st, 1);
+}
+
+/* SIGTERM: qund tells every member of both protocols and ends their sessions (say_goodbye). */
+static void op_shutdown(void)
+{
+	struct step st;
+
+	step_begin(&st, -1, 0);
+	v1_goodbye(&H.s);
+	p2_goodbye(&H.s);
+	step_end(&st, 1);
+}
+
+static void op_flush(void)
+{
+	struct step st;
+
+	step_begin(&st, -1, 0);
+	p2_flush(&H.s);
+	step_end(&st, 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned char key[16] = "qun-fuzz-hashkey";
+	struct fz f;
+	uint8_t flags;
+	int k;
+
+	fz_seed(7);
+	memset(&H.s, 0, sizeof H.s);
+	memset(H.cl, 0, sizeof H.cl);
+	setup_addrs();
+	for (k = 0; k < NADDR; k++)
+		rel_init(&H.cl[k].rx);
+	H.now = T0;
+	H.nout = 0;
+	fz_init(&f, data, size);
+	flags = fz_u8(&f);
+	H.s.udp = H.s.sigfd = H.s.tickfd = H.s.epfd = H.s.console = -1;
+	H.s.legacy = !(flags & 1);
+	H.s.lang = flags & 2 ? LANG_EN : LANG_ZH;
+	H.s.room = room_new(&cfg, key);
+	H.s.p2 = p2_new(&H.s, H.now);
+	check_room();
+	while (fz_more(&f)) {
+		uint8_t op = fz_u8(&f), who = fz_u8(&f);
+		int flush = !(who & 0x80);
+
+		k = (who & 0x7f) % NADDR;
+		switch (op % 15) {
+		case 0: {
+			const uint8_t *b;
+			uint16_t len = fz_u16(&f);
+			size_t have = fz_bytes(&f, len % (QUN_MAX_DATAGRAM + 1), &b);
+			size_t claim =
+			    len & 0x8000 ? (size_t)(len & 0x7fff) + QUN_MAX_DATAGRAM + 1 : have;
+
+			datagram(k, b, have, claim, flush);
+			break;
+		}
+		case 1:
+		case 2:
+			op_v1(&f, k, flush);
+			break;
+		case 3:
+		case 4:
+			op_login(&f, k, flush);
+			break;
+		case 5:
+		case 6:
+			op_session(&f, k, V2_DATA, flush);
+			break;
+		case 7:
+			op_session(&f, k, V2_ACK, flush);
+			break;
+		case 8:
+			op_session(&f, k, V2_PING, flush);
+			break;
+		case 9:
+			op_rebind(&f, k, flush);
+			break;
+		case 10:
+			op_tick(&f);
+			break;
+		case 11:
+			op_console(&f);
+			break;
+		case 12:
+			op_flush();
+			break;
+		case 13:
+			op_shutdown();
+			goto out; /* qund exits after saying goodbye */
+		default: {
+			/* A session datagram of a type only the server sends, or a CLOSE. */
+			static const int types[] = {V2_CLOSE, V2_CHALLENGE, V2_WELCOME, V2_COOKIE};
+
+			op_session(&f, k, types[fz_u8(&f) % 4], flush);
+			break;
+		}
+		}
+	}
+out:
+	p2_free(H.s.p2);
+	room_free(H.s.room);
+	for (k = 0; k < NADDR; k++)
+		rel_free(&H.cl[k].rx);
+	return 0;
+}

@@ -1,0 +1,114 @@
+/* fuzz_wire1.c - libFuzzer harness for protocol v1's parser and formatters (src/wire1.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzzlib.h"
+#include "text.h"
+#include "wire1.h"
+
+/* A NUL-terminated copy of s[0..n), so it can go where a C string is expected. */
+static char *cstr(const char *s, size_t n)
+{
+	char *c = malloc(n + 1);
+
+	FZ_CHECK(c != NULL, "out of memory");
+	memcpy(c, s, n);
+	c[n] = '\0';
+	return c;
+}
+
+/*
+ * A request that parsed: its fields lie inside the datagram, follow the
+ * grammar of docs/PROTOCOL.md, and, when they pass the name and text
+ * rules, format back into a request that parses to the same fields.
+ */
+static void check_request(const char *buf, size_t len, const struct v1_request *req)
+{
+	char out[QUN_MAX_DATAGRAM + 1];
+	struct v1_request again;
+	char *name, *text = NULL;
+	int n;
+
+	FZ_CHECK(req->cmd == V1_LOGIN || req->cmd == V1_CHAT || req->cmd == V1_QUIT ||
+	             req->cmd == V1_PING,
+	         "cmd %d", req->cmd);
+	FZ_CHECK((int)req->cmd == buf[0], "cmd %c from a datagram starting %c", req->cmd, buf[0]);
+	FZ_CHECK(req->name > buf && req->name_len > 0 && req->name + req->name_len <= buf + len,
+	         "name outside the datagram");
+	FZ_CHECK(req->name == buf + 2, "name does not start after the command and its space");
+	if (req->cmd == V1_CHAT) {
+		FZ_CHECK(req->text != NULL && req->text_len > 0 &&
+		             req->text == req->name + req->name_len + 1 &&
+		             req->text + req->text_len <= buf + len,
+		         "text outside the datagram");
+		FZ_CHECK(memchr(req->name, ' ', req->name_len) == NULL, "space in a C name");
+	} else {
+		FZ_CHECK(req->text == NULL && req->text_len == 0, "text on a %c", req->cmd);
+		FZ_CHECK(req->name[req->name_len - 1] != ' ', "trailing space kept in the name");
+	}
+	if (name_check(req->name, req->name_len) != NAME_OK)
+		return;
+	if (req->cmd == V1_CHAT && text_check(req->text, req->text_len) != TEXT_OK)
+		return;
+	name = cstr(req->name, req->name_len);
+	if (req->text != NULL)
+		text = cstr(req->text, req->text_len);
+	n = v1_format_request(out, sizeof out, req->cmd, name, text, 0);
+	FZ_CHECK(n > 0, "a valid request does not format");
+	FZ_CHECK(v1_parse(out, (size_t)n, &again) == V1_OK, "formatted request does not parse");
+	FZ_CHECK(again.cmd == req->cmd && again.name_len == req->name_len &&
+	             memcmp(again.name, req->name, req->name_len) == 0,
+	         "name changed in a round trip");
+	FZ_CHECK(again.text_len == req->text_len &&
+	             (req->text == NULL || memcmp(again.text, req->text, req->text_len) == 0),
+	         "text changed in a round trip");
+	free(name);
+	free(text);
+}
+
+/* Format every event with the input as name and text into a buffer of a chosen size. */
+static void check_events(const char *buf, size_t len, size_t size)
+{
+	char *name = cstr(buf, len < QUN_MAX_NAME ? len : QUN_MAX_NAME);
+	char *out = malloc(size + 1);
+	int ev, lang, n;
+
+	FZ_CHECK(out != NULL, "out of memory");
+	for (lang = LANG_ZH; lang <= LANG_EN; lang++) {
+		for (ev = V1_EV_JOIN; ev <= V1_EV_SHUTDOWN + 1; ev++) {
+			n = v1_format_event(out, size, (enum lang)lang, (enum v1_event)ev, name,
+			                    buf, len);
+			if (ev > V1_EV_SHUTDOWN || size == 0) {
+				FZ_CHECK(n == -1, "event %d formatted into %zu bytes", ev, size);
+				continue;
+			}
+			if (n < 0)
+				continue;
+			FZ_CHECK((size_t)n < size && out[n] == '\0', "event %d: %d bytes in %zu",
+			         ev, n, size);
+		}
+	}
+	free(out);
+	free(name);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	struct v1_request req;
+	enum v1_status st;
+
+	memset(&req, 0xA5, sizeof req);
+	st = v1_parse(buf, size, &req);
+	FZ_CHECK(st <= V1_NO_TEXT, "status %d", st);
+	FZ_CHECK(v1_status_str(st) != NULL, "no string for status %d", st);
+	if (size > QUN_MAX_DATAGRAM)
+		FZ_CHECK(st == V1_TOO_LONG, "%zu bytes accepted", size);
+	if (st == V1_OK) {
+		FZ_CHECK(utf8_valid(buf, size), "invalid UTF-8 parsed");
+		check_request(buf, size, &req);
+	}
+	if (size > 0)
+		check_events(buf + 1, size - 1, (size_t)data[0] * 8);
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* p2_peek.c - test-only: src/proto2.c compiled with a window onto its private state, for the server
+ * fuzz harness. */
+
+/*
+ * The server harness must check invariants inside protocol v2's private
+ * state (sessions, the session-id table, the dirty list, each session's
+ * reliability queues) and compute valid cookies, but struct proto2 is
+ * private to proto2.c, and it should stay so.  Rather than add accessors
+ * to the daemon for the sake of a test, this file includes proto2.c
+ * whole and adds them here: the harness links this object instead of
+ * proto2.o, so it runs exactly the daemon's code.
+ */
+#include "../src/proto2.c" /* NOLINT(bugprone-suspicious-include): the point of this file */
+
+#include "p2_peek.h"
+
+void p2_peek_cookie(const struct server *s, const struct peer_addr *addr, uint64_t nonce,
+                    uint8_t out[V2_COOKIE_LEN])
+{
+	cookie_make(&s->p2->jar, addr, nonce, out);
+}
+
+int p2_peek_cookie_ok(const struct server *s, const struct peer_addr *addr, uint64_t nonce,
+                      const uint8_t cookie[V2_COOKIE_LEN])
+{
+	return cookie_check(&s->p2->jar, addr, nonce, cookie);
+}
+
+uint64_t p2_peek_sid(const struct member *m)
+{
+	const struct session *ss = m->data;
+
+	return ss != NULL ? ss->sid : 0;
+}
+
+static int is_member(const struct room *r, const struct member *m)
+{
+	size_t i, n = room_count(r);
+
+	for (i = 0; i < n; i++)
+		if (room_member(r, i) == m)
+			return 1;
+	return 0;
+}
+
+static int in_list(const struct session *head, const struct session *ss, int dirty)
+{
+	const struct session *x;
+
+	for (x = head; x != NULL; x = dirty ? x->next_dirty : x->next)
+		if (x == ss)
+			return 1;
+	return 0;
+}
+
+void p2_peek_check(const struct server *s, int flushed)
+{
+	struct proto2 *p = s->p2;
+	const struct session *ss, *prev = NULL;
+	size_t n = 0, i, members = room_count(s->room);
+
+	for (ss = p->all; ss != NULL; prev = ss, ss = ss->next) {
+		n++;
+		FZ_CHECK(n <= members, "more sessions than members");
+		FZ_CHECK(ss->prev == prev, "session list links broken");
+		FZ_CHECK(ss->sid != 0 && find_sid(p, ss->sid) == ss, "session %llx not findable",
+		         (unsigned long long)ss->sid);
+		FZ_CHECK(is_member(s->room, ss->m), "a session whose member is gone");
+		FZ_CHECK(ss->m->proto == 2 && ss->m->data == ss, "member and session disagree");
+		FZ_CHECK(ss->asm_len <= V2_MAX_TEXT && (ss->asm_buf != NULL || ss->asm_len == 0),
+		         "reassembly of %zu bytes", ss->asm_len);
+		FZ_CHECK(ss->asm_buf != NULL || !ss->asm_overflow,
+		         "an overflow flag left over from a reassembly that is gone");
+		FZ_CHECK(!ss->dirty || in_list(p->dirty, ss, 1), "dirty but not on the list");
+		FZ_CHECK(!flushed || !ss->dirty, "still dirty after a flush");
+		FZ_CHECK(!flushed || !ss->doomed, "a doomed session survived a flush");
+		FZ_CHECK(rel_pending(&ss->rel) <= REL_WINDOW + REL_QUEUE_MAX, "%zu pending",
+		         rel_pending(&ss->rel));
+		fz_check_rel(&ss->rel, ss->m->name);
+	}
+	FZ_CHECK(n == p->count, "%zu sessions counted as %zu", n, p->count);
+	FZ_CHECK(p->count <= p->nbuckets, "%zu sessions in %zu buckets", p->count, p->nbuckets);
+	for (ss = p->dirty; ss != NULL; ss = ss->next_dirty)
+		FZ_CHECK(ss->dirty && in_list(p->all, ss, 0), "a dirty session that is not live");
+	for (i = 0; i < members; i++) {
+		const struct member *m = room_member(s->room, i);
+
+		if (m->proto == 2)
+			FZ_CHECK(m->data != NULL && in_list(p->all, m->data, 0),
+			         "v2 member %s without a live session", m->name);
+		else
+			FZ_CHECK(m->proto == 1 && m->data == NULL, "member %s: proto %d", m->name,
+			         m->proto);
+	}
+}
