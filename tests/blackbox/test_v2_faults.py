@@ -759,12 +759,18 @@ def test_client_reconnects_after_outage(procs, v2, relays):
 def test_client_reconnects_after_server_restart(procs, v2):
     """qun (keepalive 1 s) whose server is killed says it is reconnecting;
     when a new qund comes up on the same port it says it is back, is
-    announced there under the same name, and the line typed meanwhile is
-    delivered."""
+    announced there under the same name, the line typed meanwhile is
+    delivered, and it shows what the new room says (the new server counts
+    its room event ids from the start again: a client that kept the old
+    server's highest id would drop them all as replays)."""
     q = procs.qund(*FAST)
     port = q.port
     k = qun(procs, port, "phoenix", "--keepalive", "1")
-    assert wait_until(lambda: "phoenix" in [n for n, _ in q.who()], WAIT)
+    obs = v2.login("obs", addr(q))
+    obs.wait_event(EV_JOIN, "phoenix", timeout=WAIT * 2)
+    for i in range(10):
+        obs.say("old room %d" % i)
+    assert wait_lines(k, "obs", 10, WAIT) == ["old room %d" % i for i in range(10)]
     console = q.console_child()
     q.signal(signal.SIGKILL)
     q.wait(WAIT)
@@ -777,3 +783,6 @@ def test_client_reconnects_after_server_restart(procs, v2):
     obs2.wait_event(EV_JOIN, "phoenix", timeout=20)
     obs2.wait_event(EV_SAY, "phoenix", "typed while away", timeout=WAIT)
     assert _notice(k, RECONNECTED, WAIT)
+    obs2.say("new room")
+    assert wait_until(lambda: "new room" in qun_said(k, "obs2"), WAIT), \
+        "qun shows nothing from the restarted server: %r" % qun_lines(k)[-5:]
