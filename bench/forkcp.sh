@@ -4,9 +4,11 @@
 # Usage: sh bench/forkcp.sh [path/to/forkcp]    (make bench runs it on build/forkcp)
 #
 # Makes a 1 GiB file of random bytes in a temporary directory under $TMPDIR
-# (default /tmp), reads it once so that it is in the page cache, then copies
-# it 5 times with each tool, round-robin, and prints the median time of each
-# and its ratio to cp's.  The copy is deleted before each run and there is
+# (default /tmp), reads it once so that it is in the page cache, copies it
+# once with each tool untimed (a warm-up: binaries and the memory a copy
+# needs are then in use already), then 5 times with each tool, round-robin
+# in a rotating order, and prints the median time of each and its ratio to
+# cp's.  The copy is deleted before each run and there is
 # no sync between runs: the deleted copy's dirty pages are dropped instead of
 # written, so each run measures copying page cache to page cache, not the
 # disk.  Set FORKCP_BENCH_MIB to change the size, FORKCP_BENCH_RUNS the
@@ -59,19 +61,43 @@ run() {
 	echo $(((t1 - t0) / 1000000)) >>"$dir/$name.times"
 }
 
+# copy NAME LOG: one copy with tool NAME, its time appended to $dir/LOG.
+copy() {
+	case $1 in
+	cp) run "$2" cp ;;
+	forkcp-j*) run "$2" "$forkcp" -j "${1#forkcp-j}" ;;
+	esac
+}
+
+# rotate N WORDS...: the words, starting with the Nth (0-based, modulo).
+rotate() {
+	n=$(($1 % ($# - 1)))
+	shift
+	k=0
+	for w in "$@"; do
+		[ "$k" -ge "$n" ] && printf '%s ' "$w"
+		k=$((k + 1))
+	done
+	k=0
+	for w in "$@"; do
+		[ "$k" -lt "$n" ] && printf '%s ' "$w"
+		k=$((k + 1))
+	done
+}
+
 tools="cp forkcp-j1 forkcp-j2 forkcp-j4"
-i=1
-while [ "$i" -le "$runs" ]; do
-	for t in $tools; do
-		case $t in
-		cp) run cp cp ;;
-		forkcp-j*) run "$t" "$forkcp" -j "${t#forkcp-j}" ;;
-		esac
-		# The first copy of each tool is checked byte for byte.
-		if [ "$i" -eq 1 ] && ! cmp -s "$dir/src" "$dir/dst"; then
-			echo "forkcp.sh: $t made a copy that differs from the source" >&2
-			exit 1
-		fi
+echo "warming up (one untimed copy each, checked byte for byte)..."
+for t in $tools; do
+	copy "$t" warmup
+	if ! cmp -s "$dir/src" "$dir/dst"; then
+		echo "forkcp.sh: $t made a copy that differs from the source" >&2
+		exit 1
+	fi
+done
+i=0
+while [ "$i" -lt "$runs" ]; do
+	for t in $(rotate "$i" $tools); do
+		copy "$t" "$t"
 	done
 	i=$((i + 1))
 done
