@@ -604,11 +604,11 @@ static enum cmd_status cmd_bans(struct call *c, const char *args, size_t n)
 	return CMD_OK;
 }
 
-const char *command_drop_name(size_t i, char *tmp, size_t size)
+const char *command_drop_name(size_t reason, char *tmp, size_t size)
 {
-	if (i < NELEM(drop_names) && drop_names[i] != NULL)
-		return drop_names[i];
-	snprintf(tmp, size, "reason_%zu", i);
+	if (reason < NELEM(drop_names) && drop_names[reason] != NULL)
+		return drop_names[reason];
+	snprintf(tmp, size, "reason_%zu", reason);
 	return tmp;
 }
 

@@ -166,7 +166,7 @@ int config_load(const char *path, const struct config_key *keys, size_t nkeys,
 			break;
 		len += (size_t)n;
 		if (len > CONFIG_MAX_FILE) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+			snprintf(err, errlen, "%s: larger than %lu bytes", path, CONFIG_MAX_FILE);
 			close(fd);
 			free(text);
 			return -1;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Largest configuration file read, and longest line in it. */
-#define CONFIG_MAX_FILE (64 * 1024)
+#define CONFIG_MAX_FILE (64UL * 1024)
 #define CONFIG_MAX_LINE 1024
 
 /*

@@ -596,11 +596,14 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int sigfd;
 
+	const char *term;
+
 	log_init(argv[0]);
 	memset(&c, 0, sizeof c);
 	parse_options(argc, argv, &c);
 	c.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	c.fancy = c.tty && getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb") != 0;
+	term = getenv("TERM");
+	c.fancy = c.tty && term != NULL && strcmp(term, "dumb") != 0;
 
 	c.fd = net_udp_connect(c.host, c.port, err, sizeof err);
 	if (c.fd < 0)

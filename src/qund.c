@@ -212,10 +212,10 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 		snprintf(err, errlen, "--lang: expected zh or en, got \"%s\"", arg);
 		return -1;
 	case OPT_IDLE:
-		return numeric_option("--idle-timeout", arg, 1, 86400 * 365, &opt->idle_timeout,
+		return numeric_option("--idle-timeout", arg, 1, 86400UL * 365, &opt->idle_timeout,
 		                      err, errlen);
 	case OPT_KEEPALIVE:
-		return numeric_option("--keepalive-timeout", arg, 1, 86400 * 365,
+		return numeric_option("--keepalive-timeout", arg, 1, 86400UL * 365,
 		                      &opt->keepalive_timeout, err, errlen);
 	case OPT_MAX:
 		return numeric_option("--max-members", arg, 1, 1000000, &opt->max_members, err,
@@ -578,9 +578,8 @@ static void on_signal(struct server *s)
 {
 	struct signalfd_siginfo si;
 	char err[PATH_MAX + 64];
-	ssize_t n;
 
-	while ((n = read(s->sigfd, &si, sizeof si)) == (ssize_t)sizeof si) {
+	while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD) {
 			reap_children(s);
 		} else if (si.ssi_signo == SIGHUP) {
