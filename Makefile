@@ -90,6 +90,13 @@ check: deps-check
 	$(MAKE) soak-check
 	@echo "make check: all passed"
 
+# THREATS.md's full numbers (10,000 messages under loss, 50 logins, long idles):
+# the v2 fault and security tests with QUN_LONG=1. Longer than make check.
+check-long: deps-check
+	$(MAKE) WERROR=-Werror all
+	QUN_LONG=1 QUN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		tests/blackbox/test_v2_faults.py tests/blackbox/test_v2_security.py
+
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
