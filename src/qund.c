@@ -334,6 +334,36 @@ static void refuse_malformed(struct server *s, const struct peer_addr *from, con
 	deliver(s, &o, len);
 }
 
+/*
+ * W name (docs/PROTOCOL.md, "Extensions"): the member list, to the member
+ * who asked and to nobody else, in as many WHO datagrams as it takes.
+ * Like C and Q it is taken only from the address that owns the name, so
+ * the answer (up to 30 datagrams for a full room) only ever goes to a
+ * member's own address, never to a stranger's.
+ */
+static void send_who(struct server *s, const struct peer_addr *from, const struct v1_request *req)
+{
+	static const char *names[V1_WHO_MAX_NAMES];
+	char buf[QUN_MAX_DATAGRAM + 1];
+	const struct member *m = room_find_addr(s->room, from);
+	size_t i, total = room_count(s->room), count = 0, next = 0;
+	unsigned part, parts;
+	int n;
+
+	if (m == NULL || m != room_find_name(s->room, req->name, req->name_len)) {
+		s->drops[m == NULL ? DROP_NOT_MEMBER : DROP_WRONG_NAME]++;
+		return;
+	}
+	for (i = 0; i < total && count < V1_WHO_MAX_NAMES; i++)
+		names[count++] = room_member(s->room, i)->name;
+	parts = v1_who_parts(names, count);
+	for (part = 1; part <= parts; part++) {
+		n = v1_format_who(buf, sizeof buf, part, parts, total, names, count, &next);
+		if (n > 0)
+			send_to(s, from, buf, (size_t)n);
+	}
+}
+
 /* One datagram of len bytes (the real length, even if more than we read). */
 static void handle_datagram(struct server *s, const struct peer_addr *from, const char *buf,
                             size_t len)
@@ -358,6 +388,15 @@ static void handle_datagram(struct server *s, const struct peer_addr *from, cons
 		break;
 	case V1_QUIT:
 		room_quit(s->room, from, req.name, req.name_len, now, &o);
+		break;
+	case V1_WHO:
+		send_who(s, from, &req);
+		return;
+	case V1_ACTION:
+		/* Checked and relayed like C, shown as "* NAME TEXT" (PROTOCOL.md, "Extensions"). */
+		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);
+		if (o.has_event)
+			o.event = V1_EV_ACTION;
 		break;
 	case V1_PING:
 	default:

@@ -120,10 +120,14 @@ int name_normalize(const char *s, size_t n, char *out, size_t outsz)
 	return (int)o;
 }
 
-/* Names nobody on the network may take: the operator's and look-alikes (normalised forms). */
+/*
+ * Names nobody on the network may take: the operator's and look-alikes
+ * (normalised forms), and "*", which starts an action line ("* NAME TEXT",
+ * docs/PROTOCOL.md "Extensions") and must never be a name in front of one.
+ */
 static const char *const reserved_names[] = {
 	"管理员", "管理", "系统", "服务器", "admin", "administrator", "root",
-	"server", "system", "operator", "sysop", "qund",
+	"server", "system", "operator", "sysop", "qund", "*",
 };
 
 static int name_is_reserved(const char *s, size_t n)
