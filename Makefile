@@ -28,7 +28,9 @@ CORE_O  = $(CORE:%=$(B)/%.o)
 UICORE  = ipc width members render
 UICORE_O = $(UICORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/console.o $(B)/net.o $(CORE_O)
-QUN_O   = $(B)/qun.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o
+QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/ui.o $(B)/term.o $(UICORE_O) $(B)/net.o $(B)/log.o \
+          $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o
+LIBS_EDIT = -ledit
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 # forkcp and the room's unit test arrive from other branches; build them where they are.
 UNIT    = test_text test_addr test_wire1 test_ipc test_width test_members test_render \
@@ -53,7 +55,7 @@ $(B)/qund: $(QUND_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUND_O) $(LIBS_SODIUM)
 
 $(B)/qun: $(QUN_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUN_O) $(LIBS_SODIUM)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUN_O) $(LIBS_EDIT)
 
 $(B)/forkcp: $(FORKCP_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FORKCP_O)

@@ -7,8 +7,8 @@
 # otherwise the exact apt-get line is printed and the script fails.
 set -eu
 
-build_pkgs="make gcc pkg-config libsodium-dev"
-check_pkgs="$build_pkgs clang-format libcmocka-dev python3 python3-pytest python3-pexpect procps iproute2 nftables"
+build_pkgs="make gcc pkg-config libsodium-dev libedit-dev"
+check_pkgs="$build_pkgs clang-format libcmocka-dev python3 python3-pytest python3-pexpect procps iproute2 nftables tmux"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

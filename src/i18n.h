@@ -48,6 +48,14 @@ enum ui_text {
 	UI_HELP,
 	UI_UNKNOWN_CMD,     /* %s = command */
 	UI_LEFT,
+	UI_WHO,             /* %s = count, %s = names */
+	UI_WHO_PARTIAL,     /* %s = count, %s = names */
+	UI_WHO_NO_REPLY,
+	UI_ME_USAGE,
+	UI_RECONNECTING,
+	UI_RECONNECTED,
+	UI_NET_DIED,
+	UI_LOST,            /* %s = how many */
 	UI_COUNT
 };
 

@@ -169,12 +169,17 @@ enum name_status name_check(const char *s, size_t n)
 
 enum text_status text_check(const char *s, size_t n)
 {
+	return text_check_max(s, n, QUN_MAX_TEXT);
+}
+
+enum text_status text_check_max(const char *s, size_t n, size_t max)
+{
 	size_t i = 0, k;
 	uint32_t cp;
 
 	if (n == 0)
 		return TEXT_EMPTY;
-	if (n > QUN_MAX_TEXT)
+	if (n > max)
 		return TEXT_TOO_LONG;
 	while (i < n) {
 		k = utf8_decode(s + i, n - i, &cp);

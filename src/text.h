@@ -58,6 +58,9 @@ enum text_status {
 /* Check a chat message s[0..n) against the text rules of docs/PROTOCOL.md. */
 enum text_status text_check(const char *s, size_t n);
 
+/* The same rules with another length limit (protocol v2 allows QUN_MAX_TEXT_V2). */
+enum text_status text_check_max(const char *s, size_t n, size_t max);
+
 /*
  * Copy untrusted text s[0..n) into out so that it is safe to write to a
  * terminal, in the manner of OpenSSH's utf8.c: valid printable UTF-8 is
