@@ -32,7 +32,7 @@
  * To print a line above the input we take the input off the screen: go
  * to column 0, up as many rows as the cursor is below the prompt's row
  * (computed with wcwidth() exactly as libedit lays the line out, see
- * width.c), and clear to the end of the screen.  Then we print, and
+ * width.c), and clear to the end of the screen (erase_up).  Then we print, and
  * EL_REFRESH redraws prompt and input from where the cursor now is: it
  * forgets what it had drawn and assumes it starts at row 0, column 0,
  * which is now true.  Nothing libedit has drawn is left behind and
@@ -185,6 +185,23 @@ static wchar_t *prompt_fn(EditLine *el)
 }
 
 /*
+ * Go up `rows` rows to column 0 and clear from there to the end of the
+ * screen.  Not with a plain ESC [ J from there: when that row is the top
+ * of the screen it clears the whole screen, which tmux (scroll-on-clear)
+ * and others answer by pushing everything into the scrollback, leaving a
+ * copy of the input line there.  So: clear this row, and below it from
+ * the next row, coming back with save/restore cursor (correct on the
+ * bottom row too, where moving down does nothing).
+ */
+static void erase_up(struct term *t, int rows)
+{
+	fputs("\r", t->out);
+	if (rows > 0)
+		fprintf(t->out, "\033[%dA", rows);
+	fputs("\033[2K\0337\033[B\033[J\0338", t->out);
+}
+
+/*
  * Take the input line off the screen (TUI): the cursor goes to column 0
  * of the prompt's row and everything below is cleared.
  */
@@ -199,10 +216,7 @@ static void hide(struct term *t)
 	width_edit_layout(prompt_w, wcslen(prompt_w), li->buffer,
 	                  (size_t)(li->lastchar - li->buffer), (size_t)(li->cursor - li->buffer),
 	                  term_cols(), &cur, &end);
-	fputs("\r", t->out);
-	if (cur.row > 0)
-		fprintf(t->out, "\033[%dA", cur.row);
-	fputs("\033[J", t->out);
+	erase_up(t, cur.row);
 	t->hidden = 1;
 }
 
@@ -415,7 +429,7 @@ static void erase_entered(struct term *t, const wchar_t *buf, size_t n)
 	struct width_pos cur, end;
 
 	width_edit_layout(prompt_w, wcslen(prompt_w), buf, n, n, term_cols(), &cur, &end);
-	fprintf(t->out, "\r\033[%dA\033[J", end.row + 1);
+	erase_up(t, end.row + 1);
 	t->hidden = 1;
 	t->reset = 1;
 }
@@ -546,6 +560,11 @@ void term_print(struct term *t, const char *line, int to_stderr)
 void term_show(struct term *t)
 {
 	if (t->mode == TERM_TUI && t->hidden) {
+		/*
+		 * The window may have changed size before its SIGWINCH is read:
+		 * draw for the size it has now, the size hide() measured with.
+		 */
+		el_resize(t->el);
 		if (t->reset) {
 			/* libedit's own way to start a new line: out of unbuffered mode and back.
 			 */
