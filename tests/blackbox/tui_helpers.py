@@ -1,0 +1,433 @@
+# tui_helpers.py - helpers for the terminal-interface tests: qund, UDP members, a fake server, tmux.
+"""Helpers for test_tui.py, test_plain.py and test_extensions.py.
+
+Every wait here polls a condition with a deadline and returns as soon as
+it holds: nothing sleeps and hopes.  The deadlines are generous because
+the same tests run under AddressSanitizer, which starts programs slowly.
+
+qun runs in a tmux server of its own (tmux -L, one per test), in a
+100x30 window; the tests type with send-keys and read the screen with
+capture-pane.  Sanitizer reports go to files (ASAN_OPTIONS log_path),
+because a report written to a tmux pane would scroll away unseen; every
+fixture checks those files when its test ends.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unicodedata
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.environ.get("QUN_BUILD") or os.path.join(REPO, "build")
+QUND = os.path.join(BUILD, "qund")
+QUN = os.path.join(BUILD, "qun")
+
+WAIT = float(os.environ.get("QUN_TEST_WAIT", "8"))  # deadline for what must happen
+QUIET = 0.3  # how long "nothing else arrives" is watched, after a positive control
+COLS, ROWS = 100, 30
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer")
+
+
+def wait_until(pred, timeout=WAIT, interval=0.02):
+    """Poll pred() until it is true or timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def sanitizer_env(logdir, **extra):
+    """Our environment with a UTF-8 locale and sanitizer reports logged to files in logdir."""
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("LC_") or k in ("LANG", "LANGUAGE", "NO_COLOR", "TMUX"))}
+    env["LANG"] = "C.UTF-8"
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        opts = env.get(var, "")
+        env[var] = (opts + ":" if opts else "") + "log_path=" + os.path.join(logdir, "san")
+    env.update(extra)
+    return env
+
+
+def sanitizer_reports(logdir):
+    """Sanitizer reports logged in logdir, as one string ('' if none)."""
+    out = []
+    for name in sorted(os.listdir(logdir)):
+        if name.startswith("san"):
+            with open(os.path.join(logdir, name), errors="replace") as f:
+                text = f.read()
+            if any(m in text for m in SANITIZER_MARKS):
+                out.append(text)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# The server, and members that speak v1 by hand.
+
+class Server:
+    """qund on 127.0.0.1, a kernel-chosen port, its console on a pipe."""
+
+    def __init__(self, logdir, lang="zh", args=()):
+        if not os.access(QUND, os.X_OK):
+            pytest.fail("qund not built: %s (set QUN_BUILD or run make)" % QUND)
+        self.proc = subprocess.Popen([QUND, "-b", "127.0.0.1", "-p", "0", "--lang", lang]
+                                     + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=sanitizer_env(logdir))
+        line = self.proc.stdout.readline().decode()
+        m = re.match(r"^listening on (.+):(\d+)$", line.strip())
+        assert m, "qund's first line: %r" % line
+        self.port = int(m.group(2))
+        self.lang = lang
+
+    def say(self, line):
+        """A line on the operator console."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class Member:
+    """A UDP socket logged in (or not) to a server, recording what it receives."""
+
+    def __init__(self, port, name=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.server = ("127.0.0.1", port)
+        self.name = name
+        if name is not None:
+            self.send("L " + name)
+            self.expect("OK")
+
+    def send(self, data):
+        self.sock.sendto(data.encode() if isinstance(data, str) else data, self.server)
+
+    def recv(self, timeout=WAIT):
+        """The next datagram as bytes, or None."""
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            return self.sock.recvfrom(65536)[0]
+        except (socket.timeout, ConnectionRefusedError):
+            return None
+
+    def recv_text(self, timeout=WAIT):
+        d = self.recv(timeout)
+        return None if d is None else d.decode("utf-8", "backslashreplace")
+
+    def expect(self, text, timeout=WAIT):
+        got = self.recv_text(timeout)
+        assert got == text, "expected %r next, got %r" % (text, got)
+
+    def wait_for(self, text, timeout=WAIT):
+        """Receive until a datagram equals text; return what came before it."""
+        before = []
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.recv_text(max(0.0, deadline - time.monotonic()))
+            if got is None:
+                pytest.fail("never got %r; got %r" % (text, before))
+            if got == text:
+                return before
+            before.append(got)
+
+    def silent(self, seconds=QUIET):
+        got = self.recv(seconds)
+        assert got is None, "expected nothing, got %r" % got
+
+    def close(self):
+        self.sock.close()
+
+
+class FakeServer:
+    """A UDP socket playing the server: answers L with OK, sends anything, records requests."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.client = None
+
+    def accept_login(self, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                break
+            if data.startswith(b"L "):
+                self.client = addr
+                self.send(b"OK")
+                return
+        pytest.fail("the fake server got no login")
+
+    def send(self, data):
+        self.sock.sendto(data, self.client)
+
+    def close(self):
+        self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# qun in tmux.
+
+class Tmux:
+    """A tmux server of our own with one 100x30 window running a shell command."""
+
+    count = 0
+
+    def __init__(self, command, env):
+        Tmux.count += 1
+        self.sock = "qun-test-%d-%d" % (os.getpid(), Tmux.count)
+        self.env = env
+        # -f /dev/null: no user configuration; the window's TERM is tmux's default.
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-x", str(COLS), "-y", str(ROWS),
+                  "-s", "t", command)
+        self.tmux("set-option", "-g", "history-limit", "2000")
+
+    def tmux(self, *args, check=True):
+        r = subprocess.run(["tmux", "-L", self.sock] + list(args), env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and r.returncode != 0:
+            raise AssertionError("tmux %s: %s" % (" ".join(args), r.stderr.decode()))
+        return r.stdout.decode("utf-8", "replace")
+
+    def keys(self, *keys):
+        """Press keys by tmux name (Enter, BSpace, Up, C-c, ...)."""
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text):
+        """Type text literally."""
+        self.tmux("send-keys", "-t", "t", "-l", text)
+
+    def screen(self, history=False, joined=False, escapes=False):
+        """The window's text, a list of lines (trailing blanks cut)."""
+        args = ["capture-pane", "-p", "-t", "t"]
+        if history:
+            args += ["-S", "-"]
+        if joined:
+            args.append("-J")
+        if escapes:
+            args.append("-e")
+        return [l.rstrip() for l in self.tmux(*args).split("\n")]
+
+    def text(self, **kw):
+        return "\n".join(self.screen(**kw))
+
+    def cursor(self):
+        x, y = self.tmux("display-message", "-p", "-t", "t", "#{cursor_x} #{cursor_y}").split()
+        return int(x), int(y)
+
+    def resize(self, cols, rows=ROWS):
+        """Resize the window, and wait until the terminal's size (the kernel's) follows.
+
+        tmux reflows its screen at once but tells the pty (TIOCSWINSZ, hence
+        SIGWINCH) a moment later; a program that draws in between measures
+        the old width against the new screen, as it would in any terminal
+        racing its own resize.  The test waits for the kernel's size.
+        """
+        self.tmux("resize-window", "-t", "t", "-x", str(cols), "-y", str(rows))
+        tty = self.tmux("display-message", "-p", "-t", "t", "#{pane_tty}").strip()
+
+        def size():
+            r = subprocess.run(["stty", "-F", tty, "size"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+            return r.stdout.decode().split() == [str(rows), str(cols)]
+
+        assert wait_until(size), "the terminal never became %dx%d" % (cols, rows)
+
+    def pane_pid(self):
+        return int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+
+    def wait_screen(self, pred, timeout=WAIT, **kw):
+        """Wait until pred(list of lines) holds; fail with the screen if it never does."""
+        last = []
+
+        def check():
+            last[:] = self.screen(**kw)
+            return pred(last)
+
+        if not wait_until(check, timeout):
+            pytest.fail("screen never matched; it shows:\n" + "\n".join(last))
+        return last
+
+    def wait_text(self, text, timeout=WAIT, **kw):
+        """Wait until text appears anywhere on the screen."""
+        return self.wait_screen(lambda lines: text in "\n".join(lines), timeout, **kw)
+
+    def input_line(self):
+        """The input line: the rows from the last one starting with the prompt, joined.
+
+        Rows are joined by hand rather than with capture-pane -J, because
+        where a wide character does not fit at the end of a row libedit
+        pads the row and tmux no longer counts the next as its wrap.
+        """
+        rows = [l for l in self.screen() if l]
+        for i in range(len(rows) - 1, -1, -1):
+            if rows[i].startswith(">"):
+                return "".join(rows[i:])
+        return ""
+
+    def wait_input(self, want, timeout=WAIT, at_end=True):
+        """Wait until the input line reads "> " + want (with at_end, the cursor at its end).
+
+        capture-pane drops trailing blanks, so on a line that fits one row
+        the cursor's column tells trailing spaces apart.
+        """
+        got = []
+        line = "> " + want
+        cols = int(self.tmux("display-message", "-p", "-t", "t", "#{window_width}"))
+
+        def check():
+            got[:] = [self.input_line()]
+            if got[0] != line.rstrip():
+                return False
+            return not at_end or width(line) >= cols or self.cursor()[0] == width(line)
+
+        if not wait_until(check, timeout):
+            pytest.fail("input line is %r, expected %r; screen:\n%s"
+                        % (got[0], "> " + want, self.text()))
+
+    def kill(self):
+        self.tmux("kill-server", check=False)
+
+
+def width(s):
+    """Terminal columns of s: two for wide (East Asian W/F) characters."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def children(pid):
+    """Direct children of pid, from /proc."""
+    out = set()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                    out.update(int(x) for x in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return False
+    return s[s.rindex(")") + 2] not in "ZX"
+
+
+class Session:
+    """What one test uses: a log directory, servers, members, fake servers, tmux windows."""
+
+    def __init__(self, tmpdir):
+        self.dir = str(tmpdir)
+        self.items = []
+
+    def server(self, lang="zh", args=()):
+        s = Server(self.dir, lang, args)
+        self.items.append(s)
+        return s
+
+    def member(self, server, name):
+        m = Member(server.port, name)
+        self.items.append(m)
+        return m
+
+    def fake(self):
+        f = FakeServer()
+        self.items.append(f)
+        return f
+
+    def env(self, **extra):
+        extra.setdefault("HOME", self.dir)
+        extra.setdefault("XDG_STATE_HOME", os.path.join(self.dir, "state"))
+        return sanitizer_env(self.dir, **extra)
+
+    def qun_tmux(self, port, *args, env=None):
+        """qun in a tmux window, between two snapshots of the terminal settings.
+
+        The shell in the window writes `stty -g` to stty.before and
+        stty.after around qun, then prints QUN-EXIT=<status> and waits.
+        """
+        env = env or self.env()
+        argv = " ".join(shlex.quote(a) for a in [QUN, "-s", "127.0.0.1", "-p", str(port)]
+                        + list(args))
+        d = shlex.quote(self.dir)
+        cmd = ("stty -g > %s/stty.before; %s; echo QUN-EXIT=$?; stty -g > %s/stty.after; "
+               "exec sleep 600" % (d, argv, d))
+        t = Tmux(cmd, env)
+        self.items.append(t)
+        return t
+
+    def qun_pipe(self, port, *args, env=None):
+        """qun on pipes (plain mode), in a session of its own."""
+        p = subprocess.Popen([QUN, "-s", "127.0.0.1", "-p", str(port)] + list(args),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env or self.env(),
+                             start_new_session=True)
+        self.items.append(p)
+        return p
+
+    def stty(self, which):
+        with open(os.path.join(self.dir, "stty." + which)) as f:
+            return f.read().strip()
+
+    def cleanup(self):
+        for item in reversed(self.items):
+            if isinstance(item, subprocess.Popen):
+                if item.poll() is None:
+                    item.kill()
+                item.wait()
+                for f in (item.stdin, item.stdout, item.stderr):
+                    if f is not None:
+                        f.close()
+            elif isinstance(item, Tmux):
+                item.kill()
+            elif isinstance(item, Server):
+                item.stop()
+            else:
+                item.close()
+        return sanitizer_reports(self.dir)
+
+
+@pytest.fixture
+def session(tmp_path):
+    """Everything a test starts, stopped when it ends; fails on any sanitizer report."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (scripts/deps.sh check installs it)")
+    s = Session(tmp_path)
+    try:
+        yield s
+    finally:
+        reports = s.cleanup()
+        assert not reports, "sanitizer report:\n" + reports
