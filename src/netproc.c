@@ -462,7 +462,7 @@ static int run_timers(struct np *np)
 			who_finish(np, IPC_WHO_PARTIAL);
 		else
 			next = np->who.deadline < next ? np->who.deadline : next;
-		if (np->who.active && !np->who.retried && np->who.retry_at < next)
+		if (np->who.active && !np->who.heard && !np->who.retried && np->who.retry_at < next)
 			next = np->who.retry_at;
 	}
 	return next > now ? (int)(next - now) : 0;
