@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unicodedata
 
@@ -198,11 +199,10 @@ class FakeServer:
 class Tmux:
     """A tmux server of our own with one 100x30 window running a shell command."""
 
-    count = 0
-
     def __init__(self, command, env):
-        Tmux.count += 1
-        self.sock = "qun-test-%d-%d" % (os.getpid(), Tmux.count)
+        # A socket of our own, in a short private directory (socket paths are short).
+        self.dir = tempfile.mkdtemp(prefix="qt")
+        self.sock = os.path.join(self.dir, "s")
         self.env = env
         # -f /dev/null: no user configuration; the window's TERM is tmux's default.
         self.tmux("-f", "/dev/null", "new-session", "-d", "-x", str(COLS), "-y", str(ROWS),
@@ -210,7 +210,7 @@ class Tmux:
         self.tmux("set-option", "-g", "history-limit", "2000")
 
     def tmux(self, *args, check=True):
-        r = subprocess.run(["tmux", "-L", self.sock] + list(args), env=self.env,
+        r = subprocess.run(["tmux", "-S", self.sock] + list(args), env=self.env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if check and r.returncode != 0:
             raise AssertionError("tmux %s: %s" % (" ".join(args), r.stderr.decode()))
@@ -312,8 +312,43 @@ class Tmux:
             pytest.fail("input line is %r, expected %r; screen:\n%s"
                         % (got[0], "> " + want, self.text()))
 
+    def programs(self):
+        """The processes started in the window (the shell's descendants), deepest last."""
+        try:
+            todo, out = [self.pane_pid()], []
+        except (AssertionError, ValueError):
+            return []
+        while todo:
+            kids = sorted(children(todo.pop()))
+            out += kids
+            todo += kids
+        return out
+
     def kill(self):
+        """Stop what runs in the window, then tmux.  Returns the pids that would not stop.
+
+        qun is asked to leave (SIGTERM) and given time before tmux goes: a
+        hang-up that kills the window's shell while qun is still exiting
+        leaves qun in an orphaned process group, and the kernel's
+        SIGHUP+SIGCONT to such a group can wedge LeakSanitizer's exit check.
+        """
+        stuck = []
+        progs = [p for p in self.programs() if alive(p)]
+        for p in progs:
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if not wait_until(lambda: not any(alive(p) for p in progs)):
+            stuck = [p for p in progs if alive(p)]
         self.tmux("kill-server", check=False)
+        for p in stuck:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return stuck
 
 
 def width(s):
@@ -403,6 +438,8 @@ class Session:
             return f.read().strip()
 
     def cleanup(self):
+        """Stop everything; return a list of problems (sanitizer reports included)."""
+        problems = []
         for item in reversed(self.items):
             if isinstance(item, subprocess.Popen):
                 if item.poll() is None:
@@ -412,12 +449,17 @@ class Session:
                     if f is not None:
                         f.close()
             elif isinstance(item, Tmux):
-                item.kill()
+                stuck = item.kill()
+                if stuck:
+                    problems.append("processes in the tmux window would not stop: %r" % stuck)
             elif isinstance(item, Server):
                 item.stop()
             else:
                 item.close()
-        return sanitizer_reports(self.dir)
+        reports = sanitizer_reports(self.dir)
+        if reports:
+            problems.append("sanitizer report:\n" + reports)
+        return problems
 
 
 @pytest.fixture
@@ -429,5 +471,5 @@ def session(tmp_path):
     try:
         yield s
     finally:
-        reports = s.cleanup()
-        assert not reports, "sanitizer report:\n" + reports
+        problems = s.cleanup()
+        assert not problems, "\n".join(problems)
