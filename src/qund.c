@@ -1,4 +1,5 @@
-/* qund.c - the qun chat server: options, the epoll loop, and protocol v1 on top of the room core. */
+/* qund.c - the qun chat server: options, the epoll loop, and protocol v1 on top of the room core.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -24,13 +25,13 @@
 #include "wire1.h"
 
 #define QUND_VERSION "0.1.0"
-#define SEND_BATCH 64 /* datagrams per sendmmsg() */
+#define SEND_BATCH   64 /* datagrams per sendmmsg() */
 
 /* Everything the server knows, owned by main() and passed down by pointer. */
 struct server {
 	int udp, sigfd, tickfd, epfd;
-	int console;        /* our end of the console socketpair, -1 once closed */
-	pid_t console_pid;  /* 0 once reaped */
+	int console;       /* our end of the console socketpair, -1 once closed */
+	pid_t console_pid; /* 0 once reaped */
 	struct room *room;
 	enum lang lang;
 	int stopping;
@@ -46,27 +47,31 @@ struct options {
 };
 
 static const char usage_text[] =
-	"usage: qund [-b ADDR] [-p PORT] [--lang zh|en] [--idle-timeout SECS]\n"
-	"            [--keepalive-timeout SECS] [--max-members N] [-h] [-V]\n";
+    "usage: qund [-b ADDR] [-p PORT] [--lang zh|en] [--idle-timeout SECS]\n"
+    "            [--keepalive-timeout SECS] [--max-members N] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
 	fputs(usage_text, status == 0 ? stdout : stderr);
 	if (status == 0)
-		fputs("\n"
-		      "  -b, --bind ADDR            address to listen on (default: all, IPv4 and IPv6)\n"
-		      "  -p, --port PORT            UDP port (default 8888; 0 lets the kernel choose)\n"
-		      "      --lang zh|en           language of the room's messages (default: locale)\n"
-		      "      --idle-timeout SECS    evict clients without keepalives after SECS of "
-		      "silence (3600)\n"
-		      "      --keepalive-timeout SECS\n"
-		      "                             evict clients that sent keepalives after SECS of "
-		      "silence (90)\n"
-		      "      --max-members N        room capacity (1024)\n"
-		      "  -h, --help                 show this help\n"
-		      "  -V, --version              show the version\n"
-		      "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help\n",
-		      stdout);
+		fputs(
+		    "\n"
+		    "  -b, --bind ADDR            address to listen on (default: all, IPv4 and "
+		    "IPv6)\n"
+		    "  -p, --port PORT            UDP port (default 8888; 0 lets the kernel "
+		    "choose)\n"
+		    "      --lang zh|en           language of the room's messages (default: "
+		    "locale)\n"
+		    "      --idle-timeout SECS    evict clients without keepalives after SECS of "
+		    "silence (3600)\n"
+		    "      --keepalive-timeout SECS\n"
+		    "                             evict clients that sent keepalives after SECS of "
+		    "silence (90)\n"
+		    "      --max-members N        room capacity (1024)\n"
+		    "  -h, --help                 show this help\n"
+		    "  -V, --version              show the version\n"
+		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help\n",
+		    stdout);
 	exit(status);
 }
 
@@ -98,15 +103,15 @@ static void parse_options(int argc, char **argv, struct options *opt)
 {
 	enum { OPT_LANG = 256, OPT_IDLE, OPT_KEEPALIVE, OPT_MAX };
 	static const struct option longopts[] = {
-		{"bind", required_argument, NULL, 'b'},
-		{"port", required_argument, NULL, 'p'},
-		{"lang", required_argument, NULL, OPT_LANG},
-		{"idle-timeout", required_argument, NULL, OPT_IDLE},
-		{"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE},
-		{"max-members", required_argument, NULL, OPT_MAX},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"bind", required_argument, NULL, 'b'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"lang", required_argument, NULL, OPT_LANG},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+	    {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE},
+	    {"max-members", required_argument, NULL, OPT_MAX},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -132,14 +137,17 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case OPT_IDLE:
 			if (parse_ulong(optarg, 1, 86400 * 365, &opt->idle_timeout) < 0) {
-				log_warnx("--idle-timeout: expected seconds (1 or more), got \"%s\"", optarg);
+				log_warnx(
+				    "--idle-timeout: expected seconds (1 or more), got \"%s\"",
+				    optarg);
 				usage(2);
 			}
 			break;
 		case OPT_KEEPALIVE:
 			if (parse_ulong(optarg, 1, 86400 * 365, &opt->keepalive_timeout) < 0) {
-				log_warnx("--keepalive-timeout: expected seconds (1 or more), got \"%s\"",
-				          optarg);
+				log_warnx(
+				    "--keepalive-timeout: expected seconds (1 or more), got \"%s\"",
+				    optarg);
 				usage(2);
 			}
 			break;
@@ -210,7 +218,8 @@ static void broadcast(struct server *s, const char *buf, size_t len, const struc
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n <= 0) {
-					/* The first of the rest failed: count it, go on after it. */
+					/* The first of the rest failed: count it, go on after it.
+					 */
 					s->send_errors++;
 					done++;
 				} else {
@@ -393,7 +402,8 @@ static void handle_datagram(struct server *s, const struct peer_addr *from, cons
 		send_who(s, from, &req);
 		return;
 	case V1_ACTION:
-		/* Checked and relayed like C, shown as "* NAME TEXT" (PROTOCOL.md, "Extensions"). */
+		/* Checked and relayed like C, shown as "* NAME TEXT" (PROTOCOL.md, "Extensions").
+		 */
 		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);
 		if (o.has_event)
 			o.event = V1_EV_ACTION;
@@ -406,7 +416,8 @@ static void handle_datagram(struct server *s, const struct peer_addr *from, cons
 	deliver(s, &o, len);
 }
 
-/* Read every waiting datagram.  MSG_TRUNC makes recvfrom report the full length of an oversized one. */
+/* Read every waiting datagram.  MSG_TRUNC makes recvfrom report the full length of an oversized
+ * one. */
 static void on_udp(struct server *s)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
@@ -458,8 +469,8 @@ static void cmd_kick(struct server *s, const char *name, size_t len)
 		return;
 	}
 	if (room_kick(s->room, name, len, &o) < 0) {
-		log_warnx(s->lang == LANG_ZH ? "没有这个人：%.*s" : "no such member: %.*s", (int)len,
-		          name);
+		log_warnx(s->lang == LANG_ZH ? "没有这个人：%.*s" : "no such member: %.*s",
+		          (int)len, name);
 		return;
 	}
 	deliver(s, &o, 0);
@@ -492,13 +503,15 @@ static void console_line(struct server *s, const char *line, size_t len)
 	else if (len == 5 && memcmp(line, "/quit", 5) == 0)
 		s->stopping = 1;
 	else if (len == 5 && memcmp(line, "/help", 5) == 0)
-		log_info(s->lang == LANG_ZH ? "控制台命令：文字（以管理员身份发言）、/who、/kick 名字、"
-		                              "/quit、/help"
-		                            : "console: TEXT (speak as the admin), /who, /kick NAME, "
-		                              "/quit, /help");
+		log_info(s->lang == LANG_ZH
+		             ? "控制台命令：文字（以管理员身份发言）、/who、/kick 名字、"
+		               "/quit、/help"
+		             : "console: TEXT (speak as the admin), /who, /kick NAME, "
+		               "/quit, /help");
 	else if (len > 0 && line[0] == '/')
-		log_warnx(s->lang == LANG_ZH ? "未知命令：%.*s（/who、/kick 名字、/quit、/help）"
-		                             : "unknown command: %.*s (/who, /kick NAME, /quit, /help)",
+		log_warnx(s->lang == LANG_ZH
+		              ? "未知命令：%.*s（/who、/kick 名字、/quit、/help）"
+		              : "unknown command: %.*s (/who, /kick NAME, /quit, /help)",
 		          (int)len, line);
 	else
 		cmd_say(s, line, len);
@@ -538,7 +551,8 @@ static void reap_children(struct server *s)
 		if (pid == s->console_pid)
 			s->console_pid = 0;
 		if (WIFSIGNALED(status))
-			log_warnx("console process %ld killed by signal %d", (long)pid, WTERMSIG(status));
+			log_warnx("console process %ld killed by signal %d", (long)pid,
+			          WTERMSIG(status));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			log_warnx("console process %ld exited with status %d", (long)pid,
 			          WEXITSTATUS(status));
@@ -606,12 +620,12 @@ static int add_fd(struct server *s, int fd)
 /* The tick drives evictions: once a second, or faster when timeouts are a few seconds (tests). */
 static int make_tick(const struct options *opt)
 {
-	unsigned long shortest = opt->keepalive_timeout < opt->idle_timeout ? opt->keepalive_timeout
-	                                                                    : opt->idle_timeout;
+	unsigned long shortest =
+	    opt->keepalive_timeout < opt->idle_timeout ? opt->keepalive_timeout : opt->idle_timeout;
 	long ns = shortest < 10 ? 200000000L : 0;
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
-		.it_value = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
+	    .it_interval = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
+	    .it_value = {.tv_sec = ns ? 0 : 1, .tv_nsec = ns},
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
@@ -625,9 +639,9 @@ static int make_tick(const struct options *opt)
 static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
-		.max_members = opt->max_members,
-		.keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
-		.idle_timeout = (uint64_t)opt->idle_timeout * 1000,
+	    .max_members = opt->max_members,
+	    .keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
+	    .idle_timeout = (uint64_t)opt->idle_timeout * 1000,
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
