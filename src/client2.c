@@ -120,6 +120,12 @@ static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 
 	c->sid = pk->sid;
 	c->state = C2_ONLINE;
+	/*
+	 * Event ids are the room's count since its server started: a new
+	 * session (perhaps with a restarted server) starts them afresh, and no
+	 * server replays old events into a new session.
+	 */
+	c->last_event_id = 0;
 	/* The server's timeout wins: ping at least as often as it asks. */
 	if (pk->keepalive > 0 && (uint64_t)pk->keepalive * 1000 < c->keepalive)
 		c->keepalive = (uint64_t)pk->keepalive * 1000;

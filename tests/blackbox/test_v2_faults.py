@@ -765,8 +765,8 @@ def test_client_reconnects_after_server_restart(procs, v2):
     server's highest id would drop them all as replays)."""
     q = procs.qund(*FAST)
     port = q.port
+    obs = v2.login("obs", addr(q))  # first, so that it sees phoenix join
     k = qun(procs, port, "phoenix", "--keepalive", "1")
-    obs = v2.login("obs", addr(q))
     obs.wait_event(EV_JOIN, "phoenix", timeout=WAIT * 2)
     for i in range(10):
         obs.say("old room %d" % i)

@@ -332,6 +332,26 @@ static void silence_reconnects_and_resends(void **state)
 	assert_memory_equal(m.text, "typed offline", 13);
 }
 
+static void event_ids_start_afresh_in_a_new_session(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN};
+	struct v2_packet cookie = {.type = V2_COOKIE}, welcome = {.type = V2_WELCOME};
+
+	(void)state;
+	go_online(9, 0);
+	feed_event(9, 1, 50, 0, "old server", 10);
+	/* The server restarted: it forgot us, and counts its events from 1 again. */
+	feed(&close, 20);
+	c2_poll(&eng, 20);
+	cookie.nonce = welcome.nonce = last_sent().nonce;
+	feed(&cookie, 30);
+	welcome.sid = 10;
+	feed(&welcome, 30);
+	feed_event(10, 1, 2, 0, "new server", 40);
+	assert_int_equal(seen.nevents, 2);
+	assert_string_equal(seen.events[1], "1 bob new server");
+}
+
 static void keepalive_ping_when_idle(void **state)
 {
 	(void)state;
@@ -439,6 +459,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(replayed_event_id_shown_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_session_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(silence_reconnects_and_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(event_ids_start_afresh_in_a_new_session, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(keepalive_ping_when_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(quit_confirmed_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_session_while_quitting_counts_as_quit, setup,
