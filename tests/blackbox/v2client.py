@@ -466,6 +466,7 @@ class V2Client:
         self.parsed_in = []         # (t, Dgram)
         self.errors = []            # malformed things the server sent
         self.events = []            # Event, in the order shown
+        self.say_counts = collections.Counter()  # name -> say events shown
         self.event_ids = collections.Counter()
         self.notices = []           # Payload NOTICE
         self.closes = []            # (t, Dgram) every CLOSE, ours or not
@@ -785,6 +786,8 @@ class V2Client:
             self.pending_event = None
             pe.t = now
             self.events.append(pe)
+            if pe.event == EV_SAY:
+                self.say_counts[pe.name] += 1
 
     # -- waiting and inspecting ---------------------------------------------
 
