@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 struct bucket {
-	uint64_t milli;   /* tokens x 1000 */
-	uint64_t last;    /* ms of the last refill */
+	uint64_t milli; /* tokens x 1000 */
+	uint64_t last;  /* ms of the last refill */
 	int primed;
 };
 

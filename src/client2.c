@@ -1,4 +1,5 @@
-/* client2.c - protocol v2, client side: cookie login, reliable chat, keepalive, reconnection. No I/O of its own. */
+/* client2.c - protocol v2, client side: cookie login, reliable chat, keepalive, reconnection. No
+ * I/O of its own. */
 #include "client2.h"
 
 #include <sodium.h>
@@ -26,8 +27,8 @@ static void send_hello(struct c2 *c, uint64_t now)
 
 static void send_login(struct c2 *c, uint64_t now)
 {
-	struct v2_packet pk = {.type = V2_LOGIN, .nonce = c->nonce, .name = c->name,
-	                       .name_len = strlen(c->name)};
+	struct v2_packet pk = {
+	    .type = V2_LOGIN, .nonce = c->nonce, .name = c->name, .name_len = strlen(c->name)};
 
 	memcpy(pk.cookie, c->cookie, V2_COOKIE_LEN);
 	send_packet(c, &pk, now);

@@ -1,4 +1,5 @@
-/* client2.h - the client side of protocol v2 as a state machine: login, reliable chat, keepalive, reconnect. Pure. */
+/* client2.h - the client side of protocol v2 as a state machine: login, reliable chat, keepalive,
+ * reconnect. Pure. */
 #ifndef QUN_CLIENT2_H
 #define QUN_CLIENT2_H
 
@@ -11,13 +12,13 @@
 #include "wire2.h"
 
 enum c2_state {
-	C2_IDLE,          /* nothing started */
-	C2_HELLO,         /* waiting for COOKIE */
-	C2_LOGIN,         /* waiting for WELCOME or REFUSE */
+	C2_IDLE,  /* nothing started */
+	C2_HELLO, /* waiting for COOKIE */
+	C2_LOGIN, /* waiting for WELCOME or REFUSE */
 	C2_ONLINE,
-	C2_REFUSED,       /* the server said no: see the refusal callback */
-	C2_UNREACHABLE,   /* the first login got no answer at all */
-	C2_CLOSED,        /* quit confirmed, kicked or server shut down: see closed() */
+	C2_REFUSED,     /* the server said no: see the refusal callback */
+	C2_UNREACHABLE, /* the first login got no answer at all */
+	C2_CLOSED,      /* quit confirmed, kicked or server shut down: see closed() */
 };
 
 /* What the engine tells its owner.  Any callback may be NULL. */
@@ -44,8 +45,8 @@ struct c2_callbacks {
  * a lossy network, and a login must survive 30% loss.
  */
 #define C2_TRIES_REFUSED 5
-#define C2_TRIES_SILENT 15
-#define C2_MAX_BACKOFF 8000     /* ms between reconnection attempts, at most */
+#define C2_TRIES_SILENT  15
+#define C2_MAX_BACKOFF   8000 /* ms between reconnection attempts, at most */
 
 struct c2 {
 	enum c2_state state;
@@ -54,14 +55,14 @@ struct c2 {
 	uint64_t nonce, sid;
 	uint8_t cookie[V2_COOKIE_LEN];
 	struct rel rel;
-	int ever_online;          /* reconnect (not give up) once we have been in */
-	int tries;                /* handshake datagrams sent in this attempt series */
-	int unreachable;          /* the kernel said the server's port is closed */
-	uint64_t next_try;        /* ms: next handshake datagram */
-	uint64_t backoff;         /* ms */
+	int ever_online;   /* reconnect (not give up) once we have been in */
+	int tries;         /* handshake datagrams sent in this attempt series */
+	int unreachable;   /* the kernel said the server's port is closed */
+	uint64_t next_try; /* ms: next handshake datagram */
+	uint64_t backoff;  /* ms */
 	uint64_t last_heard, last_sent;
-	uint64_t keepalive;       /* ms of our silence before a PING */
-	uint64_t last_event_id;   /* highest room event shown */
+	uint64_t keepalive;     /* ms of our silence before a PING */
+	uint64_t last_event_id; /* highest room event shown */
 	int quitting;
 	/* An event arriving in pieces. */
 	char asm_text[V2_MAX_TEXT];

@@ -1,11 +1,13 @@
-/* console.h - the operator's console: a child process that reads stdin and feeds the server's loop. */
+/* console.h - the operator's console: a child process that reads stdin and feeds the server's loop.
+ */
 #ifndef QUN_CONSOLE_H
 #define QUN_CONSOLE_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Longest console line passed on whole; longer lines arrive cut to this and are refused as too long. */
+/* Longest console line passed on whole; longer lines arrive cut to this and are refused as too
+ * long. */
 #define CONSOLE_MAX_LINE 4096
 
 /*

@@ -1,4 +1,5 @@
-/* cookie.c - stateless v2 login cookies: HMAC (libsodium crypto_auth) over address and nonce, rotating secrets. */
+/* cookie.c - stateless v2 login cookies: HMAC (libsodium crypto_auth) over address and nonce,
+ * rotating secrets. */
 #include "cookie.h"
 
 #include <sodium.h>

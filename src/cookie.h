@@ -8,7 +8,7 @@
 #include "wire2.h"
 
 #define COOKIE_SECRET_LEN 32
-#define COOKIE_ROTATE_MS 120000 /* a new secret every two minutes */
+#define COOKIE_ROTATE_MS  120000 /* a new secret every two minutes */
 
 /*
  * Two secrets: the current and the one before it.  A cookie made with

@@ -1,4 +1,5 @@
-/* crc32.h - CRC-32 (IEEE 802.3, as zlib computes it): protocol v2's check against corrupted datagrams. Pure. */
+/* crc32.h - CRC-32 (IEEE 802.3, as zlib computes it): protocol v2's check against corrupted
+ * datagrams. Pure. */
 #ifndef QUN_CRC32_H
 #define QUN_CRC32_H
 

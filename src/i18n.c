@@ -8,11 +8,13 @@
 
 int lang_parse(const char *s, enum lang *out)
 {
-	if (strncmp(s, "zh", 2) == 0 && (s[2] == '\0' || s[2] == '_' || s[2] == '-' || s[2] == '.')) {
+	if (strncmp(s, "zh", 2) == 0 &&
+	    (s[2] == '\0' || s[2] == '_' || s[2] == '-' || s[2] == '.')) {
 		*out = LANG_ZH;
 		return 0;
 	}
-	if (strncmp(s, "en", 2) == 0 && (s[2] == '\0' || s[2] == '_' || s[2] == '-' || s[2] == '.')) {
+	if (strncmp(s, "en", 2) == 0 &&
+	    (s[2] == '\0' || s[2] == '_' || s[2] == '-' || s[2] == '.')) {
 		*out = LANG_EN;
 		return 0;
 	}
@@ -36,38 +38,38 @@ enum lang lang_from_env(void)
 
 /* [lang] pairs; index 0 Chinese, 1 English. */
 static const char *const name_reasons[][2] = {
-	[NAME_OK] = {"名字可用", "name is fine"},
-	[NAME_EMPTY] = {"名字不能为空", "name is empty"},
-	[NAME_TOO_LONG] = {"名字太长（最多 32 字节）", "name too long (at most 32 bytes)"},
-	[NAME_BAD_UTF8] = {"名字不是有效的 UTF-8", "name is not valid UTF-8"},
-	[NAME_SPACE] = {"名字不能包含空格", "name must not contain spaces"},
-	[NAME_CONTROL] = {"名字不能包含控制字符或不可见字符",
-	                  "name must not contain control or invisible characters"},
-	[NAME_RESERVED] = {"该名字已保留", "name is reserved"},
+    [NAME_OK] = {"名字可用", "name is fine"},
+    [NAME_EMPTY] = {"名字不能为空", "name is empty"},
+    [NAME_TOO_LONG] = {"名字太长（最多 32 字节）", "name too long (at most 32 bytes)"},
+    [NAME_BAD_UTF8] = {"名字不是有效的 UTF-8", "name is not valid UTF-8"},
+    [NAME_SPACE] = {"名字不能包含空格", "name must not contain spaces"},
+    [NAME_CONTROL] = {"名字不能包含控制字符或不可见字符",
+                      "name must not contain control or invisible characters"},
+    [NAME_RESERVED] = {"该名字已保留", "name is reserved"},
 };
 
 static const char *const text_reasons[][2] = {
-	[TEXT_OK] = {"消息可用", "message is fine"},
-	[TEXT_EMPTY] = {"消息不能为空", "message is empty"},
-	[TEXT_TOO_LONG] = {"消息太长（最多 1000 字节）", "message too long (at most 1000 bytes)"},
-	[TEXT_BAD_UTF8] = {"消息不是有效的 UTF-8", "message is not valid UTF-8"},
-	[TEXT_CONTROL] = {"消息不能包含控制字符", "message must not contain control characters"},
+    [TEXT_OK] = {"消息可用", "message is fine"},
+    [TEXT_EMPTY] = {"消息不能为空", "message is empty"},
+    [TEXT_TOO_LONG] = {"消息太长（最多 1000 字节）", "message too long (at most 1000 bytes)"},
+    [TEXT_BAD_UTF8] = {"消息不是有效的 UTF-8", "message is not valid UTF-8"},
+    [TEXT_CONTROL] = {"消息不能包含控制字符", "message must not contain control characters"},
 };
 
 static const char *const err_texts[][2] = {
-	[QERR_NONE] = {"没有错误", "no error"},
-	[QERR_NAME_TAKEN] = {"名字已被占用", "name already taken"},
-	[QERR_NAME_INVALID] = {"名字无效", "invalid name"},
-	[QERR_OTHER_NAME] = {"此地址已用另一个名字登录",
-	                     "this address is already logged in under another name"},
-	[QERR_ROOM_FULL] = {"聊天室已满", "the room is full"},
-	[QERR_TEXT_INVALID] = {"消息无效", "invalid message"},
-	[QERR_TOO_LONG] = {"数据报太长（最多 1200 字节）", "datagram too long (at most 1200 bytes)"},
-	[QERR_BAD_REQUEST] = {"无法识别的请求", "malformed request"},
-	[QERR_FLOOD] = {"发言太快，请稍后再说", "you are sending too fast; slow down"},
-	[QERR_TOO_MANY] = {"来自此地址的连接太多", "too many sessions from this address"},
-	[QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
-	[QERR_MUTED] = {"你已被禁言", "you are muted"},
+    [QERR_NONE] = {"没有错误", "no error"},
+    [QERR_NAME_TAKEN] = {"名字已被占用", "name already taken"},
+    [QERR_NAME_INVALID] = {"名字无效", "invalid name"},
+    [QERR_OTHER_NAME] = {"此地址已用另一个名字登录",
+                         "this address is already logged in under another name"},
+    [QERR_ROOM_FULL] = {"聊天室已满", "the room is full"},
+    [QERR_TEXT_INVALID] = {"消息无效", "invalid message"},
+    [QERR_TOO_LONG] = {"数据报太长（最多 1200 字节）", "datagram too long (at most 1200 bytes)"},
+    [QERR_BAD_REQUEST] = {"无法识别的请求", "malformed request"},
+    [QERR_FLOOD] = {"发言太快，请稍后再说", "you are sending too fast; slow down"},
+    [QERR_TOO_MANY] = {"来自此地址的连接太多", "too many sessions from this address"},
+    [QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
+    [QERR_MUTED] = {"你已被禁言", "you are muted"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -86,28 +88,28 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail)
 }
 
 static const char *const ui_texts[][2] = {
-	[UI_ASK_NAME] = {"请输入姓名：", "Your name: "},
-	[UI_WELCOME] = {"欢迎 %s 进入聊天室（输入 /help 查看帮助，/quit 退出）",
-	                "Welcome, %s. Type /help for help, /quit to leave."},
-	[UI_NO_REPLY] = {"服务器 %s 端口 %s 没有响应", "no reply from server %s port %s"},
-	[UI_REFUSED] = {"登录被拒绝：%s", "login refused: %s"},
-	[UI_QUIT_UNCONFIRMED] = {"服务器没有确认退出，已强制退出",
-	                         "the server did not confirm the quit; leaving anyway"},
-	[UI_SERVER_CLOSED] = {"服务器已关闭", "the server has shut down"},
-	[UI_KICKED] = {"你已被请出聊天室", "you were removed from the room"},
-	[UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
-	                 "message too long (%s bytes, at most %s): not sent"},
-	[UI_BAD_INPUT] = {"没有发送：%s", "not sent: %s"},
-	[UI_HELP] = {"命令：/help 显示本帮助，/quit 退出聊天室；其他内容发送给所有人",
-	             "commands: /help shows this help, /quit leaves; anything else is sent to "
-	             "everyone"},
-	[UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
-	                    "unknown command: %s (type /help for help)"},
-	[UI_LEFT] = {"已退出聊天室", "you have left the room"},
-	[UI_RECONNECTING] = {"与服务器失去联系，正在重新连接……",
-	                     "lost contact with the server; reconnecting..."},
-	[UI_RECONNECTED] = {"已重新连接", "reconnected"},
-	[UI_NOTICE] = {"服务器：%s", "server: %s"},
+    [UI_ASK_NAME] = {"请输入姓名：", "Your name: "},
+    [UI_WELCOME] = {"欢迎 %s 进入聊天室（输入 /help 查看帮助，/quit 退出）",
+                    "Welcome, %s. Type /help for help, /quit to leave."},
+    [UI_NO_REPLY] = {"服务器 %s 端口 %s 没有响应", "no reply from server %s port %s"},
+    [UI_REFUSED] = {"登录被拒绝：%s", "login refused: %s"},
+    [UI_QUIT_UNCONFIRMED] = {"服务器没有确认退出，已强制退出",
+                             "the server did not confirm the quit; leaving anyway"},
+    [UI_SERVER_CLOSED] = {"服务器已关闭", "the server has shut down"},
+    [UI_KICKED] = {"你已被请出聊天室", "you were removed from the room"},
+    [UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
+                     "message too long (%s bytes, at most %s): not sent"},
+    [UI_BAD_INPUT] = {"没有发送：%s", "not sent: %s"},
+    [UI_HELP] = {"命令：/help 显示本帮助，/quit 退出聊天室；其他内容发送给所有人",
+                 "commands: /help shows this help, /quit leaves; anything else is sent to "
+                 "everyone"},
+    [UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
+                        "unknown command: %s (type /help for help)"},
+    [UI_LEFT] = {"已退出聊天室", "you have left the room"},
+    [UI_RECONNECTING] = {"与服务器失去联系，正在重新连接……",
+                         "lost contact with the server; reconnecting..."},
+    [UI_RECONNECTED] = {"已重新连接", "reconnected"},
+    [UI_NOTICE] = {"服务器：%s", "server: %s"},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

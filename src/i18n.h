@@ -18,17 +18,17 @@ enum lang lang_from_env(void);
 /* Why the server refused a request: one code per reason a user can act on. */
 enum qerr {
 	QERR_NONE = 0,
-	QERR_NAME_TAKEN,     /* someone else has this name */
-	QERR_NAME_INVALID,   /* detail: enum name_status */
-	QERR_OTHER_NAME,     /* this address is logged in under another name */
+	QERR_NAME_TAKEN,   /* someone else has this name */
+	QERR_NAME_INVALID, /* detail: enum name_status */
+	QERR_OTHER_NAME,   /* this address is logged in under another name */
 	QERR_ROOM_FULL,
-	QERR_TEXT_INVALID,   /* detail: enum text_status */
-	QERR_TOO_LONG,       /* datagram over QUN_MAX_DATAGRAM bytes */
-	QERR_BAD_REQUEST,    /* unknown command or missing field */
-	QERR_FLOOD,          /* over the flood-control rate */
-	QERR_TOO_MANY,       /* too many members from this IP address */
-	QERR_BANNED,         /* the operator banned this name or address */
-	QERR_MUTED,          /* the operator muted this name */
+	QERR_TEXT_INVALID, /* detail: enum text_status */
+	QERR_TOO_LONG,     /* datagram over QUN_MAX_DATAGRAM bytes */
+	QERR_BAD_REQUEST,  /* unknown command or missing field */
+	QERR_FLOOD,        /* over the flood-control rate */
+	QERR_TOO_MANY,     /* too many members from this IP address */
+	QERR_BANNED,       /* the operator banned this name or address */
+	QERR_MUTED,        /* the operator muted this name */
 	QERR_COUNT
 };
 
@@ -40,21 +40,21 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail);
 
 /* Fixed texts shown by the programs themselves (not sent on the wire). */
 enum ui_text {
-	UI_ASK_NAME,        /* 请输入姓名： */
-	UI_WELCOME,         /* %s = name */
-	UI_NO_REPLY,        /* %s = host, %s = port */
-	UI_REFUSED,         /* %s = reason */
+	UI_ASK_NAME, /* 请输入姓名： */
+	UI_WELCOME,  /* %s = name */
+	UI_NO_REPLY, /* %s = host, %s = port */
+	UI_REFUSED,  /* %s = reason */
 	UI_QUIT_UNCONFIRMED,
 	UI_SERVER_CLOSED,
 	UI_KICKED,
-	UI_TOO_LONG,        /* %s = length, %s = limit */
-	UI_BAD_INPUT,       /* %s = reason */
+	UI_TOO_LONG,  /* %s = length, %s = limit */
+	UI_BAD_INPUT, /* %s = reason */
 	UI_HELP,
-	UI_UNKNOWN_CMD,     /* %s = command */
+	UI_UNKNOWN_CMD, /* %s = command */
 	UI_LEFT,
 	UI_RECONNECTING,
 	UI_RECONNECTED,
-	UI_NOTICE,          /* %s = the server's reason */
+	UI_NOTICE, /* %s = the server's reason */
 	UI_COUNT
 };
 

@@ -66,7 +66,7 @@ static void to_file(const char *msg)
 
 /* Format "message[: strerror]" and send it where logs go now. */
 static void vlog(int prio, int with_errno, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static void vlog(int prio, int with_errno, const char *fmt, va_list ap)
 {

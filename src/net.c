@@ -1,4 +1,5 @@
-/* net.c - UDP socket helpers (bind, connect, name) for IPv4 and IPv6, in the manner of Redis's anet.c. */
+/* net.c - UDP socket helpers (bind, connect, name) for IPv4 and IPv6, in the manner of Redis's
+ * anet.c. */
 #include "net.h"
 
 #include <errno.h>

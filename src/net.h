@@ -1,4 +1,5 @@
-/* net.h - UDP socket helpers for IPv4 and IPv6; they fill an error message and return -1, never exit. */
+/* net.h - UDP socket helpers for IPv4 and IPv6; they fill an error message and return -1, never
+ * exit. */
 #ifndef QUN_NET_H
 #define QUN_NET_H
 

@@ -1,4 +1,5 @@
-/* netproc2.c - qun's v2 network process: drives the client2 engine over the socket and prints the room. */
+/* netproc2.c - qun's v2 network process: drives the client2 engine over the socket and prints the
+ * room. */
 #include "netproc2.h"
 
 #include <errno.h>
@@ -100,9 +101,10 @@ static void cb_closed(void *ctx, int reason)
 {
 	struct netproc2 *n = ctx;
 
-	show_ui(n, reason == V2_CLOSE_KICKED     ? UI_KICKED
-	           : reason == V2_CLOSE_SHUTDOWN ? UI_SERVER_CLOSED
-	                                         : UI_LEFT,
+	show_ui(n,
+	        reason == V2_CLOSE_KICKED     ? UI_KICKED
+	        : reason == V2_CLOSE_SHUTDOWN ? UI_SERVER_CLOSED
+	                                      : UI_LEFT,
 	        NULL);
 }
 
@@ -133,8 +135,12 @@ static int wait_ms(uint64_t until, uint64_t now)
 
 int netproc2_login(struct netproc2 *n, const char *name, unsigned keepalive)
 {
-	struct c2_callbacks cb = {.ctx = n, .send = cb_send, .event = cb_event,
-	                          .notice = cb_notice, .refused = cb_refused, .link = cb_link,
+	struct c2_callbacks cb = {.ctx = n,
+	                          .send = cb_send,
+	                          .event = cb_event,
+	                          .notice = cb_notice,
+	                          .refused = cb_refused,
+	                          .link = cb_link,
 	                          .closed = cb_closed};
 	struct pollfd p = {.fd = n->udp, .events = POLLIN};
 

@@ -1,4 +1,5 @@
-/* netproc2.h - qun's protocol v2 network side: the login, and the process that owns the socket afterwards. */
+/* netproc2.h - qun's protocol v2 network side: the login, and the process that owns the socket
+ * afterwards. */
 #ifndef QUN_NETPROC2_H
 #define QUN_NETPROC2_H
 
@@ -6,17 +7,17 @@
 #include "i18n.h"
 
 /* Messages from the input process to the network process (one per SOCK_SEQPACKET message). */
-#define IPC_SAY 'S'  /* followed by the text */
+#define IPC_SAY  'S' /* followed by the text */
 #define IPC_QUIT 'Q'
 
 struct netproc2 {
 	struct c2 engine;
-	int udp;          /* connected to the server */
+	int udp; /* connected to the server */
 	enum lang lang;
-	int tty;          /* output is a terminal: redraw the prompt after each line */
-	int fancy;        /* ... and TERM is not dumb: erase the prompt line first */
+	int tty;   /* output is a terminal: redraw the prompt after each line */
+	int fancy; /* ... and TERM is not dumb: erase the prompt line first */
 	const char *host, *port;
-	int orphaned;     /* the input process was gone before we started: just leave */
+	int orphaned; /* the input process was gone before we started: just leave */
 };
 
 /*

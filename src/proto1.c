@@ -1,4 +1,5 @@
-/* proto1.c - qund's protocol v1 layer: parse the lesson's text datagrams, reply, and relay as text lines. */
+/* proto1.c - qund's protocol v1 layer: parse the lesson's text datagrams, reply, and relay as text
+ * lines. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -194,7 +195,8 @@ static void send_line_to_v1(struct server *s, const char *buf, size_t len,
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n <= 0) {
-					/* The first of the rest failed: count it, go on after it. */
+					/* The first of the rest failed: count it, go on after it.
+					 */
 					s->st.send_errors++;
 					done++;
 				} else {

@@ -12,25 +12,25 @@
 #include "text.h"
 #include "wire2.h"
 
-#define SID_BUCKETS_MIN 64
-#define LIMIT_SLOTS 1024     /* rate-limit buckets for unvalidated sources, by hash of IP */
-#define LIMIT_BURST 20       /* per source IP slot */
-#define LIMIT_RATE 10        /* per second */
+#define SID_BUCKETS_MIN    64
+#define LIMIT_SLOTS        1024 /* rate-limit buckets for unvalidated sources, by hash of IP */
+#define LIMIT_BURST        20   /* per source IP slot */
+#define LIMIT_RATE         10   /* per second */
 #define LIMIT_GLOBAL_BURST 10000
-#define LIMIT_GLOBAL_RATE 10000 /* bounds what forged sources can make us send: ~300 kB/s */
-#define KEEPALIVE_HINT 25    /* seconds, told to clients in WELCOME (less if our timeout is short) */
+#define LIMIT_GLOBAL_RATE  10000 /* bounds what forged sources can make us send: ~300 kB/s */
+#define KEEPALIVE_HINT     25 /* seconds, told to clients in WELCOME (less if our timeout is short) */
 
 /* One v2 member's protocol state; the room member holds a pointer to it (member->data). */
 struct session {
 	uint64_t sid, nonce;
 	const struct member *m;
 	struct rel rel;
-	char *asm_buf;           /* a long SAY being reassembled (at most V2_MAX_TEXT) */
+	char *asm_buf; /* a long SAY being reassembled (at most V2_MAX_TEXT) */
 	size_t asm_len;
 	int asm_overflow;
-	int quit_requested;      /* QUIT arrived: acted on after the DATA is processed */
-	int doomed;              /* its queue overflowed: evict after the broadcast */
-	int dirty;               /* has something to send or acknowledge */
+	int quit_requested; /* QUIT arrived: acted on after the DATA is processed */
+	int doomed;         /* its queue overflowed: evict after the broadcast */
+	int dirty;          /* has something to send or acknowledge */
 	struct session *next_sid, *next_dirty, *prev, *next;
 };
 
@@ -39,8 +39,8 @@ struct proto2 {
 	struct cookie_jar jar;
 	struct session **by_sid;
 	size_t nbuckets, count;
-	struct session *all;       /* every session, for timers */
-	struct session *dirty;     /* sessions to flush after this batch */
+	struct session *all;   /* every session, for timers */
+	struct session *dirty; /* sessions to flush after this batch */
 	struct bucket limit[LIMIT_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
 };
@@ -239,27 +239,27 @@ static void send_cookie(struct proto2 *p, const struct peer_addr *to, uint64_t n
 static void send_welcome(struct proto2 *p, const struct session *ss)
 {
 	struct v2_packet pk = {
-		.type = V2_WELCOME,
-		.nonce = ss->nonce,
-		.sid = ss->sid,
-		.keepalive = (uint16_t)p->srv->keepalive_hint,
-		.max_message = V2_MAX_TEXT,
+	    .type = V2_WELCOME,
+	    .nonce = ss->nonce,
+	    .sid = ss->sid,
+	    .keepalive = (uint16_t)p->srv->keepalive_hint,
+	    .max_message = V2_MAX_TEXT,
 	};
 
 	send_packet(p->srv, &ss->m->addr, &pk);
 }
 
-static void send_refuse(struct proto2 *p, const struct peer_addr *to, uint64_t nonce,
-                        enum qerr err, int detail)
+static void send_refuse(struct proto2 *p, const struct peer_addr *to, uint64_t nonce, enum qerr err,
+                        int detail)
 {
 	const char *why = qerr_text(p->srv->lang, err, detail);
 	struct v2_packet pk = {
-		.type = V2_REFUSE,
-		.nonce = nonce,
-		.code = (uint8_t)err,
-		.detail = (uint8_t)detail,
-		.reason = why,
-		.reason_len = strlen(why),
+	    .type = V2_REFUSE,
+	    .nonce = nonce,
+	    .code = (uint8_t)err,
+	    .detail = (uint8_t)detail,
+	    .reason = why,
+	    .reason_len = strlen(why),
 	};
 
 	send_packet(p->srv, to, &pk);
@@ -315,8 +315,11 @@ static void queue_blob(struct proto2 *p, struct session *ss, struct blob *b)
 static void queue_notice(struct proto2 *p, struct session *ss, enum qerr err, int detail)
 {
 	const char *why = qerr_text(p->srv->lang, err, detail);
-	struct v2_msg m = {.kind = V2_K_NOTICE, .code = (uint8_t)err, .detail = (uint8_t)detail,
-	                   .text = why, .text_len = strlen(why)};
+	struct v2_msg m = {.kind = V2_K_NOTICE,
+	                   .code = (uint8_t)err,
+	                   .detail = (uint8_t)detail,
+	                   .text = why,
+	                   .text_len = strlen(why)};
 	uint8_t buf[QUN_MAX_DATAGRAM];
 	size_t n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
 	struct blob *b;
@@ -555,10 +558,10 @@ void p2_reply(struct server *s, const struct outcome *o)
 		break;
 	case REPLY_EXIT:
 		/* The member is gone from the room: flush what we can, say why, forget it. */
-		reason = o->event == V1_EV_KICK      ? V2_CLOSE_KICKED
-		         : o->event == V1_EV_LEAVE   ? V2_CLOSE_QUIT
-		         : ss->doomed                ? V2_CLOSE_SLOW
-		                                     : V2_CLOSE_TIMEOUT;
+		reason = o->event == V1_EV_KICK    ? V2_CLOSE_KICKED
+		         : o->event == V1_EV_LEAVE ? V2_CLOSE_QUIT
+		         : ss->doomed              ? V2_CLOSE_SLOW
+		                                   : V2_CLOSE_TIMEOUT;
 		send_close(s, &o->reply_to, ss->sid, reason);
 		session_destroy(p, ss);
 		break;
@@ -583,8 +586,11 @@ void p2_broadcast(struct server *s, const struct outcome *o)
 	if (p->count == 0)
 		return;
 	do {
-		struct v2_msg m = {.kind = V2_K_EVENT, .event_id = s->event_id,
-		                   .event = (uint8_t)o->event, .name = o->name, .name_len = name_len};
+		struct v2_msg m = {.kind = V2_K_EVENT,
+		                   .event_id = s->event_id,
+		                   .event = (uint8_t)o->event,
+		                   .name = o->name,
+		                   .name_len = name_len};
 		size_t chunk = text != NULL ? utf8_prefix(text, left, V2_EVENT_CHUNK(name_len)) : 0;
 		size_t n;
 
@@ -646,7 +652,8 @@ void p2_flush(struct server *s)
 		ss->dirty = 0;
 		rel_poll(&ss->rel, now, emit_data, &e);
 		if (ss->rel.ack_pending)
-			send_session(p, ss, V2_ACK, 0, NULL); /* nothing carried it: one ACK per batch */
+			send_session(p, ss, V2_ACK, 0,
+			             NULL); /* nothing carried it: one ACK per batch */
 	}
 }
 

@@ -1,4 +1,5 @@
-/* qun.c - the terminal client: log in, then one process receives and prints while the other reads and sends. */
+/* qun.c - the terminal client: log in, then one process receives and prints while the other reads
+ * and sends. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -21,11 +22,11 @@
 #include "wire1.h"
 
 #define QUN_VERSION "0.1.0"
-#define LOGIN_TRIES 5        /* L sent this many times, 1 s apart */
-#define QUIT_TRIES 3         /* Q sent this many times, 1 s apart, waiting for EXIT */
-#define LOGIN_PAD 256        /* padding that makes room for a full refusal after "ERR" */
-#define INPUT_MAX 4096       /* longest input line we hold; longer ones are refused */
-#define SANE_MAX (QUN_MAX_DATAGRAM * 8 + 1)
+#define LOGIN_TRIES 5    /* L sent this many times, 1 s apart */
+#define QUIT_TRIES  3    /* Q sent this many times, 1 s apart, waiting for EXIT */
+#define LOGIN_PAD   256  /* padding that makes room for a full refusal after "ERR" */
+#define INPUT_MAX   4096 /* longest input line we hold; longer ones are refused */
+#define SANE_MAX    (QUN_MAX_DATAGRAM * 8 + 1)
 
 struct client {
 	const char *host, *port;
@@ -42,7 +43,7 @@ struct client {
 };
 
 static const char usage_text[] =
-	"usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--legacy] [--keepalive SECS] [NAME]\n";
+    "usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--legacy] [--keepalive SECS] [NAME]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -56,7 +57,8 @@ static void __attribute__((noreturn)) usage(int status)
 		      "      --keepalive SECS  seconds between keepalives (default 25)\n"
 		      "  -h, --help            show this help\n"
 		      "  -V, --version         show the version\n"
-		      "\nIn the room: type a line to send it; /help, /quit (or quit, Ctrl-D, Ctrl-C).\n",
+		      "\nIn the room: type a line to send it; /help, /quit (or quit, Ctrl-D, "
+		      "Ctrl-C).\n",
 		      stdout);
 	exit(status);
 }
@@ -90,14 +92,14 @@ static void parse_options(int argc, char **argv, struct client *c)
 {
 	enum { OPT_LANG = 256, OPT_KEEPALIVE, OPT_LEGACY };
 	static const struct option longopts[] = {
-		{"server", required_argument, NULL, 's'},
-		{"port", required_argument, NULL, 'p'},
-		{"lang", required_argument, NULL, OPT_LANG},
-		{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
-		{"legacy", no_argument, NULL, OPT_LEGACY},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"lang", required_argument, NULL, OPT_LANG},
+	    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+	    {"legacy", no_argument, NULL, OPT_LEGACY},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	unsigned long v;
@@ -124,8 +126,10 @@ static void parse_options(int argc, char **argv, struct client *c)
 		case OPT_KEEPALIVE:
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || *optarg < '1' || *optarg > '9' || v > 3600) {
-				log_warnx("--keepalive: expected 1..3600 seconds, got \"%s\"", optarg);
+			if (errno != 0 || *end != '\0' || *optarg < '1' || *optarg > '9' ||
+			    v > 3600) {
+				log_warnx("--keepalive: expected 1..3600 seconds, got \"%s\"",
+				          optarg);
 				usage(2);
 			}
 			c->keepalive = (unsigned)v;
@@ -209,7 +213,8 @@ static int ask_name(struct client *c)
 	}
 }
 
-/* Send a request; errors (a refused port, say) surface on the next recv, so they are ignored here. */
+/* Send a request; errors (a refused port, say) surface on the next recv, so they are ignored here.
+ */
 static void send_request(const struct client *c, enum v1_cmd cmd, const char *text, size_t pad)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
@@ -362,7 +367,8 @@ static void __attribute__((noreturn)) receiver_main(struct client *c)
 			_exit(0);
 		}
 		text_sanitize(buf, (size_t)n, safe, sizeof safe);
-		/* Our own escape (erase the prompt line) is fine: only network text is untrusted. */
+		/* Our own escape (erase the prompt line) is fine: only network text is untrusted.
+		 */
 		printf("%s%s\n", c->fancy ? "\r\033[K" : "", safe);
 		prompt(c);
 		fflush(stdout);
@@ -553,7 +559,8 @@ static enum input_result read_input(struct client *c, char *buf, size_t *have, i
 static int sender_main(struct client *c, int sigfd)
 {
 	static char buf[INPUT_MAX + 1];
-	struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+	                      {.fd = sigfd, .events = POLLIN}};
 	struct signalfd_siginfo si;
 	size_t have = 0;
 	int overlong = 0, status;
@@ -574,7 +581,8 @@ static int sender_main(struct client *c, int sigfd)
 					return quit(c, sigfd);
 				status = reap_receiver(c, 0);
 				if (status >= 0) {
-					/* Kicked or the server closed (EXIT), or the receiver died. */
+					/* Kicked or the server closed (EXIT), or the receiver died.
+					 */
 					if (c->legacy &&
 					    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 						send_request(c, V1_QUIT, NULL, 0);

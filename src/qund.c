@@ -1,4 +1,5 @@
-/* qund.c - the qun chat server: options, the epoll loop, and protocol v1 on top of the room core. */
+/* qund.c - the qun chat server: options, the epoll loop, and protocol v1 on top of the room core.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -33,7 +34,7 @@
 #include "wire2.h"
 
 #define QUND_VERSION "0.1.0"
-#define TICK_MS 50 /* timers: retransmissions want this; expiry checks are O(1) */
+#define TICK_MS      50 /* timers: retransmissions want this; expiry checks are O(1) */
 
 /* Room for an option's text value (paths included). */
 #define OPT_TEXT PATH_MAX
@@ -567,7 +568,8 @@ static void reap_children(struct server *s)
 		if (pid == s->console_pid)
 			s->console_pid = 0;
 		if (WIFSIGNALED(status))
-			log_warnx("console process %ld killed by signal %d", (long)pid, WTERMSIG(status));
+			log_warnx("console process %ld killed by signal %d", (long)pid,
+			          WTERMSIG(status));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			log_warnx("console process %ld exited with status %d", (long)pid,
 			          WEXITSTATUS(status));
@@ -645,8 +647,8 @@ static int add_fd(struct server *s, int fd)
 static int make_tick(void)
 {
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
-		.it_value = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
+	    .it_interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
+	    .it_value = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
@@ -698,12 +700,12 @@ static void become_user(const struct options *opt)
 static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
-		.max_members = opt->max_members,
-		.max_per_address = opt->max_per_address,
-		.flood_burst = (unsigned)opt->flood_burst,
-		.flood_rate = (unsigned)opt->flood_rate,
-		.keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
-		.idle_timeout = (uint64_t)opt->idle_timeout * 1000,
+	    .max_members = opt->max_members,
+	    .max_per_address = opt->max_per_address,
+	    .flood_burst = (unsigned)opt->flood_burst,
+	    .flood_rate = (unsigned)opt->flood_rate,
+	    .keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
+	    .idle_timeout = (uint64_t)opt->idle_timeout * 1000,
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
@@ -712,7 +714,8 @@ static void setup(struct server *s, const struct options *opt)
 	s->lang = opt->lang;
 	s->legacy = opt->legacy;
 	/* Three keepalives fit in the timeout, and never more often than the usual 25 s. */
-	s->keepalive_hint = opt->keepalive_timeout / 3 < 25 ? (unsigned)opt->keepalive_timeout / 3 : 25;
+	s->keepalive_hint =
+	    opt->keepalive_timeout / 3 < 25 ? (unsigned)opt->keepalive_timeout / 3 : 25;
 	if (s->keepalive_hint == 0)
 		s->keepalive_hint = 1;
 	s->console = -1;

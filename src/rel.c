@@ -1,4 +1,5 @@
-/* rel.c - protocol v2 reliability: windows, selective acks, RFC 6298 timers with back-off, reordering. */
+/* rel.c - protocol v2 reliability: windows, selective acks, RFC 6298 timers with back-off,
+ * reordering. */
 #include "rel.h"
 
 #include <stdlib.h>

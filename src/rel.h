@@ -1,20 +1,21 @@
-/* rel.h - the reliability state machine of protocol v2: sequence, ack, retransmit, reorder. Pure, clock passed in. */
+/* rel.h - the reliability state machine of protocol v2: sequence, ack, retransmit, reorder. Pure,
+ * clock passed in. */
 #ifndef QUN_REL_H
 #define QUN_REL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define REL_WINDOW 64       /* receive reorder and duplicate window; slots per direction */
+#define REL_WINDOW 64 /* receive reorder and duplicate window; slots per direction */
 /*
  * DATA in flight per direction: ack + 1 (the gap) plus the 32 ack bits,
  * so that the receiver can always report every message we have in flight.
  */
 #define REL_SEND_WINDOW 33
-#define REL_QUEUE_MAX 1024  /* messages waiting behind the window */
-#define REL_RTO_INIT 500    /* ms */
-#define REL_RTO_MIN 200
-#define REL_RTO_MAX 4000
+#define REL_QUEUE_MAX   1024 /* messages waiting behind the window */
+#define REL_RTO_INIT    500  /* ms */
+#define REL_RTO_MIN     200
+#define REL_RTO_MAX     4000
 
 /*
  * A reference-counted message payload.  The server formats a room event
@@ -29,14 +30,14 @@ struct blob {
 
 struct blob *blob_new(const void *data, size_t len); /* refs = 1 */
 void blob_ref(struct blob *b);
-void blob_unref(struct blob *b);                     /* frees at 0; NULL is fine */
+void blob_unref(struct blob *b); /* frees at 0; NULL is fine */
 
 struct rel_slot {
-	struct blob *b;       /* NULL once acknowledged */
-	uint64_t first_sent;  /* ms, when first sent (tries > 0) */
-	uint64_t due;         /* ms: (re)send at or after this */
-	uint32_t rto;         /* this message's current timer, doubled on each retransmission */
-	uint8_t tries;        /* times sent */
+	struct blob *b;      /* NULL once acknowledged */
+	uint64_t first_sent; /* ms, when first sent (tries > 0) */
+	uint64_t due;        /* ms: (re)send at or after this */
+	uint32_t rto;        /* this message's current timer, doubled on each retransmission */
+	uint8_t tries;       /* times sent */
 };
 
 /*
@@ -45,16 +46,16 @@ struct rel_slot {
  */
 struct rel {
 	/* Sending. */
-	uint32_t next_seq;                 /* seq the next queued message will get */
-	uint32_t base;                     /* lowest unacknowledged seq (== next_seq: none in flight) */
-	struct rel_slot win[REL_WINDOW];   /* seq % REL_WINDOW for base <= seq < next_seq */
-	struct blob **queue;               /* ring of messages waiting for the window */
+	uint32_t next_seq; /* seq the next queued message will get */
+	uint32_t base;     /* lowest unacknowledged seq (== next_seq: none in flight) */
+	struct rel_slot win[REL_WINDOW]; /* seq % REL_WINDOW for base <= seq < next_seq */
+	struct blob **queue;             /* ring of messages waiting for the window */
 	size_t qhead, qlen, qcap;
-	uint32_t srtt, rttvar, rto;        /* ms; srtt == 0: no sample yet */
+	uint32_t srtt, rttvar, rto; /* ms; srtt == 0: no sample yet */
 	/* Receiving. */
-	uint32_t recv_next;                /* next seq to deliver */
-	struct blob *held[REL_WINDOW];     /* arrived early: recv_next < seq <= recv_next + 64 */
-	int ack_pending;                   /* DATA arrived since we last told the peer */
+	uint32_t recv_next;            /* next seq to deliver */
+	struct blob *held[REL_WINDOW]; /* arrived early: recv_next < seq <= recv_next + 64 */
+	int ack_pending;               /* DATA arrived since we last told the peer */
 };
 
 void rel_init(struct rel *r);

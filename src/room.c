@@ -27,7 +27,7 @@ struct room {
 	size_t nbuckets;         /* a power of two, >= count */
 	struct member **members; /* dense array for iteration */
 	size_t count, cap;
-	struct lru idle, alive;  /* never pinged / has pinged */
+	struct lru idle, alive; /* never pinged / has pinged */
 };
 
 static uint64_t hash_bytes(const struct room *r, const void *p, size_t n)

@@ -15,26 +15,26 @@ struct member {
 	char name[QUN_MAX_NAME + 1]; /* as the member typed it */
 	char key[QUN_MAX_NAME + 1];  /* normalised: uniqueness is decided on this */
 	struct peer_addr addr;
-	uint64_t last_heard;         /* ms, any valid datagram from this member */
-	int keepalive;               /* has sent P at least once (v2 members: always) */
-	int proto;                   /* 1 or 2: the protocol it speaks (set by the caller) */
-	void *data;                  /* the caller's per-member state (v2: its session) */
-	struct bucket flood;         /* flood control */
+	uint64_t last_heard; /* ms, any valid datagram from this member */
+	int keepalive;       /* has sent P at least once (v2 members: always) */
+	int proto;           /* 1 or 2: the protocol it speaks (set by the caller) */
+	void *data;          /* the caller's per-member state (v2: its session) */
+	struct bucket flood; /* flood control */
 	/* Private to room.c. */
 	struct member *next_by_name;
 	struct member *next_by_addr;
-	struct member *lru_prev;     /* silence list, oldest first (see room.c) */
+	struct member *lru_prev; /* silence list, oldest first (see room.c) */
 	struct member *lru_next;
-	size_t slot;                 /* index in the dense member array */
+	size_t slot; /* index in the dense member array */
 };
 
 /* Why a datagram was dropped without any effect (counted by the server). */
 enum drop_reason {
 	DROP_NONE = 0,
-	DROP_NOT_MEMBER,  /* C, Q or P from an address that is not logged in */
-	DROP_WRONG_NAME,  /* C, Q or P naming someone other than the sender */
-	DROP_MALFORMED,   /* unparseable datagram that got no reply */
-	DROP_TOO_LONG,    /* over QUN_MAX_DATAGRAM and not from a member */
+	DROP_NOT_MEMBER, /* C, Q or P from an address that is not logged in */
+	DROP_WRONG_NAME, /* C, Q or P naming someone other than the sender */
+	DROP_MALFORMED,  /* unparseable datagram that got no reply */
+	DROP_TOO_LONG,   /* over QUN_MAX_DATAGRAM and not from a member */
 	DROP_COUNT
 };
 
@@ -49,16 +49,16 @@ enum reply_kind { REPLY_NONE = 0, REPLY_OK, REPLY_EXIT, REPLY_ERR };
 struct outcome {
 	enum drop_reason drop;
 	enum reply_kind reply;
-	enum qerr err;             /* REPLY_ERR only */
-	int err_detail;            /* name_status or text_status, per err */
+	enum qerr err;  /* REPLY_ERR only */
+	int err_detail; /* name_status or text_status, per err */
 	struct peer_addr reply_to;
-	int reply_to_member;       /* 1 if reply_to is (or just was) a member */
-	int reply_proto;           /* that member's proto and data, copied: */
-	void *reply_data;          /* the member itself may be gone */
+	int reply_to_member; /* 1 if reply_to is (or just was) a member */
+	int reply_proto;     /* that member's proto and data, copied: */
+	void *reply_data;    /* the member itself may be gone */
 	int has_event;
 	enum v1_event event;
 	char name[QUN_MAX_NAME + 1];
-	const char *text;          /* SAY and ADMIN: points at the caller's text */
+	const char *text; /* SAY and ADMIN: points at the caller's text */
 	size_t text_len;
 	const struct member *exclude; /* a member that must not get the event */
 };
@@ -110,8 +110,8 @@ void room_admin(struct room *r, const char *text, size_t text_len, struct outcom
 
 /*
  * Evict one member whose silence has passed its timeout, filling *o with
- * a TIMEOUT event for the others and EXIT for the evicted address.  Returns 1 if one was evicted, 0 if none is
- * due.  Call it until it returns 0.
+ * a TIMEOUT event for the others and EXIT for the evicted address.  Returns 1 if one was evicted, 0
+ * if none is due.  Call it until it returns 0.
  */
 int room_expire(struct room *r, uint64_t now, struct outcome *o);
 

@@ -1,4 +1,5 @@
-/* server.c - what both protocol layers share: the clock, sending, and carrying out the room's outcomes. */
+/* server.c - what both protocol layers share: the clock, sending, and carrying out the room's
+ * outcomes. */
 #include <errno.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -102,4 +103,3 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 	v1_broadcast(s, o);
 	p2_broadcast(s, o);
 }
-

@@ -1,4 +1,5 @@
-/* server.h - qund's state, shared by the loop (qund.c) and the two protocol layers (proto1.c, proto2.c). */
+/* server.h - qund's state, shared by the loop (qund.c) and the two protocol layers (proto1.c,
+ * proto2.c). */
 #ifndef QUN_SERVER_H
 #define QUN_SERVER_H
 
@@ -37,20 +38,20 @@ struct server_stats {
 /* Everything the server knows, owned by main() and passed down by pointer. */
 struct server {
 	int udp, sigfd, tickfd, epfd;
-	int console;        /* our end of the console socketpair, -1 once closed */
-	pid_t console_pid;  /* 0 once reaped */
+	int console;       /* our end of the console socketpair, -1 once closed */
+	pid_t console_pid; /* 0 once reaped */
 	struct room *room;
 	struct proto2 *p2;
 	enum lang lang;
-	int legacy;         /* accept protocol v1 too */
+	int legacy; /* accept protocol v1 too */
 	int stopping;
-	uint64_t event_id;  /* room events so far: their order is the room's order */
+	uint64_t event_id;       /* room events so far: their order is the room's order */
 	unsigned keepalive_hint; /* seconds between client PINGs, told in WELCOME */
 	struct server_stats st;
 	/* The operator's side: bans and mutes, the control socket (NULL if none). */
 	struct sanctions *sanctions;
 	struct control *ctl;
-	uint64_t started;   /* now_ms() at start, for uptime */
+	uint64_t started; /* now_ms() at start, for uptime */
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 };
 

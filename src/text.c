@@ -144,8 +144,8 @@ int name_normalize(const char *s, size_t n, char *out, size_t outsz)
 
 /* Names nobody on the network may take: the operator's and look-alikes (normalised forms). */
 static const char *const reserved_names[] = {
-	"管理员", "管理員", "管理", "系统", "系統", "服务器", "伺服器", "admin", "administrator", "root",
-	"server", "system", "operator", "sysop", "qund",
+    "管理员",        "管理員", "管理",   "系统",   "系統",     "服务器", "伺服器", "admin",
+    "administrator", "root",   "server", "system", "operator", "sysop",  "qund",
 };
 
 static int name_is_reserved(const char *s, size_t n)
@@ -260,13 +260,20 @@ size_t text_sanitize(const char *s, size_t n, char *out, size_t outsz)
 const char *name_status_str(enum name_status st)
 {
 	switch (st) {
-	case NAME_OK: return "ok";
-	case NAME_EMPTY: return "empty name";
-	case NAME_TOO_LONG: return "name too long";
-	case NAME_BAD_UTF8: return "name not valid UTF-8";
-	case NAME_SPACE: return "space in name";
-	case NAME_CONTROL: return "control or invisible character in name";
-	case NAME_RESERVED: return "reserved name";
+	case NAME_OK:
+		return "ok";
+	case NAME_EMPTY:
+		return "empty name";
+	case NAME_TOO_LONG:
+		return "name too long";
+	case NAME_BAD_UTF8:
+		return "name not valid UTF-8";
+	case NAME_SPACE:
+		return "space in name";
+	case NAME_CONTROL:
+		return "control or invisible character in name";
+	case NAME_RESERVED:
+		return "reserved name";
 	}
 	return "unknown name status";
 }
@@ -274,11 +281,16 @@ const char *name_status_str(enum name_status st)
 const char *text_status_str(enum text_status st)
 {
 	switch (st) {
-	case TEXT_OK: return "ok";
-	case TEXT_EMPTY: return "empty text";
-	case TEXT_TOO_LONG: return "text too long";
-	case TEXT_BAD_UTF8: return "text not valid UTF-8";
-	case TEXT_CONTROL: return "control character in text";
+	case TEXT_OK:
+		return "ok";
+	case TEXT_EMPTY:
+		return "empty text";
+	case TEXT_TOO_LONG:
+		return "text too long";
+	case TEXT_BAD_UTF8:
+		return "text not valid UTF-8";
+	case TEXT_CONTROL:
+		return "control character in text";
 	}
 	return "unknown text status";
 }

@@ -20,19 +20,19 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 int utf8_valid(const char *s, size_t n);
 
 /* Code point classes used by the rules below. */
-int cp_is_control(uint32_t cp); /* C0, DEL, C1 */
-int cp_is_bidi(uint32_t cp);    /* bidi marks, embeddings, overrides, isolates */
-int cp_is_space(uint32_t cp);   /* ASCII space and every Unicode space separator */
+int cp_is_control(uint32_t cp);   /* C0, DEL, C1 */
+int cp_is_bidi(uint32_t cp);      /* bidi marks, embeddings, overrides, isolates */
+int cp_is_space(uint32_t cp);     /* ASCII space and every Unicode space separator */
 int cp_is_invisible(uint32_t cp); /* Unicode default-ignorable: renders as nothing */
 
 enum name_status {
 	NAME_OK = 0,
 	NAME_EMPTY,
-	NAME_TOO_LONG,  /* more than QUN_MAX_NAME bytes */
+	NAME_TOO_LONG, /* more than QUN_MAX_NAME bytes */
 	NAME_BAD_UTF8,
-	NAME_SPACE,     /* contains a space of any kind */
-	NAME_CONTROL,   /* contains a control, bidi or invisible format character */
-	NAME_RESERVED,  /* 管理员, admin, server, ... or a look-alike */
+	NAME_SPACE,    /* contains a space of any kind */
+	NAME_CONTROL,  /* contains a control, bidi or invisible format character */
+	NAME_RESERVED, /* 管理员, admin, server, ... or a look-alike */
 };
 
 /* Check s[0..n) against the name rules of docs/PROTOCOL.md. */
@@ -52,7 +52,7 @@ enum text_status {
 	TEXT_EMPTY,
 	TEXT_TOO_LONG, /* more than QUN_MAX_TEXT bytes */
 	TEXT_BAD_UTF8,
-	TEXT_CONTROL,  /* C0 (CR, LF, TAB, ESC, NUL...), DEL, C1 or a bidi control */
+	TEXT_CONTROL, /* C0 (CR, LF, TAB, ESC, NUL...), DEL, C1 or a bidi control */
 };
 
 /* Check a chat message s[0..n) against the text rules of docs/PROTOCOL.md. */

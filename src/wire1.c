@@ -68,13 +68,20 @@ enum v1_status v1_parse(const char *buf, size_t len, struct v1_request *req)
 const char *v1_status_str(enum v1_status st)
 {
 	switch (st) {
-	case V1_OK: return "ok";
-	case V1_EMPTY: return "empty datagram";
-	case V1_TOO_LONG: return "datagram too long";
-	case V1_BAD_UTF8: return "invalid UTF-8";
-	case V1_UNKNOWN: return "unknown command";
-	case V1_NO_NAME: return "missing name";
-	case V1_NO_TEXT: return "missing text";
+	case V1_OK:
+		return "ok";
+	case V1_EMPTY:
+		return "empty datagram";
+	case V1_TOO_LONG:
+		return "datagram too long";
+	case V1_BAD_UTF8:
+		return "invalid UTF-8";
+	case V1_UNKNOWN:
+		return "unknown command";
+	case V1_NO_NAME:
+		return "missing name";
+	case V1_NO_TEXT:
+		return "missing text";
 	}
 	return "unknown status";
 }
@@ -89,13 +96,13 @@ struct event_shape {
 };
 
 static const struct event_shape event_shapes[] = {
-	[V1_EV_JOIN] = {1, 0, {" 进入了聊天室", " joined the room"}},
-	[V1_EV_SAY] = {1, 1, {" 说：", ": "}},
-	[V1_EV_LEAVE] = {1, 0, {" 退出了聊天室", " left the room"}},
-	[V1_EV_TIMEOUT] = {1, 0, {" 退出了聊天室（超时）", " left the room (timed out)"}},
-	[V1_EV_KICK] = {1, 0, {" 被管理员请出了聊天室", " was removed by the admin"}},
-	[V1_EV_ADMIN] = {0, 1, {"管理员 说：", "[admin] "}},
-	[V1_EV_SHUTDOWN] = {0, 0, {"服务器即将关闭", "the server is shutting down"}},
+    [V1_EV_JOIN] = {1, 0, {" 进入了聊天室", " joined the room"}},
+    [V1_EV_SAY] = {1, 1, {" 说：", ": "}},
+    [V1_EV_LEAVE] = {1, 0, {" 退出了聊天室", " left the room"}},
+    [V1_EV_TIMEOUT] = {1, 0, {" 退出了聊天室（超时）", " left the room (timed out)"}},
+    [V1_EV_KICK] = {1, 0, {" 被管理员请出了聊天室", " was removed by the admin"}},
+    [V1_EV_ADMIN] = {0, 1, {"管理员 说：", "[admin] "}},
+    [V1_EV_SHUTDOWN] = {0, 0, {"服务器即将关闭", "the server is shutting down"}},
 };
 
 int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, const char *name,

@@ -17,12 +17,12 @@ enum v1_cmd {
 
 enum v1_status {
 	V1_OK = 0,
-	V1_EMPTY,       /* nothing but an optional line ending */
-	V1_TOO_LONG,    /* more than QUN_MAX_DATAGRAM bytes */
-	V1_BAD_UTF8,    /* the datagram is not valid UTF-8 */
-	V1_UNKNOWN,     /* not one of L, C, Q, P followed by a space */
-	V1_NO_NAME,     /* command without a name */
-	V1_NO_TEXT,     /* C without text */
+	V1_EMPTY,    /* nothing but an optional line ending */
+	V1_TOO_LONG, /* more than QUN_MAX_DATAGRAM bytes */
+	V1_BAD_UTF8, /* the datagram is not valid UTF-8 */
+	V1_UNKNOWN,  /* not one of L, C, Q, P followed by a space */
+	V1_NO_NAME,  /* command without a name */
+	V1_NO_TEXT,  /* C without text */
 };
 
 /* A parsed request.  name and text point into the caller's buffer. */
@@ -64,11 +64,11 @@ enum v1_event {
  * buf.  Returns the length (no NUL is counted; one is written), or -1 if
  * it does not fit in size bytes.
  */
-int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev,
-                    const char *name, const char *text, size_t text_len);
+int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, const char *name,
+                    const char *text, size_t text_len);
 
 /* The fixed replies. */
-#define V1_REPLY_OK "OK"
+#define V1_REPLY_OK   "OK"
 #define V1_REPLY_EXIT "EXIT"
 /* Sent instead of a refusal that would be larger than the request (docs/PROTOCOL.md). */
 #define V1_REPLY_ERR "ERR"
@@ -79,7 +79,7 @@ int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev,
  * Returns the length, or -1 if it does not fit in size bytes or
  * QUN_MAX_DATAGRAM.
  */
-int v1_format_request(char *buf, size_t size, enum v1_cmd cmd, const char *name,
-                      const char *text, size_t pad_to);
+int v1_format_request(char *buf, size_t size, enum v1_cmd cmd, const char *name, const char *text,
+                      size_t pad_to);
 
 #endif

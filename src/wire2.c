@@ -248,13 +248,20 @@ size_t v2_unseal(const uint8_t *buf, size_t n)
 const char *v2_status_str(enum v2_status st)
 {
 	switch (st) {
-	case V2_OK: return "ok";
-	case V2_NOT_V2: return "not v2";
-	case V2_BAD_VERSION: return "unknown version";
-	case V2_BAD_TYPE: return "unknown type";
-	case V2_BAD_LENGTH: return "bad length";
-	case V2_TOO_LONG: return "datagram too long";
-	case V2_BAD_FIELD: return "bad field";
+	case V2_OK:
+		return "ok";
+	case V2_NOT_V2:
+		return "not v2";
+	case V2_BAD_VERSION:
+		return "unknown version";
+	case V2_BAD_TYPE:
+		return "unknown type";
+	case V2_BAD_LENGTH:
+		return "bad length";
+	case V2_TOO_LONG:
+		return "datagram too long";
+	case V2_BAD_FIELD:
+		return "bad field";
 	}
 	return "unknown status";
 }

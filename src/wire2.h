@@ -1,4 +1,5 @@
-/* wire2.h - protocol v2 datagrams and reliable messages: parse and encode. Pure; see docs/PROTOCOL-v2.md. */
+/* wire2.h - protocol v2 datagrams and reliable messages: parse and encode. Pure; see
+ * docs/PROTOCOL-v2.md. */
 #ifndef QUN_WIRE2_H
 #define QUN_WIRE2_H
 
@@ -7,15 +8,15 @@
 
 #include "sizes.h"
 
-#define V2_MAGIC 0xFE
-#define V2_VERSION 2
-#define V2_COOKIE_LEN 16
-#define V2_SESSION_HDR 23  /* header + session id + seq + ack + ack bits */
-#define V2_CHECK_LEN 4     /* CRC-32 trailer on every datagram */
-#define V2_MAX_BODY (QUN_MAX_DATAGRAM - V2_CHECK_LEN) /* a datagram less its trailer */
-#define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR) /* largest DATA payload */
-#define V2_MAX_TEXT QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
-#define V2_MORE 0x01       /* SAY/EVENT flag: the text continues in the next DATA */
+#define V2_MAGIC       0xFE
+#define V2_VERSION     2
+#define V2_COOKIE_LEN  16
+#define V2_SESSION_HDR 23 /* header + session id + seq + ack + ack bits */
+#define V2_CHECK_LEN   4  /* CRC-32 trailer on every datagram */
+#define V2_MAX_BODY    (QUN_MAX_DATAGRAM - V2_CHECK_LEN) /* a datagram less its trailer */
+#define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR)    /* largest DATA payload */
+#define V2_MAX_TEXT    QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
+#define V2_MORE        0x01            /* SAY/EVENT flag: the text continues in the next DATA */
 
 enum v2_type {
 	V2_HELLO = 0x01,
@@ -43,28 +44,28 @@ enum v2_close_reason {
 /* One datagram, parsed.  Pointers point into the caller's buffer. */
 struct v2_packet {
 	enum v2_type type;
-	uint64_t nonce;                 /* HELLO COOKIE LOGIN WELCOME REFUSE */
-	uint64_t sid;                   /* WELCOME and session types */
-	uint8_t cookie[V2_COOKIE_LEN];  /* COOKIE LOGIN CHALLENGE REBIND */
-	const char *name;               /* LOGIN */
+	uint64_t nonce;                /* HELLO COOKIE LOGIN WELCOME REFUSE */
+	uint64_t sid;                  /* WELCOME and session types */
+	uint8_t cookie[V2_COOKIE_LEN]; /* COOKIE LOGIN CHALLENGE REBIND */
+	const char *name;              /* LOGIN */
 	size_t name_len;
 	uint16_t keepalive, max_message; /* WELCOME */
-	uint8_t code, detail;           /* REFUSE; code is also CLOSE's reason */
-	const char *reason;             /* REFUSE */
+	uint8_t code, detail;            /* REFUSE; code is also CLOSE's reason */
+	const char *reason;              /* REFUSE */
 	size_t reason_len;
-	uint32_t seq, ack, ack_bits;    /* DATA ACK PING */
-	const uint8_t *payload;         /* DATA */
+	uint32_t seq, ack, ack_bits; /* DATA ACK PING */
+	const uint8_t *payload;      /* DATA */
 	size_t payload_len;
 };
 
 enum v2_status {
 	V2_OK = 0,
-	V2_NOT_V2,      /* first byte is not the magic: maybe v1 */
+	V2_NOT_V2, /* first byte is not the magic: maybe v1 */
 	V2_BAD_VERSION,
 	V2_BAD_TYPE,
-	V2_BAD_LENGTH,  /* too short for its type, or trailing bytes */
-	V2_TOO_LONG,    /* over QUN_MAX_DATAGRAM */
-	V2_BAD_FIELD,   /* DATA with seq 0, ACK/PING with seq != 0, empty DATA */
+	V2_BAD_LENGTH, /* too short for its type, or trailing bytes */
+	V2_TOO_LONG,   /* over QUN_MAX_DATAGRAM */
+	V2_BAD_FIELD,  /* DATA with seq 0, ACK/PING with seq != 0, empty DATA */
 };
 
 /* Returns 1 if the datagram claims to be v2 (its first byte is the magic). */
@@ -104,14 +105,14 @@ enum v2_kind {
 
 struct v2_msg {
 	enum v2_kind kind;
-	uint8_t flags;         /* SAY EVENT: V2_MORE */
-	uint64_t event_id;     /* EVENT */
-	uint8_t event;         /* EVENT: enum v1_event */
-	const char *name;      /* EVENT */
+	uint8_t flags;     /* SAY EVENT: V2_MORE */
+	uint64_t event_id; /* EVENT */
+	uint8_t event;     /* EVENT: enum v1_event */
+	const char *name;  /* EVENT */
 	size_t name_len;
-	const char *text;      /* SAY EVENT NOTICE */
+	const char *text; /* SAY EVENT NOTICE */
 	size_t text_len;
-	uint8_t code, detail;  /* NOTICE: enum qerr and its detail */
+	uint8_t code, detail; /* NOTICE: enum qerr and its detail */
 };
 
 /* Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind) or V2_BAD_LENGTH. */
@@ -120,8 +121,9 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m);
 /* Encode a message; returns its length or 0 if it does not fit in size. */
 size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 
-/* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes. */
-#define V2_SAY_CHUNK (V2_MAX_PAYLOAD - 2)
+/* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes.
+ */
+#define V2_SAY_CHUNK             (V2_MAX_PAYLOAD - 2)
 #define V2_EVENT_CHUNK(name_len) (V2_MAX_PAYLOAD - 12 - (name_len))
 
 /*

@@ -1,4 +1,5 @@
-/* test_client2.c - unit tests of the v2 client state machine (client2.c) with a fake clock and a fake server. */
+/* test_client2.c - unit tests of the v2 client state machine (client2.c) with a fake clock and a
+ * fake server. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,8 +73,12 @@ static void cb_closed(void *ctx, int reason)
 }
 
 static const struct c2_callbacks callbacks = {
-	.send = cb_send, .event = cb_event, .notice = cb_notice,
-	.refused = cb_refused, .link = cb_link, .closed = cb_closed,
+    .send = cb_send,
+    .event = cb_event,
+    .notice = cb_notice,
+    .refused = cb_refused,
+    .link = cb_link,
+    .closed = cb_closed,
 };
 
 static struct c2 eng;
@@ -136,8 +141,14 @@ static void feed_event(uint64_t sid, uint32_t seq, uint64_t id, uint8_t flags, c
                        uint64_t now)
 {
 	uint8_t payload[QUN_MAX_DATAGRAM];
-	struct v2_msg m = {.kind = V2_K_EVENT, .event_id = id, .event = V1_EV_SAY, .flags = flags,
-	                   .name = "bob", .name_len = 3, .text = text, .text_len = strlen(text)};
+	struct v2_msg m = {.kind = V2_K_EVENT,
+	                   .event_id = id,
+	                   .event = V1_EV_SAY,
+	                   .flags = flags,
+	                   .name = "bob",
+	                   .name_len = 3,
+	                   .text = text,
+	                   .text_len = strlen(text)};
 	struct v2_packet p = {.type = V2_DATA, .sid = sid, .seq = seq};
 
 	p.payload_len = v2_msg_encode(&m, payload, sizeof payload);
@@ -247,8 +258,8 @@ static void long_say_split_with_more_flags(void **state)
 	assert_int_equal(seen.nsent - first, 3);
 	for (i = first; i < seen.nsent; i++) {
 		assert_true(seen.sent_len[i] <= QUN_MAX_DATAGRAM);
-		assert_int_equal(v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p),
-		                 V2_OK);
+		assert_int_equal(
+		    v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p), V2_OK);
 		assert_int_equal(p.type, V2_DATA);
 		assert_int_equal(p.seq, (uint32_t)(i - first + 1));
 		assert_int_equal(v2_msg_parse(p.payload, p.payload_len, &m), V2_OK);
@@ -447,28 +458,28 @@ static void challenge_answered_with_rebind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(handshake_sends_login_with_cookie, setup, teardown),
-		cmocka_unit_test_setup_teardown(cookie_with_wrong_nonce_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(welcome_goes_online, setup, teardown),
-		cmocka_unit_test_setup_teardown(refusal_reported, setup, teardown),
-		cmocka_unit_test_setup_teardown(silent_server_gives_up_after_15_tries, setup, teardown),
-		cmocka_unit_test_setup_teardown(closed_port_gives_up_after_5_tries, setup, teardown),
-		cmocka_unit_test_setup_teardown(long_say_split_with_more_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(say_over_limit_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(event_pieces_rejoined_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(replayed_event_id_shown_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(other_session_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(silence_reconnects_and_resends, setup, teardown),
-		cmocka_unit_test_setup_teardown(event_ids_start_afresh_in_a_new_session, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(keepalive_ping_when_idle, setup, teardown),
-		cmocka_unit_test_setup_teardown(quit_confirmed_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(unknown_session_while_quitting_counts_as_quit, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(unknown_session_reconnects, setup, teardown),
-		cmocka_unit_test_setup_teardown(kicked_closes, setup, teardown),
-		cmocka_unit_test_setup_teardown(damaged_datagram_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(challenge_answered_with_rebind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(handshake_sends_login_with_cookie, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cookie_with_wrong_nonce_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(welcome_goes_online, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refusal_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(silent_server_gives_up_after_15_tries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(closed_port_gives_up_after_5_tries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(long_say_split_with_more_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(say_over_limit_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(event_pieces_rejoined_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(replayed_event_id_shown_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(other_session_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(silence_reconnects_and_resends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(event_ids_start_afresh_in_a_new_session, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(keepalive_ping_when_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(quit_confirmed_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_session_while_quitting_counts_as_quit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(unknown_session_reconnects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(kicked_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(damaged_datagram_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(challenge_answered_with_rebind, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

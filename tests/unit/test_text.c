@@ -1072,10 +1072,10 @@ static void sanitize_keeps_emoji_glue(void **state)
 static void name_invisible_suffixes_refused(void **state)
 {
 	static const char *const names[] = {
-		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xef\xb8\x8f", /* 管理员 + VS16 */
-		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xcd\x8f",     /* + CGJ U+034F */
-		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xe3\x85\xa4", /* + Hangul filler */
-		"\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xf3\xa0\x81\x81", /* + tag A */
+	    "\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xef\xb8\x8f",     /* 管理员 + VS16 */
+	    "\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xcd\x8f",         /* + CGJ U+034F */
+	    "\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xe3\x85\xa4",     /* + Hangul filler */
+	    "\xe7\xae\xa1\xe7\x90\x86\xe5\x91\x98\xf3\xa0\x81\x81", /* + tag A */
 	};
 	size_t i;
 
@@ -1097,9 +1097,9 @@ static void name_starting_with_bracket_reserved(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sanitize_keeps_emoji_glue),
-		cmocka_unit_test(name_invisible_suffixes_refused),
-		cmocka_unit_test(name_starting_with_bracket_reserved),
+	    cmocka_unit_test(sanitize_keeps_emoji_glue),
+	    cmocka_unit_test(name_invisible_suffixes_refused),
+	    cmocka_unit_test(name_starting_with_bracket_reserved),
 	    cmocka_unit_test(utf8_decode_ascii),
 	    cmocka_unit_test(utf8_decode_nul),
 	    cmocka_unit_test(utf8_decode_two_bytes),

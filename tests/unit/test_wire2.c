@@ -1408,7 +1408,7 @@ static void seal_refuses_empty_and_full(void **state)
 
 	(void)state;
 	assert_int_equal(v2_seal(buf, 0, sizeof(buf)), 0); /* a failed encode stays failed */
-	assert_int_equal(v2_seal(buf, 9, 12), 0);         /* no room for the trailer */
+	assert_int_equal(v2_seal(buf, 9, 12), 0);          /* no room for the trailer */
 	assert_int_equal(v2_seal(buf, V2_MAX_BODY, sizeof(buf)), QUN_MAX_DATAGRAM);
 	assert_int_equal(v2_seal(buf, V2_MAX_BODY + 1, sizeof(buf)), 0);
 }
@@ -1442,9 +1442,9 @@ static void unseal_rejects_damage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(seal_appends_crc32_big_endian),
-		cmocka_unit_test(seal_refuses_empty_and_full),
-		cmocka_unit_test(unseal_rejects_damage),
+	    cmocka_unit_test(seal_appends_crc32_big_endian),
+	    cmocka_unit_test(seal_refuses_empty_and_full),
+	    cmocka_unit_test(unseal_rejects_damage),
 	    cmocka_unit_test(is_v2_magic),
 	    cmocka_unit_test(hello_round_trip),
 	    cmocka_unit_test(cookie_round_trip),
