@@ -129,9 +129,9 @@ REPLAY_B := build/replay
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
-FZ_CORE   = log text addr i18n wire1 wire2 rel cookie room bucket fuzzlib
+FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf fuzzlib
 FZ_EXTRA_client2 = client2.o
-FZ_EXTRA_server  = server.o proto1.o p2_peek.o
+FZ_EXTRA_server  = server.o proto1.o p2_peek.o command.o
 FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
 FZ_CFLAGS = -std=gnu11 -g -O1 $(WARN) $(WERROR) -Wno-missing-field-initializers $(SAN)
 FZ_CPPFLAGS = -Isrc -Ifuzz -D_GNU_SOURCE

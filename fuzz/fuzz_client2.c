@@ -48,7 +48,8 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	struct v2_packet p;
 
 	FZ_CHECK(len <= QUN_MAX_DATAGRAM, "the client sent %zu bytes", len);
-	FZ_CHECK(v2_parse(buf, len, &p) == V2_OK, "the client sent a malformed datagram");
+	FZ_CHECK(v2_parse(buf, v2_unseal(buf, len), &p) == V2_OK,
+	         "the client sent a malformed datagram (or a bad CRC-32)");
 	FZ_CHECK(p.type == V2_HELLO || p.type == V2_LOGIN || p.type == V2_DATA ||
 	             p.type == V2_ACK || p.type == V2_PING || p.type == V2_REBIND,
 	         "the client sent type 0x%02x", p.type);
@@ -120,7 +121,7 @@ static uint64_t pick(struct fz *f, uint64_t right)
 static void to_client(struct harness *h, const struct v2_packet *p)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_encode(p, buf, sizeof buf);
+	size_t n = v2_seal(buf, v2_encode(p, buf, sizeof buf), sizeof buf);
 
 	if (n > 0)
 		c2_on_datagram(&h->c, buf, n, h->now);

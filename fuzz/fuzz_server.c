@@ -10,6 +10,7 @@
 #include "fuzzlib.h"
 #include "p2_peek.h"
 #include "room.h"
+#include "sanction.h"
 #include "server.h"
 #include "text.h"
 #include "wire1.h"
@@ -335,7 +336,8 @@ static void client_reads(int k, const uint8_t *buf, size_t len)
 		         "a v1 line that breaks the text rules: %.*s", (int)len, (const char *)buf);
 		return;
 	}
-	FZ_CHECK(v2_parse(buf, len, &p) == V2_OK, "the server sent a malformed v2 datagram");
+	FZ_CHECK(v2_parse(buf, v2_unseal(buf, len), &p) == V2_OK,
+	         "the server sent a malformed v2 datagram (or a bad CRC-32)");
 	switch (p.type) {
 	case V2_COOKIE:
 		memcpy(c->cookie, p.cookie, V2_COOKIE_LEN);
@@ -477,7 +479,7 @@ static void datagram(int k, const uint8_t *data, size_t have, size_t len, int fl
 	if (v2_is_v2(buf, len)) {
 		limit = 3 * len;
 		/* A LOGIN with a valid cookie proves the address: its answer may be larger. */
-		if (len <= QUN_MAX_DATAGRAM && v2_parse(buf, len, &p) == V2_OK &&
+		if (len <= QUN_MAX_DATAGRAM && v2_parse(buf, v2_unseal(buf, len), &p) == V2_OK &&
 		    p.type == V2_LOGIN && p2_peek_cookie_ok(&H.s, &H.addr[k], p.nonce, p.cookie))
 			limit = SIZE_MAX;
 	} else {
@@ -549,7 +551,7 @@ static void op_v1(struct fz *f, int k, int flush)
 static void send_v2(int k, const struct v2_packet *p, int flush)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_encode(p, buf, sizeof buf);
+	size_t n = v2_seal(buf, v2_encode(p, buf, sizeof buf), sizeof buf);
 
 	if (n > 0)
 		datagram(k, buf, n, n, flush);
@@ -749,6 +751,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	H.s.lang = flags & 2 ? LANG_EN : LANG_ZH;
 	H.s.room = room_new(&cfg, key);
 	H.s.p2 = p2_new(&H.s, H.now);
+	H.s.sanctions = sanction_new(); /* empty: nobody banned or muted */
 	check_room();
 	while (fz_more(&f)) {
 		uint8_t op = fz_u8(&f), who = fz_u8(&f);
@@ -811,6 +814,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	p2_free(H.s.p2);
 	room_free(H.s.room);
+	sanction_free(H.s.sanctions);
+	H.s.sanctions = NULL;
 	for (k = 0; k < NADDR; k++)
 		rel_free(&H.cl[k].rx);
 	return 0;

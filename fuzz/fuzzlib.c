@@ -159,8 +159,8 @@ void fz_check_rel(const struct rel *r, const char *what)
 	         inflight, r->next_seq - r->base);
 	FZ_CHECK(r->recv_next >= 1, "%s: recv_next %u", what, r->recv_next);
 	FZ_CHECK(held <= REL_WINDOW, "%s: %zu held", what, held);
-	FZ_CHECK(rel_pending(r) == (size_t)(r->next_seq - r->base) + r->qlen, "%s: rel_pending",
-	         what);
+	/* Pending counts what is not acknowledged yet: the used slots, and the queue. */
+	FZ_CHECK(rel_pending(r) == inflight + r->qlen, "%s: rel_pending", what);
 	for (i = 0; i < r->qlen; i++)
 		FZ_CHECK(r->queue[(r->qhead + i) % r->qcap] != NULL, "%s: NULL in queue", what);
 }

@@ -97,7 +97,7 @@ int cp_is_invisible(uint32_t cp)
  * variation selectors, tag characters of flag sequences): harmless to
  * print, and escaping them would break every such emoji on screen.
  */
-static int cp_is_emoji_glue(uint32_t cp)
+int cp_is_emoji_glue(uint32_t cp)
 {
 	return cp == 0x200C || cp == 0x200D || (cp >= 0xFE00 && cp <= 0xFE0F) ||
 	       (cp >= 0xE0020 && cp <= 0xE007F);

@@ -20,10 +20,11 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 int utf8_valid(const char *s, size_t n);
 
 /* Code point classes used by the rules below. */
-int cp_is_control(uint32_t cp);   /* C0, DEL, C1 */
-int cp_is_bidi(uint32_t cp);      /* bidi marks, embeddings, overrides, isolates */
-int cp_is_space(uint32_t cp);     /* ASCII space and every Unicode space separator */
-int cp_is_invisible(uint32_t cp); /* Unicode default-ignorable: renders as nothing */
+int cp_is_control(uint32_t cp);    /* C0, DEL, C1 */
+int cp_is_bidi(uint32_t cp);       /* bidi marks, embeddings, overrides, isolates */
+int cp_is_space(uint32_t cp);      /* ASCII space and every Unicode space separator */
+int cp_is_invisible(uint32_t cp);  /* Unicode default-ignorable: renders as nothing */
+int cp_is_emoji_glue(uint32_t cp); /* ZWJ, ZWNJ, variation selectors, tags: emoji need them */
 
 enum name_status {
 	NAME_OK = 0,

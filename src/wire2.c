@@ -148,8 +148,8 @@ enum v2_status v2_parse(const uint8_t *buf, size_t len, struct v2_packet *p)
 
 	if (!v2_is_v2(buf, len))
 		return V2_NOT_V2;
-	if (len > QUN_MAX_DATAGRAM)
-		return V2_TOO_LONG;
+	if (len > V2_MAX_BODY)
+		return V2_TOO_LONG; /* a body, without its CRC: at most 1196 bytes */
 	if (len < 3)
 		return V2_BAD_LENGTH;
 	if (buf[1] != V2_VERSION)

@@ -18,6 +18,7 @@ import os
 import socket
 import struct
 import time
+import zlib
 
 MAGIC, VERSION = 0xFE, 0x02
 HELLO, COOKIE, LOGIN, WELCOME, REFUSE = 1, 2, 3, 4, 5
@@ -26,13 +27,25 @@ SAY, QUIT, EVENT, NOTICE = 0x01, 0x02, 0x81, 0x82
 MORE = 0x01
 EV_NAMES = ["join", "say", "leave", "timeout", "kick", "admin", "shutdown"]
 WINDOW = 64
-SAY_PIECE = 1200 - 23 - 2
+SAY_PIECE = 1200 - 4 - 23 - 2  # less the CRC-32 trailer, the session header, kind and flags
 RTO, RTO_MAX = 0.5, 4.0
 KEEPALIVE = 20.0
 
 
 def hdr(t):
     return bytes((MAGIC, VERSION, t))
+
+
+def seal(body):
+    """A v2 body as it goes on the wire: followed by its CRC-32 (docs/PROTOCOL-v2.md)."""
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def unseal(data):
+    """The body of a v2 datagram, or None if its CRC-32 is wrong."""
+    if len(data) < 7 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
+        return None
+    return data[:-4]
 
 
 def make_socket(rcvbuf=1 << 20):
@@ -122,7 +135,7 @@ class V2Client:
 
     def send(self, data, now=None):
         try:
-            self.sock.sendto(data, self.server)
+            self.sock.sendto(seal(data), self.server)
         except (BlockingIOError, ConnectionRefusedError):
             pass
         self.last_sent = now if now is not None else time.monotonic()
@@ -153,7 +166,8 @@ class V2Client:
         self.queue.append(bytes((QUIT,)))
 
     def on_datagram(self, data, now):
-        if len(data) < 3 or data[0] != MAGIC or data[1] != VERSION:
+        data = unseal(data)
+        if data is None or len(data) < 3 or data[0] != MAGIC or data[1] != VERSION:
             return
         t = data[2]
         if t == COOKIE and self.state in ("hello", "login") and data[3:11] == self.nonce:

@@ -803,10 +803,10 @@ static void parse_largest_data(void **state)
 
 	(void)state;
 	memset(payload, 'p', sizeof(payload));
-	n = session_bytes(buf, V2_DATA, 1, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
-	assert_int_equal(n, QUN_MAX_DATAGRAM);
+	n = session_bytes(buf, V2_DATA, 1, payload, V2_MAX_PAYLOAD);
+	assert_int_equal(n, V2_MAX_BODY);
 	assert_int_equal(parse(buf, n, &p), V2_OK);
-	assert_int_equal(p.payload_len, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+	assert_int_equal(p.payload_len, V2_MAX_PAYLOAD);
 }
 
 static void parse_too_long_data(void **state)
@@ -816,8 +816,8 @@ static void parse_too_long_data(void **state)
 
 	(void)state;
 	memset(payload, 'p', sizeof(payload));
-	n = session_bytes(buf, V2_DATA, 1, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR + 1);
-	assert_int_equal(n, QUN_MAX_DATAGRAM + 1);
+	n = session_bytes(buf, V2_DATA, 1, payload, V2_MAX_PAYLOAD + 1);
+	assert_int_equal(n, V2_MAX_BODY + 1);
 	assert_int_equal(status_of(buf, n), V2_TOO_LONG);
 	assert_int_equal(status_of(buf, BUFSZ), V2_TOO_LONG);
 }
@@ -829,8 +829,8 @@ static void parse_too_long_refuse(void **state)
 	(void)state;
 	memset(buf, 'r', sizeof(buf));
 	memcpy(buf, refuse_bytes, 13);
-	assert_int_equal(status_of(buf, QUN_MAX_DATAGRAM), V2_OK);
-	assert_int_equal(status_of(buf, QUN_MAX_DATAGRAM + 1), V2_TOO_LONG);
+	assert_int_equal(status_of(buf, V2_MAX_BODY), V2_OK);
+	assert_int_equal(status_of(buf, V2_MAX_BODY + 1), V2_TOO_LONG);
 }
 
 /* v2_encode: refusals */

@@ -135,7 +135,7 @@ def session(port, console):
 
     # v2: a bad cookie first (answered with a fresh COOKIE), then a real login.
     carol = v2lite.V2Client(("127.0.0.1", port), "carol")
-    carol.sock.sendto(v2lite.hdr(v2lite.LOGIN) + carol.nonce + b"\0" * 16 + b"\x05carol",
+    carol.sock.sendto(v2lite.seal(v2lite.hdr(v2lite.LOGIN) + carol.nonce + b"\0" * 16 + b"\x05carol"),
                       ("127.0.0.1", port))
     carol.start(time.monotonic())
     pump([carol], lambda: carol.state == "online")
@@ -155,10 +155,10 @@ def session(port, console):
             break
     assert got == "carol: " + "长" * 333, got  # v1 gets it in lines of at most 1000 bytes
     # A forged session id, then the session moving to a new address.
-    carol.sock.sendto(v2lite.hdr(v2lite.PING) + b"\1" * 8 + b"\0" * 12, ("127.0.0.1", port))
+    carol.sock.sendto(v2lite.seal(v2lite.hdr(v2lite.PING) + b"\1" * 8 + b"\0" * 12), ("127.0.0.1", port))
     old = carol.sock
     carol.sock = v2lite.make_socket()
-    carol.sock.sendto(carol.session(v2lite.PING), ("127.0.0.1", port))  # -> CHALLENGE -> REBIND
+    carol.sock.sendto(v2lite.seal(carol.session(v2lite.PING)), ("127.0.0.1", port))  # -> CHALLENGE -> REBIND
     pump([carol], lambda: False if not carol.last_sent else True, timeout=2)
     time.sleep(1.0)
     pump([carol], lambda: True)
