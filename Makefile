@@ -31,7 +31,7 @@ UNIT    = test_text test_addr test_wire1 test_room
 PROGS   = $(B)/qund $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
-        check-long soak bench format format-check install uninstall clean
+        check-long soak bench bench-qund format format-check install uninstall clean
 
 all: $(PROGS)
 
@@ -100,6 +100,19 @@ format-check:
 bench: deps
 	$(MAKE) all
 	sh bench/forkcp.sh $(B)/forkcp
+	$(MAKE) bench-qund
+
+# qund under load beside the kernel's ceiling and a Python baseline (docs/PERFORMANCE.md).
+# About 12 minutes; BENCH_QUICK=1 for a 2-minute version.
+BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
+bench-qund: all $(BENCH_PROGS)
+	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
+
+$(B)/loadgen $(B)/kernel_ceiling: $(B)/%: bench/%.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
+
+$(B)/dropsend.so: bench/dropsend.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
