@@ -27,7 +27,7 @@ CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o $(CORE_O)
 QUN_O   = $(B)/qun.o $(B)/netproc2.o $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o $(B)/i18n.o $(B)/wire1.o $(B)/wire2.o $(B)/rel.o
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
-UNIT    = test_text test_addr test_wire1 test_room
+UNIT    = test_text test_addr test_wire1 test_room test_rel
 PROGS   = $(B)/qund $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
