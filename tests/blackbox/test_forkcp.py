@@ -332,6 +332,42 @@ def test_default_is_parent_and_one_child(tmp_path):
     assert same_bytes(src, tmp_path / "dst")
 
 
+# File systems whose copy_file_range() can share or offload data (forkcp's
+# offloads_copies()), by the type stat -f prints in hex.
+OFFLOADING_FS = {"9123683e", "58465342", "6969", "ff534d42", "fe534d42", "ca451a4e",
+                 "c36400", "7461636f"}
+
+
+def fs_type(path):
+    out = subprocess.run(["stat", "-f", "-c", "%t", str(path)], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return out.lstrip("0") or "0"
+
+
+def worker_methods(out):
+    return re.findall(r"worker \d+ of \d+ \(pid \d+(?:, parent)?\): [^:]*: "
+                      r"\d+ copied, \d+ skipped as holes, (.*)", out)
+
+
+def test_one_worker_copies_like_cp(tmp_path):
+    src = make_file(tmp_path / "src", 3 * MiB + 5)
+    r = forkcp("-v", "-j", 1, src, tmp_path / "dst")
+    assert r.rc == 0, r
+    assert worker_methods(r.out) == ["copy_file_range"], r
+    assert same_bytes(src, tmp_path / "dst")
+
+
+def test_several_workers_read_in_parallel_where_copies_go_through_memory(tmp_path):
+    if fs_type(tmp_path) in OFFLOADING_FS:
+        pytest.skip("%s is on a file system that offloads copies: forkcp keeps "
+                    "copy_file_range there" % tmp_path)
+    src = make_file(tmp_path / "src", 5 * MiB + 3)
+    r = forkcp("-v", "-j", 3, src, tmp_path / "dst")
+    assert r.rc == 0, r
+    assert worker_methods(r.out) == ["pread/pwrite"] * 3, r
+    assert same_bytes(src, tmp_path / "dst")
+
+
 def test_more_processes_than_bytes(tmp_path):
     src = tmp_path / "src"
     src.write_bytes(b"abc")
