@@ -39,6 +39,9 @@ fi
 echo "machine: $(nproc) CPUs, $(uname -sr), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "memory:  $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
 	"file system of $dir: $(df -PT "$dir" | awk 'NR == 2 { print $2 }')"
+# The workers of -j 2 and -j 4 only help when CPUs are free: say how busy
+# the machine was, before and after, so that a reader can judge the ratios.
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) before"
 echo "making a $mib MiB file of random bytes..."
 head -c $((mib * 1048576)) /dev/urandom >"$dir/src"
 sync
@@ -118,6 +121,7 @@ for t in $tools; do
 		"$(tr '\n' ' ' <"$dir/$t.times")"
 done
 echo
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) after"
 j2=$(median forkcp-j2)
 if [ "$j2" -le "$cpm" ]; then
 	echo "target met: forkcp -j 2 (median $j2 ms) is no slower than cp ($cpm ms)"
