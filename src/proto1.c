@@ -36,7 +36,7 @@ static void refuse_malformed(struct server *s, const struct peer_addr *from, con
 	} else if (st == V1_BAD_UTF8 && buf[0] == V1_LOGIN) {
 		o.err = QERR_NAME_INVALID;
 		o.err_detail = NAME_BAD_UTF8;
-	} else if (st == V1_BAD_UTF8 && buf[0] == V1_CHAT) {
+	} else if (st == V1_BAD_UTF8 && (buf[0] == V1_CHAT || buf[0] == V1_ACTION)) {
 		o.err = QERR_TEXT_INVALID;
 		o.err_detail = TEXT_BAD_UTF8;
 	} else if (st == V1_NO_TEXT) {
@@ -75,7 +75,7 @@ static int v1_sanctioned(struct server *s, const struct peer_addr *from,
 			o.reply = REPLY_ERR;
 			o.err = QERR_BANNED;
 		}
-	} else if (req->cmd == V1_CHAT && m != NULL &&
+	} else if ((req->cmd == V1_CHAT || req->cmd == V1_ACTION) && m != NULL &&
 	           sanction_is_muted(s->sanctions, m->name, strlen(m->name), now)) {
 		s->st.sdrops[SDROP_MUTED]++;
 		o.reply = REPLY_ERR;
@@ -85,6 +85,38 @@ static int v1_sanctioned(struct server *s, const struct peer_addr *from,
 	}
 	server_deliver(s, &o, req_len);
 	return 1;
+}
+
+/*
+ * W name (docs/PROTOCOL.md, "Extensions"): the member list, to the member
+ * who asked and to nobody else, in as many WHO datagrams as it takes.
+ * Like C it is taken only from the address that owns the name and costs a
+ * flood-control token (room_who), so the answer (up to 30 datagrams for a
+ * full room) only ever goes to a member's own address, and not endlessly.
+ */
+static void send_who(struct server *s, const struct peer_addr *from, const struct v1_request *req,
+                     uint64_t now, size_t req_len)
+{
+	static const char *names[V1_WHO_MAX_NAMES];
+	char buf[QUN_MAX_DATAGRAM + 1];
+	size_t i, total, count = 0, next = 0;
+	unsigned part, parts;
+	struct outcome o;
+	int n;
+
+	if (room_who(s->room, from, req->name, req->name_len, now, &o) == NULL) {
+		server_deliver(s, &o, req_len);
+		return;
+	}
+	total = room_count(s->room);
+	for (i = 0; i < total && count < V1_WHO_MAX_NAMES; i++)
+		names[count++] = room_member(s->room, i)->name;
+	parts = v1_who_parts(names, count);
+	for (part = 1; part <= parts; part++) {
+		n = v1_format_who(buf, sizeof buf, part, parts, total, names, count, &next);
+		if (n > 0)
+			server_send(s, from, buf, (size_t)n);
+	}
 }
 
 void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len)
@@ -122,6 +154,16 @@ void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, 
 		break;
 	case V1_QUIT:
 		room_quit(s->room, from, req.name, req.name_len, now, &o);
+		break;
+	case V1_WHO:
+		send_who(s, from, &req, now, len);
+		return;
+	case V1_ACTION:
+		/* Checked and relayed like C, shown as "* NAME TEXT" (PROTOCOL.md, "Extensions").
+		 */
+		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);
+		if (o.has_event)
+			o.event = V1_EV_ACTION;
 		break;
 	case V1_PING:
 	default:

@@ -392,6 +392,24 @@ void room_say(struct room *r, const struct peer_addr *addr, const char *name, si
 	o->exclude = m;
 }
 
+const struct member *room_who(struct room *r, const struct peer_addr *addr, const char *name,
+                              size_t name_len, uint64_t now, struct outcome *o)
+{
+	struct member *m;
+
+	outcome_init(o, addr);
+	m = owner(r, addr, name, name_len, o);
+	if (m == NULL)
+		return NULL;
+	touch(r, m, now);
+	if (r->cfg.flood_burst > 0 &&
+	    !bucket_take(&m->flood, now, r->cfg.flood_burst, r->cfg.flood_rate)) {
+		refuse(o, QERR_FLOOD, 0);
+		return NULL;
+	}
+	return m;
+}
+
 void room_quit(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o)
 {

@@ -103,6 +103,15 @@ void room_say(struct room *r, const struct peer_addr *addr, const char *name, si
               const char *text, size_t text_len, uint64_t now, struct outcome *o);
 void room_quit(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o);
+/*
+ * A member asks who is online (v1 W, v2 WHO).  Taken only from the
+ * address that owns the name, like SAY, and it costs a flood-control
+ * token, since the answer may take many datagrams.  Returns the member if
+ * the caller may answer; else NULL, with *o saying why (a drop, or a
+ * flood refusal to reply).  No event either way.
+ */
+const struct member *room_who(struct room *r, const struct peer_addr *addr, const char *name,
+                              size_t name_len, uint64_t now, struct outcome *o);
 void room_ping(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o);
 int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o);

@@ -144,8 +144,23 @@ int name_normalize(const char *s, size_t n, char *out, size_t outsz)
 
 /* Names nobody on the network may take: the operator's and look-alikes (normalised forms). */
 static const char *const reserved_names[] = {
-    "管理员",        "管理員", "管理",   "系统",   "系統",     "服务器", "伺服器", "admin",
-    "administrator", "root",   "server", "system", "operator", "sysop",  "qund",
+    "管理员",
+    "管理員",
+    "管理",
+    "系统",
+    "系統",
+    "服务器",
+    "伺服器",
+    "admin",
+    "administrator",
+    "root",
+    "server",
+    "system",
+    "operator",
+    "sysop",
+    "qund",
+    /* "*" starts an action line ("* NAME TEXT"): no name may stand in front of one. */
+    "*",
 };
 
 static int name_is_reserved(const char *s, size_t n)

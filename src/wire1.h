@@ -13,6 +13,9 @@ enum v1_cmd {
 	V1_CHAT = 'C',  /* C name text */
 	V1_QUIT = 'Q',  /* Q name */
 	V1_PING = 'P',  /* P name: keepalive, no reply */
+	/* Extensions (docs/PROTOCOL.md, "Extensions"). */
+	V1_WHO = 'W',    /* W name: who is online, answered with WHO datagrams */
+	V1_ACTION = 'A', /* A name text: an action (/me), relayed as "* NAME TEXT" */
 };
 
 enum v1_status {
@@ -20,7 +23,7 @@ enum v1_status {
 	V1_EMPTY,    /* nothing but an optional line ending */
 	V1_TOO_LONG, /* more than QUN_MAX_DATAGRAM bytes */
 	V1_BAD_UTF8, /* the datagram is not valid UTF-8 */
-	V1_UNKNOWN,  /* not one of L, C, Q, P followed by a space */
+	V1_UNKNOWN,  /* not one of L, C, Q, P, W, A followed by a space */
 	V1_NO_NAME,  /* command without a name */
 	V1_NO_TEXT,  /* C without text */
 };
@@ -30,17 +33,17 @@ struct v1_request {
 	enum v1_cmd cmd;
 	const char *name;
 	size_t name_len;
-	const char *text; /* C only; NULL otherwise */
+	const char *text; /* C and A only; NULL otherwise */
 	size_t text_len;
 };
 
 /*
  * Parse one datagram buf[0..len).  One trailing "\n" or "\r\n" is ignored
- * (what `nc -u` sends).  For L, Q and P the name is everything after the
- * command and its space, less trailing spaces (padding), so "L al ice"
- * yields the name "al ice", which the name rules then refuse; for C the
- * name ends at the first space after it and the text is everything after
- * that space, kept byte for byte.  Name and text rules are not applied
+ * (what `nc -u` sends).  For L, Q, P and W the name is everything after
+ * the command and its space, less trailing spaces (padding), so "L al ice"
+ * yields the name "al ice", which the name rules then refuse; for C and A
+ * the name ends at the first space after it and the text is everything
+ * after that space, kept byte for byte.  Name and text rules are not applied
  * here: see text.h.  On any status but V1_OK, *req is unspecified.
  */
 enum v1_status v1_parse(const char *buf, size_t len, struct v1_request *req);
@@ -57,10 +60,11 @@ enum v1_event {
 	V1_EV_KICK,     /* NAME 被管理员请出了聊天室, or ...（REASON） given a text */
 	V1_EV_ADMIN,    /* 管理员 说：TEXT */
 	V1_EV_SHUTDOWN, /* 服务器即将关闭 */
+	V1_EV_ACTION,   /* * NAME TEXT (both languages; an extension) */
 };
 
 /*
- * Format event ev about name (and text, for SAY and ADMIN) in lang into
+ * Format event ev about name (and text, for SAY, ADMIN, ACTION, and KICK's reason) in lang into
  * buf.  Returns the length (no NUL is counted; one is written), or -1 if
  * it does not fit in size bytes.
  */
@@ -75,11 +79,74 @@ int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, co
 
 /*
  * Format a request "CMD name[ text]" into buf, padded with trailing spaces
- * to at least pad_to bytes (0 for none; only L, Q, P may be padded).
+ * to at least pad_to bytes (0 for none; C and A, which carry text, may not
+ * be padded).
  * Returns the length, or -1 if it does not fit in size bytes or
  * QUN_MAX_DATAGRAM.
  */
 int v1_format_request(char *buf, size_t size, enum v1_cmd cmd, const char *name, const char *text,
                       size_t pad_to);
+
+/*
+ * Extensions, client side: recognising what the server sends.
+ *
+ * v1_parse_event recognises an event line of the table in
+ * docs/PROTOCOL.md, in either language (a client does not know the
+ * server's), plus the ACTION extension.  The name must pass the name rules
+ * and the text of SAY, ADMIN and ACTION must not be empty.  Where v1 is
+ * ambiguous (English "a: joined the room" is "a" saying "joined the room",
+ * or the join of a member named "a:"), chat wins, so that no member can
+ * make their words look like a system notice.
+ * Returns 0 and fills *l, or -1 for any other line (OK, EXIT, a refusal, a
+ * WHO answer, invalid UTF-8, anything unknown).
+ */
+struct v1_line {
+	enum v1_event ev;
+	const char *name; /* NULL for ADMIN and SHUTDOWN */
+	size_t name_len;
+	size_t name_at;   /* where name starts in the line */
+	const char *text; /* SAY, ADMIN, ACTION; NULL otherwise */
+	size_t text_len;
+	int lang; /* the language it is in (enum lang), or -1 for ACTION, which has none */
+};
+int v1_parse_event(const char *buf, size_t len, struct v1_line *l);
+
+/* Returns 1 if buf[0..len) is one of the server's refusals (either language) or ERR, else 0. */
+int v1_is_refusal(const char *buf, size_t len);
+
+/*
+ * The WHO answer (extension): "WHO PART/PARTS TOTAL NAME NAME ...", one or
+ * more datagrams of at most QUN_MAX_DATAGRAM bytes.  TOTAL counts the
+ * room; at most V1_WHO_MAX_NAMES names are listed, in at most
+ * V1_WHO_MAX_PARTS parts.  The names fill each part greedily, in order,
+ * within V1_WHO_BUDGET bytes (a space and the name each), so the number of
+ * parts is known before the first is sent.
+ */
+#define V1_WHO_MAX_NAMES  1024
+#define V1_WHO_MAX_PARTS  64
+#define V1_WHO_HEADER_MAX 30 /* "WHO 64/64 " and a 20-digit total */
+#define V1_WHO_BUDGET     (QUN_MAX_DATAGRAM - V1_WHO_HEADER_MAX)
+
+/* Number of parts (at least 1) for names[0..count); names past V1_WHO_MAX_NAMES are not counted. */
+unsigned v1_who_parts(const char *const *names, size_t count);
+
+/*
+ * Format part `part` of `parts` into buf, taking names from names[*next]
+ * on and advancing *next past those it took.  Call it for parts 1..parts
+ * in order, starting with *next = 0.  Returns the length, or -1 if the
+ * part numbers are out of range or buf is too small.
+ */
+int v1_format_who(char *buf, size_t size, unsigned part, unsigned parts, unsigned long total,
+                  const char *const *names, size_t count, size_t *next);
+
+struct v1_who {
+	unsigned part, parts;
+	unsigned long total;
+	const char *names; /* space-separated, possibly empty */
+	size_t names_len;
+};
+
+/* Parse a WHO answer.  Returns 0, or -1 if buf is not a well-formed one. */
+int v1_parse_who(const char *buf, size_t len, struct v1_who *w);
 
 #endif

@@ -1345,9 +1345,85 @@ static void reply_to_member_flags(void **state)
 	assert_int_equal(o.reply_to_member, 1);
 }
 
+/* room_who: who may ask, and what it costs. */
+
+static const struct member *who(struct room *r, const struct peer_addr *a, const char *name,
+                                uint64_t now, struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	return room_who(r, a, name, strlen(name), now, o);
+}
+
+static void who_from_member(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(1000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_ptr_equal(who(r, &a, "Alice", 10, &o), find(r, "alice"));
+	assert_int_equal(o.drop, DROP_NONE);
+	assert_int_equal(o.reply, REPLY_NONE);
+	assert_int_equal(o.has_event, 0);
+}
+
+static void who_from_stranger_dropped(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(1000), b = local(1001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	assert_null(who(r, &b, "alice", 10, &o));
+	assert_dropped(&o, DROP_NOT_MEMBER);
+}
+
+static void who_naming_another_dropped(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(1000), b = local(1001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	assert_null(who(r, &a, "bob", 10, &o));
+	assert_dropped(&o, DROP_WRONG_NAME);
+}
+
+static void who_costs_a_flood_token(void **state)
+{
+	struct room_config cfg;
+	struct peer_addr a = local(1000);
+	struct outcome o;
+	struct room *r;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_members = 8;
+	cfg.keepalive_timeout = KEEPALIVE;
+	cfg.idle_timeout = IDLE;
+	cfg.flood_burst = 2;
+	cfg.flood_rate = 1;
+	r = room_new(&cfg, hash_key);
+	current = r;
+	must_join(r, &a, "alice", 0);
+	assert_non_null(who(r, &a, "alice", 10, &o));
+	assert_non_null(who(r, &a, "alice", 10, &o));
+	assert_null(who(r, &a, "alice", 10, &o));
+	assert_refused(&o, &a, QERR_FLOOD, 1);
+	assert_non_null(who(r, &a, "alice", 1100, &o)); /* a second later: one token more */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(who_from_member, free_room),
+	    cmocka_unit_test_teardown(who_from_stranger_dropped, free_room),
+	    cmocka_unit_test_teardown(who_naming_another_dropped, free_room),
+	    cmocka_unit_test_teardown(who_costs_a_flood_token, free_room),
 	    cmocka_unit_test_teardown(new_room_is_empty, free_room),
 	    cmocka_unit_test_teardown(join_ok, free_room),
 	    cmocka_unit_test_teardown(join_keeps_typed_name, free_room),

@@ -597,6 +597,16 @@ static void name_reserved_others(void **state)
 	assert_int_equal(name("ROOT"), NAME_RESERVED);
 }
 
+static void name_reserved_asterisk(void **state)
+{
+	(void)state;
+	/* "*" starts an action line ("* NAME TEXT"): no member may be called that. */
+	assert_int_equal(name("*"), NAME_RESERVED);
+	assert_int_equal(name("＊"), NAME_RESERVED); /* fullwidth asterisk */
+	assert_int_equal(name("**"), NAME_OK);
+	assert_int_equal(name("*bob"), NAME_OK);
+}
+
 static void name_not_reserved_lookalike_prefix(void **state)
 {
 	(void)state;
@@ -1156,6 +1166,7 @@ int main(void)
 	    cmocka_unit_test(name_reserved_admin_fullwidth),
 	    cmocka_unit_test(name_reserved_server),
 	    cmocka_unit_test(name_reserved_others),
+	    cmocka_unit_test(name_reserved_asterisk),
 	    cmocka_unit_test(name_not_reserved_lookalike_prefix),
 	    cmocka_unit_test(normalize_lowercases_ascii),
 	    cmocka_unit_test(normalize_fullwidth),

@@ -745,6 +745,345 @@ static void request_round_trip(void **state)
 	assert_text(&req, " hi ", 4);
 }
 
+/* Extensions (docs/PROTOCOL.md, "Extensions"): W, A, and what the client recognises. */
+
+static void parse_who_request(void **state)
+{
+	(void)state;
+	assert_parses_named("W alice", V1_WHO, "alice");
+	assert_parses_named("W alice  \n", V1_WHO, "alice");
+	assert_status("W", V1_NO_NAME);
+	assert_status("W ", V1_NO_NAME);
+	assert_status("Walice", V1_UNKNOWN);
+	assert_status("w alice", V1_UNKNOWN);
+}
+
+static void parse_action_request(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("A alice waves at 小明", &req), V1_OK);
+	assert_int_equal(req.cmd, V1_ACTION);
+	assert_name(&req, "alice", 5);
+	assert_text(&req, "waves at 小明", strlen("waves at 小明"));
+	assert_status("A alice", V1_NO_TEXT);
+	assert_status("A alice ", V1_NO_TEXT);
+	assert_status("A", V1_NO_NAME);
+	assert_status("A  waves", V1_NO_NAME);
+}
+
+static void request_action(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_ACTION, "bob", "waves", 0), 11);
+	assert_string_equal(buf, "A bob waves");
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_ACTION, "bob", NULL, 0), -1);
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_ACTION, "bob", "x", 20), -1);
+	assert_int_equal(v1_format_request(buf, sizeof(buf), V1_WHO, "bob", NULL, 0), 5);
+	assert_string_equal(buf, "W bob");
+}
+
+static void event_action_both_languages(void **state)
+{
+	(void)state;
+	assert_event(LANG_ZH, V1_EV_ACTION, "小明", "挥手", "* 小明 挥手");
+	assert_event(LANG_EN, V1_EV_ACTION, "alice", "waves", "* alice waves");
+}
+
+/* Parse line s; check its event, name (NULL for none) and text (NULL for none). */
+static void assert_line(const char *s, enum v1_event ev, const char *name, const char *text)
+{
+	struct v1_line l;
+
+	assert_int_equal(v1_parse_event(s, strlen(s), &l), 0);
+	assert_int_equal(l.ev, ev);
+	if (name == NULL) {
+		assert_null(l.name);
+	} else {
+		assert_int_equal(l.name_len, strlen(name));
+		assert_memory_equal(l.name, name, l.name_len);
+		assert_ptr_equal(l.name, s + l.name_at);
+	}
+	if (text == NULL) {
+		assert_null(l.text);
+	} else {
+		assert_int_equal(l.text_len, strlen(text));
+		assert_memory_equal(l.text, text, l.text_len);
+	}
+}
+
+static void assert_not_line(const char *s)
+{
+	struct v1_line l;
+
+	assert_int_equal(v1_parse_event(s, strlen(s), &l), -1);
+}
+
+static void line_kick_with_reason(void **state)
+{
+	(void)state;
+	assert_line("alice 被管理员请出了聊天室（刷屏）", V1_EV_KICK, "alice", "刷屏");
+	assert_line("alice was removed by the admin (spam)", V1_EV_KICK, "alice", "spam");
+	assert_not_line("alice 被管理员请出了聊天室（）");
+	assert_not_line("alice was removed by the admin (spam");
+	assert_not_line("alice was removed by the admin spam");
+}
+
+static void line_every_event_chinese(void **state)
+{
+	(void)state;
+	assert_line("alice 进入了聊天室", V1_EV_JOIN, "alice", NULL);
+	assert_line("alice 说：你好 世界", V1_EV_SAY, "alice", "你好 世界");
+	assert_line("alice 退出了聊天室", V1_EV_LEAVE, "alice", NULL);
+	assert_line("alice 退出了聊天室（超时）", V1_EV_TIMEOUT, "alice", NULL);
+	assert_line("alice 被管理员请出了聊天室", V1_EV_KICK, "alice", NULL);
+	assert_line("管理员 说：18:00 重启", V1_EV_ADMIN, NULL, "18:00 重启");
+	assert_line("服务器即将关闭", V1_EV_SHUTDOWN, NULL, NULL);
+}
+
+static void line_every_event_english(void **state)
+{
+	(void)state;
+	assert_line("bob joined the room", V1_EV_JOIN, "bob", NULL);
+	assert_line("bob: hi there", V1_EV_SAY, "bob", "hi there");
+	assert_line("bob left the room", V1_EV_LEAVE, "bob", NULL);
+	assert_line("bob left the room (timed out)", V1_EV_TIMEOUT, "bob", NULL);
+	assert_line("bob was removed by the admin", V1_EV_KICK, "bob", NULL);
+	assert_line("[admin] hello all", V1_EV_ADMIN, NULL, "hello all");
+	assert_line("the server is shutting down", V1_EV_SHUTDOWN, NULL, NULL);
+}
+
+static void line_language_reported(void **state)
+{
+	struct v1_line l;
+
+	(void)state;
+	assert_int_equal(v1_parse_event("a 说：x", strlen("a 说：x"), &l), 0);
+	assert_int_equal(l.lang, LANG_ZH);
+	assert_int_equal(v1_parse_event("a: x", 4, &l), 0);
+	assert_int_equal(l.lang, LANG_EN);
+	assert_int_equal(v1_parse_event("* a x", 5, &l), 0);
+	assert_int_equal(l.lang, -1);
+}
+
+static void line_action(void **state)
+{
+	(void)state;
+	assert_line("* alice waves at bob", V1_EV_ACTION, "alice", "waves at bob");
+	assert_line("* 小明 挥手", V1_EV_ACTION, "小明", "挥手");
+	assert_not_line("* alice");
+	assert_not_line("* alice ");
+	assert_not_line("* ");
+}
+
+static void line_round_trips_format(void **state)
+{
+	static const enum v1_event evs[] = {V1_EV_JOIN, V1_EV_SAY,   V1_EV_LEAVE,    V1_EV_TIMEOUT,
+	                                    V1_EV_KICK, V1_EV_ADMIN, V1_EV_SHUTDOWN, V1_EV_ACTION};
+	char buf[1200];
+	struct v1_line l;
+	size_t i;
+	int lang, n;
+
+	(void)state;
+	for (lang = LANG_ZH; lang <= LANG_EN; lang++) {
+		for (i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+			n = v1_format_event(buf, sizeof(buf), (enum lang)lang, evs[i], "小明",
+			                    "说 something: 你好", strlen("说 something: 你好"));
+			assert_true(n > 0);
+			assert_int_equal(v1_parse_event(buf, (size_t)n, &l), 0);
+			assert_int_equal(l.ev, evs[i]);
+		}
+	}
+}
+
+static void line_chat_wins_when_ambiguous(void **state)
+{
+	(void)state;
+	/* "a" saying "joined the room", or a member "a:" joining: chat, never a notice. */
+	assert_line("a: joined the room", V1_EV_SAY, "a", "joined the room");
+	/* A chat text that looks like an event stays the chat of its sender. */
+	assert_line("bob 说：carol 进入了聊天室", V1_EV_SAY, "bob", "carol 进入了聊天室");
+	assert_line("bob: * carol waves", V1_EV_SAY, "bob", "* carol waves");
+}
+
+static void line_not_an_event(void **state)
+{
+	(void)state;
+	assert_not_line("");
+	assert_not_line("OK");
+	assert_not_line("EXIT");
+	assert_not_line("ERR");
+	assert_not_line("名字已被占用");
+	assert_not_line("WHO 1/1 2 alice bob");
+	assert_not_line("hello");
+	assert_not_line("alice 说：");               /* no text */
+	assert_not_line("管理员 说：");              /* no text */
+	assert_not_line("alice 进入了聊天室吗");     /* not the exact phrase */
+	assert_not_line(" 进入了聊天室");            /* no name */
+	assert_not_line("admin 说：hi");             /* a reserved name */
+	assert_not_line("al\033[2Jice 说：hi");      /* a control in the name */
+	assert_not_line("alice\xe2\x80\xae 说：hi"); /* a bidi override in the name */
+	assert_not_line("abcdefghijklmnopqrstuvwxyz0123456 说：hi"); /* 33 bytes */
+}
+
+static void line_invalid_utf8(void **state)
+{
+	struct v1_line l;
+
+	(void)state;
+	assert_int_equal(v1_parse_event("alice 说：\xff", strlen("alice 说：\xff"), &l), -1);
+	assert_int_equal(v1_parse_event("a\0 说：x", 9, &l), -1);
+}
+
+static void refusals_recognised(void **state)
+{
+	(void)state;
+	assert_true(v1_is_refusal("ERR", 3));
+	assert_true(v1_is_refusal("名字已被占用", strlen("名字已被占用")));
+	assert_true(v1_is_refusal("name already taken", strlen("name already taken")));
+	assert_true(v1_is_refusal("该名字已保留", strlen("该名字已保留")));
+	assert_true(v1_is_refusal("message must not contain control characters",
+	                          strlen("message must not contain control characters")));
+	assert_true(v1_is_refusal("datagram too long (at most 1200 bytes)",
+	                          strlen("datagram too long (at most 1200 bytes)")));
+	assert_false(v1_is_refusal("OK", 2));
+	assert_false(v1_is_refusal("alice 说：名字已被占用", strlen("alice 说：名字已被占用")));
+	assert_false(v1_is_refusal("", 0));
+}
+
+/* WHO answers */
+
+static void who_one_part(void **state)
+{
+	static const char *const names[] = {"alice", "小明", "bob"};
+	char buf[1300];
+	size_t next = 0;
+	int n;
+
+	(void)state;
+	assert_int_equal(v1_who_parts(names, 3), 1);
+	n = v1_format_who(buf, sizeof(buf), 1, 1, 3, names, 3, &next);
+	assert_int_equal(n, (int)strlen("WHO 1/1 3 alice 小明 bob"));
+	assert_string_equal(buf, "WHO 1/1 3 alice 小明 bob");
+	assert_int_equal(next, 3);
+}
+
+static void who_empty_list(void **state)
+{
+	char buf[64];
+	size_t next = 0;
+
+	(void)state;
+	assert_int_equal(v1_who_parts(NULL, 0), 1);
+	assert_int_equal(v1_format_who(buf, sizeof(buf), 1, 1, 0, NULL, 0, &next), 9);
+	assert_string_equal(buf, "WHO 1/1 0");
+}
+
+static void who_many_parts_each_fits(void **state)
+{
+	static const char *names[V1_WHO_MAX_NAMES];
+	static const char name32[] = "abcdefghijklmnopqrstuvwxyz012345";
+	char buf[1300];
+	struct v1_who w;
+	size_t next = 0, seen = 0;
+	unsigned parts, part;
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < V1_WHO_MAX_NAMES; i++)
+		names[i] = name32;
+	parts = v1_who_parts(names, V1_WHO_MAX_NAMES);
+	assert_true(parts > 1 && parts <= V1_WHO_MAX_PARTS);
+	for (part = 1; part <= parts; part++) {
+		n = v1_format_who(buf, sizeof(buf), part, parts, 999999, names, V1_WHO_MAX_NAMES,
+		                  &next);
+		assert_true(n > 0 && n <= QUN_MAX_DATAGRAM);
+		assert_int_equal(v1_parse_who(buf, (size_t)n, &w), 0);
+		assert_int_equal(w.part, part);
+		assert_int_equal(w.parts, parts);
+		assert_int_equal(w.total, 999999);
+		seen += (w.names_len + 1) / 33;
+	}
+	assert_int_equal(next, V1_WHO_MAX_NAMES);
+	assert_int_equal(seen, V1_WHO_MAX_NAMES);
+}
+
+static void who_names_past_max_not_listed(void **state)
+{
+	static const char *names[V1_WHO_MAX_NAMES + 10];
+	int i;
+
+	(void)state;
+	for (i = 0; i < V1_WHO_MAX_NAMES + 10; i++)
+		names[i] = "x";
+	/* 1024 one-letter names fit in two parts; the 10 past the limit change nothing. */
+	assert_int_equal(v1_who_parts(names, V1_WHO_MAX_NAMES + 10),
+	                 v1_who_parts(names, V1_WHO_MAX_NAMES));
+}
+
+static void who_format_refusals(void **state)
+{
+	static const char *const names[] = {"alice"};
+	char buf[1300];
+	size_t next = 0;
+
+	(void)state;
+	assert_int_equal(v1_format_who(buf, sizeof(buf), 0, 1, 1, names, 1, &next), -1);
+	assert_int_equal(v1_format_who(buf, sizeof(buf), 2, 1, 1, names, 1, &next), -1);
+	assert_int_equal(v1_format_who(buf, sizeof(buf), 1, 65, 1, names, 1, &next), -1);
+	assert_int_equal(v1_format_who(buf, 12, 1, 1, 1, names, 1, &next), -1);
+	assert_int_equal(v1_format_who(buf, 0, 1, 1, 1, names, 1, &next), -1);
+}
+
+static void who_parse(void **state)
+{
+	struct v1_who w;
+	const char *s = "WHO 2/3 41 alice bob";
+
+	(void)state;
+	assert_int_equal(v1_parse_who(s, strlen(s), &w), 0);
+	assert_int_equal(w.part, 2);
+	assert_int_equal(w.parts, 3);
+	assert_int_equal(w.total, 41);
+	assert_int_equal(w.names_len, 9);
+	assert_memory_equal(w.names, "alice bob", 9);
+	assert_int_equal(v1_parse_who("WHO 1/1 0", 9, &w), 0);
+	assert_int_equal(w.names_len, 0);
+}
+
+static void who_parse_refusals(void **state)
+{
+	static const char *const bad[] = {
+	    "WHO",
+	    "WHO ",
+	    "WHO 1",
+	    "WHO 1/",
+	    "WHO 1/1",
+	    "WHO 1/1 ",
+	    "WHO 0/1 2",
+	    "WHO 2/1 2",
+	    "WHO 1/65 2",
+	    "WHO 1/1 x",
+	    "WHO 1/1 2x",
+	    "WHO a/1 2",
+	    "WHO 1/1 1234567890 a",
+	    "WHO  1/1 2",
+	    "who 1/1 2",
+	    "WHOM 1/1 2",
+	    "WHO 1/1 2alice",
+	};
+	struct v1_who w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(v1_parse_who(bad[i], strlen(bad[i]), &w), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +1135,7 @@ int main(void)
 	    cmocka_unit_test(event_leave_zh),
 	    cmocka_unit_test(event_timeout_zh),
 	    cmocka_unit_test(event_kick_zh),
+	    cmocka_unit_test(line_kick_with_reason),
 	    cmocka_unit_test(event_admin_zh),
 	    cmocka_unit_test(event_shutdown_zh),
 	    cmocka_unit_test(event_join_en),
@@ -823,6 +1163,26 @@ int main(void)
 	    cmocka_unit_test(request_chat_past_max),
 	    cmocka_unit_test(request_buffer_too_small),
 	    cmocka_unit_test(request_round_trip),
+	    cmocka_unit_test(parse_who_request),
+	    cmocka_unit_test(parse_action_request),
+	    cmocka_unit_test(request_action),
+	    cmocka_unit_test(event_action_both_languages),
+	    cmocka_unit_test(line_every_event_chinese),
+	    cmocka_unit_test(line_every_event_english),
+	    cmocka_unit_test(line_language_reported),
+	    cmocka_unit_test(line_action),
+	    cmocka_unit_test(line_round_trips_format),
+	    cmocka_unit_test(line_chat_wins_when_ambiguous),
+	    cmocka_unit_test(line_not_an_event),
+	    cmocka_unit_test(line_invalid_utf8),
+	    cmocka_unit_test(refusals_recognised),
+	    cmocka_unit_test(who_one_part),
+	    cmocka_unit_test(who_empty_list),
+	    cmocka_unit_test(who_many_parts_each_fits),
+	    cmocka_unit_test(who_names_past_max_not_listed),
+	    cmocka_unit_test(who_format_refusals),
+	    cmocka_unit_test(who_parse),
+	    cmocka_unit_test(who_parse_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
