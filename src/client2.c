@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 #define DEAD_AFTER(c) (3 * (c)->keepalive) /* silence that means the server is gone */
 
 static void send_packet(struct c2 *c, const struct v2_packet *pk, uint64_t now)
@@ -72,6 +74,8 @@ static void begin_handshake(struct c2 *c, uint64_t now)
 	c->backoff = 1000;
 	c->asm_active = 0;
 	c->asm_len = 0;
+	c->who_used = 0;
+	c->who_count = 0;
 }
 
 void c2_start(struct c2 *c, const char *name, uint64_t now)
@@ -148,8 +152,39 @@ static void show_event(struct c2 *c, const struct v2_msg *m, const char *text, s
 	c->last_event_id = m->event_id;
 	memcpy(name, m->name, n);
 	name[n] = '\0';
-	if (c->cb.event != NULL && m->event <= V1_EV_SHUTDOWN)
+	if (c->cb.event != NULL && m->event <= V1_EV_ACTION)
 		c->cb.event(c->cb.ctx, (enum v1_event)m->event, name, text, len);
+}
+
+/*
+ * One MEMBERS piece: keep the names that pass the name rules (a server
+ * is not trusted to send only names); when MORE is clear, hand the whole
+ * list to the owner and start afresh.
+ */
+static void on_members(struct c2 *c, const struct v2_msg *m)
+{
+	const char *names[V2_WHO_MAX_NAMES], *name;
+	size_t pos = 0, len, i, at = 0;
+
+	while (v2_members_next(m, &pos, &name, &len)) {
+		if (name_check(name, len) != NAME_OK || c->who_count >= V2_WHO_MAX_NAMES ||
+		    c->who_used + len + 1 > sizeof c->who_store)
+			continue;
+		memcpy(c->who_store + c->who_used, name, len);
+		c->who_store[c->who_used + len] = '\0';
+		c->who_used += len + 1;
+		c->who_count++;
+	}
+	if (m->flags & V2_MORE)
+		return;
+	for (i = 0; i < c->who_count; i++) {
+		names[i] = c->who_store + at;
+		at += strlen(names[i]) + 1;
+	}
+	if (c->cb.who != NULL)
+		c->cb.who(c->cb.ctx, m->total, names, c->who_count);
+	c->who_used = 0;
+	c->who_count = 0;
 }
 
 /* One in-order reliable message from the server. */
@@ -163,6 +198,10 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	if (m.kind == V2_K_NOTICE) {
 		if (c->cb.notice != NULL)
 			c->cb.notice(c->cb.ctx, m.code, m.detail, m.text, m.text_len);
+		return;
+	}
+	if (m.kind == V2_K_MEMBERS) {
+		on_members(c, &m);
 		return;
 	}
 	if (m.kind != V2_K_EVENT)
@@ -258,7 +297,8 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now)
 	on_session(c, &pk, now);
 }
 
-int c2_say(struct c2 *c, const char *text, size_t len)
+/* Queue text as kind (SAY or ME), in pieces of at most V2_SAY_CHUNK bytes. */
+static int queue_text(struct c2 *c, enum v2_kind kind, const char *text, size_t len)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM];
 	size_t off = 0;
@@ -274,7 +314,7 @@ int c2_say(struct c2 *c, const char *text, size_t len)
 		return -1;
 	while (off < len) {
 		size_t chunk = utf8_prefix(text + off, len - off, V2_SAY_CHUNK);
-		struct v2_msg m = {.kind = V2_K_SAY, .text = text + off, .text_len = chunk};
+		struct v2_msg m = {.kind = kind, .text = text + off, .text_len = chunk};
 		struct blob *b;
 		size_t n;
 
@@ -287,6 +327,30 @@ int c2_say(struct c2 *c, const char *text, size_t len)
 		blob_unref(b);
 		off += chunk;
 	}
+	return 0;
+}
+
+int c2_say(struct c2 *c, const char *text, size_t len)
+{
+	return queue_text(c, V2_K_SAY, text, len);
+}
+
+int c2_me(struct c2 *c, const char *text, size_t len)
+{
+	return queue_text(c, V2_K_ME, text, len);
+}
+
+int c2_who(struct c2 *c)
+{
+	uint8_t kind = V2_K_WHO;
+	struct blob *b;
+
+	/* Keep the last place for QUIT, as c2_say does. */
+	if (rel_pending(&c->rel) + 1 > REL_QUEUE_MAX - 1)
+		return -1;
+	b = blob_new(&kind, 1);
+	rel_queue(&c->rel, b);
+	blob_unref(b);
 	return 0;
 }
 

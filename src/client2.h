@@ -36,6 +36,11 @@ struct c2_callbacks {
 	void (*link)(void *ctx, int reconnecting);
 	/* The session ended for good: enum v2_close_reason. */
 	void (*closed)(void *ctx, int reason);
+	/*
+	 * The answer to c2_who: total members in the room, and the names that
+	 * passed the name rules (at most V2_WHO_MAX_NAMES), all pieces joined.
+	 */
+	void (*who)(void *ctx, uint32_t total, const char *const *names, size_t count);
 };
 
 /*
@@ -68,6 +73,9 @@ struct c2 {
 	char asm_text[V2_MAX_TEXT];
 	size_t asm_len;
 	int asm_active;
+	/* A MEMBERS answer arriving in pieces: names NUL-terminated one after another. */
+	char who_store[V2_WHO_MAX_NAMES * (QUN_MAX_NAME + 1)];
+	size_t who_used, who_count;
 };
 
 /* Set up for logging in as name; nothing is sent until c2_start. keepalive in seconds. */
@@ -86,6 +94,18 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now);
  * Accepted while reconnecting: it goes out once the session is back.
  */
 int c2_say(struct c2 *c, const char *text, size_t len);
+
+/*
+ * Queue an action ("/me waves"): like c2_say, relayed to the room as the
+ * ACTION event.  Returns -1 under the same conditions.
+ */
+int c2_me(struct c2 *c, const char *text, size_t len);
+
+/*
+ * Ask who is online; the answer comes to the who callback.  Returns -1 if
+ * the queue is full.  Accepted while reconnecting, like c2_say.
+ */
+int c2_who(struct c2 *c);
 
 /* The socket reported ECONNREFUSED: nothing listens at the server's port (for now). */
 void c2_on_unreachable(struct c2 *c);

@@ -28,9 +28,10 @@ struct session {
 	char *asm_buf; /* a long SAY being reassembled (at most V2_MAX_TEXT) */
 	size_t asm_len;
 	int asm_overflow;
-	int quit_requested; /* QUIT arrived: acted on after the DATA is processed */
-	int doomed;         /* its queue overflowed: evict after the broadcast */
-	int dirty;          /* has something to send or acknowledge */
+	enum v2_kind asm_kind; /* SAY or ME: what the pieces being reassembled make */
+	int quit_requested;    /* QUIT arrived: acted on after the DATA is processed */
+	int doomed;            /* its queue overflowed: evict after the broadcast */
+	int dirty;             /* has something to send or acknowledge */
 	struct session *next_sid, *next_dirty, *prev, *next;
 };
 
@@ -388,8 +389,9 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 	server_deliver(s, &o, req_len);
 }
 
-/* A complete SAY from ss (reassembled if it came in pieces): into the room. */
-static void say_text(struct proto2 *p, struct session *ss, const char *text, size_t len)
+/* A complete SAY or ME (kind) from ss (reassembled if it came in pieces): into the room. */
+static void say_text(struct proto2 *p, struct session *ss, enum v2_kind kind, const char *text,
+                     size_t len)
 {
 	struct outcome o;
 
@@ -401,7 +403,72 @@ static void say_text(struct proto2 *p, struct session *ss, const char *text, siz
 	}
 	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, now_ms(),
 	         &o);
+	if (o.has_event && kind == V2_K_ME)
+		o.event = V1_EV_ACTION; /* relayed like chat, shown as "* NAME TEXT" */
 	server_deliver(p->srv, &o, 0);
+}
+
+/*
+ * Queue one MEMBERS piece: the names names[*next..] that fit, advancing
+ * *next past them; MORE is set while names remain.  Returns -1 if nothing
+ * could be encoded (never happens with names that passed the name rules).
+ */
+static int queue_members_piece(struct proto2 *p, struct session *ss, const char *const *names,
+                               size_t count, size_t total, size_t *next)
+{
+	char list[V2_MEMBERS_CHUNK];
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	struct v2_msg m = {.kind = V2_K_MEMBERS, .total = (uint32_t)total};
+	size_t used = 0, n;
+	struct blob *b;
+
+	while (*next < count) {
+		size_t k = strlen(names[*next]);
+
+		if (k == 0 || k > 255 || used + 1 + k > sizeof list)
+			break;
+		list[used] = (char)k;
+		memcpy(list + used + 1, names[*next], k);
+		used += 1 + k;
+		(*next)++;
+	}
+	m.flags = *next < count ? V2_MORE : 0;
+	m.text = list;
+	m.text_len = used;
+	n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
+	if (n == 0 || (used == 0 && *next < count))
+		return -1;
+	b = blob_new(buf, n);
+	queue_blob(p, ss, b);
+	blob_unref(b);
+	return 0;
+}
+
+/*
+ * WHO from ss: the members online, to ss alone, in as many MEMBERS pieces
+ * as it takes (about 30 for a room of 1024).  It costs a flood-control
+ * token (room_who), so a member cannot make the server queue lists
+ * without end; one over the rate gets a NOTICE instead.
+ */
+static void answer_who(struct proto2 *p, struct session *ss)
+{
+	static const char *names[V2_WHO_MAX_NAMES];
+	struct server *s = p->srv;
+	size_t i, total, count = 0, next = 0;
+	struct outcome o;
+
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), now_ms(), &o) ==
+	    NULL) {
+		server_deliver(s, &o, 0);
+		return;
+	}
+	total = room_count(s->room);
+	for (i = 0; i < total && count < V2_WHO_MAX_NAMES; i++)
+		names[count++] = room_member(s->room, i)->name;
+	do
+		if (queue_members_piece(p, ss, names, count, total, &next) < 0)
+			return;
+	while (next < count);
 }
 
 /* One in-order reliable message from a client. */
@@ -419,17 +486,24 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		ss->quit_requested = 1;
 		return;
 	}
-	if (m.kind != V2_K_SAY) {
+	if (m.kind == V2_K_WHO) {
+		answer_who(e->p, ss);
+		return;
+	}
+	if (m.kind != V2_K_SAY && m.kind != V2_K_ME) {
 		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
 		return;
 	}
 	if (ss->asm_buf == NULL && !(m.flags & V2_MORE)) {
-		say_text(e->p, ss, m.text, m.text_len); /* the common case: one piece */
+		say_text(e->p, ss, m.kind, m.text, m.text_len); /* the common case: one piece */
 		return;
 	}
-	if (ss->asm_buf == NULL)
+	if (ss->asm_buf == NULL) {
 		ss->asm_buf = xmalloc(V2_MAX_TEXT);
-	if (ss->asm_overflow || ss->asm_len + m.text_len > V2_MAX_TEXT)
+		ss->asm_kind = m.kind;
+	}
+	/* Pieces of one message are all SAY or all ME; a mix is refused whole, like an overflow. */
+	if (ss->asm_overflow || ss->asm_len + m.text_len > V2_MAX_TEXT || m.kind != ss->asm_kind)
 		ss->asm_overflow = 1;
 	else {
 		memcpy(ss->asm_buf + ss->asm_len, m.text, m.text_len);
@@ -440,7 +514,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	if (ss->asm_overflow)
 		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
-		say_text(e->p, ss, ss->asm_buf, ss->asm_len);
+		say_text(e->p, ss, ss->asm_kind, ss->asm_buf, ss->asm_len);
 	free(ss->asm_buf);
 	ss->asm_buf = NULL;
 	ss->asm_len = 0;

@@ -266,6 +266,20 @@ const char *v2_status_str(enum v2_status st)
 	return "unknown status";
 }
 
+/* Whether MEMBERS names (length byte, then that many bytes; no empty name) fill buf exactly. */
+static int members_fit(const char *buf, size_t len)
+{
+	size_t off = 0, n;
+
+	while (off < len) {
+		n = (unsigned char)buf[off];
+		if (n == 0 || n > len - off - 1)
+			return 0;
+		off += 1 + n;
+	}
+	return 1;
+}
+
 enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 {
 	struct cur c = {.r = buf, .len = len};
@@ -274,9 +288,15 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 	m->kind = (enum v2_kind)get_n(&c, 1);
 	switch (m->kind) {
 	case V2_K_SAY:
+	case V2_K_ME:
 		m->flags = (uint8_t)get_n(&c, 1);
 		break;
 	case V2_K_QUIT:
+	case V2_K_WHO:
+		break;
+	case V2_K_MEMBERS:
+		m->total = (uint32_t)get_n(&c, 4);
+		m->flags = (uint8_t)get_n(&c, 1);
 		break;
 	case V2_K_EVENT:
 		m->event_id = get_n(&c, 8);
@@ -294,11 +314,29 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 	}
 	if (c.bad)
 		return V2_BAD_LENGTH;
-	if (m->kind == V2_K_QUIT)
+	if (m->kind == V2_K_QUIT || m->kind == V2_K_WHO)
 		return c.off == len ? V2_OK : V2_BAD_LENGTH;
 	m->text_len = len - c.off;
 	m->text = (const char *)get_bytes(&c, m->text_len);
+	if (m->kind == V2_K_MEMBERS && !members_fit(m->text, m->text_len))
+		return V2_BAD_LENGTH;
 	return V2_OK;
+}
+
+int v2_members_next(const struct v2_msg *m, size_t *pos, const char **name, size_t *len)
+{
+	const uint8_t *p = (const uint8_t *)m->text;
+	size_t n;
+
+	if (*pos >= m->text_len)
+		return 0;
+	n = p[*pos];
+	if (n == 0 || n > m->text_len - *pos - 1)
+		return 0; /* cannot happen after v2_msg_parse; never read past the end */
+	*name = m->text + *pos + 1;
+	*len = n;
+	*pos += 1 + n;
+	return 1;
 }
 
 size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size)
@@ -308,10 +346,19 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size)
 	put_n(&c, (uint64_t)m->kind, 1);
 	switch (m->kind) {
 	case V2_K_SAY:
+	case V2_K_ME:
 		put_n(&c, m->flags, 1);
 		put_bytes(&c, m->text, m->text_len);
 		break;
 	case V2_K_QUIT:
+	case V2_K_WHO:
+		break;
+	case V2_K_MEMBERS:
+		if (!members_fit(m->text, m->text_len))
+			return 0;
+		put_n(&c, m->total, 4);
+		put_n(&c, m->flags, 1);
+		put_bytes(&c, m->text, m->text_len);
 		break;
 	case V2_K_EVENT:
 		if (m->name_len > 255)

@@ -99,23 +99,34 @@ const char *v2_status_str(enum v2_status st);
 enum v2_kind {
 	V2_K_SAY = 0x01,
 	V2_K_QUIT = 0x02,
+	V2_K_ME = 0x03,  /* an action ("/me waves"): like SAY, relayed as event ACTION */
+	V2_K_WHO = 0x04, /* who is online? answered with MEMBERS */
 	V2_K_EVENT = 0x81,
 	V2_K_NOTICE = 0x82,
+	V2_K_MEMBERS = 0x83, /* the answer to WHO, in as many pieces as it takes */
 };
+
+/* MEMBERS: at most this many names in all, each a length byte and the name. */
+#define V2_WHO_MAX_NAMES 1024
 
 struct v2_msg {
 	enum v2_kind kind;
-	uint8_t flags;     /* SAY EVENT: V2_MORE */
+	uint8_t flags;     /* SAY ME EVENT MEMBERS: V2_MORE */
+	uint32_t total;    /* MEMBERS: members in the room */
 	uint64_t event_id; /* EVENT */
 	uint8_t event;     /* EVENT: enum v1_event */
 	const char *name;  /* EVENT */
 	size_t name_len;
-	const char *text; /* SAY EVENT NOTICE */
+	const char *text; /* SAY ME EVENT NOTICE; MEMBERS: the names, each length-prefixed */
 	size_t text_len;
 	uint8_t code, detail; /* NOTICE: enum qerr and its detail */
 };
 
-/* Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind) or V2_BAD_LENGTH. */
+/*
+ * Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind) or
+ * V2_BAD_LENGTH (cut short, bytes after QUIT or WHO, or MEMBERS names
+ * whose length bytes do not add up to the payload's end).
+ */
 enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m);
 
 /* Encode a message; returns its length or 0 if it does not fit in size. */
@@ -123,7 +134,15 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 
 /* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes.
  */
-#define V2_SAY_CHUNK             (V2_MAX_PAYLOAD - 2)
+#define V2_SAY_CHUNK     (V2_MAX_PAYLOAD - 2)
+#define V2_MEMBERS_CHUNK (V2_MAX_PAYLOAD - 6) /* bytes of names in one MEMBERS */
+
+/*
+ * Walk the names of a parsed MEMBERS: start with *pos = 0; each call
+ * returns 1 and the next name (not NUL-terminated), or 0 after the last.
+ * v2_msg_parse has checked that the length bytes fill the payload exactly.
+ */
+int v2_members_next(const struct v2_msg *m, size_t *pos, const char **name, size_t *len);
 #define V2_EVENT_CHUNK(name_len) (V2_MAX_PAYLOAD - 12 - (name_len))
 
 /*

@@ -53,12 +53,12 @@ LOGIN_FIXED = 28
 REFUSE_FIXED = 13
 
 # Payload kinds of DATA.
-SAY, QUIT, EVENT, NOTICE = 0x01, 0x02, 0x81, 0x82
+SAY, QUIT, ME, WHO, EVENT, NOTICE, MEMBERS = 0x01, 0x02, 0x03, 0x04, 0x81, 0x82, 0x83
 MORE = 0x01
 
 # Room events (v1's enum v1_event).
-EV_JOIN, EV_SAY, EV_LEAVE, EV_TIMEOUT, EV_KICK, EV_ADMIN, EV_SHUTDOWN = range(7)
-EVENT_NAMES = ["join", "say", "leave", "timeout", "kick", "admin", "shutdown"]
+EV_JOIN, EV_SAY, EV_LEAVE, EV_TIMEOUT, EV_KICK, EV_ADMIN, EV_SHUTDOWN, EV_ACTION = range(8)
+EVENT_NAMES = ["join", "say", "leave", "timeout", "kick", "admin", "shutdown", "action"]
 
 # CLOSE reasons.
 CL_UNKNOWN, CL_QUIT, CL_KICKED, CL_TIMEOUT, CL_SHUTDOWN, CL_SLOW = range(6)
@@ -125,6 +125,30 @@ def say_payload(text, more=False):
 
 def quit_payload():
     return bytes((QUIT,))
+
+
+def me_payload(text, more=False):
+    text = text.encode() if isinstance(text, str) else text
+    return bytes((ME, MORE if more else 0)) + text
+
+
+def who_payload():
+    return bytes((WHO,))
+
+
+def members_payload(total, names, more=False):
+    """A MEMBERS payload (what a server sends; for fake servers in the tests)."""
+    body = b"".join(bytes((len(n),)) + n for n in
+                    (x.encode() if isinstance(x, str) else x for x in names))
+    return bytes((MEMBERS,)) + struct.pack(">IB", total, MORE if more else 0) + body
+
+
+def event_payload(eid, event, name, text=b"", more=False):
+    """An EVENT payload (what a server sends; for fake servers in the tests)."""
+    name = name.encode() if isinstance(name, str) else name
+    text = text.encode() if isinstance(text, str) else text
+    return (bytes((EVENT,)) + struct.pack(">QBBB", eid, event, MORE if more else 0, len(name))
+            + name + text)
 
 
 def split_text(text, piece=SAY_PIECE):
@@ -246,7 +270,7 @@ def parse_payload(p, from_server=True):
             ev, flags, ln = p[9], p[10], p[11]
             if len(p) < 12 + ln:
                 raise Malformed("EVENT name length %d past the end" % ln)
-            if ev > EV_SHUTDOWN:
+            if ev > EV_ACTION:
                 raise Malformed("unknown event %d" % ev)
             if flags & ~MORE:
                 raise Malformed("EVENT flags 0x%02x" % flags)
@@ -260,14 +284,32 @@ def parse_payload(p, from_server=True):
             except UnicodeDecodeError as e:
                 raise Malformed("NOTICE text not UTF-8: %s" % e)
             return Payload(k, code=p[1], detail=p[2], text=text)
+        if k == MEMBERS:
+            if len(p) < 6:
+                raise Malformed("MEMBERS too short")
+            total, flags = struct.unpack(">IB", p[1:6])
+            if flags & ~MORE:
+                raise Malformed("MEMBERS flags 0x%02x" % flags)
+            names, i = [], 6
+            while i < len(p):
+                ln = p[i]
+                if ln == 0 or i + 1 + ln > len(p):
+                    raise Malformed("MEMBERS name length %d at %d" % (ln, i))
+                names.append(p[i + 1:i + 1 + ln])
+                i += 1 + ln
+            return Payload(k, total=total, more=bool(flags & MORE), names=names)
         raise Malformed("payload kind 0x%02x from the server" % k)
     if k == SAY:
         if len(p) < 2:
             raise Malformed("SAY too short")
         return Payload(k, more=bool(p[1] & MORE), text=p[2:])
-    if k == QUIT:
+    if k == ME:
+        if len(p) < 2:
+            raise Malformed("ME too short")
+        return Payload(k, more=bool(p[1] & MORE), text=p[2:])
+    if k in (QUIT, WHO):
         if len(p) != 1:
-            raise Malformed("QUIT with trailing bytes")
+            raise Malformed("QUIT or WHO with trailing bytes")
         return Payload(k)
     raise Malformed("payload kind 0x%02x from a client" % k)
 
@@ -473,6 +515,8 @@ class V2Client:
         self.challenges = []        # (t, Dgram)
         self.cookies = []           # (t, Dgram)
         self.pending_event = None   # an EVENT with MORE still being joined
+        self.whos = []              # (total, [names]) for each complete MEMBERS answer
+        self.pending_who = None     # names of a MEMBERS answer with MORE still coming
         self.ping_times = []
 
         self.thread = threading.Thread(target=self._run, name="v2client-" + self.label,
@@ -557,6 +601,27 @@ class V2Client:
                 self.tx.push(say_payload(p, more=i < len(pieces) - 1))
         self._wake()
         return len(pieces)
+
+    def me(self, text):
+        """Queue one action (/me), split into MORE pieces if it is long."""
+        pieces = split_text(text)
+        with self.cond:
+            for i, p in enumerate(pieces):
+                self.tx.push(me_payload(p, more=i < len(pieces) - 1))
+        self._wake()
+        return len(pieces)
+
+    def who(self):
+        """Ask who is online; the answer lands in self.whos."""
+        self.send_payload(who_payload())
+
+    def wait_who(self, timeout=5.0, start=0):
+        """Wait for the start-th complete WHO answer; return (total, [names as str])."""
+        got = self.wait(lambda: len(self.whos) > start, timeout)
+        if not got:
+            raise Timeout("%s: no MEMBERS answer within %ss" % (self.label, timeout))
+        total, names = self.whos[start]
+        return total, [n.decode("utf-8", "backslashreplace") for n in names]
 
     def say_pieces(self, pieces):
         """Queue a message already cut in pieces: [(bytes, more), ...]."""
@@ -767,6 +832,16 @@ class V2Client:
             if self.pending_event is not None:
                 self.errors.append("NOTICE between pieces of a long event")
             self.notices.append(m)
+            return
+        if m.kind == MEMBERS:
+            if self.pending_event is not None:
+                self.errors.append("MEMBERS between pieces of a long event")
+            names = (self.pending_who or []) + m.names
+            if m.more:
+                self.pending_who = names
+            else:
+                self.pending_who = None
+                self.whos.append((m.total, names))
             return
         self.event_ids[m.id] += 1
         if self.event_ids[m.id] > 1 and (self.pending_event is None

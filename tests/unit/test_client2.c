@@ -22,6 +22,9 @@ struct seen {
 	int links[8], nlinks;
 	int closed, closed_reason;
 	int notices;
+	int whos;
+	uint32_t who_total;
+	char who_names[256];
 };
 
 static struct seen seen;
@@ -72,7 +75,22 @@ static void cb_closed(void *ctx, int reason)
 	seen.closed_reason = reason;
 }
 
+/* The names of the last WHO answer, joined with spaces. */
+static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+{
+	size_t i, o = 0;
+
+	(void)ctx;
+	seen.whos++;
+	seen.who_total = total;
+	seen.who_names[0] = '\0';
+	for (i = 0; i < count; i++)
+		o += (size_t)snprintf(seen.who_names + o, sizeof seen.who_names - o, "%s%s",
+		                      i > 0 ? " " : "", names[i]);
+}
+
 static const struct c2_callbacks callbacks = {
+    .who = cb_who,
     .send = cb_send,
     .event = cb_event,
     .notice = cb_notice,
@@ -455,6 +473,187 @@ static void challenge_answered_with_rebind(void **state)
 	assert_memory_equal(rb.cookie, ch.cookie, V2_COOKIE_LEN);
 }
 
+/* The reliable message in the DATA the engine sent at index i. */
+static struct v2_msg sent_msg(int i, struct v2_packet *p)
+{
+	struct v2_msg m;
+
+	assert_int_equal(v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), p),
+	                 V2_OK);
+	assert_int_equal(p->type, V2_DATA);
+	assert_int_equal(v2_msg_parse(p->payload, p->payload_len, &m), V2_OK);
+	return m;
+}
+
+static void me_sent_as_me_kind(void **state)
+{
+	struct v2_packet p;
+	struct v2_msg m;
+	int first;
+
+	(void)state;
+	go_online(7, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_me(&eng, "waves", 5), 0);
+	c2_poll(&eng, 10);
+	assert_int_equal(seen.nsent - first, 1);
+	m = sent_msg(first, &p);
+	assert_int_equal(m.kind, V2_K_ME);
+	assert_int_equal(m.flags, 0);
+	assert_int_equal(m.text_len, 5);
+	assert_memory_equal(m.text, "waves", 5);
+}
+
+static void me_over_limit_refused(void **state)
+{
+	static char text[V2_MAX_TEXT + 1];
+
+	(void)state;
+	go_online(7, 0);
+	memset(text, 'x', sizeof text);
+	assert_int_equal(c2_me(&eng, text, sizeof text), -1);
+	assert_int_equal(c2_me(&eng, text, 0), -1);
+}
+
+static void who_sent_as_empty_who(void **state)
+{
+	struct v2_packet p;
+	struct v2_msg m;
+	int first;
+
+	(void)state;
+	go_online(7, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_who(&eng), 0);
+	c2_poll(&eng, 10);
+	assert_int_equal(seen.nsent - first, 1);
+	m = sent_msg(first, &p);
+	assert_int_equal(m.kind, V2_K_WHO);
+	assert_int_equal(p.payload_len, 1);
+}
+
+/* Feed one MEMBERS piece made of the length-prefixed list `list` (list_len bytes). */
+static void feed_members(uint64_t sid, uint32_t seq, uint32_t total, uint8_t flags,
+                         const char *list, size_t list_len, uint64_t now)
+{
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_msg m = {.kind = V2_K_MEMBERS,
+	                   .total = total,
+	                   .flags = flags,
+	                   .text = list,
+	                   .text_len = list_len};
+	struct v2_packet p = {.type = V2_DATA, .sid = sid, .seq = seq};
+
+	p.payload_len = v2_msg_encode(&m, payload, sizeof payload);
+	assert_true(p.payload_len > 0);
+	p.payload = payload;
+	feed(&p, now);
+}
+
+static void members_pieces_joined_into_one_answer(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_members(9, 1, 3, V2_MORE,
+	             "\x05"
+	             "alice"
+	             "\x03"
+	             "bob",
+	             10, 10);
+	assert_int_equal(seen.whos, 0);
+	feed_members(9, 2, 3, 0,
+	             "\x06"
+	             "小明",
+	             7, 20);
+	assert_int_equal(seen.whos, 1);
+	assert_int_equal(seen.who_total, 3);
+	assert_string_equal(seen.who_names, "alice bob 小明");
+}
+
+static void members_invalid_names_dropped(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	/* An ESC in a name, a space, and a reserved name: none passes the name rules. */
+	feed_members(9, 1, 5, 0,
+	             "\x04"
+	             "a\x1b[m"
+	             "\x03"
+	             "a b"
+	             "\x05"
+	             "admin"
+	             "\x03"
+	             "bob",
+	             19, 10);
+	assert_int_equal(seen.whos, 1);
+	assert_int_equal(seen.who_total, 5);
+	assert_string_equal(seen.who_names, "bob");
+}
+
+static void members_empty_room_answer(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_members(9, 1, 0, 0, "", 0, 10);
+	assert_int_equal(seen.whos, 1);
+	assert_int_equal(seen.who_total, 0);
+	assert_string_equal(seen.who_names, "");
+}
+
+static void members_half_answer_forgotten_on_reconnect(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	feed_members(9, 1, 2, V2_MORE,
+	             "\x05"
+	             "alice",
+	             6, 10);
+	c2_poll(&eng, 100000); /* silence: the engine reconnects */
+	go_online(10, 100000);
+	feed_members(10, 1, 1, 0,
+	             "\x03"
+	             "bob",
+	             4, 100010);
+	assert_int_equal(seen.whos, 1);
+	assert_string_equal(seen.who_names, "bob");
+}
+
+static void action_event_passed_on(void **state)
+{
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_msg m = {.kind = V2_K_EVENT,
+	                   .event_id = 1,
+	                   .event = V1_EV_ACTION,
+	                   .name = "bob",
+	                   .name_len = 3,
+	                   .text = "waves",
+	                   .text_len = 5};
+	struct v2_packet p = {.type = V2_DATA, .sid = 9, .seq = 1};
+
+	(void)state;
+	go_online(9, 0);
+	p.payload_len = v2_msg_encode(&m, payload, sizeof payload);
+	p.payload = payload;
+	feed(&p, 10);
+	assert_int_equal(seen.nevents, 1);
+	assert_string_equal(seen.events[0], "7 bob waves");
+}
+
+static void unknown_event_code_ignored(void **state)
+{
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_msg m = {
+	    .kind = V2_K_EVENT, .event_id = 1, .event = 8, .name = "bob", .name_len = 3};
+	struct v2_packet p = {.type = V2_DATA, .sid = 9, .seq = 1};
+
+	(void)state;
+	go_online(9, 0);
+	p.payload_len = v2_msg_encode(&m, payload, sizeof payload);
+	p.payload = payload;
+	feed(&p, 10);
+	assert_int_equal(seen.nevents, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +679,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(kicked_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(damaged_datagram_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(challenge_answered_with_rebind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(me_sent_as_me_kind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(me_over_limit_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(who_sent_as_empty_who, setup, teardown),
+	    cmocka_unit_test_setup_teardown(members_pieces_joined_into_one_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(members_invalid_names_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(members_empty_room_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(members_half_answer_forgotten_on_reconnect, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(action_event_passed_on, setup, teardown),
+	    cmocka_unit_test_setup_teardown(unknown_event_code_ignored, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

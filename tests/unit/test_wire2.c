@@ -1134,6 +1134,151 @@ static void msg_notice_detail(void **state)
 	assert_int_equal(out.text_len, 0);
 }
 
+static void msg_me_round_trip(void **state)
+{
+	const uint8_t want[] = {0x03, 0x00, 'w', 'a', 'v', 'e', 's'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_ME;
+	m.text = "waves";
+	m.text_len = 5;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.kind, V2_K_ME);
+	assert_int_equal(out.flags, 0);
+	assert_int_equal(out.text_len, 5);
+	assert_memory_equal(out.text, "waves", 5);
+}
+
+static void msg_me_more_flag(void **state)
+{
+	const uint8_t want[] = {0x03, 0x01, 'x'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_ME;
+	m.flags = V2_MORE;
+	m.text = "x";
+	m.text_len = 1;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.flags, V2_MORE);
+}
+
+static void msg_who_round_trip(void **state)
+{
+	const uint8_t want[] = {0x04};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_WHO;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.kind, V2_K_WHO);
+}
+
+static void msg_who_with_trailing_byte(void **state)
+{
+	const uint8_t buf[] = {0x04, 0x00};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(buf, sizeof(buf), &m), V2_BAD_LENGTH);
+}
+
+static void msg_members_round_trip(void **state)
+{
+	const uint8_t want[] = {0x83, 0x00, 0x00, 0x01, 0x02, 0x01, 0x03,
+	                        'b',  'o',  'b',  0x02, 'a',  'l'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+	const char *name;
+	size_t pos = 0, len;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_MEMBERS;
+	m.total = 258;
+	m.flags = V2_MORE;
+	m.text = "\x03"
+	         "bob"
+	         "\x02"
+	         "al";
+	m.text_len = 7;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.total, 258);
+	assert_int_equal(out.flags, V2_MORE);
+	assert_int_equal(v2_members_next(&out, &pos, &name, &len), 1);
+	assert_int_equal(len, 3);
+	assert_memory_equal(name, "bob", 3);
+	assert_int_equal(v2_members_next(&out, &pos, &name, &len), 1);
+	assert_int_equal(len, 2);
+	assert_memory_equal(name, "al", 2);
+	assert_int_equal(v2_members_next(&out, &pos, &name, &len), 0);
+}
+
+static void msg_members_empty_list(void **state)
+{
+	const uint8_t want[] = {0x83, 0x00, 0x00, 0x00, 0x00, 0x00};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+	const char *name;
+	size_t pos = 0, len;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_MEMBERS;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.text_len, 0);
+	assert_int_equal(v2_members_next(&out, &pos, &name, &len), 0);
+}
+
+static void msg_members_cut_name(void **state)
+{
+	/* The last length byte promises 5 bytes; 2 are there. */
+	const uint8_t buf[] = {0x83, 0, 0, 0, 2, 0, 0x01, 'a', 0x05, 'b', 'c'};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(buf, sizeof(buf), &m), V2_BAD_LENGTH);
+}
+
+static void msg_members_zero_length_name(void **state)
+{
+	const uint8_t buf[] = {0x83, 0, 0, 0, 1, 0, 0x00};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(buf, sizeof(buf), &m), V2_BAD_LENGTH);
+}
+
+static void msg_members_short_header(void **state)
+{
+	const uint8_t buf[] = {0x83, 0, 0, 0, 1};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(buf, sizeof(buf), &m), V2_BAD_LENGTH);
+}
+
+static void msg_members_encode_refuses_bad_list(void **state)
+{
+	struct v2_msg m;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_MEMBERS;
+	m.text = "\x09"
+	         "bob";
+	m.text_len = 4;
+	assert_int_equal(v2_msg_encode(&m, buf, sizeof(buf)), 0);
+}
+
 /* v2_msg: errors */
 
 static void msg_empty(void **state)
@@ -1147,7 +1292,7 @@ static void msg_empty(void **state)
 
 static void msg_bad_kind(void **state)
 {
-	const uint8_t kinds[] = {0x00, 0x03, 0x7F, 0x80, 0x83, 0xFF};
+	const uint8_t kinds[] = {0x00, 0x05, 0x7F, 0x80, 0x84, 0xFF};
 	uint8_t buf[16];
 	struct v2_msg m;
 	size_t i;
@@ -1225,7 +1370,7 @@ static void msg_encode_unknown_kind(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	m.kind = (enum v2_kind)0x03;
+	m.kind = (enum v2_kind)0x05;
 	assert_int_equal(v2_msg_encode(&m, buf, sizeof(buf)), 0);
 }
 
@@ -1515,6 +1660,16 @@ int main(void)
 	    cmocka_unit_test(msg_notice_round_trip),
 	    cmocka_unit_test(msg_notice_detail),
 	    cmocka_unit_test(msg_empty),
+	    cmocka_unit_test(msg_me_round_trip),
+	    cmocka_unit_test(msg_me_more_flag),
+	    cmocka_unit_test(msg_who_round_trip),
+	    cmocka_unit_test(msg_who_with_trailing_byte),
+	    cmocka_unit_test(msg_members_round_trip),
+	    cmocka_unit_test(msg_members_empty_list),
+	    cmocka_unit_test(msg_members_cut_name),
+	    cmocka_unit_test(msg_members_zero_length_name),
+	    cmocka_unit_test(msg_members_short_header),
+	    cmocka_unit_test(msg_members_encode_refuses_bad_list),
 	    cmocka_unit_test(msg_bad_kind),
 	    cmocka_unit_test(msg_truncated_say),
 	    cmocka_unit_test(msg_truncated_event),
