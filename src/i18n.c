@@ -100,8 +100,12 @@ static const char *const ui_texts[][2] = {
     [UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
                      "message too long (%s bytes, at most %s): not sent"},
     [UI_BAD_INPUT] = {"没有发送：%s", "not sent: %s"},
-    [UI_HELP] = {"命令：/help 显示本帮助，/quit 退出聊天室；其他内容发送给所有人",
-                 "commands: /help shows this help, /quit leaves; anything else is sent to "
+    [UI_HELP] = {"命令：/help 显示本帮助，/who 谁在线，/me 动作 描述你的动作，/quit 退出"
+                 "（或 quit、Ctrl-D、Ctrl-C）；Tab 补全名字；//文字 发送以 / 开头的文字；"
+                 "其他内容发送给所有人",
+                 "commands: /help shows this help, /who lists who is online, /me ACTION "
+                 "describes an action, /quit leaves (or quit, Ctrl-D, Ctrl-C); Tab completes "
+                 "names; //TEXT sends a text that starts with /; anything else is sent to "
                  "everyone"},
     [UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
                         "unknown command: %s (type /help for help)"},
@@ -110,6 +114,13 @@ static const char *const ui_texts[][2] = {
                          "lost contact with the server; reconnecting..."},
     [UI_RECONNECTED] = {"已重新连接", "reconnected"},
     [UI_NOTICE] = {"服务器：%s", "server: %s"},
+    [UI_WHO] = {"在线 %s 人：%s", "%s online: %s"},
+    [UI_WHO_PARTIAL] = {"在线 %s 人（名单没有收全）：%s",
+                        "%s online (part of the list was lost): %s"},
+    [UI_WHO_NO_REPLY] = {"服务器没有回答 /who", "the server did not answer /who"},
+    [UI_ME_USAGE] = {"用法：/me 动作", "usage: /me ACTION"},
+    [UI_NET_DIED] = {"网络进程意外结束", "the network process ended unexpectedly"},
+    [UI_LOST] = {"有 %s 条消息来得太快，没能显示", "%s messages came too fast to be shown"},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

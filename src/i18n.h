@@ -54,7 +54,13 @@ enum ui_text {
 	UI_LEFT,
 	UI_RECONNECTING,
 	UI_RECONNECTED,
-	UI_NOTICE, /* %s = the server's reason */
+	UI_NOTICE,      /* %s = the server's reason */
+	UI_WHO,         /* %s = count, %s = names */
+	UI_WHO_PARTIAL, /* %s = count, %s = names */
+	UI_WHO_NO_REPLY,
+	UI_ME_USAGE,
+	UI_NET_DIED,
+	UI_LOST, /* %s = how many */
 	UI_COUNT
 };
 

@@ -1,27 +1,38 @@
-/* netproc2.c - qun's v2 network process: drives the client2 engine over the socket and prints the
- * room. */
-#include "netproc2.h"
+/* netproc2.c - qun's network side for protocol v2: drives the client2 engine, reports to the UI. */
+#include "netproc.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc.h"
 #include "text.h"
+#include "uilink.h"
+#include "wire1.h"
 
 #define QUIT_GRACE_MS 4000 /* how long we try to say goodbye once asked to leave */
+#define WHO_WAIT_MS   5000 /* how long a /who may wait for its answer before we say none came */
 
-static volatile sig_atomic_t got_term;
+/* The network process's state (and the engine's callbacks' context); one, static. */
+struct np2 {
+	struct net_session *s;
+	struct uilink ui;
+	int sigfd;
+	uint64_t leave_by;  /* ms: give up waiting for the server's goodbye; 0 while staying */
+	unsigned who_asked; /* WHO requests without an answer yet */
+	uint64_t who_by;    /* ms: the oldest of them is given up */
+	int closed_reason;  /* enum v2_close_reason, once the engine closed */
+	char *reason;       /* during the login: where a refusal's reason goes */
+	size_t reason_size;
+};
 
-static void on_term(int sig)
-{
-	(void)sig;
-	got_term = 1;
-}
+static struct np2 np;
+static unsigned char msgbuf[IPC_MAX];
 
 static uint64_t clock_ms(void)
 {
@@ -31,195 +42,319 @@ static uint64_t clock_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Print one line of (already safe) text, keeping the prompt on a terminal. */
-static void show(const struct netproc2 *n, const char *line)
-{
-	printf("%s%s\n%s", n->fancy ? "\r\033[K" : "", line, n->tty ? "> " : "");
-	fflush(stdout);
-}
-
-static void show_ui(const struct netproc2 *n, enum ui_text t, const char *arg)
-{
-	char line[1024];
-
-	ui_format(line, sizeof line, ui_text(n->lang, t), arg, NULL);
-	show(n, line);
-}
-
 static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 {
-	struct netproc2 *n = ctx;
+	struct np2 *n = ctx;
 
-	(void)send(n->udp, buf, len, MSG_NOSIGNAL);
+	(void)send(n->s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* An event, formatted in our own language, made safe for the terminal. */
-static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)
+static enum ipc_line_kind line_kind(enum v1_event ev)
 {
-	struct netproc2 *n = ctx;
-	static char line[V2_MAX_TEXT + 128], safe[(V2_MAX_TEXT + 128) * 4 + 1];
-	int k = v1_format_event(line, sizeof line, n->lang, ev, name, text, len);
+	switch (ev) {
+	case V1_EV_SAY:
+		return IPC_LINE_CHAT;
+	case V1_EV_ACTION:
+		return IPC_LINE_ACTION;
+	case V1_EV_JOIN:
+		return IPC_LINE_JOIN;
+	case V1_EV_LEAVE:
+		return IPC_LINE_LEAVE;
+	case V1_EV_TIMEOUT:
+		return IPC_LINE_TIMEOUT;
+	case V1_EV_KICK:
+		return IPC_LINE_KICK;
+	case V1_EV_ADMIN:
+		return IPC_LINE_ADMIN;
+	case V1_EV_SHUTDOWN:
+		break;
+	}
+	return IPC_LINE_NOTICE;
+}
+
+/*
+ * A room event as a LINE, phrased in our own language as v1 phrases it.
+ * The text is passed on raw: the UI makes it safe where it shows it.
+ */
+static void emit_event(struct np2 *n, enum v1_event ev, unsigned flags, const char *name,
+                       const char *text, size_t len)
+{
+	static char line[V2_MAX_TEXT + 256];
+	int k = v1_format_event(line, sizeof line, n->s->lang, ev, name, text, len);
+	size_t name_len = name != NULL ? strlen(name) : 0;
+	unsigned at = ev == V1_EV_ACTION ? 2 : 0; /* "* NAME TEXT" */
 
 	if (k < 0)
 		return;
-	text_sanitize(line, (size_t)k, safe, sizeof safe);
-	show(n, safe);
+	if (ev == V1_EV_ADMIN || ev == V1_EV_SHUTDOWN || name_len == 0)
+		uilink_line(&n->ui, line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, line, (size_t)k);
+	else
+		uilink_line(&n->ui, line_kind(ev), flags, name, name_len, at, line, (size_t)k);
+}
+
+static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)
+{
+	emit_event(ctx, ev, 0, name, text, len);
 }
 
 static void cb_notice(void *ctx, int code, int detail, const char *text, size_t len)
 {
-	struct netproc2 *n = ctx;
-	char safe[QUN_MAX_DATAGRAM * 4 + 1];
+	struct np2 *n = ctx;
+	char line[QUN_MAX_DATAGRAM + 64];
+	char reason[QUN_MAX_DATAGRAM + 1];
 
 	(void)code;
 	(void)detail;
-	text_sanitize(text, len, safe, sizeof safe);
-	show_ui(n, UI_NOTICE, safe);
+	snprintf(reason, sizeof reason, "%.*s", (int)len, text);
+	ui_format(line, sizeof line, ui_text(n->s->lang, UI_NOTICE), reason, NULL);
+	uilink_line(&n->ui, IPC_LINE_ERROR, 0, NULL, 0, IPC_NO_NAME_AT, line, strlen(line));
 }
 
 static void cb_refused(void *ctx, int code, int detail, const char *text, size_t len)
 {
-	struct netproc2 *n = ctx;
-	char safe[QUN_MAX_DATAGRAM * 4 + 1], line[QUN_MAX_DATAGRAM * 4 + 64];
+	struct np2 *n = ctx;
 
 	(void)code;
 	(void)detail;
-	text_sanitize(text, len, safe, sizeof safe);
-	ui_format(line, sizeof line, ui_text(n->lang, UI_REFUSED), safe, NULL);
-	fprintf(stderr, "%s\n", line);
-	fflush(stderr);
+	if (n->reason != NULL)
+		snprintf(n->reason, n->reason_size, "%.*s", (int)len, text);
 }
 
 static void cb_link(void *ctx, int reconnecting)
 {
-	struct netproc2 *n = ctx;
+	struct np2 *n = ctx;
 
-	show_ui(n, reconnecting ? UI_RECONNECTING : UI_RECONNECTED, NULL);
+	uilink_state(&n->ui, reconnecting ? IPC_RECONNECTING : IPC_CONNECTED);
 }
 
 static void cb_closed(void *ctx, int reason)
 {
-	struct netproc2 *n = ctx;
+	struct np2 *n = ctx;
 
-	show_ui(n,
-	        reason == V2_CLOSE_KICKED     ? UI_KICKED
-	        : reason == V2_CLOSE_SHUTDOWN ? UI_SERVER_CLOSED
-	                                      : UI_LEFT,
-	        NULL);
+	n->closed_reason = reason;
+	if (reason == V2_CLOSE_KICKED)
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_KICKED, NULL, NULL);
+	else if (reason == V2_CLOSE_SHUTDOWN)
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_SERVER_CLOSED, NULL, NULL);
+}
+
+static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+{
+	struct np2 *n = ctx;
+
+	if (n->who_asked > 0)
+		n->who_asked--;
+	n->who_by = clock_ms() + WHO_WAIT_MS;
+	uilink_who(&n->ui, IPC_WHO_COMPLETE, total, names, count);
 }
 
 /* Read every waiting datagram into the engine (then one c2_poll acknowledges them all). */
-static void drain_socket(struct netproc2 *n)
+static void drain_socket(struct np2 *n)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM + 1];
 	ssize_t k;
 
 	for (;;) {
-		k = recv(n->udp, buf, sizeof buf, MSG_DONTWAIT);
+		k = recv(n->s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
 		if (k < 0 && errno == ECONNREFUSED)
-			c2_on_unreachable(&n->engine);
+			c2_on_unreachable(&n->s->engine);
 		else if (k < 0 && errno != EINTR)
 			return;
 		else if (k > 0 && (size_t)k <= QUN_MAX_DATAGRAM)
-			c2_on_datagram(&n->engine, buf, (size_t)k, clock_ms());
+			c2_on_datagram(&n->s->engine, buf, (size_t)k, clock_ms());
 	}
 }
 
+/* ms to wait until `until`, at most a second (the loop re-checks its state at least that often). */
 static int wait_ms(uint64_t until, uint64_t now)
 {
 	uint64_t d = until > now ? until - now : 0;
 
-	/* At most a second: a signal between the flag test and poll() is then noticed soon. */
 	return d > 1000 ? 1000 : (int)d;
 }
 
-int netproc2_login(struct netproc2 *n, const char *name, unsigned keepalive)
+enum net_login_result np2_login(struct net_session *s, char *reason, size_t size)
 {
-	struct c2_callbacks cb = {.ctx = n,
+	struct c2_callbacks cb = {.ctx = &np,
 	                          .send = cb_send,
 	                          .event = cb_event,
 	                          .notice = cb_notice,
 	                          .refused = cb_refused,
 	                          .link = cb_link,
-	                          .closed = cb_closed};
-	struct pollfd p = {.fd = n->udp, .events = POLLIN};
+	                          .closed = cb_closed,
+	                          .who = cb_who};
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+	struct c2 *c = &s->engine;
 
-	if (n->engine.cb.send == NULL)
-		c2_init(&n->engine, name, keepalive, &cb);
-	c2_start(&n->engine, name, clock_ms());
+	/*
+	 * The UI's end exists already (net_connect): anything the room says
+	 * between our WELCOME and the fork waits there for the UI.
+	 */
+	np.s = s;
+	np.ui.fd = s->ipc[1];
+	np.ui.lang = s->lang;
+	np.reason = reason;
+	np.reason_size = size;
+	if (size > 0)
+		reason[0] = '\0';
+	if (c->cb.send == NULL)
+		c2_init(c, s->name, s->keepalive, &cb);
+	c2_start(c, s->name, clock_ms());
+	s->max_text = V2_MAX_TEXT;
 	for (;;) {
-		uint64_t next = c2_poll(&n->engine, clock_ms());
+		uint64_t next = c2_poll(c, clock_ms());
 
-		if (n->engine.state == C2_ONLINE)
-			return 1;
-		if (n->engine.state == C2_REFUSED)
-			return 0;
-		if (n->engine.state == C2_UNREACHABLE)
-			return -1;
+		if (c->state == C2_ONLINE)
+			return NET_LOGIN_OK;
+		if (c->state == C2_REFUSED)
+			return NET_LOGIN_REFUSED;
+		if (c->state == C2_UNREACHABLE)
+			return NET_LOGIN_NO_REPLY;
 		if (poll(&p, 1, wait_ms(next, clock_ms())) > 0)
-			drain_socket(n);
-		if (n->engine.state == C2_ONLINE)
-			return 1;
+			drain_socket(&np);
+		if (c->state == C2_ONLINE)
+			return NET_LOGIN_OK;
 	}
 }
 
-/* One message from the input process.  Returns -1 when it has gone. */
-static int from_input(struct netproc2 *n, int ipc)
+/* Say (or act, with me) what the UI sent, after the text rules; echo it for the user's record. */
+static void say(struct np2 *n, int me, const char *text, size_t len)
 {
-	char buf[V2_MAX_TEXT + 2];
-	ssize_t k = recv(ipc, buf, sizeof buf, MSG_DONTWAIT);
+	enum text_status ts = text_check_max(text, len, V2_MAX_TEXT);
+	char have[32], limit[32];
+	char copy[V2_MAX_TEXT + 1];
 
-	if (k < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	if (k == 0)
-		return -1;
-	if (buf[0] == IPC_QUIT)
-		c2_quit(&n->engine);
-	else if (buf[0] == IPC_SAY && k > 1 && c2_say(&n->engine, buf + 1, (size_t)k - 1) < 0)
-		show_ui(n, UI_BAD_INPUT, qerr_text(n->lang, QERR_TEXT_INVALID, TEXT_TOO_LONG));
-	return 0;
+	if (ts == TEXT_TOO_LONG) {
+		snprintf(have, sizeof have, "%zu", len);
+		snprintf(limit, sizeof limit, "%d", V2_MAX_TEXT);
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_TOO_LONG, have, limit);
+		return;
+	}
+	if (ts != TEXT_OK) {
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT,
+		            qerr_text(n->s->lang, QERR_TEXT_INVALID, (int)ts), NULL);
+		return;
+	}
+	if ((me ? c2_me : c2_say)(&n->s->engine, text, len) < 0) {
+		/* The queue is full (a long outage): refused now rather than lost later. */
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT,
+		            qerr_text(n->s->lang, QERR_FLOOD, 0), NULL);
+		return;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	emit_event(n, me ? V1_EV_ACTION : V1_EV_SAY, IPC_LINE_SELF, n->s->name, copy, len);
 }
 
-void netproc2_main(struct netproc2 *n, int ipc)
+static void ask_who(struct np2 *n)
 {
-	struct pollfd p[2] = {{.fd = n->udp, .events = POLLIN}, {.fd = ipc, .events = POLLIN}};
-	struct sigaction sa;
-	sigset_t none;
-	uint64_t leave_by = 0;
-	int input_gone = 0;
+	if (c2_who(&n->s->engine) < 0) {
+		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, NULL, 0);
+		return;
+	}
+	if (n->who_asked++ == 0)
+		n->who_by = clock_ms() + WHO_WAIT_MS;
+}
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_term; /* no SA_RESTART: poll must return to see the flag */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGINT, SIG_IGN); /* Ctrl-C is the input process's: it asks us to quit */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+static void begin_quit(struct np2 *n)
+{
+	if (n->leave_by != 0)
+		return;
+	c2_quit(&n->s->engine);
+	n->leave_by = clock_ms() + QUIT_GRACE_MS;
+}
 
-	while (n->engine.state != C2_CLOSED) {
+/* Every request the UI has sent.  When its end is gone, we leave on our own. */
+static void on_ipc(struct np2 *n)
+{
+	struct ipc_msg m;
+	ssize_t k;
+
+	for (;;) {
+		k = recv(n->ui.fd, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (k <= 0) {
+			n->ui.gone = 1;
+			begin_quit(n);
+			return;
+		}
+		if (ipc_decode(msgbuf, (size_t)k, &m) != IPC_OK || n->leave_by != 0)
+			continue;
+		if (m.type == IPC_SAY || m.type == IPC_ME)
+			say(n, m.type == IPC_ME, m.text, m.text_len);
+		else if (m.type == IPC_ASK_WHO)
+			ask_who(n);
+		else if (m.type == IPC_QUIT)
+			begin_quit(n);
+	}
+}
+
+static void on_signal(struct np2 *n)
+{
+	struct signalfd_siginfo si;
+
+	/* SIGTERM: from the kernel when the UI died (PR_SET_PDEATHSIG), or from anyone. */
+	while (read(n->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+		begin_quit(n);
+}
+
+/* A /who that waited too long (lost in a reconnection, or refused as flooding): say so. */
+static uint64_t who_timer(struct np2 *n, uint64_t now, uint64_t next)
+{
+	if (n->who_asked == 0)
+		return next;
+	if (now >= n->who_by) {
+		n->who_asked--;
+		n->who_by = now + WHO_WAIT_MS;
+		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, NULL, 0);
+	}
+	return n->who_by < next ? n->who_by : next;
+}
+
+void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
+{
+	struct pollfd p[3];
+	struct c2 *c = &s->engine;
+
+	np.s = s;
+	np.ui.fd = ipc;
+	np.ui.lang = s->lang;
+	np.sigfd = sigfd;
+	np.reason = NULL;
+	if (orphaned) {
+		np.ui.gone = 1;
+		begin_quit(&np);
+	}
+	while (c->state != C2_CLOSED) {
 		uint64_t now = clock_ms(), next;
 
-		if ((got_term || input_gone || n->orphaned) && leave_by == 0) {
-			c2_quit(&n->engine);
-			leave_by = now + QUIT_GRACE_MS;
-		}
-		if (n->engine.quitting && leave_by == 0)
-			leave_by = now + QUIT_GRACE_MS;
-		if (leave_by != 0 && now >= leave_by)
+		if (np.leave_by != 0 && now >= np.leave_by) {
+			uilink_exited(&np.ui, IPC_EXIT_UNCONFIRMED);
 			_exit(1); /* the server never confirmed */
-		next = c2_poll(&n->engine, now);
-		if (n->engine.state == C2_CLOSED)
+		}
+		next = c2_poll(c, now);
+		if (c->state == C2_CLOSED)
 			break;
-		if (leave_by != 0 && leave_by < next)
-			next = leave_by;
-		p[1].fd = input_gone ? -1 : ipc;
-		if (poll(p, 2, wait_ms(next, clock_ms())) < 0 && errno != EINTR)
+		if (np.leave_by != 0 && np.leave_by < next)
+			next = np.leave_by;
+		next = who_timer(&np, now, next);
+		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : ipc, .events = POLLIN};
+		if (poll(p, 3, wait_ms(next, clock_ms())) < 0 && errno != EINTR)
 			_exit(1);
-		if (p[0].revents & POLLIN)
-			drain_socket(n);
-		if (!input_gone && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    from_input(n, ipc) < 0)
-			input_gone = 1;
+		if (p[0].revents & (POLLIN | POLLERR))
+			drain_socket(&np);
+		if (p[1].revents & POLLIN)
+			on_signal(&np);
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR))
+			on_ipc(&np);
 	}
+	uilink_exited(&np.ui, np.leave_by != 0 && np.closed_reason == V2_CLOSE_QUIT
+	                          ? IPC_EXIT_CONFIRMED
+	                          : IPC_EXIT_ENDED);
 	_exit(0);
 }

@@ -1,0 +1,85 @@
+/* uilink.c - the network process's end of the link to qun's UI: encode, send, count what is lost.
+ */
+#include "uilink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static unsigned char msgbuf[IPC_MAX];
+
+/* One send without blocking; *ok says whether it went.  Any error but a full buffer: gone. */
+static void send_raw(struct uilink *l, const void *buf, size_t len, int *ok)
+{
+	ssize_t n;
+
+	do
+		n = send(l->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	*ok = n >= 0;
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		l->gone = 1;
+}
+
+void uilink_send(struct uilink *l, const void *buf, int len)
+{
+	static unsigned char note[512];
+	char count[32], text[256];
+	int ok, n;
+
+	if (l->gone || len <= 0)
+		return;
+	if (l->lost > 0) {
+		snprintf(count, sizeof count, "%lu", l->lost);
+		ui_format(text, sizeof text, ui_text(l->lang, UI_LOST), count, NULL);
+		n = ipc_encode_line(note, sizeof note, IPC_LINE_NOTICE, 0, NULL, 0, IPC_NO_NAME_AT,
+		                    text, strlen(text));
+		if (n <= 0)
+			return;
+		send_raw(l, note, (size_t)n, &ok);
+		if (!ok) {
+			l->lost++;
+			return;
+		}
+		l->lost = 0;
+	}
+	send_raw(l, buf, (size_t)len, &ok);
+	if (!ok && !l->gone)
+		l->lost++;
+}
+
+void uilink_line(struct uilink *l, enum ipc_line_kind kind, unsigned flags, const char *name,
+                 size_t name_len, unsigned name_at, const char *text, size_t text_len)
+{
+	uilink_send(l, msgbuf,
+	            ipc_encode_line(msgbuf, sizeof msgbuf, kind, flags, name, name_len, name_at,
+	                            text, text_len));
+}
+
+void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, const char *a,
+                 const char *b)
+{
+	char text[1024];
+
+	ui_format(text, sizeof text, ui_text(l->lang, t), a, b);
+	uilink_line(l, kind, 0, NULL, 0, IPC_NO_NAME_AT, text, strlen(text));
+}
+
+void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *const *names,
+                size_t count)
+{
+	uilink_send(l, msgbuf, ipc_encode_who(msgbuf, sizeof msgbuf, st, total, names, count));
+}
+
+void uilink_state(struct uilink *l, enum ipc_state state)
+{
+	uilink_send(l, msgbuf, ipc_encode_state(msgbuf, sizeof msgbuf, state));
+}
+
+void uilink_exited(struct uilink *l, enum ipc_exit how)
+{
+	while (!l->gone && recv(l->fd, msgbuf, sizeof msgbuf, MSG_DONTWAIT) > 0)
+		;
+	uilink_send(l, msgbuf, ipc_encode_exited(msgbuf, sizeof msgbuf, how));
+}
