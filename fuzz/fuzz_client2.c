@@ -33,9 +33,10 @@ static void srv_deliver(void *ctx, const uint8_t *data, size_t len)
 
 	(void)ctx;
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK &&
-	             (m.kind == V2_K_SAY || m.kind == V2_K_QUIT),
+	             (m.kind == V2_K_SAY || m.kind == V2_K_QUIT || m.kind == V2_K_ME ||
+	              m.kind == V2_K_WHO),
 	         "the client sent a payload of kind 0x%02x", len > 0 ? data[0] : 0);
-	if (m.kind == V2_K_SAY)
+	if (m.kind == V2_K_SAY || m.kind == V2_K_ME)
 		FZ_CHECK(m.text_len > 0 && m.text_len <= V2_SAY_CHUNK &&
 		             utf8_valid(m.text, m.text_len),
 		         "the client sent a SAY piece of %zu bytes, not whole UTF-8", m.text_len);
@@ -64,7 +65,7 @@ static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *
 {
 	struct harness *h = ctx;
 
-	FZ_CHECK(ev <= V1_EV_SHUTDOWN, "event %d shown", ev);
+	FZ_CHECK(ev <= V1_EV_ACTION, "event %d shown", ev);
 	FZ_CHECK(strlen(name) <= QUN_MAX_NAME, "a name of %zu bytes shown", strlen(name));
 	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a text of %zu bytes shown",
 	         len);
@@ -80,6 +81,19 @@ static void cb_text(void *ctx, int code, int detail, const char *text, size_t le
 	(void)code;
 	(void)detail;
 	FZ_CHECK(len <= QUN_MAX_DATAGRAM && (len == 0 || text != NULL), "a text of %zu bytes", len);
+}
+
+/* A /who answer: every name passed the name rules, and there are not too many. */
+static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+{
+	size_t i;
+
+	(void)ctx;
+	(void)total;
+	FZ_CHECK(count <= V2_WHO_MAX_NAMES, "a /who answer of %zu names", count);
+	for (i = 0; i < count; i++)
+		FZ_CHECK(name_check(names[i], strlen(names[i])) == NAME_OK,
+		         "a /who answer with an invalid name");
 }
 
 static void cb_link(void *ctx, int reconnecting)
@@ -140,6 +154,29 @@ static void session_fields(struct harness *h, struct fz *f, struct v2_packet *p)
 }
 
 /* A DATA from the server: an EVENT, a NOTICE or raw bytes, at the right seq or not. */
+/* A MEMBERS piece of up to 40 names of fuzzed bytes (any bytes: the client must check them). */
+static void members_payload(struct fz *f, struct v2_msg *m, uint8_t *payload, size_t *n)
+{
+	static char list[V2_MEMBERS_CHUNK];
+	const uint8_t *b;
+	size_t used = 0, k, count = fz_u8(f) % 40;
+
+	m->kind = V2_K_MEMBERS;
+	m->total = fz_u32(f);
+	m->flags = fz_u8(f) & 1;
+	while (count-- > 0) {
+		k = fz_bytes(f, fz_u8(f) % 36 + 1, &b);
+		if (k == 0 || used + 1 + k > sizeof list)
+			break;
+		list[used] = (char)k;
+		memcpy(list + used + 1, b, k);
+		used += 1 + k;
+	}
+	m->text = list;
+	m->text_len = used;
+	*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+}
+
 static void server_data(struct harness *h, struct fz *f)
 {
 	uint8_t payload[QUN_MAX_DATAGRAM];
@@ -180,6 +217,8 @@ static void server_data(struct harness *h, struct fz *f)
 		m.text_len = fz_bytes(f, fz_u8(f), &text);
 		m.text = (const char *)text;
 		n = v2_msg_encode(&m, payload, sizeof payload - V2_SESSION_HDR);
+	} else if (kind < 245) {
+		members_payload(f, &m, payload, &n);
 	} else {
 		n = fz_bytes(f, fz_u8(f) % 64 + 1, &text);
 		memcpy(payload, text, n);
@@ -206,6 +245,21 @@ static void user_say(struct harness *h, const uint8_t *text, size_t len)
 		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_say queued nothing");
 }
 
+/* The user acts (/me) or asks who is online. */
+static void user_me_or_who(struct harness *h, int me, const uint8_t *text, size_t len)
+{
+	size_t before = rel_pending(&h->c.rel);
+	int r;
+
+	if (me && !utf8_valid((const char *)text, len))
+		return;
+	r = me ? c2_me(&h->c, (const char *)text, len) : c2_who(&h->c);
+	if (me && (len == 0 || len > V2_MAX_TEXT))
+		FZ_CHECK(r == -1, "c2_me took %zu bytes", len);
+	if (r == 0)
+		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_me or c2_who queued nothing");
+}
+
 static void step(struct harness *h, struct fz *f)
 {
 	struct v2_packet p;
@@ -216,7 +270,7 @@ static void step(struct harness *h, struct fz *f)
 	int i;
 
 	memset(&p, 0, sizeof p);
-	switch (fz_u8(f) % 16) {
+	switch (fz_u8(f) % 18) {
 	case 0:
 		n = fz_bytes(f, fz_u8(f) % 40, &b);
 		memcpy(name, b, n);
@@ -307,6 +361,13 @@ static void step(struct harness *h, struct fz *f)
 	case 14:
 		c2_quit(&h->c);
 		break;
+	case 16:
+		user_me_or_who(h, 0, NULL, 0);
+		break;
+	case 17:
+		n = fz_bytes(f, fz_u16(f) % 4200, &b);
+		user_me_or_who(h, 1, b, n);
+		break;
 	default:
 		h->net_up = !h->net_up;
 		break;
@@ -321,6 +382,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .ctx = &h,
 	    .send = cb_send,
 	    .event = cb_event,
+	    .who = cb_who,
 	    .notice = cb_text,
 	    .refused = cb_text,
 	    .link = cb_link,

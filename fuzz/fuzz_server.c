@@ -288,6 +288,17 @@ static int member_at(int k)
 	return room_find_addr(H.s.room, &H.addr[k]) != NULL;
 }
 
+/* A /who answer (MEMBERS) names members only: every name passes the name rules. */
+static void check_members(const struct v2_msg *m)
+{
+	const char *name;
+	size_t pos = 0, len;
+
+	FZ_CHECK(m->total <= cfg.max_members, "MEMBERS counts %u members", (unsigned)m->total);
+	while (v2_members_next(m, &pos, &name, &len))
+		FZ_CHECK(name_check(name, len) == NAME_OK, "MEMBERS names an invalid name");
+}
+
 /* The events and notices a client gets are well-formed and in the room's order. */
 static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 {
@@ -295,7 +306,12 @@ static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 	struct v2_msg m;
 
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK, "malformed message to a client");
-	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE, "message kind 0x%02x", m.kind);
+	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE || m.kind == V2_K_MEMBERS,
+	         "message kind 0x%02x", m.kind);
+	if (m.kind == V2_K_MEMBERS) {
+		check_members(&m);
+		return;
+	}
 	if (m.text_len > 0)
 		FZ_CHECK(text_check_max(m.text, m.text_len, QUN_MAX_DATAGRAM) == TEXT_OK,
 		         "a client got text that breaks the text rules");
@@ -303,7 +319,7 @@ static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 		FZ_CHECK(m.code > QERR_NONE && m.code < QERR_COUNT, "notice code %d", m.code);
 		return;
 	}
-	FZ_CHECK(m.event <= V1_EV_SHUTDOWN, "event %d", m.event);
+	FZ_CHECK(m.event <= V1_EV_ACTION, "event %d", m.event);
 	if (m.event == V1_EV_ADMIN || m.event == V1_EV_SHUTDOWN)
 		FZ_CHECK(m.name_len == 0, "the operator's event carries a name");
 	else
@@ -624,8 +640,8 @@ static void op_session(struct fz *f, int k, int type, int flush)
 	switch ((how >> 4) % 4) {
 	case 0:
 	case 1: {
-		/* SAY, maybe one piece of a long text. */
-		payload[0] = V2_K_SAY;
+		/* SAY (or ME), maybe one piece of a long text. */
+		payload[0] = (how >> 4) % 4 == 0 ? V2_K_SAY : V2_K_ME;
 		payload[1] = fz_u8(f) & 3;
 		n = fz_bytes(f, fz_u16(f) % V2_SAY_CHUNK + 1, &b);
 		memcpy(payload + 2, b, n);

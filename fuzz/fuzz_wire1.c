@@ -30,25 +30,26 @@ static void check_request(const char *buf, size_t len, const struct v1_request *
 	int n;
 
 	FZ_CHECK(req->cmd == V1_LOGIN || req->cmd == V1_CHAT || req->cmd == V1_QUIT ||
-	             req->cmd == V1_PING,
+	             req->cmd == V1_PING || req->cmd == V1_WHO || req->cmd == V1_ACTION,
 	         "cmd %d", req->cmd);
 	FZ_CHECK((int)req->cmd == buf[0], "cmd %c from a datagram starting %c", req->cmd, buf[0]);
 	FZ_CHECK(req->name > buf && req->name_len > 0 && req->name + req->name_len <= buf + len,
 	         "name outside the datagram");
 	FZ_CHECK(req->name == buf + 2, "name does not start after the command and its space");
-	if (req->cmd == V1_CHAT) {
+	if (req->cmd == V1_CHAT || req->cmd == V1_ACTION) {
 		FZ_CHECK(req->text != NULL && req->text_len > 0 &&
 		             req->text == req->name + req->name_len + 1 &&
 		             req->text + req->text_len <= buf + len,
 		         "text outside the datagram");
-		FZ_CHECK(memchr(req->name, ' ', req->name_len) == NULL, "space in a C name");
+		FZ_CHECK(memchr(req->name, ' ', req->name_len) == NULL, "space in a C or A name");
 	} else {
 		FZ_CHECK(req->text == NULL && req->text_len == 0, "text on a %c", req->cmd);
 		FZ_CHECK(req->name[req->name_len - 1] != ' ', "trailing space kept in the name");
 	}
 	if (name_check(req->name, req->name_len) != NAME_OK)
 		return;
-	if (req->cmd == V1_CHAT && text_check(req->text, req->text_len) != TEXT_OK)
+	if ((req->cmd == V1_CHAT || req->cmd == V1_ACTION) &&
+	    text_check(req->text, req->text_len) != TEXT_OK)
 		return;
 	name = cstr(req->name, req->name_len);
 	if (req->text != NULL)
@@ -75,10 +76,10 @@ static void check_events(const char *buf, size_t len, size_t size)
 
 	FZ_CHECK(out != NULL, "out of memory");
 	for (lang = LANG_ZH; lang <= LANG_EN; lang++) {
-		for (ev = V1_EV_JOIN; ev <= V1_EV_SHUTDOWN + 1; ev++) {
+		for (ev = V1_EV_JOIN; ev <= V1_EV_ACTION + 1; ev++) {
 			n = v1_format_event(out, size, (enum lang)lang, (enum v1_event)ev, name,
 			                    buf, len);
-			if (ev > V1_EV_SHUTDOWN || size == 0) {
+			if (ev > V1_EV_ACTION || size == 0) {
 				FZ_CHECK(n == -1, "event %d formatted into %zu bytes", ev, size);
 				continue;
 			}
@@ -90,6 +91,34 @@ static void check_events(const char *buf, size_t len, size_t size)
 	}
 	free(out);
 	free(name);
+}
+
+/*
+ * What a client makes of the line as a server's (v1_parse_event,
+ * v1_parse_who): a recognised event names a valid name inside the line,
+ * its text inside the line too; a WHO answer's parts are in range.
+ */
+static void check_client_side(const char *buf, size_t len)
+{
+	struct v1_line l;
+	struct v1_who w;
+
+	if (v1_parse_event(buf, len, &l) == 0) {
+		FZ_CHECK(l.ev <= V1_EV_ACTION, "event %d recognised", l.ev);
+		if (l.name != NULL)
+			FZ_CHECK(l.name == buf + l.name_at && l.name_at + l.name_len <= len &&
+			             name_check(l.name, l.name_len) == NAME_OK,
+			         "a recognised event's name is not a valid name in the line");
+		if (l.text != NULL)
+			FZ_CHECK(l.text >= buf && l.text + l.text_len <= buf + len &&
+			             l.text_len > 0,
+			         "a recognised event's text is not in the line");
+	}
+	if (v1_parse_who(buf, len, &w) == 0)
+		FZ_CHECK(w.part >= 1 && w.part <= w.parts && w.parts <= V1_WHO_MAX_PARTS &&
+		             w.names + w.names_len == buf + len,
+		         "WHO part %u/%u accepted", w.part, w.parts);
+	(void)v1_is_refusal(buf, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -110,5 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > 0)
 		check_events(buf + 1, size - 1, (size_t)data[0] * 8);
+	check_client_side(buf, size);
 	return 0;
 }

@@ -104,7 +104,7 @@ def security_cases():
 
 HELLO, COOKIE, LOGIN, WELCOME, REFUSE = 1, 2, 3, 4, 5
 DATA, ACK, PING, CLOSE, CHALLENGE, REBIND = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
-SAY, QUIT, EVENT, NOTICE = 0x01, 0x02, 0x81, 0x82
+SAY, QUIT, ME, WHO, EVENT, NOTICE, MEMBERS = 0x01, 0x02, 0x03, 0x04, 0x81, 0x82, 0x83
 
 
 def hdr(t, version=2):
@@ -128,6 +128,12 @@ def v2_datagrams():
         "data-quit": sess(DATA, 3, 0, 0, bytes((QUIT,))),
         "data-event": sess(DATA, 1, 0, 0, event),
         "data-notice": sess(DATA, 1, 0, 0, bytes((NOTICE, 8, 0)) + b"flood"),
+        "data-me": sess(DATA, 4, 0, 0, bytes((ME, 0)) + "挥手 waves".encode()),
+        "data-who": sess(DATA, 5, 0, 0, bytes((WHO,))),
+        "data-members": sess(DATA, 2, 0, 0, bytes((MEMBERS,)) + struct.pack(">IB", 3, 0) +
+                             b"\x05alice\x03bob\x06" + "李白".encode()),
+        "data-event-action": sess(DATA, 3, 0, 0, bytes((EVENT,)) + struct.pack(">Q", 8) +
+                                  bytes((7, 0, 3)) + b"bob" + b"waves"),
         "ack": sess(ACK, 0, 9, 0xFFFFFFFF),
         "ping": sess(PING),
         "close": hdr(CLOSE) + sid + bytes((1,)),
@@ -164,6 +170,15 @@ def payloads():
         "event-admin": bytes((EVENT,)) + struct.pack(">Q", 2) + bytes((5, 0, 0)) + b"restart",
         "event-namelen-past-end": bytes((EVENT,)) + struct.pack(">Q", 2) + bytes((1, 0, 50)) + b"x",
         "notice": bytes((NOTICE, 5, 4)) + b"text has control characters",
+        "me": bytes((ME, 0)) + "挥手".encode(),
+        "me-more": bytes((ME, 1)) + b"x" * 100,
+        "who": bytes((WHO,)),
+        "who-extra": bytes((WHO, 0)),
+        "members": bytes((MEMBERS,)) + struct.pack(">IB", 2, 1) + b"\x05alice\x03bob",
+        "members-empty": bytes((MEMBERS,)) + struct.pack(">IB", 0, 0),
+        "members-cut": bytes((MEMBERS,)) + struct.pack(">IB", 2, 0) + b"\x05ali",
+        "members-zero-len": bytes((MEMBERS,)) + struct.pack(">IB", 1, 0) + b"\x00",
+        "event-action": bytes((EVENT,)) + struct.pack(">Q", 3) + bytes((7, 0, 3)) + b"bob" + b"bows",
         "kind-unknown": b"\x55abc",
         "empty-say": bytes((SAY,)),
     }
@@ -220,6 +235,17 @@ class Server:
         t = text.encode() if isinstance(text, str) else text
         return cls.op(5, who) + bytes((0,)) + bytes((1 if more else 0,)) + \
             struct.pack(">H", len(t) - 1) + t
+
+    @classmethod
+    def me(cls, who, text, more=False):
+        t = text.encode() if isinstance(text, str) else text
+        return cls.op(5, who) + bytes((1 << 4,)) + bytes((1 if more else 0,)) + \
+            struct.pack(">H", len(t) - 1) + t
+
+    @classmethod
+    def who(cls, who):
+        """A raw WHO payload (the harness's fourth payload mode: any bytes)."""
+        return cls.op(5, who) + bytes((3 << 4, 0)) + bytes((WHO,))
 
     @classmethod
     def quit(cls, who):
@@ -311,6 +337,13 @@ def server_programs(malformed):
     out["restart-mid-long-message"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
         b"".join(S.say(0, "x" * 1175, more=True) for _ in range(4)) + \
         S.login(0, "alice", nonce=2) + S.say(0, "y" * 1175, more=True) + S.say(0, "end") + S.ack(1)
+    # /who and /me in both protocols, by members of both: WHO past the flood burst is refused.
+    out["who-me"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
+        S.v1(2, "L", "carol") + S.who(0) + S.me(1, "waves 挥手") + S.ack(0) + S.ack(1) + \
+        S.raw(2, b"W carol") + S.raw(2, b"A carol bows") + S.raw(2, b"W alice") + \
+        S.raw(2, b"A alice forged") + S.me(0, "长" * 391, more=True) + S.me(0, "end") + \
+        S.say(1, "x", more=True) + S.me(1, "mixed kinds") + \
+        b"".join(S.who(0) for _ in range(8)) + S.tick(300) + S.ack(0) + S.ack(1)
     out["goodbye"] = b"\0" + S.v1(0, "L", "alice") + S.login(1, "bob") + S.say(1, "bye") + \
         bytes((13, 0))
     out["names"] = b"\0" + b"".join(S.v1(i % 8, "L", n) for i, n in enumerate(S.NAMES) if n) + \
@@ -361,6 +394,24 @@ class Client:
         return bytes((6, 0, 210, 0, 0, 8, 0, len(t))) + t
 
     @staticmethod
+    def members(total, names, more=False):
+        out = bytes((6, 0, 235, 0, 0, len(names))) + struct.pack(">I", total) + \
+            bytes((1 if more else 0,))
+        for n in names:
+            b = n.encode()
+            out += bytes((len(b) - 1,)) + b
+        return out
+
+    @staticmethod
+    def who():
+        return bytes((16,))
+
+    @staticmethod
+    def me(text):
+        t = text.encode()
+        return bytes((17,)) + struct.pack(">H", len(t)) + t
+
+    @staticmethod
     def ack():
         return bytes((8, 0, 0))
 
@@ -402,6 +453,11 @@ def client_programs():
     out["challenge"] = head + online + C.challenge() + C.poll(10)
     out["queue-full-reconnect"] = head + online + C.say_many(140) + C.poll(10) + \
         C.say_many(140) + C.close(3) + C.poll(10) + C.cookie() + C.welcome(3)
+    out["who-me"] = head + online + C.who() + C.me("waves 挥手") + C.poll(10) + C.ack() + \
+        C.members(3, ["alice", "bob"], more=True) + C.members(3, ["李白", "a\x1bb", "*"]) + \
+        C.event(7, "bob", "bows") + C.members(0, []) + C.poll(10)
+    out["who-across-reconnect"] = head + online + C.who() + C.members(2, ["alice"], more=True) + \
+        C.poll(secs=200) + C.poll(1000) + C.cookie() + C.welcome(1) + C.members(1, ["bob"])
     out["long-say"] = head + online + C.say("é" * 1999) + C.poll(10) + C.ack()
     return out
 

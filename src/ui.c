@@ -319,6 +319,7 @@ static void suspend(struct ui *u)
 	term_suspend(u->term);
 	kill(u->cfg->child, SIGSTOP);
 	raise(SIGSTOP);
+	/* cppcheck-suppress unreachableCode ; raise(SIGSTOP) returns when SIGCONT resumes us */
 	kill(u->cfg->child, SIGCONT);
 	term_resume(u->term);
 }
@@ -363,7 +364,6 @@ static int complete(void *arg, const char *word, size_t len, int line_start, cha
 		for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 			if (strncmp(cmds[i], word, len) == 0)
 				matches[n++] = cmds[i];
-		common[0] = '\0';
 		if (n == 1)
 			snprintf(repl, replsz, "%s ", matches[0]);
 	} else {

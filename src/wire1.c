@@ -321,6 +321,8 @@ unsigned v1_who_parts(const char *const *names, size_t count)
 	do {
 		from = pack_part(names, count, from);
 		parts++;
+		/* cppcheck-suppress knownConditionTrueFalse ; false positive: pack_part advances
+		 * from */
 	} while (from < lim && parts < V1_WHO_MAX_PARTS);
 	return parts;
 }
@@ -334,6 +336,7 @@ int v1_format_who(char *buf, size_t size, unsigned part, unsigned parts, unsigne
 	if (part < 1 || part > parts || parts > V1_WHO_MAX_PARTS || size == 0)
 		return -1;
 	n = snprintf(buf, limit, "WHO %u/%u %lu", part, parts, total);
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive: n is snprintf's, unknown */
 	if (n < 0 || (size_t)n >= limit || n > V1_WHO_HEADER_MAX)
 		return -1;
 	end = pack_part(names, count, *next);
