@@ -21,7 +21,7 @@ struct ui_config {
  * Run the UI until the session ends, and return qun's exit status: 0 when
  * the user left and the server confirmed, or the server ended the session
  * (kicked, shut down); 1 when the quit went unconfirmed or the network
- * process died (it is then reaped, and the server told we left).
+ * process died (it is then reaped, and, with v1, the server told we left).
  *
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT quit properly, like /quit: the
  * network process says goodbye and waits for the server's confirmation
