@@ -10,7 +10,8 @@
  * so one send is one message and boundaries are kept.  The network
  * process owns the UDP socket and everything about the wire protocol; the
  * UI process owns the terminal.  Nothing in this format depends on the
- * wire protocol, so protocol v2 replaces the network process and keeps it.
+ * wire protocol: the v1 and the v2 network process (netproc1.c,
+ * netproc2.c) both speak it, and the UI cannot tell them apart.
  *
  * A message is at most IPC_MAX bytes:
  *
