@@ -42,7 +42,7 @@ UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cook
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
-        check-long soak soak-check bench format format-check install uninstall clean \
+        check-long soak soak-check bench bench-qund format format-check install uninstall clean \
         fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint valgrind-check
 
 all: $(PROGS)
@@ -207,6 +207,19 @@ soak-check: deps-check
 bench: deps
 	$(MAKE) all
 	sh bench/forkcp.sh $(B)/forkcp
+	$(MAKE) bench-qund
+
+# qund under load beside the kernel's ceiling and a Python baseline (docs/PERFORMANCE.md).
+# About 12 minutes; BENCH_QUICK=1 for a 2-minute version.
+BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
+bench-qund: all $(BENCH_PROGS)
+	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
+
+$(B)/loadgen $(B)/kernel_ceiling: $(B)/%: bench/%.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
+
+$(B)/dropsend.so: bench/dropsend.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # forkcp(1) comes with forkcp's own branch; it is installed once it is here.
 INST_MAN1 = man/qun.1 $(wildcard man/forkcp.1)

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+# bench.py - `make bench` for qund: kernel ceiling, Python baseline, qund v1 and v2, memory run; medians, ratios, one table.
+"""Run the whole benchmark of issue 8 and print its table.
+
+For each room size it measures, in this order and in the same run:
+  * the kernel's ceiling: build/kernel_ceiling, a sendto loop and a sendmmsg
+    loop from one core to that many member sockets;
+  * bench/baseline_server.py (Python, v1) under build/loadgen -P 1;
+  * qund --legacy under build/loadgen -P 1;
+  * qund (v2) under build/loadgen -P 2;
+and then a memory run: qund --legacy with 100,000 idle v1 members (20,000
+with --quick), datagrams to them elided by build/dropsend.so (see
+bench/dropsend.c for why), members counted with the console's /who.
+
+Servers and the kernel ceiling's sender run pinned to CPU 0, the load
+generator (and the ceiling's receivers) to CPU 1, when there are two CPUs.
+Every figure is the median of --runs searches (loadgen does the runs on one
+room, so one login storm serves them all).  Results: a table on stdout, the
+raw JSON in build/bench.json (or --json FILE).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def pin(cpu):
+    """taskset prefix for one CPU, or nothing on a one-CPU machine."""
+    if os.cpu_count() and os.cpu_count() >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+class Server:
+    """A server process whose first stdout line is 'listening on HOST:PORT'."""
+
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen(pin(0) + argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env, text=True, bufsize=1)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError("%s did not start: %r" % (argv[0], line))
+        self.port = int(line.rsplit(":", 1)[1])
+        self.pid = self.proc.pid  # taskset execs the server: same pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def qund_argv(build, legacy, members):
+    argv = [os.path.join(build, "qund"), "-b", "127.0.0.1", "-p", "0", "--lang", "en",
+            "--max-members", str(members + 100), "--max-per-address", str(members + 100),
+            "--flood-burst", "1000000", "--flood-rate", "1000000"]
+    if legacy:
+        argv.append("--legacy")
+    return argv
+
+
+def run_loadgen(build, server, proto, sizes, runs, trial, guess, timeout):
+    argv = pin(1) + [os.path.join(build, "loadgen"), "-s", "127.0.0.1:%d" % server.port,
+                     "-P", str(proto), "--pid", str(server.pid),
+                     "--sizes", ",".join(map(str, sizes)), "--runs", str(runs),
+                     "--trial", str(trial), "--guess", str(guess)]
+    out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError("loadgen failed (%d)" % out.returncode)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def ceiling(build, n, secs, runs):
+    res = []
+    for _ in range(runs):
+        out = subprocess.run(pin(1) + [os.path.join(build, "kernel_ceiling"), "--members",
+                                       str(n), "--secs", str(secs), "--cpu", "0"],
+                             stdout=subprocess.PIPE, text=True, check=True, timeout=120)
+        res.append(json.loads(out.stdout))
+    med = {}
+    for mode in ("sendto", "sendmmsg"):
+        med[mode] = {k: statistics.median(r[mode][k] for r in res)
+                     for k in ("dgrams_per_s", "cpu_ns_per_dgram", "loss")}
+    return med
+
+
+def summarise(size_result):
+    """Medians over the runs of one size's searches."""
+    best = [r["best"] for r in size_result["runs"] if r["best"]["rate"] > 0]
+    if not best:
+        return None
+    med = lambda k: statistics.median(b[k] for b in best)
+    return {
+        "rate": med("rate"), "deliveries_per_s": med("deliveries_per_s"),
+        "loss": med("loss"), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
+        "p999_us": med("p999_us"), "cpu_ns": med("cpu_ns_per_delivery"),
+        "runs": len(best), "half": size_result["half"],
+        "logins_per_s": size_result["logins_per_s"],
+        "rss_per_member": size_result["rss_per_member"],
+    }
+
+
+def memory_run(build, n):
+    """qund --legacy with n idle v1 members on 127.1.0.0/16 (sends to them elided)."""
+    env = dict(os.environ, LD_PRELOAD=os.path.join(build, "dropsend.so"))
+    srv = Server(qund_argv(build, True, n), env=env)
+    try:
+        time.sleep(0.2)
+        rss0 = rss(srv.pid)
+        cpu0 = cpu_ns(srv.pid)
+        server = ("127.0.0.1", srv.port)
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        probe.settimeout(10)
+        probe.sendto(b"L probe", server)
+        probe.recvfrom(100)
+        t0 = time.monotonic()
+        for i in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            # One member per (address, port): 127.1.x.y, a fixed port per pass of 65,534.
+            ip = "127.1.%d.%d" % (((i % 65534) + 1) >> 8, ((i % 65534) + 1) & 255)
+            s.bind((ip, 20000 + i // 65534))
+            s.sendto(b"L i%d" % i, server)
+            s.close()
+            if i % 200 == 199 or i == n - 1:
+                # "L probe" again is answered OK after everything before it: pace on it.
+                probe.sendto(b"L probe", server)
+                while probe.recvfrom(100)[0] != b"OK":
+                    pass
+        secs = time.monotonic() - t0
+        cpu = cpu_ns(srv.pid) - cpu0
+        srv.proc.stdin.write("/who\n")
+        srv.proc.stdin.flush()
+        count = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = srv.proc.stdout.readline()
+            if "member(s) online" in line:
+                count = int(line.split()[0])
+                break
+        after = rss(srv.pid)
+        return {"members": count, "requested": n + 1, "rss0": rss0, "rss": after,
+                "rss_per_member": (after - rss0) / max(count or 1, 1),
+                "logins_per_s": n / secs, "server_cpu_s": cpu / 1e9}
+    finally:
+        srv.stop()
+
+
+def cpu_ns(pid):
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+def fmt_rate(x):
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return "%.2fM" % (x / 1e6)
+    if x >= 1e3:
+        return "%.0fk" % (x / 1e3)
+    return "%.0f" % x
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+
+def table(results, machine, args):
+    lines = []
+    add = lines.append
+    add("machine: %s" % machine)
+    add("command: %s" % args.command)
+    add("")
+    add("Throughput: deliveries/s at the highest rate with <= 0.1% loss (median of %d runs)"
+        % args.runs)
+    add("")
+    add("| members | kernel sendto | kernel sendmmsg | python v1 | qund v1 | qund v2 "
+        "| v1/python | v2/python | v2/v1 | qund v1/kernel sendmmsg |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        k = r["kernel"]
+        py, v1, v2 = r.get("python"), r.get("qund_v1"), r.get("qund_v2")
+        d = lambda x: x["deliveries_per_s"] if x else None
+        add("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            n, fmt_rate(k["sendto"]["dgrams_per_s"]), fmt_rate(k["sendmmsg"]["dgrams_per_s"]),
+            fmt_rate(d(py)), fmt_rate(d(v1)), fmt_rate(d(v2)),
+            ratio(d(v1), d(py)), ratio(d(v2), d(py)), ratio(d(v2), d(v1)),
+            ratio(d(v1), k["sendmmsg"]["dgrams_per_s"])))
+    add("")
+    add("CPU time per delivery (server, ns) beside the kernel's CPU per datagram")
+    add("")
+    add("| members | kernel sendto | kernel sendmmsg | python v1 | qund v1 | qund v2 "
+        "| qund v1/sendmmsg | qund v2/sendmmsg |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        k = r["kernel"]
+        c = lambda x: x["cpu_ns"] if x else None
+        f = lambda x: "%.0f" % x if x else "-"
+        km = k["sendmmsg"]["cpu_ns_per_dgram"]
+        add("| %d | %.0f | %.0f | %s | %s | %s | %s | %s |" % (
+            n, k["sendto"]["cpu_ns_per_dgram"], km, f(c(r.get("python"))),
+            f(c(r.get("qund_v1"))), f(c(r.get("qund_v2"))),
+            ratio(c(r.get("qund_v1")), km), ratio(c(r.get("qund_v2")), km)))
+    add("")
+    add("Delivery latency p50 / p99 / p999 (us): at the max rate, and at half of it")
+    add("")
+    add("| members | python v1 max | qund v1 max | qund v2 max | python v1 half | qund v1 half "
+        "| qund v2 half |")
+    add("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        lat = lambda x: "%.0f / %.0f / %.0f" % (x["p50_us"], x["p99_us"], x["p999_us"]) \
+            if x else "-"
+        half = lambda x: lat(x["half"]) if x else "-"
+        add("| %d | %s | %s | %s | %s | %s | %s |" % (
+            n, lat(r.get("python")), lat(r.get("qund_v1")), lat(r.get("qund_v2")),
+            half(r.get("python")), half(r.get("qund_v1")), half(r.get("qund_v2"))))
+    add("")
+    add("Logins/s (growing the room to this size) and server RSS per member (bytes)")
+    add("")
+    add("| members | python v1 logins/s | qund v1 logins/s | qund v2 logins/s "
+        "| python v1 B/member | qund v1 B/member | qund v2 B/member |")
+    add("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        g = lambda x, k: "%.0f" % x[k] if x else "-"
+        add("| %d | %s | %s | %s | %s | %s | %s |" % (
+            n, g(r.get("python"), "logins_per_s"), g(r.get("qund_v1"), "logins_per_s"),
+            g(r.get("qund_v2"), "logins_per_s"), g(r.get("python"), "rss_per_member"),
+            g(r.get("qund_v1"), "rss_per_member"), g(r.get("qund_v2"), "rss_per_member")))
+    m = results.get("memory")
+    if m:
+        add("")
+        add("Memory run (qund --legacy, v1 idle members, sends to them elided): %s members, "
+            "RSS %.1f MB -> %.1f MB, %.0f bytes per member; %.0f logins/s"
+            % (m["members"], m["rss0"] / 1e6, m["rss"] / 1e6, m["rss_per_member"],
+               m["logins_per_s"]))
+    add("")
+    add("load average before / after: %s / %s" % (results["load_before"], results["load_after"]))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--quick", action="store_true", help="~2 minutes: sizes up to 1,000, one run")
+    ap.add_argument("--sizes", default=None)
+    ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--trial", type=float, default=None)
+    ap.add_argument("--memory", type=int, default=None, help="idle members in the memory run")
+    ap.add_argument("--servers", default="python,qund_v1,qund_v2")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    args.command = " ".join(["bench/bench.py"] + sys.argv[1:])
+    quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
+    args.sizes = [int(x) for x in (args.sizes or ("10,100,1000" if quick else
+                                                  "10,100,1000,10000")).split(",")]
+    args.runs = args.runs or (1 if quick else 3)
+    args.trial = args.trial or (0.5 if quick else 1.0)
+    if args.memory is None:
+        args.memory = 20000 if quick else 100000
+    servers = args.servers.split(",")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = max(args.sizes) + 200
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
+        if hard < need:
+            log("ulimit -n is %d; sizes above %d will fail" % (hard, hard - 200))
+
+    machine = "%d CPUs, %s, Linux %s, Python %s" % (
+        os.cpu_count(), platform.processor() or platform.machine(), platform.release(),
+        platform.python_version())
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    machine = machine.replace(platform.processor() or platform.machine(),
+                                              line.split(":", 1)[1].strip(), 1)
+                    break
+    except OSError:
+        pass
+    log(machine)
+    results = {"machine": machine, "sizes": {str(n): {} for n in args.sizes},
+               "load_before": loadavg(), "command": args.command}
+
+    log("kernel ceiling")
+    for n in args.sizes:
+        results["sizes"][str(n)]["kernel"] = ceiling(args.build, n, args.trial, 3)
+        log("  %d members: sendto %.0f/s %.0f ns, sendmmsg %.0f/s %.0f ns" % (
+            n, results["sizes"][str(n)]["kernel"]["sendto"]["dgrams_per_s"],
+            results["sizes"][str(n)]["kernel"]["sendto"]["cpu_ns_per_dgram"],
+            results["sizes"][str(n)]["kernel"]["sendmmsg"]["dgrams_per_s"],
+            results["sizes"][str(n)]["kernel"]["sendmmsg"]["cpu_ns_per_dgram"]))
+
+    plan = {
+        "python": (lambda: Server([sys.executable, os.path.join(HERE, "baseline_server.py")]),
+                   1, 50000),
+        "qund_v1": (lambda: Server(qund_argv(args.build, True, max(args.sizes))), 1, 200000),
+        "qund_v2": (lambda: Server(qund_argv(args.build, False, max(args.sizes))), 2, 200000),
+    }
+    for name in servers:
+        start, proto, guess = plan[name]
+        log("%s: sizes %s" % (name, args.sizes))
+        srv = start()
+        try:
+            for res in run_loadgen(args.build, srv, proto, args.sizes, args.runs, args.trial,
+                                   guess, timeout=3600):
+                results["sizes"][str(res["members"])][name] = summarise(res)
+                results["sizes"][str(res["members"])][name + "_raw"] = res
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            log("%s: %s" % (name, e))
+        finally:
+            srv.stop()
+
+    if args.memory > 0:
+        log("memory run: %d idle v1 members" % args.memory)
+        try:
+            results["memory"] = memory_run(args.build, args.memory)
+        except (RuntimeError, OSError) as e:
+            log("memory run failed: %s" % e)
+    results["load_after"] = loadavg()
+
+    out = args.json or os.path.join(args.build, "bench.json")
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(table(results, machine, args))
+    log("raw results in %s" % out)
+
+
+if __name__ == "__main__":
+    main()

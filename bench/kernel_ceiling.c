@@ -1,0 +1,262 @@
+/* kernel_ceiling.c - the kernel UDP ceiling: sendto and sendmmsg loops from one core. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The question this answers: what does one datagram to one member cost the
+ * kernel, with no chat server in the way?  N receiving sockets are made the
+ * way the load generator makes its members (each on its own 127.2.x.y
+ * address, 4 MB receive buffer, read with recvmmsg from one epoll loop in
+ * this process); a child process pinned to one core (--cpu) sends a
+ * datagram of --len bytes to each in turn, as fast as it can, for --secs
+ * seconds: first one sendto() per datagram, then sendmmsg() in batches of
+ * --batch.  The child measures its own CPU time (CLOCK_PROCESS_CPUTIME_ID,
+ * the same sum_exec_runtime the load generator reads for the server from
+ * /proc/PID/task/TID/schedstat), so "CPU per datagram" here and "server CPU
+ * per delivery" there are the same measure.  Output: one JSON object.
+ */
+
+#define RECV_BATCH 64
+
+struct result {
+	uint64_t sent, cpu_ns, wall_ns;
+};
+
+static uint64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void __attribute__((noreturn)) die(const char *what)
+{
+	fprintf(stderr, "kernel_ceiling: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* The sending child: pinned, flat out, then its counts down the pipe. */
+static void __attribute__((noreturn))
+sender(int fd, const struct sockaddr_in *to, size_t n, int use_mmsg, int batch, size_t len,
+       double secs, int cpu, int out)
+{
+	char payload[1500];
+	struct mmsghdr *msgs = calloc((size_t)batch, sizeof *msgs);
+	struct iovec iov = {.iov_base = payload, .iov_len = len};
+	struct result r = {0, 0, 0};
+	uint64_t start, end, cpu0;
+	size_t next = 0;
+	cpu_set_t set;
+	int i;
+
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		sched_setaffinity(0, sizeof set, &set);
+	}
+	memset(payload, 'x', sizeof payload);
+	for (i = 0; i < batch; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_namelen = sizeof *to;
+	}
+	cpu0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	start = now_ns(CLOCK_MONOTONIC);
+	end = start + (uint64_t)(secs * 1e9);
+	while (now_ns(CLOCK_MONOTONIC) < end) {
+		if (!use_mmsg) {
+			/* 64 sendto() between clock reads, so the clock costs nothing. */
+			for (i = 0; i < 64; i++) {
+				if (sendto(fd, payload, len, 0, (const struct sockaddr *)&to[next],
+				           sizeof to[next]) > 0)
+					r.sent++;
+				next = next + 1 == n ? 0 : next + 1;
+			}
+		} else {
+			int k;
+
+			for (i = 0; i < batch; i++) {
+				msgs[i].msg_hdr.msg_name = (void *)(uintptr_t)&to[next];
+				next = next + 1 == n ? 0 : next + 1;
+			}
+			k = sendmmsg(fd, msgs, (unsigned)batch, 0);
+			if (k > 0)
+				r.sent += (uint64_t)k;
+		}
+	}
+	r.wall_ns = now_ns(CLOCK_MONOTONIC) - start;
+	r.cpu_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	if (write(out, &r, sizeof r) != (ssize_t)sizeof r)
+		_exit(1);
+	_exit(0);
+}
+
+static uint8_t rbuf[RECV_BATCH][1500];
+
+/* Read everything ready on the members' sockets; returns datagrams read. */
+static uint64_t receive(int ep, const int *fds, int timeout_ms)
+{
+	struct epoll_event evs[256];
+	struct mmsghdr msgs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	uint64_t got = 0;
+	int i, n, k;
+
+	for (i = 0; i < RECV_BATCH; i++) {
+		iov[i].iov_base = rbuf[i];
+		iov[i].iov_len = sizeof rbuf[i];
+		memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = epoll_wait(ep, evs, 256, timeout_ms);
+	for (i = 0; i < n; i++) {
+		k = recvmmsg(fds[evs[i].data.u32], msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (k > 0)
+			got += (uint64_t)k;
+	}
+	return got;
+}
+
+static void run(const char *name, int sfd, const struct sockaddr_in *to, const int *fds, size_t n,
+                int ep, int use_mmsg, int batch, size_t len, double secs, int cpu, int last)
+{
+	struct result r;
+	uint64_t got = 0, quiet_since;
+	int pfd[2], status;
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		die("pipe");
+	fflush(stdout);
+	switch (pid = fork()) {
+	case -1:
+		die("fork");
+	case 0:
+		close(pfd[0]);
+		sender(sfd, to, n, use_mmsg, batch, len, secs, cpu, pfd[1]);
+	default:
+		break;
+	}
+	close(pfd[1]);
+	/* Receive while the child sends; then until the sockets are quiet for 200 ms. */
+	while (waitpid(pid, &status, WNOHANG) == 0)
+		got += receive(ep, fds, 10);
+	quiet_since = now_ns(CLOCK_MONOTONIC);
+	while (now_ns(CLOCK_MONOTONIC) - quiet_since < 200000000ull) {
+		uint64_t k = receive(ep, fds, 10);
+
+		if (k > 0) {
+			got += k;
+			quiet_since = now_ns(CLOCK_MONOTONIC);
+		}
+	}
+	if (read(pfd[0], &r, sizeof r) != (ssize_t)sizeof r) {
+		fprintf(stderr, "kernel_ceiling: the sender died\n");
+		exit(1);
+	}
+	close(pfd[0]);
+	printf("\"%s\": {\"dgrams_per_s\": %.1f, \"cpu_ns_per_dgram\": %.1f, \"sent\": %" PRIu64
+	       ", \"received\": %" PRIu64 ", \"loss\": %.6f}%s",
+	       name, (double)r.sent / ((double)r.wall_ns / 1e9),
+	       r.sent ? (double)r.cpu_ns / (double)r.sent : 0, r.sent, got,
+	       r.sent ? 1.0 - (double)got / (double)r.sent : 0, last ? "" : ", ");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"members", required_argument, NULL, 'n'}, {"secs", required_argument, NULL, 't'},
+	    {"len", required_argument, NULL, 'l'},     {"cpu", required_argument, NULL, 'c'},
+	    {"batch", required_argument, NULL, 'b'},   {NULL, 0, NULL, 0},
+	};
+	size_t n = 100, len = 40, i;
+	double secs = 1.0;
+	int cpu = -1, batch = 64, c, ep, sfd, buf = 4 << 20;
+	struct sockaddr_in *to, a;
+	socklen_t alen;
+	int *fds;
+
+	while ((c = getopt_long(argc, argv, "n:t:l:c:b:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'l':
+			len = strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		case 'b':
+			batch = atoi(optarg);
+			break;
+		default:
+			fputs("usage: kernel_ceiling [--members N] [--secs S] [--len BYTES] [--cpu "
+			      "C] "
+			      "[--batch B]\n",
+			      stderr);
+			return 2;
+		}
+	}
+	if (n == 0 || len == 0 || len > 1200 || batch < 1 || batch > 1024)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	sfd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (sfd < 0 || bind(sfd, (struct sockaddr *)&a, sizeof a) < 0)
+		die("sender socket");
+	alen = sizeof a;
+	getsockname(sfd, (struct sockaddr *)&a, &alen);
+	ep = epoll_create1(0);
+	to = calloc(n, sizeof *to);
+	fds = calloc(n, sizeof *fds);
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+		fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (fds[i] < 0)
+			die("socket (raise ulimit -n)");
+		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0)
+			setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+		to[i].sin_family = AF_INET;
+		to[i].sin_addr.s_addr = htonl(0x7F020000u | (uint32_t)((i + 1) & 0xFFFF));
+		if (bind(fds[i], (struct sockaddr *)&to[i], sizeof to[i]) < 0)
+			die("bind 127.2.x.y");
+		alen = sizeof to[i];
+		getsockname(fds[i], (struct sockaddr *)&to[i], &alen);
+		/* Like a member's socket, it takes datagrams from "the server" only. */
+		if (connect(fds[i], (struct sockaddr *)&a, sizeof a) < 0)
+			die("connect");
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			die("epoll_ctl");
+	}
+	printf("{\"members\": %zu, \"len\": %zu, \"batch\": %d, ", n, len, batch);
+	run("sendto", sfd, to, fds, n, ep, 0, batch, len, secs, cpu, 0);
+	run("sendmmsg", sfd, to, fds, n, ep, 1, batch, len, secs, cpu, 1);
+	printf("}\n");
+	return 0;
+}
