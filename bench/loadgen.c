@@ -944,7 +944,7 @@ static void usage(void)
 {
 	fputs("usage: loadgen -s HOST:PORT [-P 1|2] [--pid PID] [--sizes N,N,...] [--senders S]\n"
 	      "               [--runs R] [--trial SECS] [--grace SECS] [--max-loss FRACTION]\n"
-	      "               [--guess DELIVERIES_PER_S]\n",
+	      "               [--guess DELIVERIES_PER_S] [--fixed DELIVERIES_PER_S]\n",
 	      stderr);
 	exit(2);
 }
@@ -973,9 +973,10 @@ int main(int argc, char **argv)
 	    {"grace", required_argument, NULL, 'g'},
 	    {"max-loss", required_argument, NULL, 'l'},
 	    {"guess", required_argument, NULL, 'G'},
+		{"fixed", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
-	double guess = 200000;
+	double guess = 200000, fixed = 0;
 	size_t si;
 	int c;
 	char *colon;
@@ -989,7 +990,7 @@ int main(int argc, char **argv)
 	G.max_loss = 0.001;
 	memset(&G.server, 0, sizeof G.server);
 	G.server.sin_family = AF_INET;
-	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:F:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			colon = strrchr(optarg, ':');
@@ -1027,6 +1028,9 @@ int main(int argc, char **argv)
 		case 'G':
 			guess = atof(optarg);
 			break;
+		case 'F':
+			fixed = atof(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -1061,7 +1065,10 @@ int main(int argc, char **argv)
 			G.runs = 16;
 		for (r = 0; r < G.runs; r++) {
 			note("run %d of %d, %zu members", r + 1, G.runs, n);
-			search(rate, r == 0 ? 5 : 4, &best[r]);
+			if (fixed > 0)
+				run_trial(fixed / (double)(n - 1), G.trial_secs, &best[r]);
+			else
+				search(rate, r == 0 ? 5 : 4, &best[r]);
 			rates[r] = best[r].rate;
 			if (best[r].rate > 0)
 				rate = best[r].rate; /* the next run starts from here */
