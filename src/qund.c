@@ -385,36 +385,57 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	}
 }
 
+#define RECV_BATCH 64 /* datagrams per recvmmsg() */
+
 /*
- * Read every waiting datagram, then flush v2 (so acknowledgements go out
- * once per batch, not once per datagram).  MSG_TRUNC makes recvfrom report
- * the full length of an oversized datagram, which is then refused whole.
+ * Read every waiting datagram, RECV_BATCH per recvmmsg(), then flush v2
+ * (so acknowledgements and DATA go out once per batch, not once per
+ * datagram).  MSG_TRUNC makes each msg_len the full length of its datagram,
+ * so an oversized one is seen as such and refused whole.  The buffers are
+ * static: the server is one thread, and 77 KB is too much for the stack.
  */
 static void on_udp(struct server *s)
 {
-	char buf[QUN_MAX_DATAGRAM + 1];
-	struct peer_addr from;
-	ssize_t n;
+	static char buf[RECV_BATCH][QUN_MAX_DATAGRAM + 1];
+	static struct peer_addr from[RECV_BATCH];
+	static struct mmsghdr msgs[RECV_BATCH];
+	static struct iovec iov[RECV_BATCH];
+	int i, n;
 
 	for (;;) {
-		memset(&from, 0, sizeof from);
-		from.len = sizeof from.sa;
-		n = recvfrom(s->udp, buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&from.sa,
-		             &from.len);
+		for (i = 0; i < RECV_BATCH; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof buf[i];
+			memset(&from[i], 0, sizeof from[i]);
+			memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+			msgs[i].msg_hdr.msg_name = &from[i].sa;
+			msgs[i].msg_hdr.msg_namelen = sizeof from[i].sa;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(s->udp, msgs, RECV_BATCH, MSG_TRUNC | MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("recvfrom");
+				log_warn("recvmmsg");
 			break;
 		}
-		s->st.datagrams_in++;
-		if (v2_is_v2((const uint8_t *)buf, (size_t)n))
-			p2_handle(s, &from, (const uint8_t *)buf, (size_t)n);
-		else if (s->legacy)
-			v1_handle(s, &from, buf, (size_t)n);
-		else
-			s->st.sdrops[SDROP_V1_DISABLED]++;
+		for (i = 0; i < n; i++) {
+			const uint8_t *d = (const uint8_t *)buf[i];
+			size_t len = msgs[i].msg_len;
+
+			from[i].len = msgs[i].msg_hdr.msg_namelen;
+			s->st.datagrams_in++;
+			if (v2_is_v2(d, len))
+				p2_handle(s, &from[i], d, len);
+			else if (s->legacy)
+				v1_handle(s, &from[i], buf[i], len);
+			else
+				s->st.sdrops[SDROP_V1_DISABLED]++;
+		}
+		if (n < RECV_BATCH)
+			break; /* the queue is empty: no need to ask again for EAGAIN */
 	}
 	p2_flush(s);
 }
@@ -709,6 +730,7 @@ static void setup(struct server *s, const struct options *opt)
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
+	int rcvbuf = 8 << 20;
 	sigset_t mask;
 
 	s->lang = opt->lang;
@@ -723,6 +745,13 @@ static void setup(struct server *s, const struct options *opt)
 	if (s->udp < 0)
 		fatalx("cannot listen on %s port %s: %s", opt->host ? opt->host : "*", opt->port,
 		       err);
+	/*
+	 * A large receive buffer: a broadcast to N v2 members brings N acks
+	 * back at once, and the default (about 200 KB, a few hundred small
+	 * datagrams) would drop them.  The kernel caps it at net.core.rmem_max.
+	 */
+	if (setsockopt(s->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+		log_warn("SO_RCVBUF");
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s, now_ms());
