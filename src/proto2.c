@@ -273,18 +273,23 @@ static void send_close(struct server *s, const struct peer_addr *to, uint64_t si
 	send_packet(s, to, &pk);
 }
 
-/* A session datagram (DATA or ACK) to ss, carrying our current ack fields. */
+/* A session datagram (DATA or ACK) to ss, carrying our current ack fields, queued. */
 static void send_session(struct proto2 *p, struct session *ss, enum v2_type type, uint32_t seq,
                          const struct blob *b)
 {
 	struct v2_packet pk = {.type = type, .sid = ss->sid, .seq = seq};
+
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n;
 
 	rel_ack_fields(&ss->rel, &pk.ack, &pk.ack_bits);
 	if (b != NULL) {
 		pk.payload = b->data;
 		pk.payload_len = b->len;
 	}
-	send_packet(p->srv, &ss->m->addr, &pk);
+	n = v2_encode(&pk, buf, sizeof buf);
+	if (n > 0)
+		server_queue(p->srv, &ss->m->addr, buf, n); /* sent in batches: see p2_flush */
 	ss->rel.ack_pending = 0;
 }
 
@@ -729,6 +734,7 @@ void p2_flush(struct server *s)
 			send_session(p, ss, V2_ACK, 0,
 			             NULL); /* nothing carried it: one ACK per batch */
 	}
+	server_flush(s);
 }
 
 void p2_tick(struct server *s)

@@ -1,12 +1,14 @@
 /* server.c - what both protocol layers share: the clock, sending, and carrying out the room's
  * outcomes. */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "command.h"
 #include "log.h"
 #include "server.h"
+#include "sizes.h"
 
 uint64_t now_ms(void)
 {
@@ -16,10 +18,61 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The send queue: one slot per datagram, its bytes and its address copied in. */
+static struct {
+	struct mmsghdr msgs[SERVER_BATCH];
+	struct iovec iov[SERVER_BATCH];
+	struct peer_addr to[SERVER_BATCH];
+	uint8_t buf[SERVER_BATCH][QUN_MAX_DATAGRAM];
+	unsigned n;
+} q;
+
+void server_flush(struct server *s)
+{
+	unsigned done = 0;
+
+	while (done < q.n) {
+		int n = sendmmsg(s->udp, q.msgs + done, q.n - done, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* The first of the rest failed: count it, go on after it. */
+			s->st.send_errors++;
+			done++;
+		} else {
+			s->st.datagrams_out += (uint64_t)n;
+			done += (unsigned)n;
+		}
+	}
+	q.n = 0;
+}
+
+void server_queue(struct server *s, const struct peer_addr *to, const void *buf, size_t len)
+{
+	unsigned i = q.n;
+
+	if (len > QUN_MAX_DATAGRAM)
+		return;
+	memcpy(q.buf[i], buf, len);
+	q.to[i] = *to;
+	q.iov[i].iov_base = q.buf[i];
+	q.iov[i].iov_len = len;
+	memset(&q.msgs[i], 0, sizeof q.msgs[i]);
+	q.msgs[i].msg_hdr.msg_name = &q.to[i].sa;
+	q.msgs[i].msg_hdr.msg_namelen = q.to[i].len;
+	q.msgs[i].msg_hdr.msg_iov = &q.iov[i];
+	q.msgs[i].msg_hdr.msg_iovlen = 1;
+	if (++q.n == SERVER_BATCH)
+		server_flush(s);
+}
+
 void server_send(struct server *s, const struct peer_addr *to, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (q.n > 0)
+		server_flush(s);
 	do
 		n = sendto(s->udp, buf, len, 0, (const struct sockaddr *)&to->sa, to->len);
 	while (n < 0 && errno == EINTR);

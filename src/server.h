@@ -58,8 +58,21 @@ struct server {
 /* Monotonic milliseconds. */
 uint64_t now_ms(void);
 
-/* Send one datagram; a failure concerns one peer only and is counted, never fatal. */
+/*
+ * Send one datagram now; a failure concerns one peer only and is counted,
+ * never fatal.  Whatever server_queue() holds goes first, so datagrams
+ * always leave in the order they were given.
+ */
 void server_send(struct server *s, const struct peer_addr *to, const void *buf, size_t len);
+
+/*
+ * Queue one datagram (buf and to are copied) and send the queue with one
+ * sendmmsg() when it is full or at server_flush(): how v2 sends its DATA
+ * and acks, one system call per SERVER_BATCH datagrams instead of one each.
+ */
+#define SERVER_BATCH 64
+void server_queue(struct server *s, const struct peer_addr *to, const void *buf, size_t len);
+void server_flush(struct server *s);
 
 /*
  * Carry out an outcome of the room: the reply in the protocol of whoever
