@@ -535,7 +535,7 @@ static void on_session(struct proto2 *p, struct session *ss, const struct v2_pac
 	struct outcome o;
 	const struct member *m = ss->m;
 
-	room_ping(s->room, &m->addr, m->name, strlen(m->name), now, &o); /* a sign of life */
+	room_touch(s->room, m, now); /* a sign of life; m is known, no lookup */
 	if (pk->type == V2_REBIND)
 		return;
 	rel_on_ack(&ss->rel, pk->ack, pk->ack_bits, now);

@@ -442,6 +442,20 @@ void room_ping(struct room *r, const struct peer_addr *addr, const char *name, s
 	touch(r, m, now);
 }
 
+static struct member *mutable(struct room *r, const struct member *m);
+
+void room_touch(struct room *r, const struct member *m, uint64_t now)
+{
+	struct member *mm = mutable(r, m);
+
+	if (!mm->keepalive) {
+		lru_remove(&r->idle, mm);
+		mm->keepalive = 1;
+		lru_append(&r->alive, mm);
+	}
+	touch(r, mm, now);
+}
+
 int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o)
 {
 	struct member *m = find_name(r, name, name_len);

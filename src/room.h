@@ -115,6 +115,13 @@ const struct member *room_who(struct room *r, const struct peer_addr *addr, cons
 void room_ping(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o);
 int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o);
+
+/*
+ * A sign of life from member m, which the caller already holds (a v2
+ * session's member): what room_ping does for its owner, without looking
+ * the address and name up again.
+ */
+void room_touch(struct room *r, const struct member *m, uint64_t now);
 void room_admin(struct room *r, const char *text, size_t text_len, struct outcome *o);
 
 /*
