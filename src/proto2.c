@@ -32,7 +32,9 @@ struct session {
 	int quit_requested;    /* QUIT arrived: acted on after the DATA is processed */
 	int doomed;            /* its queue overflowed: evict after the broadcast */
 	int dirty;             /* has something to send or acknowledge */
+	int busy;              /* on the busy list (see struct proto2) */
 	struct session *next_sid, *next_dirty, *prev, *next;
+	struct session *busy_prev, *busy_next;
 };
 
 struct proto2 {
@@ -40,8 +42,15 @@ struct proto2 {
 	struct cookie_jar jar;
 	struct session **by_sid;
 	size_t nbuckets, count;
-	struct session *all;   /* every session, for timers */
-	struct session *dirty; /* sessions to flush after this batch */
+	struct session *all;       /* every session, for timers */
+	struct session *dirty;     /* sessions to flush after this batch */
+	/*
+	 * Sessions that had traffic lately or still have data in flight: the
+	 * only ones the timer visits (for retransmissions, and to give back
+	 * the windows of those gone idle), so a tick costs what is going on,
+	 * not the size of the room.
+	 */
+	struct session *busy;
 	struct bucket limit[LIMIT_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
 };
@@ -158,6 +167,31 @@ static struct session *session_new(struct proto2 *p, const struct member *m, uin
 	return ss;
 }
 
+static void busy_link(struct proto2 *p, struct session *ss)
+{
+	if (ss->busy)
+		return;
+	ss->busy = 1;
+	ss->busy_prev = NULL;
+	ss->busy_next = p->busy;
+	if (p->busy != NULL)
+		p->busy->busy_prev = ss;
+	p->busy = ss;
+}
+
+static void busy_unlink(struct proto2 *p, struct session *ss)
+{
+	if (!ss->busy)
+		return;
+	if (ss->busy_prev != NULL)
+		ss->busy_prev->busy_next = ss->busy_next;
+	else
+		p->busy = ss->busy_next;
+	if (ss->busy_next != NULL)
+		ss->busy_next->busy_prev = ss->busy_prev;
+	ss->busy = 0;
+}
+
 static void dirty_unlink(struct proto2 *p, struct session *ss)
 {
 	struct session **pp;
@@ -178,6 +212,7 @@ static void session_destroy(struct proto2 *p, struct session *ss)
 {
 	sid_unlink(p, ss);
 	dirty_unlink(p, ss);
+	busy_unlink(p, ss);
 	if (ss->prev != NULL)
 		ss->prev->next = ss->next;
 	else
@@ -190,6 +225,7 @@ static void session_destroy(struct proto2 *p, struct session *ss)
 
 static void mark_dirty(struct proto2 *p, struct session *ss)
 {
+	busy_link(p, ss);
 	if (ss->dirty)
 		return;
 	ss->dirty = 1;
@@ -743,13 +779,21 @@ void p2_tick(struct server *s)
 	uint64_t now = now_ms();
 	struct session *ss;
 
+	struct session *next;
+
 	cookie_rotate(&p->jar, now);
-	for (ss = p->all; ss != NULL; ss = ss->next) {
+	for (ss = p->busy; ss != NULL; ss = next) {
+		next = ss->busy_next;
 		if (rel_pending(&ss->rel) > 0) {
 			struct emit_ctx e = {p, ss};
 
 			rel_poll(&ss->rel, now, emit_data, &e);
+			continue;
 		}
+		/* Idle: give back its windows, and leave the timer alone until it has traffic. */
+		rel_trim(&ss->rel);
+		if (ss->rel.nheld == 0)
+			busy_unlink(p, ss);
 	}
 }
 

@@ -43,13 +43,32 @@ void rel_free(struct rel *r)
 	size_t i;
 
 	for (i = 0; i < REL_WINDOW; i++) {
-		blob_unref(r->win[i].b);
-		blob_unref(r->held[i]);
+		if (r->win != NULL)
+			blob_unref(r->win[i].b);
+		if (r->held != NULL)
+			blob_unref(r->held[i]);
 	}
 	for (i = 0; i < r->qlen; i++)
 		blob_unref(r->queue[(r->qhead + i) % r->qcap]);
 	free(r->queue);
+	free(r->win);
+	free(r->held);
 	memset(r, 0, sizeof *r);
+}
+
+void rel_trim(struct rel *r)
+{
+	if (r->base == r->next_seq && r->qlen == 0) {
+		free(r->win);
+		r->win = NULL;
+		free(r->queue);
+		r->queue = NULL;
+		r->qhead = r->qcap = 0;
+	}
+	if (r->nheld == 0) {
+		free(r->held);
+		r->held = NULL;
+	}
 }
 
 int rel_queue(struct rel *r, struct blob *b)
@@ -98,8 +117,11 @@ static void rtt_sample(struct rel *r, uint32_t sample)
 
 static int release(struct rel *r, uint32_t seq, uint64_t now)
 {
-	struct rel_slot *s = &r->win[seq % REL_WINDOW];
+	struct rel_slot *s;
 
+	if (r->win == NULL)
+		return 0;
+	s = &r->win[seq % REL_WINDOW];
 	if (s->b == NULL || s->tries == 0)
 		return 0; /* not sent yet: an ack for it is forged or corrupt */
 	if (s->tries == 1 && now >= s->first_sent)
@@ -126,7 +148,7 @@ int rel_on_ack(struct rel *r, uint32_t ack, uint32_t bits, uint64_t now)
 			n += release(r, seq, now);
 	}
 	while (r->base < r->next_seq && r->win[r->base % REL_WINDOW].b == NULL)
-		r->base++;
+		r->base++; /* base < next_seq: something was in flight, so win exists */
 	return n;
 }
 
@@ -139,18 +161,22 @@ int rel_on_data(struct rel *r, uint32_t seq, const uint8_t *data, size_t len, re
 	if (seq < r->recv_next || seq - r->recv_next > REL_WINDOW)
 		return 0;
 	if (seq > r->recv_next) {
+		if (r->held == NULL)
+			r->held = xcalloc(REL_WINDOW, sizeof *r->held);
 		h = &r->held[seq % REL_WINDOW];
 		if (*h != NULL)
 			return 0;
 		*h = blob_new(data, len);
+		r->nheld++;
 		return 1;
 	}
 	fn(ctx, data, len);
 	r->recv_next++;
-	while ((h = &r->held[r->recv_next % REL_WINDOW]), *h != NULL) {
+	while (r->nheld > 0 && *(h = &r->held[r->recv_next % REL_WINDOW]) != NULL) {
 		struct blob *b = *h;
 
 		*h = NULL;
+		r->nheld--;
 		fn(ctx, b->data, b->len);
 		blob_unref(b);
 		r->recv_next++;
@@ -164,7 +190,7 @@ void rel_ack_fields(const struct rel *r, uint32_t *ack, uint32_t *bits)
 	int i;
 
 	*ack = r->recv_next - 1;
-	for (i = 0; i < 32; i++)
+	for (i = 0; i < 32 && r->nheld > 0; i++)
 		if (r->held[(r->recv_next + 1 + (uint32_t)i) % REL_WINDOW] != NULL)
 			b |= 1u << i;
 	*bits = b;
@@ -175,6 +201,8 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 	uint64_t next = UINT64_MAX;
 	uint32_t seq;
 
+	if (r->qlen > 0 && r->win == NULL)
+		r->win = xcalloc(REL_WINDOW, sizeof *r->win);
 	while (r->qlen > 0 && r->next_seq - r->base < REL_SEND_WINDOW) {
 		struct rel_slot *s = &r->win[r->next_seq % REL_WINDOW];
 

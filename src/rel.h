@@ -46,16 +46,19 @@ struct rel_slot {
  */
 struct rel {
 	/* Sending. */
-	uint32_t next_seq; /* seq the next queued message will get */
-	uint32_t base;     /* lowest unacknowledged seq (== next_seq: none in flight) */
-	struct rel_slot win[REL_WINDOW]; /* seq % REL_WINDOW for base <= seq < next_seq */
-	struct blob **queue;             /* ring of messages waiting for the window */
+	uint32_t next_seq;                 /* seq the next queued message will get */
+	uint32_t base;                     /* lowest unacknowledged seq (== next_seq: none in flight) */
+	struct rel_slot *win;              /* REL_WINDOW slots, seq % REL_WINDOW for base <= seq <
+	                                      next_seq; allocated while anything is in flight */
+	struct blob **queue;               /* ring of messages waiting for the window */
 	size_t qhead, qlen, qcap;
 	uint32_t srtt, rttvar, rto; /* ms; srtt == 0: no sample yet */
 	/* Receiving. */
-	uint32_t recv_next;            /* next seq to deliver */
-	struct blob *held[REL_WINDOW]; /* arrived early: recv_next < seq <= recv_next + 64 */
-	int ack_pending;               /* DATA arrived since we last told the peer */
+	uint32_t recv_next;                /* next seq to deliver */
+	struct blob **held;                /* REL_WINDOW, arrived early: recv_next < seq <=
+	                                      recv_next + 64; allocated while anything is held */
+	unsigned nheld;
+	int ack_pending;                   /* DATA arrived since we last told the peer */
 };
 
 void rel_init(struct rel *r);
@@ -103,6 +106,14 @@ typedef void (*rel_emit_fn)(void *ctx, uint32_t seq, const struct blob *b);
  * flight).
  */
 uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
+
+/*
+ * Give back the memory of the windows while nothing is in flight, queued
+ * or held (an idle session then costs a few dozen bytes instead of 2.5 KB);
+ * they are allocated again when needed.  Call it from a timer, not per
+ * message, so a busy session does not allocate per message.
+ */
+void rel_trim(struct rel *r);
 
 /* Time the oldest unacknowledged message was first sent, or 0 if none is in flight. */
 uint64_t rel_oldest(const struct rel *r);
