@@ -723,7 +723,8 @@ static double grow_to(size_t want)
 		uint64_t now = now_ns();
 		size_t pending = 0;
 
-		for (i = first; i < G.nm; i++)
+		/* Every handshake in progress is retried, re-logins of evicted members too. */
+		for (i = 0; i < G.nm; i++)
 			if (G.m[i].state == M_HELLO || G.m[i].state == M_LOGIN) {
 				pending++;
 				if (now - G.m[i].t_sent > LOGIN_RETRY_NS)
@@ -963,18 +964,12 @@ static void parse_sizes(const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"server", required_argument, NULL, 's'},
-	    {"proto", required_argument, NULL, 'P'},
-	    {"pid", required_argument, NULL, 'p'},
-	    {"sizes", required_argument, NULL, 'n'},
-	    {"senders", required_argument, NULL, 'S'},
-	    {"runs", required_argument, NULL, 'r'},
-	    {"trial", required_argument, NULL, 't'},
-	    {"grace", required_argument, NULL, 'g'},
-	    {"max-loss", required_argument, NULL, 'l'},
-	    {"guess", required_argument, NULL, 'G'},
-		{"fixed", required_argument, NULL, 'F'},
-	    {NULL, 0, NULL, 0},
+	    {"server", required_argument, NULL, 's'},   {"proto", required_argument, NULL, 'P'},
+	    {"pid", required_argument, NULL, 'p'},      {"sizes", required_argument, NULL, 'n'},
+	    {"senders", required_argument, NULL, 'S'},  {"runs", required_argument, NULL, 'r'},
+	    {"trial", required_argument, NULL, 't'},    {"grace", required_argument, NULL, 'g'},
+	    {"max-loss", required_argument, NULL, 'l'}, {"guess", required_argument, NULL, 'G'},
+	    {"fixed", required_argument, NULL, 'F'},    {NULL, 0, NULL, 0},
 	};
 	double guess = 200000, fixed = 0;
 	size_t si;
