@@ -735,7 +735,7 @@ static double grow_to(size_t want)
 			pending++;
 		}
 		/* Anyone evicted (v2, too slow during the storm) logs in again. */
-		for (i = 0; i < first; i++)
+		for (i = 0; i < next; i++)
 			if (G.m[i].state == M_DEAD)
 				start_login(&G.m[i]);
 		poll_once(1000000);
