@@ -249,6 +249,21 @@ def table(results, machine, args):
             f(c(r.get("qund_v1"))), f(c(r.get("qund_v2"))),
             ratio(c(r.get("qund_v1")), km), ratio(c(r.get("qund_v2")), km)))
     add("")
+    add("Capacity per core: deliveries per CPU-second of the server (1e9 / CPU ns per "
+        "delivery), the rate a whole core would reach; on a shared machine this is steadier "
+        "than the throughput above, which also measures how much CPU the server was given")
+    add("")
+    add("| members | kernel sendmmsg | python v1 | qund v1 | qund v2 | v1/python | v2/python "
+        "| v2/v1 |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        cap = lambda x: 1e9 / x["cpu_ns"] if x and x["cpu_ns"] else None
+        py, v1, v2 = cap(r.get("python")), cap(r.get("qund_v1")), cap(r.get("qund_v2"))
+        add("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            n, fmt_rate(1e9 / r["kernel"]["sendmmsg"]["cpu_ns_per_dgram"]), fmt_rate(py),
+            fmt_rate(v1), fmt_rate(v2), ratio(v1, py), ratio(v2, py), ratio(v2, v1)))
+    add("")
     add("Delivery latency p50 / p99 / p999 (us): at the max rate, and at half of it")
     add("")
     add("| members | python v1 max | qund v1 max | qund v2 max | python v1 half | qund v1 half "
