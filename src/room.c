@@ -354,7 +354,7 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 		refuse(o, QERR_ROOM_FULL, 0);
 		return;
 	}
-	/* The scan is O(members): skip it when the cap cannot bind (it never exceeds the room's). */
+	/* The scan is O(members): skip it when the cap cannot bind (count < max_members). */
 	if (r->cfg.max_per_address > 0 && r->cfg.max_per_address < r->cfg.max_members &&
 	    count_from_ip(r, addr) >= r->cfg.max_per_address) {
 		refuse(o, QERR_TOO_MANY, 0);
