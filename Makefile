@@ -215,7 +215,10 @@ BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
 bench-qund: all $(BENCH_PROGS)
 	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
 
-$(B)/loadgen $(B)/kernel_ceiling: $(B)/%: bench/%.c | $(B)
+$(B)/loadgen: bench/loadgen.c $(B)/crc32.o | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/crc32.o -lm
+
+$(B)/kernel_ceiling: bench/kernel_ceiling.c | $(B)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
 $(B)/dropsend.so: bench/dropsend.c | $(B)

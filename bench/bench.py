@@ -92,7 +92,7 @@ def rss(pid):
 def qund_argv(build, legacy, members):
     argv = [os.path.join(build, "qund"), "-b", "127.0.0.1", "-p", "0", "--lang", "en",
             "--max-members", str(members + 100), "--max-per-address", str(members + 100),
-            "--flood-burst", "1000000", "--flood-rate", "1000000"]
+            "--flood-burst", "1000000", "--flood-rate", "1000000", "--control", "none"]
     if legacy:
         argv.append("--legacy")
     return argv
@@ -314,7 +314,7 @@ def main():
     ap.add_argument("--python-max", type=int, default=1000,
                     help="largest room for the Python baseline (filling it is O(N^2))")
     ap.add_argument("--senders", type=int, default=4,
-                    help="members that speak (v2: each has its own window of 64)")
+                    help="members that speak (v2: each has its own window of 33)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table-from", default=None, help="print the table of an earlier JSON")
     args = ap.parse_args()

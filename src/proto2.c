@@ -42,8 +42,8 @@ struct proto2 {
 	struct cookie_jar jar;
 	struct session **by_sid;
 	size_t nbuckets, count;
-	struct session *all;       /* every session, for timers */
-	struct session *dirty;     /* sessions to flush after this batch */
+	struct session *all;   /* every session, for timers */
+	struct session *dirty; /* sessions to flush after this batch */
 	/*
 	 * Sessions that had traffic lately or still have data in flight: the
 	 * only ones the timer visits (for retransmissions, and to give back
@@ -51,7 +51,7 @@ struct proto2 {
 	 * not the size of the room.
 	 */
 	struct session *busy;
-	size_t ndoomed;            /* sessions marked doomed and not yet evicted */
+	size_t ndoomed; /* sessions marked doomed and not yet evicted */
 	struct bucket limit[LIMIT_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
 };
@@ -317,7 +317,6 @@ static void send_session(struct proto2 *p, struct session *ss, enum v2_type type
                          const struct blob *b)
 {
 	struct v2_packet pk = {.type = type, .sid = ss->sid, .seq = seq};
-
 	uint8_t buf[QUN_MAX_DATAGRAM];
 	size_t n;
 
@@ -326,7 +325,7 @@ static void send_session(struct proto2 *p, struct session *ss, enum v2_type type
 		pk.payload = b->data;
 		pk.payload_len = b->len;
 	}
-	n = v2_encode(&pk, buf, sizeof buf);
+	n = v2_seal(buf, v2_encode(&pk, buf, sizeof buf), sizeof buf);
 	if (n > 0)
 		server_queue(p->srv, &ss->m->addr, buf, n); /* sent in batches: see p2_flush */
 	ss->rel.ack_pending = 0;
@@ -784,9 +783,7 @@ void p2_tick(struct server *s)
 {
 	struct proto2 *p = s->p2;
 	uint64_t now = now_ms();
-	struct session *ss;
-
-	struct session *next;
+	struct session *ss, *next;
 
 	cookie_rotate(&p->jar, now);
 	for (ss = p->busy; ss != NULL; ss = next) {
