@@ -144,17 +144,22 @@ void fz_check_rel(const struct rel *r, const char *what)
 	FZ_CHECK(r->qcap == 0 || r->qhead < r->qcap, "%s: queue head %zu of cap %zu", what,
 	         r->qhead, r->qcap);
 	FZ_CHECK(r->rto >= REL_RTO_MIN && r->rto <= REL_RTO_MAX, "%s: rto %u", what, r->rto);
+	/* The windows are allocated lazily (rel_trim gives them back while idle). */
+	FZ_CHECK(r->win != NULL || r->base == r->next_seq, "%s: %u in flight without a window",
+	         what, r->next_seq - r->base);
+	FZ_CHECK(r->held != NULL || r->nheld == 0, "%s: %u held without a window", what, r->nheld);
 	FZ_CHECK(r->base == r->next_seq || r->win[r->base % REL_WINDOW].b != NULL,
 	         "%s: base %u is acknowledged but the window did not move", what, r->base);
 	for (i = 0; i < REL_WINDOW; i++) {
-		if (r->win[i].b != NULL) {
+		if (r->win != NULL && r->win[i].b != NULL) {
 			inflight++;
 			FZ_CHECK(r->win[i].rto <= REL_RTO_MAX, "%s: slot %zu rto %u", what, i,
 			         r->win[i].rto);
 		}
-		if (r->held[i] != NULL)
+		if (r->held != NULL && r->held[i] != NULL)
 			held++;
 	}
+	FZ_CHECK(held == r->nheld, "%s: %zu held, nheld says %u", what, held, r->nheld);
 	FZ_CHECK(inflight <= r->next_seq - r->base, "%s: %zu slots used, %u in flight", what,
 	         inflight, r->next_seq - r->base);
 	FZ_CHECK(r->recv_next >= 1, "%s: recv_next %u", what, r->recv_next);
