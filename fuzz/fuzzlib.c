@@ -139,10 +139,10 @@ void fz_check_rel(const struct rel *r, const char *what)
 	         r->next_seq);
 	FZ_CHECK(r->next_seq - r->base <= REL_WINDOW, "%s: %u in flight, window is %d", what,
 	         r->next_seq - r->base, REL_WINDOW);
-	FZ_CHECK(r->qlen <= REL_QUEUE_MAX && r->qlen <= r->qcap, "%s: queue %zu of cap %zu", what,
+	FZ_CHECK(r->qlen <= REL_QUEUE_MAX && r->qlen <= r->qcap, "%s: queue %u of cap %u", what,
 	         r->qlen, r->qcap);
-	FZ_CHECK(r->qcap == 0 || r->qhead < r->qcap, "%s: queue head %zu of cap %zu", what,
-	         r->qhead, r->qcap);
+	FZ_CHECK(r->qcap == 0 || r->qhead < r->qcap, "%s: queue head %u of cap %u", what, r->qhead,
+	         r->qcap);
 	FZ_CHECK(r->rto >= REL_RTO_MIN && r->rto <= REL_RTO_MAX, "%s: rto %u", what, r->rto);
 	/* The windows are allocated lazily (rel_trim gives them back while idle). */
 	FZ_CHECK(r->win != NULL || r->base == r->next_seq, "%s: %u in flight without a window",

@@ -27,12 +27,17 @@ struct session {
 	struct rel rel;
 	char *asm_buf; /* a long SAY being reassembled (at most V2_MAX_TEXT) */
 	size_t asm_len;
-	int asm_overflow;
 	enum v2_kind asm_kind; /* SAY or ME: what the pieces being reassembled make */
-	int quit_requested;    /* QUIT arrived: acted on after the DATA is processed */
-	int doomed;            /* its queue overflowed: evict after the broadcast */
-	int dirty;             /* has something to send or acknowledge */
-	int busy;              /* on the busy list (see struct proto2) */
+	/*
+	 * Flags as single bits: every member of a large room has a session,
+	 * and five ints and their padding would be 16 bytes more of it
+	 * (docs/PERFORMANCE.md counts an idle member's bytes).
+	 */
+	unsigned asm_overflow : 1;
+	unsigned quit_requested : 1; /* QUIT arrived: acted on after the DATA is processed */
+	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
+	unsigned dirty : 1;          /* has something to send or acknowledge */
+	unsigned busy : 1;           /* on the busy list (see struct proto2) */
 	struct session *next_sid, *next_dirty, *prev, *next;
 	struct session *busy_prev, *busy_next;
 };

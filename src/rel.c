@@ -77,7 +77,7 @@ int rel_queue(struct rel *r, struct blob *b)
 		return -1;
 	if (r->qlen == r->qcap) {
 		/* Grow the ring, unrolling it so that it starts at 0. */
-		size_t ncap = r->qcap ? r->qcap * 2 : 8, i;
+		uint32_t ncap = r->qcap ? r->qcap * 2 : 8, i;
 		struct blob **nq = xmalloc(ncap * sizeof *nq);
 
 		for (i = 0; i < r->qlen; i++)

@@ -46,12 +46,12 @@ struct rel_slot {
  */
 struct rel {
 	/* Sending. */
-	uint32_t next_seq;    /* seq the next queued message will get */
-	uint32_t base;        /* lowest unacknowledged seq (== next_seq: none in flight) */
-	struct rel_slot *win; /* REL_WINDOW slots, seq % REL_WINDOW for base <= seq <
-	                         next_seq; allocated while anything is in flight */
-	struct blob **queue;  /* ring of messages waiting for the window */
-	size_t qhead, qlen, qcap;
+	uint32_t next_seq;          /* seq the next queued message will get */
+	uint32_t base;              /* lowest unacknowledged seq (== next_seq: none in flight) */
+	struct rel_slot *win;       /* REL_WINDOW slots, seq % REL_WINDOW for base <= seq <
+	                               next_seq; allocated while anything is in flight */
+	struct blob **queue;        /* ring of messages waiting for the window */
+	uint32_t qhead, qlen, qcap; /* at most REL_QUEUE_MAX: 32 bits keep struct rel small */
 	uint32_t srtt, rttvar, rto; /* ms; srtt == 0: no sample yet */
 	/* Receiving. */
 	uint32_t recv_next; /* next seq to deliver */

@@ -540,7 +540,7 @@ void room_attach(struct room *r, const struct member *m, int proto, void *data)
 {
 	struct member *mm = mutable(r, m);
 
-	mm->proto = proto;
+	mm->proto = (uint8_t)proto; /* 1 or 2 */
 	mm->data = data;
 	if (proto == 2 && !mm->keepalive) {
 		/* v2 clients always send keepalives: they live by the keepalive timeout. */
