@@ -210,7 +210,7 @@ bench: deps
 	$(MAKE) bench-qund
 
 # qund under load beside the kernel's ceiling and a Python baseline (docs/PERFORMANCE.md).
-# 25 minutes on a shared 2-vCPU VM (docs/PERFORMANCE.md); BENCH_QUICK=1: about 2.5 minutes.
+# 25-30 minutes on a shared 2-vCPU VM with the 10,000-member room; BENCH_QUICK=1: about 2.
 BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
 bench-qund: all $(BENCH_PROGS)
 	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
