@@ -34,15 +34,37 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Send a request; errors (a refused port, say) surface on a later recv, so they are ignored here.
+/*
+ * Send one datagram.  A full send buffer (a burst of lines faster than the
+ * kernel hands them on) is waited out, up to about a second in 10 ms polls,
+ * rather than the line dropped: v1 has no retransmission to recover it.
+ * Other errors (a refused port, say) surface on a later recv and are
+ * ignored here.
  */
+static void send_datagram(int fd, const char *buf, size_t len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			return;
+		(void)poll(&p, 1, 10);
+	}
+}
+
+/* Send a request: see send_datagram. */
 static void send_request(const struct net_session *s, enum v1_cmd cmd, const char *text, size_t pad)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
 	int n = v1_format_request(buf, sizeof buf, cmd, s->name, text, pad);
 
 	if (n > 0)
-		(void)send(s->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		send_datagram(s->fd, buf, (size_t)n);
 }
 
 void np1_farewell(const struct net_session *s)

@@ -39,6 +39,14 @@ struct ui {
 	int reaped, killed;
 	unsigned who_shown; /* /who answers the user is waiting to see */
 	int reconnecting;
+	/*
+	 * Flow control towards the network process: a request the socketpair
+	 * had no room for waits here, input is not read until it is out, and
+	 * a QUIT asked for meanwhile follows it.  Nothing typed is dropped.
+	 */
+	size_t pending_len; /* 0: nothing waiting */
+	int quit_pending;
+	unsigned char pending[IPC_MAX];
 };
 
 static unsigned char msgbuf[IPC_MAX];
@@ -74,13 +82,44 @@ static void show_text(struct ui *u, enum ipc_line_kind kind, enum ui_text t, con
 	show(u, kind, 0, NULL, 0, IPC_NO_NAME_AT, text, strlen(text));
 }
 
-/* Send a request to the network process.  It never blocks: the child reads all the time. */
+/*
+ * Try to send one request now.  Returns 0 when it is out (or can never go:
+ * the network process is gone, and SIGCHLD tells the rest), -1 when the
+ * socketpair is full and it must wait for POLLOUT.
+ */
+static int send_now(struct ui *u, const unsigned char *msg, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(u->cfg->ipc, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) ? -1 : 0;
+}
+
+/*
+ * Send a request to the network process without blocking.  When the
+ * socketpair is full the request waits in u->pending and the main loop
+ * stops reading input until it is out (flush_pending), so the only request
+ * that can arrive meanwhile is a QUIT (a signal, the end of input): it is
+ * remembered and sent next.
+ */
 static void request(struct ui *u, enum ipc_type type, const char *s, size_t len)
 {
-	int n = ipc_encode_request(msgbuf, sizeof msgbuf, type, s, len);
+	int n;
 
-	if (n > 0 && !u->ipc_closed)
-		(void)send(u->cfg->ipc, msgbuf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (u->ipc_closed)
+		return;
+	if (u->pending_len > 0) {
+		if (type == IPC_QUIT)
+			u->quit_pending = 1;
+		return;
+	}
+	n = ipc_encode_request(msgbuf, sizeof msgbuf, type, s, len);
+	if (n <= 0 || send_now(u, msgbuf, (size_t)n) == 0)
+		return;
+	memcpy(u->pending, msgbuf, (size_t)n);
+	u->pending_len = (size_t)n;
 }
 
 static void request_quit(struct ui *u)
@@ -180,9 +219,24 @@ static void on_input(struct ui *u, int can_read)
 			request_quit(u);
 			return;
 		}
-		if (u->quitting)
-			return;
+		if (u->quitting || u->pending_len > 0)
+			return; /* the rest stays buffered in the terminal until the request is out
+			         */
 	}
+}
+
+/* The socketpair has room again: send what waited, then the lines typed meanwhile. */
+static void flush_pending(struct ui *u)
+{
+	if (u->pending_len == 0 || send_now(u, u->pending, u->pending_len) < 0)
+		return;
+	u->pending_len = 0;
+	if (u->quit_pending) {
+		u->quit_pending = 0;
+		request(u, IPC_QUIT, NULL, 0);
+	}
+	if (!u->quitting && !u->input_done && u->pending_len == 0)
+		on_input(u, 0);
 }
 
 /* The /who answer: it refreshes what completion knows, and is shown if the user asked. */
@@ -452,9 +506,11 @@ int ui_run(const struct ui_config *cfg)
 		}
 		timeout = u.deadline != 0 ? (int)(u.deadline - now) : -1;
 		p[0] = (struct pollfd){.fd = cfg->sigfd, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = u.ipc_closed ? -1 : cfg->ipc, .events = POLLIN};
-		p[2] = (struct pollfd){.fd = u.input_done || u.quitting ? -1 : STDIN_FILENO,
-		                       .events = POLLIN};
+		p[1] = (struct pollfd){.fd = u.ipc_closed ? -1 : cfg->ipc,
+		                       .events = POLLIN | (u.pending_len > 0 ? POLLOUT : 0)};
+		p[2] = (struct pollfd){
+		    .fd = u.input_done || u.quitting || u.pending_len > 0 ? -1 : STDIN_FILENO,
+		    .events = POLLIN};
 		n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			request_quit(&u);
@@ -465,6 +521,8 @@ int ui_run(const struct ui_config *cfg)
 		/* After a reap too: what the child said before it ended is still in the socket. */
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR) || u.reaped)
 			on_ipc(&u);
+		if (p[1].revents & POLLOUT)
+			flush_pending(&u);
 		if (!u.reaped && !u.quitting && !u.input_done &&
 		    p[2].revents & (POLLIN | POLLHUP | POLLERR))
 			on_input(&u, 1);

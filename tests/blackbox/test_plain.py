@@ -110,3 +110,22 @@ def test_refusals_before_anything_later_is_sent(session, proto):
     bob.expect("alice: fine")  # the very next line: the others were never sent
     assert wait_until(lambda: len(err.lines) >= 3), err.lines
     assert any(str(limit + 1) in l and str(limit) in l for l in err.lines), err.lines
+
+
+def test_a_burst_of_lines_loses_nothing(session):
+    """600 lines written at once (more than the socketpair to the network
+    process holds) all reach the room, in order, and end of input still
+    leaves cleanly: the interface waits for room instead of dropping.
+    v2 only: v1 has no retransmission, and such a burst overflows the
+    server's receive buffer (the kernel counts the drops as RcvbufErrors),
+    which no v1 client can repair."""
+    srv, q, bob, out, err = start(session, "v2")
+    n = 600
+    q.stdin.write(b"".join(b"line %d of the burst\n" % i for i in range(n)))
+    q.stdin.close()
+    before = bob.wait_for("alice left the room", timeout=4 * WAIT)
+    said = [l for l in before if l.startswith("alice: ")]
+    assert said == ["alice: line %d of the burst" % i for i in range(n)], (len(said), said[-3:])
+    assert q.wait(WAIT) == 0
+    assert wait_until(lambda: err.eof)
+    assert not err.lines, err.lines
