@@ -59,6 +59,13 @@ static struct width_pos place_edit_char(struct width_pos *p, wchar_t c, int cols
 	struct width_pos start = *p;
 	int i, n;
 
+	if (c == L'\n') {
+		/* A literal newline (Ctrl-V Ctrl-J): libedit goes on at the start of the next row.
+		 */
+		p->row++;
+		p->col = 0;
+		return start;
+	}
 	if (c == L'\t') {
 		/* Spaces up to the next tab stop, at least one. */
 		do
@@ -73,7 +80,8 @@ static struct width_pos place_edit_char(struct width_pos *p, wchar_t c, int cols
 
 		return width_place(p, w < 0 ? 0 : w, cols);
 	} else {
-		n = c > 0xFFFFF ? 8 : 7; /* \U+XXXX or \U+XXXXX */
+		/* As libedit's ct_visual_width(): \U+XXXX, or one more digit above U+FFFF. */
+		n = c > 0xFFFF ? 8 : 7;
 	}
 	for (i = 0; i < n; i++)
 		width_place(p, 1, cols);

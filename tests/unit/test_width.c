@@ -265,6 +265,20 @@ static void layout_unprintable_as_code(void **state)
 	assert_pos(e, 0, 2 + 7);
 	layout(L"\U0010FFFF", 1, 80, &c, &e);
 	assert_pos(e, 0, 2 + 8);
+	/* A noncharacter above U+FFFF (a valid name may hold one): 8 columns too. */
+	layout(L"\U0001FFFE", 1, 80, &c, &e);
+	assert_pos(e, 0, 2 + 8);
+}
+
+static void layout_newline_starts_a_row(void **state)
+{
+	struct width_pos c, e;
+
+	(void)state;
+	/* "ab", a literal newline, "c": libedit shows c at the start of the next row. */
+	layout(L"ab\ncd", 4, 80, &c, &e);
+	assert_pos(c, 1, 1);
+	assert_pos(e, 1, 2);
 }
 
 static void layout_combining(void **state)
@@ -303,6 +317,7 @@ int main(void)
 	    cmocka_unit_test(layout_control_shown_as_caret),
 	    cmocka_unit_test(layout_tab_to_next_stop),
 	    cmocka_unit_test(layout_unprintable_as_code),
+	    cmocka_unit_test(layout_newline_starts_a_row),
 	    cmocka_unit_test(layout_combining),
 	};
 
