@@ -66,6 +66,7 @@ struct term {
 	char in[TERM_INPUT_MAX + 1];
 	size_t have;
 	int overlong, in_eof, prompt_shown;
+	int out_failed; /* plain mode: writing the room's lines failed (a closed pipe) */
 };
 
 /* For the atexit() handler: the settings to put back if the program ends without term_close(). */
@@ -88,11 +89,18 @@ enum term_mode term_detect(void)
 	return TERM_TUI;
 }
 
-/* mkdir -p for the directories of path (not its last component), private to the user. */
+/*
+ * mkdir -p for the directories of path (not its last component), private to
+ * the user.  Returns 0 only when path's own directory is then a directory
+ * of this user that nobody else may write: anything else (another user's
+ * directory, a shared one, a symbolic link) and the history stays in memory,
+ * since others could plant or read the file there.
+ */
 static int make_parents(const char *path)
 {
 	char dir[PATH_SIZE];
-	size_t i, n = strlen(path);
+	struct stat st;
+	size_t i, n = strlen(path), last = 0;
 
 	if (n >= sizeof dir)
 		return -1;
@@ -104,7 +112,14 @@ static int make_parents(const char *path)
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -1;
 		dir[i] = '/';
+		last = i;
 	}
+	if (last == 0)
+		return -1;
+	dir[last] = '\0';
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return -1;
 	return 0;
 }
 
@@ -322,11 +337,16 @@ static void history_save(struct term *t)
 
 	if (t->hist == NULL || t->hist_path[0] == '\0')
 		return;
-	n = snprintf(tmp, sizeof tmp, "%s.tmp", t->hist_path);
+	n = snprintf(tmp, sizeof tmp, "%s.XXXXXX", t->hist_path);
 	if (n < 0 || (size_t)n >= sizeof tmp)
 		return;
-	/* What people said is private: the file is the user's alone, and replaced whole. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * What people said is private: the file is the user's alone (mkostemp
+	 * makes it 0600, new, with a name of its own, so two qun saving at
+	 * once do not write into one temporary), and it replaces the old one
+	 * whole.
+	 */
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return;
 	f = fdopen(fd, "w");
@@ -410,6 +430,11 @@ struct term *term_open(enum term_mode mode, const char *history_path, term_compl
 	if (t->mode != TERM_TUI)
 		term_show(t);
 	return t;
+}
+
+int term_output_failed(const struct term *t)
+{
+	return t->out_failed;
 }
 
 enum term_mode term_mode(const struct term *t)
@@ -553,6 +578,8 @@ void term_print(struct term *t, const char *line, int to_stderr)
 		fputs(line, to_stderr ? stderr : t->out);
 		fputs("\n", to_stderr ? stderr : t->out);
 		fflush(to_stderr ? stderr : t->out);
+		if (!to_stderr && ferror(t->out))
+			t->out_failed = 1;
 		break;
 	}
 }

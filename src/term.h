@@ -83,6 +83,13 @@ enum term_input term_read(struct term *t, int can_read, char *line, size_t size,
  */
 void term_print(struct term *t, const char *line, int to_stderr);
 
+/*
+ * Whether a line could not be written to standard output in plain mode
+ * (whoever read it is gone: a closed pipe, a full disk).  The room's lines
+ * would be lost from then on, so the UI leaves.
+ */
+int term_output_failed(const struct term *t);
+
 /* Bring back the input line (or the prompt) after term_print()s or input, and flush. */
 void term_show(struct term *t);
 

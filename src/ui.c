@@ -527,6 +527,10 @@ int ui_run(const struct ui_config *cfg)
 		    p[2].revents & (POLLIN | POLLHUP | POLLERR))
 			on_input(&u, 1);
 		term_show(u.term);
+		if (term_output_failed(u.term) && !u.input_done) {
+			u.input_done = 1; /* nobody reads what the room says: leave */
+			request_quit(&u);
+		}
 	}
 	term_close(u.term);
 	return finish(&u);

@@ -7,7 +7,10 @@ runs against the default server with qun speaking v2, and against a
 the lines read the same in both protocols (v1 shows the server's own
 lines; v2 phrases the room's events in qun's language)."""
 
+import os
+import select
 import threading
+import time
 
 import pytest
 
@@ -129,3 +132,29 @@ def test_a_burst_of_lines_loses_nothing(session):
     assert q.wait(WAIT) == 0
     assert wait_until(lambda: err.eof)
     assert not err.lines, err.lines
+
+
+def test_leaves_when_nobody_reads_its_output(session):
+    """qun ... | head -1: once standard output is a closed pipe the room's
+    lines would be lost, so qun leaves the room and exits instead of
+    staying in it until its input ends."""
+    srv = session.server("en")
+    bob = session.member(srv, "bob")
+    q = session.qun_pipe(srv.port, "alice")
+    bob.expect("alice joined the room")
+    bob.send("C bob first")
+    # Read stdout here, not on a thread, so that closing it cannot wait for one.
+    fd, got = q.stdout.fileno(), b""
+    deadline = time.monotonic() + WAIT
+    while b"bob: first\n" not in got and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            got += chunk
+    assert b"bob: first\n" in got, got
+    q.stdout.close()  # the reader goes away; stdin stays open
+    bob.send("C bob second")
+    bob.send("C bob third")
+    bob.wait_for("alice left the room")
+    assert q.wait(WAIT) == 0

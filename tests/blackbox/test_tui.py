@@ -137,11 +137,36 @@ def test_history_recall_and_persistence(session):
 
     path = os.path.join(session.dir, "state", "qun", "history")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    # Saved through a temporary of its own, renamed over: none is left behind.
+    assert os.listdir(os.path.dirname(path)) == ["history"]
     t2 = start(session, srv)
     t2.keys("Up")
     t2.wait_input("/quit")
     t2.keys("Up")
     t2.wait_input("第二行")
+
+
+def test_history_not_kept_in_a_directory_others_can_write(session):
+    """If $XDG_STATE_HOME/qun is writable by others (who could plant or
+    read the file), the history stays in memory: recall works, nothing is
+    written there."""
+    srv, (bob,) = room(session, "bob")
+    shared = os.path.join(session.dir, "shared")
+    os.makedirs(os.path.join(shared, "qun"))
+    os.chmod(os.path.join(shared, "qun"), 0o777)
+    t = start(session, srv, env=session.env(XDG_STATE_HOME=shared))
+    bob.expect("alice 进入了聊天室")
+    t.type("in memory only")
+    t.keys("Enter")
+    bob.expect("alice 说：in memory only")
+    t.keys("Up")
+    t.wait_input("in memory only")
+    t.keys("C-u")
+    t.type("/quit")
+    t.keys("Enter")
+    t.wait_text("QUN-EXIT=0")
+    bob.wait_for("alice 退出了聊天室")
+    assert os.listdir(os.path.join(shared, "qun")) == []
 
 
 def test_completion(session):
