@@ -507,7 +507,7 @@ static void answer_who(struct proto2 *p, struct session *ss)
 	size_t i, total, count = 0, next = 0;
 	struct outcome o;
 
-	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), now_ms(), &o) ==
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, now_ms(), &o) ==
 	    NULL) {
 		server_deliver(s, &o, 0);
 		return;
