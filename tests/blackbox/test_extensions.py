@@ -233,8 +233,32 @@ def test_v2_who_costs_a_flood_token(session):
     """WHO past the flood burst is answered with a NOTICE, not a list."""
     srv = session.server(args=("--flood-burst", "2", "--flood-rate", "1"))
     alice = v2(session, srv, "alice")
-    for _ in range(3):
+    for i in range(2):  # each after the last answer: its DATA carries the ack
         alice.who()
+        alice.wait_who(start=i)
+    alice.who()
     alice.wait_notice(v2client.E_FLOOD)
-    assert wait_until(lambda: len(alice.whos) == 2)
     assert not alice.wait(lambda: len(alice.whos) > 2, 0.5)
+
+
+def test_v2_who_one_answer_in_flight(session):
+    """A WHO answer's MEMBERS are private to the session and held until
+    acknowledged, so a WHO that comes before the last answer is
+    acknowledged is refused (NOTICE flooding) and costs no flood token;
+    once the client acknowledges, the next WHO is answered."""
+    srv = session.server(args=("--flood-burst", "2", "--flood-rate", "1"))
+    alice = v2client.V2Client(("127.0.0.1", srv.port), label="alice", auto_ack=False)
+    session.items.append(alice)
+    alice.login("alice", timeout=WAIT)
+    who = v2client.who_payload()
+    alice.send_session(v2client.DATA, seq=1, ack=0, bits=0, payload=who)
+    assert alice.wait_who()[0] == 1
+    for seq in (2, 3, 4):  # still acknowledging nothing
+        alice.send_session(v2client.DATA, seq=seq, ack=0, bits=0, payload=who)
+    assert alice.wait(lambda: len(alice.notices) == 3)
+    assert all(n.code == v2client.E_FLOOD for n in alice.notices), alice.notices
+    assert not alice.wait(lambda: len(alice.whos) > 1, 0.5)
+    alice.send_session(v2client.ACK)  # acknowledges the MEMBERS and the NOTICEs
+    alice.send_session(v2client.DATA, seq=5, payload=who)
+    assert alice.wait_who(start=1)[0] == 1  # answered: the refusals took no token
+    assert len(alice.notices) == 3 and not alice.errors
