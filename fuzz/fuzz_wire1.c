@@ -1,4 +1,5 @@
 /* fuzz_wire1.c - libFuzzer harness for protocol v1's parser and formatters (src/wire1.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ static void check_request(const char *buf, size_t len, const struct v1_request *
 {
 	char out[QUN_MAX_DATAGRAM + 1];
 	struct v1_request again;
-	char *name, *text = NULL;
+	char *name, *text = NULL, part[16];
 	int n;
 
 	FZ_CHECK(req->cmd == V1_LOGIN || req->cmd == V1_CHAT || req->cmd == V1_QUIT ||
@@ -54,6 +55,12 @@ static void check_request(const char *buf, size_t len, const struct v1_request *
 	name = cstr(req->name, req->name_len);
 	if (req->text != NULL)
 		text = cstr(req->text, req->text_len);
+	if (req->cmd == V1_WHO && req->part > 0) {
+		FZ_CHECK(req->part <= V1_WHO_MAX_PARTS, "W part %u accepted", req->part);
+		snprintf(part, sizeof part, "%u", req->part);
+		text = strdup(part);
+		FZ_CHECK(text != NULL, "out of memory");
+	}
 	n = v1_format_request(out, sizeof out, req->cmd, name, text, 0);
 	FZ_CHECK(n > 0, "a valid request does not format");
 	FZ_CHECK(v1_parse(out, (size_t)n, &again) == V1_OK, "formatted request does not parse");
@@ -63,6 +70,7 @@ static void check_request(const char *buf, size_t len, const struct v1_request *
 	FZ_CHECK(again.text_len == req->text_len &&
 	             (req->text == NULL || memcmp(again.text, req->text, req->text_len) == 0),
 	         "text changed in a round trip");
+	FZ_CHECK(again.cmd != V1_WHO || again.part == req->part, "W part changed in a round trip");
 	free(name);
 	free(text);
 }

@@ -18,13 +18,14 @@
 #include "uilink.h"
 #include "wire1.h"
 
-#define LOGIN_TRIES 5    /* L sent this many times, 1 s apart */
-#define LOGIN_PAD   256  /* padding that makes room for a full refusal after "ERR" */
-#define QUIT_TRIES  3    /* Q sent this many times while waiting for EXIT */
-#define QUIT_GAP    1000 /* ms between them when the user quits */
-#define ORPHAN_GAP  300  /* ms between them when the UI is gone: end within a second */
-#define WHO_RETRY   1000 /* ms without any answer before W is sent again, once */
-#define WHO_WAIT    2500 /* ms before an incomplete answer is given to the UI as it is */
+#define LOGIN_TRIES 5     /* L sent this many times, 1 s apart */
+#define LOGIN_PAD   256   /* padding that makes room for a full refusal after "ERR" */
+#define QUIT_TRIES  3     /* Q sent this many times while waiting for EXIT */
+#define QUIT_GAP    1000  /* ms between them when the user quits */
+#define ORPHAN_GAP  300   /* ms between them when the UI is gone: end within a second */
+#define WHO_RETRY   1000  /* ms without an answer to a W before it is sent again, once */
+#define WHO_WAIT    2500  /* ms without a new part before the answer goes to the UI as it is */
+#define WHO_LIMIT   10000 /* ms after /who when it goes to the UI as it is, whatever comes */
 
 static uint64_t now_ms(void)
 {
@@ -127,7 +128,8 @@ enum net_login_result np1_login(struct net_session *s, char *reason, size_t size
 /* A /who answer being put together from its parts. */
 struct who_acc {
 	int active, heard, retried;
-	uint64_t retry_at, deadline;
+	unsigned asked; /* the part the last W asked for */
+	uint64_t retry_at, deadline, limit;
 	unsigned parts;
 	uint64_t got; /* bit i: part i + 1 arrived */
 	unsigned long total;
@@ -192,17 +194,52 @@ static enum ipc_line_kind line_kind(enum v1_event ev)
 	return IPC_LINE_NOTICE;
 }
 
-static void who_start(struct np *np)
+/*
+ * Send "W name PART", padded to a full datagram: qund answers a W with at
+ * most three times its size (docs/PROTOCOL.md, "Extensions"), so only a
+ * W of 400 bytes or more is sure to get its part whole.
+ */
+static void who_send(const struct np *np, unsigned part)
+{
+	char num[16];
+
+	snprintf(num, sizeof num, "%u", part);
+	send_request(np->s, V1_WHO, num, QUN_MAX_DATAGRAM);
+}
+
+/* Ask for one part, and wait for it: once again after WHO_RETRY, up to WHO_WAIT in all. */
+static void who_ask(struct np *np, unsigned part)
 {
 	struct who_acc *w = &np->who;
 	uint64_t now = now_ms();
 
+	w->asked = part;
+	w->retried = 0;
+	w->retry_at = now + WHO_RETRY;
+	w->deadline = now + WHO_WAIT < w->limit ? now + WHO_WAIT : w->limit;
+	who_send(np, part);
+}
+
+static void who_start(struct np *np)
+{
+	struct who_acc *w = &np->who;
+
 	memset(w, 0, offsetof(struct who_acc, store));
 	w->count = w->used = 0;
 	w->active = 1;
-	w->retry_at = now + WHO_RETRY;
-	w->deadline = now + WHO_WAIT;
-	send_request(np->s, V1_WHO, NULL, 0);
+	w->limit = now_ms() + WHO_LIMIT;
+	who_ask(np, 1);
+}
+
+/* The lowest part of 1..parts not yet in, or 0 if every one is. */
+static unsigned who_missing(const struct who_acc *w)
+{
+	unsigned k;
+
+	for (k = 1; k <= w->parts; k++)
+		if (!(w->got & ((uint64_t)1 << (k - 1))))
+			return k;
+	return 0;
 }
 
 static void who_finish(struct np *np, enum ipc_who_status st)
@@ -215,7 +252,10 @@ static void who_finish(struct np *np, enum ipc_who_status st)
 	w->active = 0;
 }
 
-/* One part of a WHO answer: keep its valid names; when every part is in, hand the list over. */
+/*
+ * One part of a WHO answer: keep its valid names; when every part is in,
+ * hand the list over, else ask for the next missing one.
+ */
 static void who_part(struct np *np, const struct v1_who *part)
 {
 	struct who_acc *w = &np->who;
@@ -251,6 +291,8 @@ static void who_part(struct np *np, const struct v1_who *part)
 	all = w->parts >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << w->parts) - 1;
 	if ((w->got & all) == all)
 		who_finish(np, IPC_WHO_COMPLETE);
+	else
+		who_ask(np, who_missing(w));
 }
 
 /* One datagram from the server: EXIT ends the session; anything else goes to the UI, recognised. */
@@ -396,15 +438,15 @@ static int run_timers(struct np *np)
 	}
 	next = np->ping_at;
 	if (np->who.active) {
-		if (!np->who.heard && !np->who.retried && now >= np->who.retry_at) {
-			send_request(np->s, V1_WHO, NULL, 0);
+		if (!np->who.retried && now >= np->who.retry_at) {
+			who_send(np, np->who.asked);
 			np->who.retried = 1;
 		}
 		if (now >= np->who.deadline)
 			who_finish(np, IPC_WHO_PARTIAL);
 		else
 			next = np->who.deadline < next ? np->who.deadline : next;
-		if (np->who.active && !np->who.heard && !np->who.retried && np->who.retry_at < next)
+		if (np->who.active && !np->who.retried && np->who.retry_at < next)
 			next = np->who.retry_at;
 	}
 	return next > now ? (int)(next - now) : 0;

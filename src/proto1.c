@@ -14,6 +14,29 @@
 
 #define SEND_BATCH 64 /* datagrams per sendmmsg() */
 
+/*
+ * The most qund sends in answer to one W of req_len bytes.  v1 source
+ * addresses are spoofable, a member's as much as a stranger's, so the
+ * answer to a W, refusals included, is held to WHO_AMPLIFY times the
+ * request (docs/PROTOCOL.md, "No amplification"; THREATS.md S3).
+ */
+#define WHO_AMPLIFY ((size_t)3)
+
+static size_t who_budget(size_t req_len)
+{
+	return WHO_AMPLIFY * (req_len < QUN_MAX_DATAGRAM ? req_len : (size_t)QUN_MAX_DATAGRAM);
+}
+
+/*
+ * Refuse a W within its budget: what v1_reply does for a stranger (the
+ * reason if it fits, else ERR, else nothing), with the budget as the limit.
+ */
+static void refuse_who(struct server *s, struct outcome *o, size_t req_len)
+{
+	o->reply_to_member = 0;
+	server_deliver(s, o, who_budget(req_len));
+}
+
 /* A request that failed to parse: refuse with a reason, or drop, per docs/PROTOCOL.md. */
 static void refuse_malformed(struct server *s, const struct peer_addr *from, const char *buf,
                              size_t len, enum v1_status st)
@@ -42,6 +65,11 @@ static void refuse_malformed(struct server *s, const struct peer_addr *from, con
 	} else if (st == V1_NO_TEXT) {
 		o.err = QERR_TEXT_INVALID;
 		o.err_detail = TEXT_EMPTY;
+	}
+	/* A malformed W, even from a member's address, is held to the W's budget (send_who). */
+	if (len > 0 && buf[0] == V1_WHO && o.reply_to_member) {
+		refuse_who(s, &o, len);
+		return;
 	}
 	/* Strangers get an answer only to a login attempt of sane size; the rest is noise. */
 	if (!o.reply_to_member && (len == 0 || buf[0] != V1_LOGIN || st == V1_TOO_LONG)) {
@@ -88,35 +116,36 @@ static int v1_sanctioned(struct server *s, const struct peer_addr *from,
 }
 
 /*
- * W name (docs/PROTOCOL.md, "Extensions"): the member list, to the member
- * who asked and to nobody else, in as many WHO datagrams as it takes.
- * Like C it is taken only from the address that owns the name and costs a
- * flood-control token (room_who), so the answer (up to 30 datagrams for a
- * full room) only ever goes to a member's own address, and not endlessly.
+ * W name [part] (docs/PROTOCOL.md, "Extensions"): one part of the member
+ * list, to the member who asked and to nobody else, in one datagram of at
+ * most who_budget(req_len) bytes.  Without a part number it is part 1;
+ * past the last part, the last.  Only from the address that owns the name;
+ * a W for part 1 costs a flood-control token (it starts a list), a W for a
+ * later part does not (room_who), since its answer is bounded anyway.
  */
 static void send_who(struct server *s, const struct peer_addr *from, const struct v1_request *req,
                      uint64_t now, size_t req_len)
 {
 	static const char *names[V1_WHO_MAX_NAMES];
 	char buf[QUN_MAX_DATAGRAM + 1];
-	size_t i, total, count = 0, next = 0;
-	unsigned part, parts;
+	size_t i, total, count = 0;
+	unsigned part = req->part > 1 ? req->part : 1, parts;
 	struct outcome o;
 	int n;
 
-	if (room_who(s->room, from, req->name, req->name_len, now, &o) == NULL) {
-		server_deliver(s, &o, req_len);
+	if (room_who(s->room, from, req->name, req->name_len, part == 1, now, &o) == NULL) {
+		refuse_who(s, &o, req_len);
 		return;
 	}
 	total = room_count(s->room);
 	for (i = 0; i < total && count < V1_WHO_MAX_NAMES; i++)
 		names[count++] = room_member(s->room, i)->name;
 	parts = v1_who_parts(names, count);
-	for (part = 1; part <= parts; part++) {
-		n = v1_format_who(buf, sizeof buf, part, parts, total, names, count, &next);
-		if (n > 0)
-			server_send(s, from, buf, (size_t)n);
-	}
+	if (part > parts)
+		part = parts; /* the room shrank since the asker learnt the number of parts */
+	n = v1_format_who_part(buf, sizeof buf, who_budget(req_len), part, total, names, count);
+	if (n > 0)
+		server_send(s, from, buf, (size_t)n);
 }
 
 void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len)

@@ -27,17 +27,23 @@ struct session {
 	struct rel rel;
 	char *asm_buf; /* a long SAY being reassembled (at most V2_MAX_TEXT) */
 	size_t asm_len;
-	enum v2_kind asm_kind; /* SAY or ME: what the pieces being reassembled make */
 	/*
 	 * Flags as single bits: every member of a large room has a session,
 	 * and five ints and their padding would be 16 bytes more of it
-	 * (docs/PERFORMANCE.md counts an idle member's bytes).
+	 * (docs/PERFORMANCE.md counts an idle member's bytes).  asm_kind
+	 * shares their word, which leaves room for who_seq in the same 8 bytes.
 	 */
+	unsigned asm_kind : 8; /* enum v2_kind, SAY or ME: what the pieces being reassembled make */
 	unsigned asm_overflow : 1;
 	unsigned quit_requested : 1; /* QUIT arrived: acted on after the DATA is processed */
 	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
 	unsigned dirty : 1;          /* has something to send or acknowledge */
 	unsigned busy : 1;           /* on the busy list (see struct proto2) */
+	/*
+	 * The seq of the last MEMBERS of the last WHO answered (0: none): until
+	 * the client has acknowledged it, the next WHO is refused (answer_who).
+	 */
+	uint32_t who_seq;
 	struct session *next_sid, *next_dirty, *prev, *next;
 	struct session *busy_prev, *busy_next;
 };
@@ -496,9 +502,12 @@ static int queue_members_piece(struct proto2 *p, struct session *ss, const char 
 
 /*
  * WHO from ss: the members online, to ss alone, in as many MEMBERS pieces
- * as it takes (about 30 for a room of 1024).  It costs a flood-control
- * token (room_who), so a member cannot make the server queue lists
- * without end; one over the rate gets a NOTICE instead.
+ * as it takes (about 30 for a room of 1024).  The pieces are private to
+ * the session, so they pin memory until acknowledged: at most one answer
+ * is in flight per session, and a WHO that comes before the client has
+ * acknowledged the last answer's last MEMBERS gets a NOTICE (flooding)
+ * and costs nothing else.  Otherwise it costs a flood-control token
+ * (room_who); one over the rate gets the same NOTICE instead.
  */
 static void answer_who(struct proto2 *p, struct session *ss)
 {
@@ -507,7 +516,11 @@ static void answer_who(struct proto2 *p, struct session *ss)
 	size_t i, total, count = 0, next = 0;
 	struct outcome o;
 
-	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), now_ms(), &o) ==
+	if (ss->who_seq != 0 && !rel_acked_through(&ss->rel, ss->who_seq)) {
+		queue_notice(p, ss, QERR_FLOOD, 0);
+		return;
+	}
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, now_ms(), &o) ==
 	    NULL) {
 		server_deliver(s, &o, 0);
 		return;
@@ -517,8 +530,9 @@ static void answer_who(struct proto2 *p, struct session *ss)
 		names[count++] = room_member(s->room, i)->name;
 	do
 		if (queue_members_piece(p, ss, names, count, total, &next) < 0)
-			return;
+			break;
 	while (next < count);
+	ss->who_seq = rel_last_seq(&ss->rel);
 }
 
 /* One in-order reliable message from a client. */
@@ -550,7 +564,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	}
 	if (ss->asm_buf == NULL) {
 		ss->asm_buf = xmalloc(V2_MAX_TEXT);
-		ss->asm_kind = m.kind;
+		ss->asm_kind = (unsigned)m.kind & 0xffu;
 	}
 	/* Pieces of one message are all SAY or all ME; a mix is refused whole, like an overflow. */
 	if (ss->asm_overflow || ss->asm_len + m.text_len > V2_MAX_TEXT || m.kind != ss->asm_kind)
@@ -564,7 +578,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	if (ss->asm_overflow)
 		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
-		say_text(e->p, ss, ss->asm_kind, ss->asm_buf, ss->asm_len);
+		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, ss->asm_buf, ss->asm_len);
 	free(ss->asm_buf);
 	ss->asm_buf = NULL;
 	ss->asm_len = 0;

@@ -237,6 +237,16 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 	return next;
 }
 
+uint32_t rel_last_seq(const struct rel *r)
+{
+	return r->next_seq + r->qlen - 1;
+}
+
+int rel_acked_through(const struct rel *r, uint32_t seq)
+{
+	return seq < r->base;
+}
+
 uint64_t rel_oldest(const struct rel *r)
 {
 	uint32_t seq;

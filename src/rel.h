@@ -115,6 +115,16 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
  */
 void rel_trim(struct rel *r);
 
+/*
+ * The sequence number the most recently queued message has, or will get
+ * when the window takes it (0 before any was queued).  Seqs are handed out
+ * in queue order, so this is known as soon as rel_queue returns.
+ */
+uint32_t rel_last_seq(const struct rel *r);
+
+/* 1 if the peer has acknowledged every message up to and including seq, else 0. */
+int rel_acked_through(const struct rel *r, uint32_t seq);
+
 /* Time the oldest unacknowledged message was first sent, or 0 if none is in flight. */
 uint64_t rel_oldest(const struct rel *r);
 

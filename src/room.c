@@ -395,7 +395,7 @@ void room_say(struct room *r, const struct peer_addr *addr, const char *name, si
 }
 
 const struct member *room_who(struct room *r, const struct peer_addr *addr, const char *name,
-                              size_t name_len, uint64_t now, struct outcome *o)
+                              size_t name_len, int take_token, uint64_t now, struct outcome *o)
 {
 	struct member *m;
 
@@ -404,7 +404,7 @@ const struct member *room_who(struct room *r, const struct peer_addr *addr, cons
 	if (m == NULL)
 		return NULL;
 	touch(r, m, now);
-	if (r->cfg.flood_burst > 0 &&
+	if (take_token && r->cfg.flood_burst > 0 &&
 	    !bucket_take(&m->flood, now, r->cfg.flood_burst, r->cfg.flood_rate)) {
 		refuse(o, QERR_FLOOD, 0);
 		return NULL;

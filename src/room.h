@@ -106,13 +106,15 @@ void room_quit(struct room *r, const struct peer_addr *addr, const char *name, s
                uint64_t now, struct outcome *o);
 /*
  * A member asks who is online (v1 W, v2 WHO).  Taken only from the
- * address that owns the name, like SAY, and it costs a flood-control
- * token, since the answer may take many datagrams.  Returns the member if
- * the caller may answer; else NULL, with *o saying why (a drop, or a
- * flood refusal to reply).  No event either way.
+ * address that owns the name, like SAY.  Starting a list (take_token 1)
+ * costs a flood-control token, since a list is work and many datagrams;
+ * v1's requests for a later part of one (take_token 0) do not, since each
+ * is answered by one datagram of bounded size.  Returns the member if the
+ * caller may answer; else NULL, with *o saying why (a drop, or a flood
+ * refusal to reply).  No event either way.
  */
 const struct member *room_who(struct room *r, const struct peer_addr *addr, const char *name,
-                              size_t name_len, uint64_t now, struct outcome *o);
+                              size_t name_len, int take_token, uint64_t now, struct outcome *o);
 void room_ping(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o);
 int room_kick(struct room *r, const char *name, size_t name_len, struct outcome *o);

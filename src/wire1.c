@@ -25,6 +25,30 @@ static size_t strip_trailing_spaces(const char *s, size_t len)
 	return len;
 }
 
+/*
+ * W's optional part number: if s[0..len) ends in a space and a number of
+ * 1..V1_WHO_MAX_PARTS (no leading zero), store it in *part and return the
+ * length of what precedes it, less trailing spaces; else return len and
+ * leave *part alone.  Anything else stays in the name, which the name
+ * rules then refuse, as they refused it before parts existed.
+ */
+static size_t split_who_part(const char *s, size_t len, unsigned *part)
+{
+	size_t at = len;
+	unsigned v = 0;
+
+	while (at > 0 && s[at - 1] >= '0' && s[at - 1] <= '9' && len - at < 3)
+		at--;
+	if (at == len || at == 0 || s[at - 1] != ' ' || s[at] == '0' || len - at > 2)
+		return len;
+	for (size_t i = at; i < len; i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (v > V1_WHO_MAX_PARTS)
+		return len;
+	*part = v;
+	return strip_trailing_spaces(s, at - 1);
+}
+
 enum v1_status v1_parse(const char *buf, size_t len, struct v1_request *req)
 {
 	const char *rest, *sp;
@@ -49,9 +73,12 @@ enum v1_status v1_parse(const char *buf, size_t len, struct v1_request *req)
 	rest = len > 2 ? buf + 2 : buf + len;
 	rest_len = len > 2 ? len - 2 : 0;
 
+	req->part = 0;
 	if (req->cmd != V1_CHAT && req->cmd != V1_ACTION) {
 		req->name = rest;
 		req->name_len = strip_trailing_spaces(rest, rest_len);
+		if (req->cmd == V1_WHO)
+			req->name_len = split_who_part(rest, req->name_len, &req->part);
 		return req->name_len == 0 ? V1_NO_NAME : V1_OK;
 	}
 	sp = memchr(rest, ' ', rest_len);
@@ -145,6 +172,8 @@ int v1_format_request(char *buf, size_t size, enum v1_cmd cmd, const char *name,
 	if (cmd == V1_CHAT || cmd == V1_ACTION) {
 		if (text == NULL || pad_to != 0)
 			return -1;
+		n = snprintf(buf, limit, "%c %s %s", (char)cmd, name, text);
+	} else if (cmd == V1_WHO && text != NULL) {
 		n = snprintf(buf, limit, "%c %s %s", (char)cmd, name, text);
 	} else {
 		n = snprintf(buf, limit, "%c %s", (char)cmd, name);
@@ -351,6 +380,37 @@ int v1_format_who(char *buf, size_t size, unsigned part, unsigned parts, unsigne
 	}
 	buf[n] = '\0';
 	*next = end;
+	return n;
+}
+
+int v1_format_who_part(char *buf, size_t size, size_t max, unsigned part, unsigned long total,
+                       const char *const *names, size_t count)
+{
+	unsigned parts = v1_who_parts(names, count), k;
+	size_t from = 0, end, i;
+	int n;
+
+	if (part < 1 || part > parts || size < QUN_MAX_DATAGRAM + 1)
+		return -1;
+	if (max > QUN_MAX_DATAGRAM)
+		max = QUN_MAX_DATAGRAM;
+	for (k = 1; k < part; k++)
+		from = pack_part(names, count, from);
+	end = pack_part(names, count, from);
+	n = snprintf(buf, size, "WHO %u/%u %lu", part, parts, total);
+	/* cppcheck-suppress knownConditionTrueFalse ; false positive: n is snprintf's, unknown */
+	if (n < 0 || (size_t)n > max)
+		return -1;
+	for (i = from; i < end; i++) {
+		size_t len = strlen(names[i]);
+
+		if ((size_t)n + 1 + len > max)
+			break;
+		buf[n++] = ' ';
+		memcpy(buf + n, names[i], len);
+		n += (int)len;
+	}
+	buf[n] = '\0';
 	return n;
 }
 

@@ -35,6 +35,7 @@ struct v1_request {
 	size_t name_len;
 	const char *text; /* C and A only; NULL otherwise */
 	size_t text_len;
+	unsigned part; /* W only: the part of the answer asked for, 1..V1_WHO_MAX_PARTS; else 0 */
 };
 
 /*
@@ -43,8 +44,12 @@ struct v1_request {
  * the command and its space, less trailing spaces (padding), so "L al ice"
  * yields the name "al ice", which the name rules then refuse; for C and A
  * the name ends at the first space after it and the text is everything
- * after that space, kept byte for byte.  Name and text rules are not applied
- * here: see text.h.  On any status but V1_OK, *req is unspecified.
+ * after that space, kept byte for byte.  W may end in a part number (1 to
+ * V1_WHO_MAX_PARTS, in decimal without leading zeros, after a space and
+ * before the padding): "W alice 3" asks for part 3 of alice's answer; a
+ * last word that is not such a number stays in the name, as before.  Name
+ * and text rules are not applied here: see text.h.  On any status but
+ * V1_OK, *req is unspecified.
  */
 enum v1_status v1_parse(const char *buf, size_t len, struct v1_request *req);
 
@@ -80,7 +85,7 @@ int v1_format_event(char *buf, size_t size, enum lang lang, enum v1_event ev, co
 /*
  * Format a request "CMD name[ text]" into buf, padded with trailing spaces
  * to at least pad_to bytes (0 for none; C and A, which carry text, may not
- * be padded).
+ * be padded).  For W, text is the part asked for, in decimal, or NULL.
  * Returns the length, or -1 if it does not fit in size bytes or
  * QUN_MAX_DATAGRAM.
  */
@@ -138,6 +143,17 @@ unsigned v1_who_parts(const char *const *names, size_t count);
  */
 int v1_format_who(char *buf, size_t size, unsigned part, unsigned parts, unsigned long total,
                   const char *const *names, size_t count, size_t *next);
+
+/*
+ * Format part `part` alone (1-based, as v1_format_who would number it),
+ * in at most `max` bytes: the part's own names, less those at its end
+ * that would pass `max`.  This is how qund answers one W without ever
+ * sending more than a multiple of the request's size.  buf must hold
+ * QUN_MAX_DATAGRAM + 1 bytes.  Returns the length, or -1 if part is not
+ * in 1..v1_who_parts(names, count) or not even the header fits in max.
+ */
+int v1_format_who_part(char *buf, size_t size, size_t max, unsigned part, unsigned long total,
+                       const char *const *names, size_t count);
 
 struct v1_who {
 	unsigned part, parts;

@@ -102,6 +102,22 @@ def test_commands(session, proto):
     assert out.lines[-1] == "you have left the room"
 
 
+def test_who_of_a_big_room(session, proto):
+    """/who lists everyone in a room whose names take several datagrams
+    (v1: several parts, asked for one by one, each W padded)."""
+    srv, q, bob, out, err = start(session, proto)
+    names = ["m%02d" % i + "x" * 28 for i in range(60)]  # 31-byte names: 2 v1 parts
+    for name in names:
+        session.member(srv, name)
+    for name in names:
+        out.wait("%s joined the room" % name)
+    send(q, "/who")
+    want = "62 online: " + ", ".join(sorted(names + ["alice", "bob"]))
+    assert wait_until(lambda: any(l.startswith("62 online: ") for l in out.lines)), out.lines
+    line = [l for l in out.lines if l.startswith("62 online: ")][0]
+    assert sorted(line[len("62 online: "):].split(", ")) == sorted(want[11:].split(", "))
+
+
 def test_refusals_before_anything_later_is_sent(session, proto):
     """A line that breaks the text rules is refused at once, on stderr, and
     never sent; the lines after it still go."""

@@ -296,6 +296,33 @@ static void ack_releases(void **state)
 	assert_int_equal(nem, 0);
 }
 
+/*
+ * rel_last_seq knows a queued message's seq before the window takes it,
+ * and rel_acked_through says when everything up to it is acknowledged
+ * (what qund's WHO waits for): ack bits past a gap are not enough.
+ */
+static void last_seq_and_acked_through(void **state)
+{
+	(void)state;
+	rel_init(&R[0]);
+	assert_int_equal(rel_last_seq(&R[0]), 0);
+	queue_msgs(&R[0], 1, 40); /* 33 go into the window, 7 wait */
+	assert_int_equal(rel_last_seq(&R[0]), 40);
+	assert_false(rel_acked_through(&R[0], 1));
+	poll_at(&R[0], T0);
+	assert_int_equal(rel_last_seq(&R[0]), 40);
+	assert_int_equal(rel_on_ack(&R[0], 0, 0x7, T0 + 50), 3); /* 2, 3, 4; not 1 */
+	assert_false(rel_acked_through(&R[0], 4));
+	assert_int_not_equal(rel_on_ack(&R[0], 33, 0, T0 + 60), 0);
+	assert_true(rel_acked_through(&R[0], 33));
+	assert_false(rel_acked_through(&R[0], 34));
+	assert_false(rel_acked_through(&R[0], 40)); /* still queued: not even sent */
+	poll_at(&R[0], T0 + 70);
+	assert_int_equal(rel_on_ack(&R[0], 40, 0, T0 + 100), 7);
+	assert_true(rel_acked_through(&R[0], 40));
+	assert_int_equal(rel_last_seq(&R[0]), 40);
+}
+
 static void ack_cumulative(void **state)
 {
 	const uint32_t want[] = {4, 5};
@@ -1396,6 +1423,7 @@ int main(void)
 	    T(poll_returns_earliest_due),
 	    T(ack_releases),
 	    T(ack_cumulative),
+	    T(last_seq_and_acked_through),
 	    T(ack_repeated_releases_nothing),
 	    T(ack_stale_after_progress),
 	    T(selective_ack_out_of_order),

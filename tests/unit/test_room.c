@@ -1351,7 +1351,7 @@ static const struct member *who(struct room *r, const struct peer_addr *a, const
                                 uint64_t now, struct outcome *o)
 {
 	memset(o, 0xA5, sizeof(*o));
-	return room_who(r, a, name, strlen(name), now, o);
+	return room_who(r, a, name, strlen(name), 1, now, o);
 }
 
 static void who_from_member(void **state)
@@ -1415,6 +1415,11 @@ static void who_costs_a_flood_token(void **state)
 	assert_null(who(r, &a, "alice", 10, &o));
 	assert_refused(&o, &a, QERR_FLOOD, 1);
 	assert_non_null(who(r, &a, "alice", 1100, &o)); /* a second later: one token more */
+	assert_null(who(r, &a, "alice", 1100, &o));
+	/* v1's requests for a later part take none: still answered, bucket empty. */
+	memset(&o, 0xA5, sizeof(o));
+	assert_non_null(room_who(r, &a, "alice", 5, 0, 1100, &o));
+	assert_int_equal(o.reply, REPLY_NONE);
 }
 
 int main(void)

@@ -758,6 +758,83 @@ static void parse_who_request(void **state)
 	assert_status("w alice", V1_UNKNOWN);
 }
 
+/* W's part number: last, after a space, before the padding; 1..64 without a leading zero. */
+static void parse_who_part(void **state)
+{
+	struct v1_request req;
+
+	(void)state;
+	assert_int_equal(parse("W alice", &req), V1_OK);
+	assert_int_equal(req.part, 0);
+	assert_int_equal(parse("W alice 3", &req), V1_OK);
+	assert_name(&req, "alice", 5);
+	assert_int_equal(req.part, 3);
+	assert_int_equal(parse("W 小明 64     \n", &req), V1_OK);
+	assert_name(&req, "小明", 6);
+	assert_int_equal(req.part, 64);
+	assert_int_equal(parse("W 12", &req), V1_OK); /* a name of digits, no part */
+	assert_name(&req, "12", 2);
+	assert_int_equal(req.part, 0);
+	assert_int_equal(parse("W al ice 2", &req), V1_OK); /* the name rules refuse "al ice" */
+	assert_name(&req, "al ice", 6);
+	assert_int_equal(req.part, 2);
+	/* Not a part: it stays in the name, which the name rules then refuse. */
+	assert_parses_named("W alice 0", V1_WHO, "alice 0");
+	assert_parses_named("W alice 03", V1_WHO, "alice 03");
+	assert_parses_named("W alice 65", V1_WHO, "alice 65");
+	assert_parses_named("W alice 100", V1_WHO, "alice 100");
+	assert_parses_named("W alice x2", V1_WHO, "alice x2");
+	assert_parses_named("L alice 2", V1_LOGIN, "alice 2"); /* W only */
+	assert_status("W  2", V1_NO_NAME);
+}
+
+/* One part alone, in a budget: the same names as v1_format_who's part, less what passes it. */
+static void who_one_part_in_a_budget(void **state)
+{
+	static const char *names[80];
+	static const char name31[] = "abcdefghijklmnopqrstuvwxyz01234";
+	char buf[QUN_MAX_DATAGRAM + 1], whole[QUN_MAX_DATAGRAM + 1];
+	size_t next = 0;
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < 80; i++)
+		names[i] = name31;
+	assert_int_equal(v1_who_parts(names, 80), 3);
+	assert_true(v1_format_who(whole, sizeof(whole), 1, 3, 80, names, 80, &next) > 0);
+	assert_true(v1_format_who(whole, sizeof(whole), 2, 3, 80, names, 80, &next) > 0);
+	n = v1_format_who_part(buf, sizeof(buf), QUN_MAX_DATAGRAM, 2, 80, names, 80);
+	assert_int_equal(n, (int)strlen(whole));
+	assert_string_equal(buf, whole);
+	/* 3 x "W a 2": the header and one name of 31 bytes (12 + 32 = 44 > 27: none). */
+	assert_int_equal(v1_format_who_part(buf, sizeof(buf), 27, 2, 80, names, 80), 10);
+	assert_string_equal(buf, "WHO 2/3 80");
+	n = v1_format_who_part(buf, sizeof(buf), (size_t)60, 1, 80, names, 80);
+	assert_true(n > 0 && n <= 60);
+	assert_string_equal(buf, "WHO 1/3 80 abcdefghijklmnopqrstuvwxyz01234");
+	assert_int_equal(v1_format_who_part(buf, sizeof(buf), 9, 1, 80, names, 80), -1);
+	assert_int_equal(v1_format_who_part(buf, sizeof(buf), 1200, 0, 80, names, 80), -1);
+	assert_int_equal(v1_format_who_part(buf, sizeof(buf), 1200, 4, 80, names, 80), -1);
+	assert_int_equal(v1_format_who_part(buf, 100, 1200, 1, 80, names, 80), -1);
+	assert_int_equal(v1_format_who_part(buf, sizeof(buf), 9, 1, 0, NULL, 0), 9);
+	assert_string_equal(buf, "WHO 1/1 0");
+}
+
+/* W's part formats and parses back; it is padded like L. */
+static void format_who_request(void **state)
+{
+	char buf[QUN_MAX_DATAGRAM + 1];
+	struct v1_request req;
+	int n;
+
+	(void)state;
+	n = v1_format_request(buf, sizeof(buf), V1_WHO, "alice", "7", QUN_MAX_DATAGRAM);
+	assert_int_equal(n, QUN_MAX_DATAGRAM);
+	assert_int_equal(parse_n(buf, (size_t)n, &req), V1_OK);
+	assert_name(&req, "alice", 5);
+	assert_int_equal(req.part, 7);
+}
+
 static void parse_action_request(void **state)
 {
 	struct v1_request req;
@@ -1164,6 +1241,9 @@ int main(void)
 	    cmocka_unit_test(request_buffer_too_small),
 	    cmocka_unit_test(request_round_trip),
 	    cmocka_unit_test(parse_who_request),
+	    cmocka_unit_test(parse_who_part),
+	    cmocka_unit_test(who_one_part_in_a_budget),
+	    cmocka_unit_test(format_who_request),
 	    cmocka_unit_test(parse_action_request),
 	    cmocka_unit_test(request_action),
 	    cmocka_unit_test(event_action_both_languages),
