@@ -170,30 +170,6 @@ static void begin_quit(struct np *np)
 	np->quit_at = now_ms();
 }
 
-/* Map a recognised v1 event to the UI's line kinds. */
-static enum ipc_line_kind line_kind(enum v1_event ev)
-{
-	switch (ev) {
-	case V1_EV_SAY:
-		return IPC_LINE_CHAT;
-	case V1_EV_ACTION:
-		return IPC_LINE_ACTION;
-	case V1_EV_JOIN:
-		return IPC_LINE_JOIN;
-	case V1_EV_LEAVE:
-		return IPC_LINE_LEAVE;
-	case V1_EV_TIMEOUT:
-		return IPC_LINE_TIMEOUT;
-	case V1_EV_KICK:
-		return IPC_LINE_KICK;
-	case V1_EV_ADMIN:
-		return IPC_LINE_ADMIN;
-	case V1_EV_SHUTDOWN:
-		return IPC_LINE_NOTICE;
-	}
-	return IPC_LINE_NOTICE;
-}
-
 /*
  * Send "W name PART", padded to a full datagram: qund answers a W with at
  * most three times its size (docs/PROTOCOL.md, "Extensions"), so only a
@@ -312,7 +288,7 @@ static void on_datagram(struct np *np, const char *buf, size_t len)
 	if (v1_parse_event(buf, len, &l) == 0) {
 		if (l.lang >= 0)
 			np->room_lang = (enum lang)l.lang;
-		uilink_line(&np->ui, line_kind(l.ev), 0, l.name, l.name_len,
+		uilink_line(&np->ui, uilink_line_kind(l.ev), 0, l.name, l.name_len,
 		            l.name != NULL ? (unsigned)l.name_at : IPC_NO_NAME_AT, buf, len);
 		return;
 	}

@@ -49,29 +49,6 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	(void)send(n->s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-static enum ipc_line_kind line_kind(enum v1_event ev)
-{
-	switch (ev) {
-	case V1_EV_SAY:
-		return IPC_LINE_CHAT;
-	case V1_EV_ACTION:
-		return IPC_LINE_ACTION;
-	case V1_EV_JOIN:
-		return IPC_LINE_JOIN;
-	case V1_EV_LEAVE:
-		return IPC_LINE_LEAVE;
-	case V1_EV_TIMEOUT:
-		return IPC_LINE_TIMEOUT;
-	case V1_EV_KICK:
-		return IPC_LINE_KICK;
-	case V1_EV_ADMIN:
-		return IPC_LINE_ADMIN;
-	case V1_EV_SHUTDOWN:
-		break;
-	}
-	return IPC_LINE_NOTICE;
-}
-
 /*
  * A room event as a LINE, phrased in our own language as v1 phrases it.
  * The text is passed on raw: the UI makes it safe where it shows it.
@@ -87,9 +64,11 @@ static void emit_event(struct np2 *n, enum v1_event ev, unsigned flags, const ch
 	if (k < 0)
 		return;
 	if (ev == V1_EV_ADMIN || ev == V1_EV_SHUTDOWN || name_len == 0)
-		uilink_line(&n->ui, line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, line, (size_t)k);
+		uilink_line(&n->ui, uilink_line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, line,
+		            (size_t)k);
 	else
-		uilink_line(&n->ui, line_kind(ev), flags, name, name_len, at, line, (size_t)k);
+		uilink_line(&n->ui, uilink_line_kind(ev), flags, name, name_len, at, line,
+		            (size_t)k);
 }
 
 static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)

@@ -246,7 +246,7 @@ static void send_line_to_v1(struct server *s, const char *buf, size_t len,
 {
 	struct mmsghdr msgs[SEND_BATCH];
 	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-	size_t i, total = room_count(s->room), k = 0, done;
+	size_t i, total = room_count(s->room), k = 0;
 
 	for (i = 0; i <= total; i++) {
 		const struct member *m = i < total ? room_member(s->room, i) : NULL;
@@ -260,21 +260,7 @@ static void send_line_to_v1(struct server *s, const char *buf, size_t len,
 			k++;
 		}
 		if (k == SEND_BATCH || (i == total && k > 0)) {
-			for (done = 0; done < k;) {
-				int n = sendmmsg(s->udp, msgs + done, (unsigned)(k - done), 0);
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					/* The first of the rest failed: count it, go on after it.
-					 */
-					s->st.send_errors++;
-					done++;
-				} else {
-					s->st.datagrams_out += (uint64_t)n;
-					done += (size_t)n;
-				}
-			}
+			server_sendmmsg(s, msgs, (unsigned)k);
 			k = 0;
 		}
 	}

@@ -27,12 +27,12 @@ static struct {
 	unsigned n;
 } q;
 
-void server_flush(struct server *s)
+void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count)
 {
 	unsigned done = 0;
 
-	while (done < q.n) {
-		int n = sendmmsg(s->udp, q.msgs + done, q.n - done, 0);
+	while (done < count) {
+		int n = sendmmsg(s->udp, msgs + done, count - done, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -45,6 +45,11 @@ void server_flush(struct server *s)
 			done += (unsigned)n;
 		}
 	}
+}
+
+void server_flush(struct server *s)
+{
+	server_sendmmsg(s, q.msgs, q.n);
 	q.n = 0;
 }
 

@@ -71,6 +71,15 @@ void server_send(struct server *s, const struct peer_addr *to, const void *buf, 
  * and acks, one system call per SERVER_BATCH datagrams instead of one each.
  */
 #define SERVER_BATCH 64
+
+/*
+ * Send count prepared datagrams with as few sendmmsg() calls as the kernel
+ * allows.  A datagram that fails (a full buffer, an unreachable peer) is
+ * counted in send_errors and skipped: the rest still go.  Never blocks
+ * beyond what the socket does.
+ */
+struct mmsghdr;
+void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count);
 void server_queue(struct server *s, const struct peer_addr *to, const void *buf, size_t len);
 void server_flush(struct server *s);
 

@@ -83,3 +83,26 @@ void uilink_exited(struct uilink *l, enum ipc_exit how)
 		;
 	uilink_send(l, msgbuf, ipc_encode_exited(msgbuf, sizeof msgbuf, how));
 }
+
+enum ipc_line_kind uilink_line_kind(enum v1_event ev)
+{
+	switch (ev) {
+	case V1_EV_SAY:
+		return IPC_LINE_CHAT;
+	case V1_EV_ACTION:
+		return IPC_LINE_ACTION;
+	case V1_EV_JOIN:
+		return IPC_LINE_JOIN;
+	case V1_EV_LEAVE:
+		return IPC_LINE_LEAVE;
+	case V1_EV_TIMEOUT:
+		return IPC_LINE_TIMEOUT;
+	case V1_EV_KICK:
+		return IPC_LINE_KICK;
+	case V1_EV_ADMIN:
+		return IPC_LINE_ADMIN;
+	case V1_EV_SHUTDOWN:
+		break;
+	}
+	return IPC_LINE_NOTICE;
+}

@@ -7,6 +7,7 @@
 
 #include "i18n.h"
 #include "ipc.h"
+#include "wire1.h"
 
 /*
  * The network process must keep up with the server even while the UI is
@@ -28,6 +29,9 @@ void uilink_send(struct uilink *l, const void *buf, int len);
 /* A LINE event (see ipc.h for the fields). */
 void uilink_line(struct uilink *l, enum ipc_line_kind kind, unsigned flags, const char *name,
                  size_t name_len, unsigned name_at, const char *text, size_t text_len);
+
+/* The UI's line kind for a room event (v1's events are both protocols' events). */
+enum ipc_line_kind uilink_line_kind(enum v1_event ev);
 
 /* A LINE of our own (a refusal of input, say), text t in the user's language. */
 void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, const char *a,
