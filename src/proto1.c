@@ -12,8 +12,6 @@
 #include "wire1.h"
 #include "wire2.h"
 
-#define SEND_BATCH 64 /* datagrams per sendmmsg() */
-
 /*
  * The most qund sends in answer to one W of req_len bytes.  v1 source
  * addresses are spoofable, a member's as much as a stranger's, so the
@@ -237,32 +235,22 @@ void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
 }
 
 /*
- * Send one line to every v1 member but `exclude`, SEND_BATCH datagrams
- * per sendmmsg().  One failed recipient is skipped and counted; the rest
- * still get it.
+ * Queue one line for every v1 member but `exclude`.  It leaves with the
+ * other datagrams of this receive batch, SERVER_BATCH per sendmmsg()
+ * (server_flush() runs after every batch, tick and console command), so a
+ * small room's broadcasts share system calls instead of paying one each.
+ * A failed recipient is skipped and counted; the rest still get it.
  */
 static void send_line_to_v1(struct server *s, const char *buf, size_t len,
                             const struct member *exclude)
 {
-	struct mmsghdr msgs[SEND_BATCH];
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-	size_t i, total = room_count(s->room), k = 0;
+	size_t i, total = room_count(s->room);
 
-	for (i = 0; i <= total; i++) {
-		const struct member *m = i < total ? room_member(s->room, i) : NULL;
+	for (i = 0; i < total; i++) {
+		const struct member *m = room_member(s->room, i);
 
-		if (m != NULL && m != exclude && m->proto != 2) {
-			memset(&msgs[k], 0, sizeof msgs[k]);
-			msgs[k].msg_hdr.msg_name = (void *)(uintptr_t)&m->addr.sa;
-			msgs[k].msg_hdr.msg_namelen = m->addr.len;
-			msgs[k].msg_hdr.msg_iov = &iov;
-			msgs[k].msg_hdr.msg_iovlen = 1;
-			k++;
-		}
-		if (k == SEND_BATCH || (i == total && k > 0)) {
-			server_sendmmsg(s, msgs, (unsigned)k);
-			k = 0;
-		}
+		if (m != exclude && m->proto != 2)
+			server_queue(s, &m->addr, buf, len);
 	}
 }
 
@@ -303,4 +291,5 @@ void v1_goodbye(struct server *s)
 	if (n > 0)
 		send_line_to_v1(s, line, (size_t)n, NULL);
 	send_line_to_v1(s, V1_REPLY_EXIT, strlen(V1_REPLY_EXIT), NULL);
+	server_flush(s);
 }

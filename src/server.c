@@ -25,6 +25,7 @@ static struct {
 	struct peer_addr to[SERVER_BATCH];
 	uint8_t buf[SERVER_BATCH][QUN_MAX_DATAGRAM];
 	unsigned n;
+	int ready; /* the headers point at their slots: see queue_init() */
 } q;
 
 void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count)
@@ -53,21 +54,32 @@ void server_flush(struct server *s)
 	q.n = 0;
 }
 
+/* Point each slot's header at its own address and buffer, once. */
+static void queue_init(void)
+{
+	unsigned i;
+
+	for (i = 0; i < SERVER_BATCH; i++) {
+		q.iov[i].iov_base = q.buf[i];
+		q.msgs[i].msg_hdr.msg_name = &q.to[i].sa;
+		q.msgs[i].msg_hdr.msg_iov = &q.iov[i];
+		q.msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	q.ready = 1;
+}
+
 void server_queue(struct server *s, const struct peer_addr *to, const void *buf, size_t len)
 {
 	unsigned i = q.n;
 
 	if (len > QUN_MAX_DATAGRAM)
 		return;
+	if (!q.ready)
+		queue_init();
 	memcpy(q.buf[i], buf, len);
 	q.to[i] = *to;
-	q.iov[i].iov_base = q.buf[i];
 	q.iov[i].iov_len = len;
-	memset(&q.msgs[i], 0, sizeof q.msgs[i]);
-	q.msgs[i].msg_hdr.msg_name = &q.to[i].sa;
-	q.msgs[i].msg_hdr.msg_namelen = q.to[i].len;
-	q.msgs[i].msg_hdr.msg_iov = &q.iov[i];
-	q.msgs[i].msg_hdr.msg_iovlen = 1;
+	q.msgs[i].msg_hdr.msg_namelen = to->len;
 	if (++q.n == SERVER_BATCH)
 		server_flush(s);
 }
