@@ -168,6 +168,8 @@ def memory_run(build, n):
                     pass
         secs = time.monotonic() - t0
         cpu = cpu_ns(srv.pid) - cpu0
+        # Before /who: its answer (a line per member) is not an idle member's memory.
+        after = rss(srv.pid)
         srv.proc.stdin.write("/who\n")
         srv.proc.stdin.flush()
         count = None
@@ -177,7 +179,6 @@ def memory_run(build, n):
             if "member(s) online" in line:
                 count = int(line.split()[0])
                 break
-        after = rss(srv.pid)
         return {"members": count, "requested": n + 1, "rss0": rss0, "rss": after,
                 "rss_per_member": (after - rss0) / max(count or 1, 1),
                 "logins_per_s": n / secs, "server_cpu_s": cpu / 1e9}

@@ -123,7 +123,8 @@ static void do_queue(struct world *w, int i, struct fz *f)
 	if (rel_queue(&e->r, b) == 0)
 		e->sent++;
 	else
-		FZ_CHECK(e->r.qlen == REL_QUEUE_MAX, "queue refused at %u", e->r.qlen);
+		FZ_CHECK(rel_queued(&e->r) == REL_QUEUE_MAX, "queue refused at %u",
+		         rel_queued(&e->r));
 	blob_unref(b);
 }
 

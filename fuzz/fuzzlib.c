@@ -139,15 +139,15 @@ void fz_check_rel(const struct rel *r, const char *what)
 	         r->next_seq);
 	FZ_CHECK(r->next_seq - r->base <= REL_WINDOW, "%s: %u in flight, window is %d", what,
 	         r->next_seq - r->base, REL_WINDOW);
-	FZ_CHECK(r->qlen <= REL_QUEUE_MAX && r->qlen <= r->qcap, "%s: queue %u of cap %u", what,
-	         r->qlen, r->qcap);
-	FZ_CHECK(r->qcap == 0 || r->qhead < r->qcap, "%s: queue head %u of cap %u", what, r->qhead,
-	         r->qcap);
+	FZ_CHECK(r->q == NULL || (r->q->len <= REL_QUEUE_MAX && r->q->len <= r->q->cap),
+	         "%s: queue %u of cap %u", what, r->q->len, r->q->cap);
+	FZ_CHECK(r->q == NULL || r->q->head < r->q->cap, "%s: queue head %u of cap %u", what,
+	         r->q->head, r->q->cap);
 	FZ_CHECK(r->rto >= REL_RTO_MIN && r->rto <= REL_RTO_MAX, "%s: rto %u", what, r->rto);
 	/* The windows are allocated lazily (rel_trim gives them back while idle). */
 	FZ_CHECK(r->win != NULL || r->base == r->next_seq, "%s: %u in flight without a window",
 	         what, r->next_seq - r->base);
-	FZ_CHECK(r->held != NULL || r->nheld == 0, "%s: %u held without a window", what, r->nheld);
+
 	FZ_CHECK(r->base == r->next_seq || r->win[r->base % REL_WINDOW].b != NULL,
 	         "%s: base %u is acknowledged but the window did not move", what, r->base);
 	for (i = 0; i < REL_WINDOW; i++) {
@@ -156,16 +156,16 @@ void fz_check_rel(const struct rel *r, const char *what)
 			FZ_CHECK(r->win[i].rto <= REL_RTO_MAX, "%s: slot %zu rto %u", what, i,
 			         r->win[i].rto);
 		}
-		if (r->held != NULL && r->held[i] != NULL)
+		if (r->held != NULL && r->held->b[i] != NULL)
 			held++;
 	}
-	FZ_CHECK(held == r->nheld, "%s: %zu held, nheld says %u", what, held, r->nheld);
+	FZ_CHECK(held == rel_nheld(r), "%s: %zu held, nheld says %u", what, held, rel_nheld(r));
 	FZ_CHECK(inflight <= r->next_seq - r->base, "%s: %zu slots used, %u in flight", what,
 	         inflight, r->next_seq - r->base);
 	FZ_CHECK(r->recv_next >= 1, "%s: recv_next %u", what, r->recv_next);
 	FZ_CHECK(held <= REL_WINDOW, "%s: %zu held", what, held);
 	/* Pending counts what is not acknowledged yet: the used slots, and the queue. */
-	FZ_CHECK(rel_pending(r) == inflight + r->qlen, "%s: rel_pending", what);
-	for (i = 0; i < r->qlen; i++)
-		FZ_CHECK(r->queue[(r->qhead + i) % r->qcap] != NULL, "%s: NULL in queue", what);
+	FZ_CHECK(rel_pending(r) == inflight + rel_queued(r), "%s: rel_pending", what);
+	for (i = 0; i < rel_queued(r); i++)
+		FZ_CHECK(rel_queued_at(r, (uint32_t)i) != NULL, "%s: NULL in queue", what);
 }

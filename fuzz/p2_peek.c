@@ -43,35 +43,47 @@ static int is_member(const struct room *r, const struct member *m)
 	return 0;
 }
 
-static int in_list(const struct session *head, const struct session *ss, int dirty)
+static int in_list(const struct session_list *l, const struct session *ss)
 {
-	const struct session *x;
+	size_t i;
 
-	for (x = head; x != NULL; x = dirty ? x->next_dirty : x->next)
-		if (x == ss)
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == ss)
 			return 1;
 	return 0;
+}
+
+/* Each session on a list is live, flagged, and (busy) knows its index. */
+static void check_lists(struct proto2 *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->dirty.n; i++)
+		FZ_CHECK(p->dirty.v[i]->dirty && is_member(p->srv->room, p->dirty.v[i]->m),
+		         "a dirty session that is not live");
+	for (i = 0; i < p->busy.n; i++)
+		FZ_CHECK(p->busy.v[i]->busy && p->busy.v[i]->busy_at == i &&
+		             is_member(p->srv->room, p->busy.v[i]->m),
+		         "busy list entry %zu broken", i);
 }
 
 void p2_peek_check(const struct server *s, int flushed)
 {
 	struct proto2 *p = s->p2;
-	const struct session *ss, *prev = NULL;
-	size_t n = 0, i, members = room_count(s->room);
+	const struct session *ss;
+	size_t n = 0, i = 0, members = room_count(s->room);
 
-	for (ss = p->all; ss != NULL; prev = ss, ss = ss->next) {
+	while ((ss = next_session(p, &i)) != NULL) {
 		n++;
-		FZ_CHECK(n <= members, "more sessions than members");
-		FZ_CHECK(ss->prev == prev, "session list links broken");
 		FZ_CHECK(ss->sid != 0 && find_sid(p, ss->sid) == ss, "session %llx not findable",
 		         (unsigned long long)ss->sid);
-		FZ_CHECK(is_member(s->room, ss->m), "a session whose member is gone");
 		FZ_CHECK(ss->m->proto == 2 && ss->m->data == ss, "member and session disagree");
-		FZ_CHECK(ss->asm_len <= V2_MAX_TEXT && (ss->asm_buf != NULL || ss->asm_len == 0),
-		         "reassembly of %zu bytes", ss->asm_len);
-		FZ_CHECK(ss->asm_buf != NULL || !ss->asm_overflow,
+		FZ_CHECK(ss->asm_text == NULL || ss->asm_text->len <= V2_MAX_TEXT,
+		         "reassembly of %zu bytes", ss->asm_text->len);
+		FZ_CHECK(ss->asm_text != NULL || !ss->asm_overflow,
 		         "an overflow flag left over from a reassembly that is gone");
-		FZ_CHECK(!ss->dirty || in_list(p->dirty, ss, 1), "dirty but not on the list");
+		FZ_CHECK(!ss->dirty || in_list(&p->dirty, ss), "dirty but not on the list");
+		FZ_CHECK(!ss->busy || in_list(&p->busy, ss), "busy but not on the list");
 		FZ_CHECK(!flushed || !ss->dirty, "still dirty after a flush");
 		FZ_CHECK(!flushed || !ss->doomed, "a doomed session survived a flush");
 		FZ_CHECK(rel_pending(&ss->rel) <= REL_WINDOW + REL_QUEUE_MAX, "%zu pending",
@@ -79,15 +91,14 @@ void p2_peek_check(const struct server *s, int flushed)
 		fz_check_rel(&ss->rel, ss->m->name);
 	}
 	FZ_CHECK(n == p->count, "%zu sessions counted as %zu", n, p->count);
-	FZ_CHECK(p->count <= p->nbuckets, "%zu sessions in %zu buckets", p->count, p->nbuckets);
-	for (ss = p->dirty; ss != NULL; ss = ss->next_dirty)
-		FZ_CHECK(ss->dirty && in_list(p->all, ss, 0), "a dirty session that is not live");
+	FZ_CHECK(p->count <= SID_LOAD * p->nbuckets, "%zu sessions in %zu buckets", p->count,
+	         p->nbuckets);
+	check_lists(p);
 	for (i = 0; i < members; i++) {
 		const struct member *m = room_member(s->room, i);
 
 		if (m->proto == 2)
-			FZ_CHECK(m->data != NULL && in_list(p->all, m->data, 0),
-			         "v2 member %s without a live session", m->name);
+			FZ_CHECK(m->data != NULL, "v2 member %s without a live session", m->name);
 		else
 			FZ_CHECK(m->proto == 1 && m->data == NULL, "member %s: proto %d", m->name,
 			         m->proto);

@@ -3,17 +3,18 @@
 
 int bucket_take(struct bucket *b, uint64_t now, unsigned burst, unsigned rate)
 {
-	uint64_t cap = (uint64_t)burst * 1000;
+	uint64_t cap = (uint64_t)(burst < BUCKET_MAX_BURST ? burst : BUCKET_MAX_BURST) * 1000;
 
 	if (!b->primed) {
 		b->primed = 1;
-		b->milli = cap;
+		b->milli = (uint32_t)cap;
 		b->last = now;
 	}
 	if (now > b->last) {
-		b->milli += (now - b->last) * rate; /* rate tokens/s = rate milli-tokens/ms */
-		if (b->milli > cap)
-			b->milli = cap;
+		/* rate tokens/s = rate milli-tokens/ms; summed in 64 bits, then capped. */
+		uint64_t milli = b->milli + (now - b->last) * rate;
+
+		b->milli = (uint32_t)(milli < cap ? milli : cap);
 		b->last = now;
 	}
 	if (b->milli < 1000)

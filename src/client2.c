@@ -114,8 +114,8 @@ static void restart_channel(struct c2 *c)
 	for (seq = old.base; seq < old.next_seq; seq++)
 		if (old.win[seq % REL_WINDOW].b != NULL)
 			rel_queue(&c->rel, old.win[seq % REL_WINDOW].b);
-	for (i = 0; i < old.qlen; i++)
-		rel_queue(&c->rel, old.queue[(old.qhead + i) % old.qcap]);
+	for (i = 0; i < rel_queued(&old); i++)
+		rel_queue(&c->rel, rel_queued_at(&old, (uint32_t)i));
 	rel_free(&old);
 }
 

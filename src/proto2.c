@@ -12,7 +12,13 @@
 #include "text.h"
 #include "wire2.h"
 
-#define SID_BUCKETS_MIN    64
+#define SID_BUCKETS_MIN 64
+/*
+ * Sessions per session-id bucket before the table doubles: chains of two
+ * on average cost a comparison more per lookup, and half the table (about
+ * 5 bytes per idle member of a large room).
+ */
+#define SID_LOAD           2
 #define LIMIT_SLOTS        1024 /* rate-limit buckets for unvalidated sources, by hash of IP */
 #define LIMIT_BURST        20   /* per source IP slot */
 #define LIMIT_RATE         10   /* per second */
@@ -20,32 +26,48 @@
 #define LIMIT_GLOBAL_RATE  10000 /* bounds what forged sources can make us send: ~300 kB/s */
 #define KEEPALIVE_HINT     25 /* seconds, told to clients in WELCOME (less if our timeout is short) */
 
-/* One v2 member's protocol state; the room member holds a pointer to it (member->data). */
+/* A long SAY or ME being put together from its pieces: only while one is arriving. */
+struct reassembly {
+	size_t len;
+	char text[V2_MAX_TEXT];
+};
+
+/*
+ * One v2 member's protocol state; the room member holds a pointer to it
+ * (member->data).  Every member of a large room has one and most are
+ * idle, so it is kept to 112 bytes, a 128-byte malloc chunk
+ * (docs/PERFORMANCE.md counts an idle member's bytes): what only a busy
+ * session needs is allocated on demand (the reliability windows, the
+ * reassembly), and the lists of dirty and busy sessions are arrays in
+ * struct proto2 rather than links in every session.
+ */
 struct session {
 	uint64_t sid, nonce;
 	const struct member *m;
 	struct rel rel;
-	char *asm_buf; /* a long SAY being reassembled (at most V2_MAX_TEXT) */
-	size_t asm_len;
-	/*
-	 * Flags as single bits: every member of a large room has a session,
-	 * and five ints and their padding would be 16 bytes more of it
-	 * (docs/PERFORMANCE.md counts an idle member's bytes).  asm_kind
-	 * shares their word, which leaves room for who_seq in the same 8 bytes.
-	 */
-	unsigned asm_kind : 8; /* enum v2_kind, SAY or ME: what the pieces being reassembled make */
-	unsigned asm_overflow : 1;
-	unsigned quit_requested : 1; /* QUIT arrived: acted on after the DATA is processed */
-	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
-	unsigned dirty : 1;          /* has something to send or acknowledge */
-	unsigned busy : 1;           /* on the busy list (see struct proto2) */
+	struct reassembly *asm_text; /* NULL unless a long message is arriving */
+	struct session *next_sid;    /* the session-id table's chain */
 	/*
 	 * The seq of the last MEMBERS of the last WHO answered (0: none): until
 	 * the client has acknowledged it, the next WHO is refused (answer_who).
 	 */
 	uint32_t who_seq;
-	struct session *next_sid, *next_dirty, *prev, *next;
-	struct session *busy_prev, *busy_next;
+	unsigned asm_kind : 8; /* enum v2_kind, SAY or ME: what the pieces being reassembled make */
+	unsigned asm_overflow : 1;
+	unsigned quit_requested : 1; /* QUIT arrived: acted on after the DATA is processed */
+	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
+	unsigned dirty : 1;          /* on the dirty list: has something to send or acknowledge */
+	unsigned busy : 1;           /* on the busy list (see struct proto2) */
+	uint32_t busy_at;            /* its index in the busy list, while busy */
+};
+
+/* The budget (docs/PERFORMANCE.md, "Memory of an idle member"): a 128-byte malloc chunk. */
+_Static_assert(sizeof(struct session) <= 112, "struct session outgrew an idle member's budget");
+
+/* A list of sessions as a growable array: what the dirty and busy lists are. */
+struct session_list {
+	struct session **v;
+	size_t n, cap;
 };
 
 struct proto2 {
@@ -53,15 +75,14 @@ struct proto2 {
 	struct cookie_jar jar;
 	struct session **by_sid;
 	size_t nbuckets, count;
-	struct session *all;   /* every session, for timers */
-	struct session *dirty; /* sessions to flush after this batch */
+	struct session_list dirty; /* sessions to flush after this batch */
 	/*
 	 * Sessions that had traffic lately or still have data in flight: the
 	 * only ones the timer visits (for retransmissions, and to give back
 	 * the windows of those gone idle), so a tick costs what is going on,
 	 * not the size of the room.
 	 */
-	struct session *busy;
+	struct session_list busy;
 	size_t ndoomed; /* sessions marked doomed and not yet evicted */
 	struct bucket limit[LIMIT_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
@@ -82,22 +103,50 @@ struct proto2 *p2_new(struct server *s, uint64_t now)
 static void session_free(struct session *ss)
 {
 	rel_free(&ss->rel);
-	free(ss->asm_buf);
+	free(ss->asm_text);
 	free(ss);
+}
+
+/*
+ * The sessions are the room's v2 members' data: walk them through the
+ * room's dense member array, from index *i on.  Returns NULL after the
+ * last.  Safe while sessions are only marked, not while members leave.
+ */
+static struct session *next_session(const struct proto2 *p, size_t *i)
+{
+	const struct room *r = p->srv->room;
+
+	while (*i < room_count(r)) {
+		const struct member *m = room_member(r, (*i)++);
+
+		if (m->proto == 2 && m->data != NULL)
+			return m->data;
+	}
+	return NULL;
 }
 
 void p2_free(struct proto2 *p)
 {
-	struct session *ss, *next;
+	struct session *ss;
+	size_t i = 0;
 
 	if (p == NULL)
 		return;
-	for (ss = p->all; ss != NULL; ss = next) {
-		next = ss->next;
+	while ((ss = next_session(p, &i)) != NULL)
 		session_free(ss);
-	}
+	free(p->dirty.v);
+	free(p->busy.v);
 	free(p->by_sid);
 	free(p);
+}
+
+static void list_push(struct session_list *l, struct session *ss)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = ss;
 }
 
 /* Session ids are random, so their low bits are a fine hash nobody can aim at. */
@@ -136,15 +185,16 @@ static void sid_unlink(struct proto2 *p, struct session *ss)
 	}
 }
 
-/* Keep at most one session per bucket on average. */
+/* Keep at most SID_LOAD sessions per bucket on average. */
 static void grow_sids(struct proto2 *p)
 {
 	struct session *ss;
+	size_t i = 0;
 
 	free(p->by_sid);
 	p->nbuckets *= 2;
 	p->by_sid = xcalloc(p->nbuckets, sizeof *p->by_sid);
-	for (ss = p->all; ss != NULL; ss = ss->next)
+	while ((ss = next_session(p, &i)) != NULL)
 		sid_link(p, ss);
 }
 
@@ -167,15 +217,10 @@ static struct session *session_new(struct proto2 *p, const struct member *m, uin
 	ss->nonce = nonce;
 	ss->m = m;
 	rel_init(&ss->rel);
-	ss->next = p->all;
-	if (p->all != NULL)
-		p->all->prev = ss;
-	p->all = ss;
 	p->count++;
-	if (p->count > p->nbuckets)
-		grow_sids(p); /* links ss too */
-	else
-		sid_link(p, ss);
+	if (p->count > SID_LOAD * p->nbuckets)
+		grow_sids(p); /* the attached sessions: ss is not, yet */
+	sid_link(p, ss);
 	return ss;
 }
 
@@ -184,35 +229,33 @@ static void busy_link(struct proto2 *p, struct session *ss)
 	if (ss->busy)
 		return;
 	ss->busy = 1;
-	ss->busy_prev = NULL;
-	ss->busy_next = p->busy;
-	if (p->busy != NULL)
-		p->busy->busy_prev = ss;
-	p->busy = ss;
+	ss->busy_at = (uint32_t)p->busy.n;
+	list_push(&p->busy, ss);
 }
 
+/* O(1): the last busy session takes its place. */
 static void busy_unlink(struct proto2 *p, struct session *ss)
 {
+	struct session *last;
+
 	if (!ss->busy)
 		return;
-	if (ss->busy_prev != NULL)
-		ss->busy_prev->busy_next = ss->busy_next;
-	else
-		p->busy = ss->busy_next;
-	if (ss->busy_next != NULL)
-		ss->busy_next->busy_prev = ss->busy_prev;
+	last = p->busy.v[--p->busy.n];
+	p->busy.v[ss->busy_at] = last;
+	last->busy_at = ss->busy_at;
 	ss->busy = 0;
 }
 
+/* A walk, but the dirty list only holds what this batch touched. */
 static void dirty_unlink(struct proto2 *p, struct session *ss)
 {
-	struct session **pp;
+	size_t i;
 
 	if (!ss->dirty)
 		return;
-	for (pp = &p->dirty; *pp != NULL; pp = &(*pp)->next_dirty) {
-		if (*pp == ss) {
-			*pp = ss->next_dirty;
+	for (i = 0; i < p->dirty.n; i++) {
+		if (p->dirty.v[i] == ss) {
+			p->dirty.v[i] = p->dirty.v[--p->dirty.n];
 			break;
 		}
 	}
@@ -227,12 +270,6 @@ static void session_destroy(struct proto2 *p, struct session *ss)
 	busy_unlink(p, ss);
 	if (ss->doomed)
 		p->ndoomed--;
-	if (ss->prev != NULL)
-		ss->prev->next = ss->next;
-	else
-		p->all = ss->next;
-	if (ss->next != NULL)
-		ss->next->prev = ss->prev;
 	p->count--;
 	session_free(ss);
 }
@@ -243,8 +280,7 @@ static void mark_dirty(struct proto2 *p, struct session *ss)
 	if (ss->dirty)
 		return;
 	ss->dirty = 1;
-	ss->next_dirty = p->dirty;
-	p->dirty = ss;
+	list_push(&p->dirty, ss);
 }
 
 /*
@@ -411,15 +447,14 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 			return;
 		}
 		if (name_normalize(pk->name, pk->name_len, key, sizeof key) >= 0 &&
-		    strcmp(key, m->key) == 0) {
+		    strcmp(key, member_key(m)) == 0) {
 			/* The same client back on the same address (restarted): a fresh session. */
 			sid_unlink(p, ss);
 			dirty_unlink(p, ss);
 			rel_free(&ss->rel);
 			rel_init(&ss->rel);
-			free(ss->asm_buf);
-			ss->asm_buf = NULL;
-			ss->asm_len = 0;
+			free(ss->asm_text);
+			ss->asm_text = NULL;
 			ss->asm_overflow = 0; /* or its next long message is refused as too long */
 			ss->sid = new_sid(p);
 			ss->nonce = pk->nonce;
@@ -540,6 +575,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 {
 	struct emit_ctx *e = ctx;
 	struct session *ss = e->ss;
+	struct reassembly *re;
 	struct v2_msg m;
 
 	if (v2_msg_parse(data, len, &m) != V2_OK) {
@@ -558,30 +594,31 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
 		return;
 	}
-	if (ss->asm_buf == NULL && !(m.flags & V2_MORE)) {
+	if (ss->asm_text == NULL && !(m.flags & V2_MORE)) {
 		say_text(e->p, ss, m.kind, m.text, m.text_len); /* the common case: one piece */
 		return;
 	}
-	if (ss->asm_buf == NULL) {
-		ss->asm_buf = xmalloc(V2_MAX_TEXT);
+	if (ss->asm_text == NULL) {
+		ss->asm_text = xmalloc(sizeof *ss->asm_text);
+		ss->asm_text->len = 0;
 		ss->asm_kind = (unsigned)m.kind & 0xffu;
 	}
 	/* Pieces of one message are all SAY or all ME; a mix is refused whole, like an overflow. */
-	if (ss->asm_overflow || ss->asm_len + m.text_len > V2_MAX_TEXT || m.kind != ss->asm_kind)
+	re = ss->asm_text;
+	if (ss->asm_overflow || re->len + m.text_len > V2_MAX_TEXT || m.kind != ss->asm_kind)
 		ss->asm_overflow = 1;
 	else {
-		memcpy(ss->asm_buf + ss->asm_len, m.text, m.text_len);
-		ss->asm_len += m.text_len;
+		memcpy(re->text + re->len, m.text, m.text_len);
+		re->len += m.text_len;
 	}
 	if (m.flags & V2_MORE)
 		return;
 	if (ss->asm_overflow)
 		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
-		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, ss->asm_buf, ss->asm_len);
-	free(ss->asm_buf);
-	ss->asm_buf = NULL;
-	ss->asm_len = 0;
+		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, re->text, re->len);
+	free(ss->asm_text);
+	ss->asm_text = NULL;
 	ss->asm_overflow = 0;
 }
 
@@ -745,7 +782,8 @@ void p2_broadcast(struct server *s, const struct outcome *o)
 		left -= chunk;
 	} while (left > 0 && npieces < sizeof pieces / sizeof pieces[0]);
 
-	for (ss = p->all; ss != NULL; ss = ss->next) {
+	i = 0;
+	while ((ss = next_session(p, &i)) != NULL) {
 		if (ss->m == o->exclude)
 			continue;
 		for (k = 0; k < npieces; k++)
@@ -766,7 +804,9 @@ static void evict_doomed(struct proto2 *p)
 	struct outcome o;
 
 	while (p->ndoomed > 0) {
-		for (ss = p->all; ss != NULL && !ss->doomed; ss = ss->next)
+		size_t i = 0;
+
+		while ((ss = next_session(p, &i)) != NULL && !ss->doomed)
 			;
 		if (ss == NULL) {
 			p->ndoomed = 0; /* cannot happen: the count is kept exact */
@@ -785,10 +825,10 @@ void p2_flush(struct server *s)
 	struct session *ss;
 
 	evict_doomed(p);
-	while ((ss = p->dirty) != NULL) {
-		struct emit_ctx e = {p, ss};
+	while (p->dirty.n > 0) {
+		struct emit_ctx e = {p, NULL};
 
-		p->dirty = ss->next_dirty;
+		ss = e.ss = p->dirty.v[--p->dirty.n];
 		ss->dirty = 0;
 		rel_poll(&ss->rel, now, emit_data, &e);
 		if (ss->rel.ack_pending)
@@ -802,21 +842,25 @@ void p2_tick(struct server *s)
 {
 	struct proto2 *p = s->p2;
 	uint64_t now = now_ms();
-	struct session *ss, *next;
+	size_t i = 0;
 
 	cookie_rotate(&p->jar, now);
-	for (ss = p->busy; ss != NULL; ss = next) {
-		next = ss->busy_next;
+	while (i < p->busy.n) {
+		struct session *ss = p->busy.v[i];
+
 		if (rel_pending(&ss->rel) > 0) {
 			struct emit_ctx e = {p, ss};
 
 			rel_poll(&ss->rel, now, emit_data, &e);
+			i++;
 			continue;
 		}
 		/* Idle: give back its windows, and leave the timer alone until it has traffic. */
 		rel_trim(&ss->rel);
-		if (ss->rel.nheld == 0)
-			busy_unlink(p, ss);
+		if (rel_nheld(&ss->rel) == 0)
+			busy_unlink(p, ss); /* the last busy session moves to i: look at it next */
+		else
+			i++;
 	}
 }
 
@@ -834,7 +878,10 @@ void p2_goodbye(struct server *s)
 	p2_broadcast(s, &o);
 	p2_flush(s);
 	/* No time to retransmit: CLOSE twice, so one loss does not leave a client guessing. */
-	for (round = 0; round < 2; round++)
-		for (ss = p->all; ss != NULL; ss = ss->next)
+	for (round = 0; round < 2; round++) {
+		size_t i = 0;
+
+		while ((ss = next_session(p, &i)) != NULL)
 			send_close(s, &ss->m->addr, ss->sid, V2_CLOSE_SHUTDOWN);
+	}
 }

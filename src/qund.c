@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -845,6 +846,14 @@ int main(int argc, char **argv)
 	char msg[DAEMON_MSG_MAX], err[PATH_MAX + 128], name[ADDR_STRLEN];
 
 	log_init(argv[0]);
+	/*
+	 * A fixed threshold: large tables (the room's hash buckets and member
+	 * array, from 128 KB) always come from mmap and go back to the system
+	 * when a table doubles.  glibc's default raises the threshold past
+	 * each freed block, so the old halves stayed in the heap: about 30
+	 * bytes per member of a large room (docs/PERFORMANCE.md).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	parse_options(argc, argv, &opt);

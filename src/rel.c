@@ -46,11 +46,11 @@ void rel_free(struct rel *r)
 		if (r->win != NULL)
 			blob_unref(r->win[i].b);
 		if (r->held != NULL)
-			blob_unref(r->held[i]);
+			blob_unref(r->held->b[i]);
 	}
-	for (i = 0; i < r->qlen; i++)
-		blob_unref(r->queue[(r->qhead + i) % r->qcap]);
-	free(r->queue);
+	for (i = 0; i < rel_queued(r); i++)
+		blob_unref(rel_queued_at(r, (uint32_t)i));
+	free(r->q);
 	free(r->win);
 	free(r->held);
 	memset(r, 0, sizeof *r);
@@ -58,14 +58,13 @@ void rel_free(struct rel *r)
 
 void rel_trim(struct rel *r)
 {
-	if (r->base == r->next_seq && r->qlen == 0) {
+	if (r->base == r->next_seq && rel_queued(r) == 0) {
 		free(r->win);
 		r->win = NULL;
-		free(r->queue);
-		r->queue = NULL;
-		r->qhead = r->qcap = 0;
+		free(r->q);
+		r->q = NULL;
 	}
-	if (r->nheld == 0) {
+	if (rel_nheld(r) == 0) {
 		free(r->held);
 		r->held = NULL;
 	}
@@ -73,23 +72,26 @@ void rel_trim(struct rel *r)
 
 int rel_queue(struct rel *r, struct blob *b)
 {
-	if (r->qlen >= REL_QUEUE_MAX)
-		return -1;
-	if (r->qlen == r->qcap) {
-		/* Grow the ring, unrolling it so that it starts at 0. */
-		uint32_t ncap = r->qcap ? r->qcap * 2 : 8, i;
-		struct blob **nq = xmalloc(ncap * sizeof *nq);
+	struct rel_queue *q = r->q;
 
-		for (i = 0; i < r->qlen; i++)
-			nq[i] = r->queue[(r->qhead + i) % r->qcap];
-		free(r->queue);
-		r->queue = nq;
-		r->qcap = ncap;
-		r->qhead = 0;
+	if (rel_queued(r) >= REL_QUEUE_MAX)
+		return -1;
+	if (q == NULL || q->len == q->cap) {
+		/* Grow the ring, unrolling it so that it starts at 0. */
+		uint32_t ncap = q != NULL ? q->cap * 2 : 8, i;
+		struct rel_queue *nq = xmalloc(sizeof *nq + ncap * sizeof nq->b[0]);
+
+		nq->head = 0;
+		nq->len = q != NULL ? q->len : 0;
+		nq->cap = ncap;
+		for (i = 0; i < nq->len; i++)
+			nq->b[i] = rel_queued_at(r, i);
+		free(q);
+		r->q = q = nq;
 	}
 	blob_ref(b);
-	r->queue[(r->qhead + r->qlen) % r->qcap] = b;
-	r->qlen++;
+	q->b[(q->head + q->len) % q->cap] = b;
+	q->len++;
 	return 0;
 }
 
@@ -162,21 +164,21 @@ int rel_on_data(struct rel *r, uint32_t seq, const uint8_t *data, size_t len, re
 		return 0;
 	if (seq > r->recv_next) {
 		if (r->held == NULL)
-			r->held = xcalloc(REL_WINDOW, sizeof *r->held);
-		h = &r->held[seq % REL_WINDOW];
+			r->held = xcalloc(1, sizeof *r->held);
+		h = &r->held->b[seq % REL_WINDOW];
 		if (*h != NULL)
 			return 0;
 		*h = blob_new(data, len);
-		r->nheld++;
+		r->held->n++;
 		return 1;
 	}
 	fn(ctx, data, len);
 	r->recv_next++;
-	while (r->nheld > 0 && *(h = &r->held[r->recv_next % REL_WINDOW]) != NULL) {
+	while (rel_nheld(r) > 0 && *(h = &r->held->b[r->recv_next % REL_WINDOW]) != NULL) {
 		struct blob *b = *h;
 
 		*h = NULL;
-		r->nheld--;
+		r->held->n--;
 		fn(ctx, b->data, b->len);
 		blob_unref(b);
 		r->recv_next++;
@@ -190,8 +192,8 @@ void rel_ack_fields(const struct rel *r, uint32_t *ack, uint32_t *bits)
 	int i;
 
 	*ack = r->recv_next - 1;
-	for (i = 0; i < 32 && r->nheld > 0; i++)
-		if (r->held[(r->recv_next + 1 + (uint32_t)i) % REL_WINDOW] != NULL)
+	for (i = 0; i < 32 && rel_nheld(r) > 0; i++)
+		if (r->held->b[(r->recv_next + 1 + (uint32_t)i) % REL_WINDOW] != NULL)
 			b |= 1u << i;
 	*bits = b;
 }
@@ -201,17 +203,17 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 	uint64_t next = UINT64_MAX;
 	uint32_t seq;
 
-	if (r->qlen > 0 && r->win == NULL)
+	if (rel_queued(r) > 0 && r->win == NULL)
 		r->win = xcalloc(REL_WINDOW, sizeof *r->win);
-	while (r->qlen > 0 && r->next_seq - r->base < REL_SEND_WINDOW) {
+	while (rel_queued(r) > 0 && r->next_seq - r->base < REL_SEND_WINDOW) {
 		struct rel_slot *s = &r->win[r->next_seq % REL_WINDOW];
 
-		s->b = r->queue[r->qhead];
+		s->b = r->q->b[r->q->head];
 		s->first_sent = 0;
 		s->due = now;
 		s->tries = 0;
-		r->qhead = (r->qhead + 1) % r->qcap;
-		r->qlen--;
+		r->q->head = (r->q->head + 1) % r->q->cap;
+		r->q->len--;
 		r->next_seq++;
 	}
 	for (seq = r->base; seq < r->next_seq; seq++) {
@@ -239,7 +241,7 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 
 uint32_t rel_last_seq(const struct rel *r)
 {
-	return r->next_seq + r->qlen - 1;
+	return r->next_seq + rel_queued(r) - 1;
 }
 
 int rel_acked_through(const struct rel *r, uint32_t seq)
@@ -259,10 +261,25 @@ uint64_t rel_oldest(const struct rel *r)
 
 size_t rel_pending(const struct rel *r)
 {
-	size_t n = r->qlen;
+	size_t n = rel_queued(r);
 	uint32_t seq;
 
 	for (seq = r->base; seq < r->next_seq; seq++)
 		n += r->win[seq % REL_WINDOW].b != NULL;
 	return n;
+}
+
+uint32_t rel_queued(const struct rel *r)
+{
+	return r->q != NULL ? r->q->len : 0;
+}
+
+unsigned rel_nheld(const struct rel *r)
+{
+	return r->held != NULL ? r->held->n : 0;
+}
+
+struct blob *rel_queued_at(const struct rel *r, uint32_t i)
+{
+	return r->q->b[(r->q->head + i) % r->q->cap];
 }

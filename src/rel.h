@@ -40,25 +40,37 @@ struct rel_slot {
 	uint8_t tries;       /* times sent */
 };
 
+/* The messages waiting for the window: a ring, with its counters in the same allocation. */
+struct rel_queue {
+	uint32_t head, len, cap; /* len at most REL_QUEUE_MAX */
+	struct blob *b[];        /* cap slots */
+};
+
+/* Data that arrived early: recv_next < seq <= recv_next + 64, with its count. */
+struct rel_held {
+	unsigned n;
+	struct blob *b[REL_WINDOW];
+};
+
 /*
  * One direction-pair of a session.  Sequence numbers start at 1 and are
  * never reused (32 bits: a session would need 4 billion messages to wrap).
+ * Every member of a large room has one and most are idle, so what only a
+ * busy session needs lives behind the three pointers, allocated on demand
+ * and given back by rel_trim(): an idle rel is these 56 bytes.
  */
 struct rel {
 	/* Sending. */
 	uint32_t next_seq;          /* seq the next queued message will get */
 	uint32_t base;              /* lowest unacknowledged seq (== next_seq: none in flight) */
-	struct rel_slot *win;       /* REL_WINDOW slots, seq % REL_WINDOW for base <= seq <
-	                               next_seq; allocated while anything is in flight */
-	struct blob **queue;        /* ring of messages waiting for the window */
-	uint32_t qhead, qlen, qcap; /* at most REL_QUEUE_MAX: 32 bits keep struct rel small */
 	uint32_t srtt, rttvar, rto; /* ms; srtt == 0: no sample yet */
 	/* Receiving. */
-	uint32_t recv_next; /* next seq to deliver */
-	struct blob **held; /* REL_WINDOW, arrived early: recv_next < seq <=
-	                       recv_next + 64; allocated while anything is held */
-	unsigned nheld;
-	int ack_pending; /* DATA arrived since we last told the peer */
+	uint32_t recv_next;    /* next seq to deliver */
+	int ack_pending;       /* DATA arrived since we last told the peer */
+	struct rel_slot *win;  /* REL_WINDOW slots, seq % REL_WINDOW for base <= seq <
+	                          next_seq; allocated while anything is in flight */
+	struct rel_queue *q;   /* NULL while nothing has waited since the last trim */
+	struct rel_held *held; /* NULL while nothing has arrived early since the last trim */
 };
 
 void rel_init(struct rel *r);
@@ -130,5 +142,14 @@ uint64_t rel_oldest(const struct rel *r);
 
 /* Messages in flight (not yet acknowledged) plus queued. */
 size_t rel_pending(const struct rel *r);
+
+/* Messages waiting behind the window. */
+uint32_t rel_queued(const struct rel *r);
+
+/* Messages received early, held until the gap before them is filled. */
+unsigned rel_nheld(const struct rel *r);
+
+/* The i-th message waiting behind the window (0: the next to enter it); i < rel_queued(r). */
+struct blob *rel_queued_at(const struct rel *r, uint32_t i);
 
 #endif

@@ -128,7 +128,7 @@ static void grow_tables(struct room *r)
 	r->by_addr = xcalloc(r->nbuckets, sizeof *r->by_addr);
 	for (i = 0; i < r->count; i++) {
 		struct member *m = r->members[i];
-		size_t b = name_bucket(r, m->key);
+		size_t b = name_bucket(r, member_key(m));
 
 		m->next_by_name = r->by_name[b];
 		r->by_name[b] = m;
@@ -143,7 +143,7 @@ static struct member *find_key(const struct room *r, const char *key)
 	struct member *m;
 
 	for (m = r->by_name[name_bucket(r, key)]; m != NULL; m = m->next_by_name)
-		if (strcmp(m->key, key) == 0)
+		if (strcmp(member_key(m), key) == 0)
 			return m;
 	return NULL;
 }
@@ -190,24 +190,29 @@ const struct member *room_member(const struct room *r, size_t i)
 static struct member *add_member(struct room *r, const struct peer_addr *addr, const char *name,
                                  size_t name_len, const char *key, uint64_t now)
 {
-	struct member *m = xcalloc(1, sizeof *m);
+	size_t key_len = strlen(key);
+	int same = key_len == name_len && memcmp(key, name, name_len) == 0;
+	struct member *m = xcalloc(1, sizeof *m + name_len + 1 + (same ? 0 : key_len + 1));
 	size_t b;
 
 	memcpy(m->name, name, name_len);
 	m->name[name_len] = '\0';
-	strcpy(m->key, key);
+	if (!same) {
+		m->key_off = (uint8_t)(name_len + 1);
+		memcpy(m->name + m->key_off, key, key_len + 1);
+	}
 	m->addr = *addr;
 	m->last_heard = now;
 	if (r->count == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 16;
 		r->members = xrealloc(r->members, r->cap * sizeof *r->members);
 	}
-	m->slot = r->count;
+	m->slot = (uint32_t)r->count;
 	r->members[r->count++] = m;
 	if (r->count > r->nbuckets)
 		grow_tables(r); /* rehashes m too */
 	else {
-		b = name_bucket(r, m->key);
+		b = name_bucket(r, member_key(m));
 		m->next_by_name = r->by_name[b];
 		r->by_name[b] = m;
 		b = addr_bucket(r, &m->addr);
@@ -235,7 +240,7 @@ static void remove_member(struct room *r, struct member *m)
 {
 	struct member *last = r->members[r->count - 1];
 
-	unlink_chain(&r->by_name[name_bucket(r, m->key)], m, 1);
+	unlink_chain(&r->by_name[name_bucket(r, member_key(m))], m, 1);
 	unlink_chain(&r->by_addr[addr_bucket(r, &m->addr)], m, 0);
 	lru_remove(lru_of(r, m), m);
 	last->slot = m->slot;
@@ -292,7 +297,7 @@ static struct member *owner(struct room *r, const struct peer_addr *addr, const 
 	}
 	reply_member(o, m);
 	if (name_len > QUN_MAX_NAME || name_normalize(name, name_len, key, sizeof key) < 0 ||
-	    strcmp(key, m->key) != 0) {
+	    strcmp(key, member_key(m)) != 0) {
 		o->drop = DROP_WRONG_NAME;
 		return NULL;
 	}

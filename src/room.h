@@ -11,13 +11,17 @@
 #include "sizes.h"
 #include "wire1.h"
 
+/*
+ * A member, allocated at the length of its name: a large room is mostly
+ * idle members, and two 33-byte arrays were a third of each one
+ * (docs/PERFORMANCE.md counts an idle member's bytes).
+ */
 struct member {
-	char name[QUN_MAX_NAME + 1]; /* as the member typed it */
-	char key[QUN_MAX_NAME + 1];  /* normalised: uniqueness is decided on this */
-	/* Bytes, in the padding after the names: 16 bytes less per member of a large room. */
 	uint8_t keepalive; /* has sent P at least once (v2 members: always) */
 	uint8_t proto;     /* 1 or 2: the protocol it speaks (set by the caller) */
+	uint8_t key_off;   /* private: the key is at name + key_off (0: the name is its own key) */
 	struct peer_addr addr;
+	uint32_t slot;       /* private: index in the dense member array */
 	uint64_t last_heard; /* ms, any valid datagram from this member */
 	void *data;          /* the caller's per-member state (v2: its session) */
 	struct bucket flood; /* flood control */
@@ -26,8 +30,24 @@ struct member {
 	struct member *next_by_addr;
 	struct member *lru_prev; /* silence list, oldest first (see room.c) */
 	struct member *lru_next;
-	size_t slot; /* index in the dense member array */
+	/*
+	 * The name as the member typed it, NUL-terminated, then (unless it is
+	 * the same) its normalised key, on which uniqueness is decided.
+	 */
+	char name[];
 };
+
+/*
+ * The budget (docs/PERFORMANCE.md, "Memory of an idle member"): with a
+ * name of up to 15 bytes that is its own key, one 128-byte malloc chunk.
+ */
+_Static_assert(sizeof(struct member) <= 104, "struct member outgrew an idle member's budget");
+
+/* The normalised form of m's name: what uniqueness and lookups use. */
+static inline const char *member_key(const struct member *m)
+{
+	return m->name + m->key_off;
+}
 
 /* Why a datagram was dropped without any effect (counted by the server). */
 enum drop_reason {

@@ -217,7 +217,7 @@ static void join_ok(void **state)
 	assert_ptr_equal(o.exclude, m);
 	assert_ptr_equal(room_find_addr(r, &a), m);
 	assert_string_equal(m->name, "alice");
-	assert_string_equal(m->key, "alice");
+	assert_string_equal(member_key(m), "alice");
 	assert_int_equal(addr_equal(&m->addr, &a), 1);
 	assert_int_equal(m->last_heard, 42);
 	assert_int_equal(m->keepalive, 0);
@@ -238,7 +238,7 @@ static void join_keeps_typed_name(void **state)
 	m = find(r, "Alice");
 	assert_non_null(m);
 	assert_string_equal(m->name, "Alice");
-	assert_string_equal(m->key, "alice");
+	assert_string_equal(member_key(m), "alice");
 }
 
 static void join_event_excludes_joiner(void **state)
