@@ -78,7 +78,7 @@ int rel_queue(struct rel *r, struct blob *b)
 		return -1;
 	if (q == NULL || q->len == q->cap) {
 		/* Grow the ring, unrolling it so that it starts at 0. */
-		uint32_t ncap = q != NULL ? q->cap * 2 : 8, i;
+		uint32_t ncap = q != NULL && q->cap > 0 ? q->cap * 2 : 8, i;
 		struct rel_queue *nq = xmalloc(sizeof *nq + ncap * sizeof nq->b[0]);
 
 		nq->head = 0;
