@@ -437,6 +437,7 @@ void np1_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 	np.s = s;
 	np.ui.fd = ipc;
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.sigfd = sigfd;
 	np.room_lang = s->lang;
 	if (orphaned) {

@@ -172,6 +172,7 @@ enum net_login_result np2_login(struct net_session *s, char *reason, size_t size
 	np.s = s;
 	np.ui.fd = s->ipc[1];
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.reason = reason;
 	np.reason_size = size;
 	if (size > 0)
@@ -301,6 +302,7 @@ void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 	np.s = s;
 	np.ui.fd = ipc;
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.sigfd = sigfd;
 	np.reason = NULL;
 	if (orphaned) {
