@@ -110,7 +110,7 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS)
+check-blackbox: $(PROGS) $(B)/recvflood.so
 	QUN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 
 check-asan:
@@ -119,7 +119,7 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) B=$(ASAN_B) check-unit check-blackbox
 
-FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
+FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c tests/blackbox/*.c bench/*.c fuzz/*.c fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -226,6 +226,10 @@ $(B)/kernel_ceiling: bench/kernel_ceiling.c | $(B)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
 $(B)/dropsend.so: bench/dropsend.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+
+# The flood tests' shim (tests/blackbox/test_flood.py): a UDP socket that never runs dry.
+$(B)/recvflood.so: tests/blackbox/recvflood.c | $(B)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # forkcp(1) comes with forkcp's own branch; it is installed once it is here.

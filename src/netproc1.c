@@ -300,8 +300,9 @@ static void on_udp(struct np *np)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		n = recv(np->s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR || errno == ECONNREFUSED)
@@ -348,8 +349,9 @@ static void on_ipc(struct np *np)
 {
 	struct ipc_msg m;
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		n = recv(np->ui.fd, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
