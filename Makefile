@@ -30,7 +30,7 @@ QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $
           $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
 QUNCTL_O = $(B)/qunctl.o $(B)/log.o
 # The client's pure cores: the UI/network messages, display widths, members, rendering.
-UICORE  = ipc width members render
+UICORE  = ipc width members render keys
 UICORE_O = $(UICORE:%=$(B)/%.o)
 QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.o $(B)/ui.o \
           $(B)/term.o $(UICORE_O) $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o \
@@ -38,7 +38,7 @@ QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.
 LIBS_EDIT = -ledit
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
-          test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink
+          test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \

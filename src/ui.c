@@ -496,7 +496,6 @@ int ui_run(const struct ui_config *cfg)
 	u.cfg = cfg;
 	u.term = term_open(cfg->mode, term_history_path(hist, sizeof hist) == 0 ? hist : NULL,
 	                   complete, &u);
-	term_set_wake(u.term, cfg->ipc, cfg->sigfd);
 	u.style.colour = use_colour(term_mode(u.term));
 	u.style.decorate = term_mode(u.term) != TERM_PLAIN;
 	/* Ask who is here, quietly: completion knows the room from the start. */
