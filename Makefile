@@ -30,7 +30,7 @@ QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $
           $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
 QUNCTL_O = $(B)/qunctl.o $(B)/log.o
 # The client's pure cores: the UI/network messages, display widths, members, rendering.
-UICORE  = ipc width members render
+UICORE  = ipc width members render keys
 UICORE_O = $(UICORE:%=$(B)/%.o)
 QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.o $(B)/ui.o \
           $(B)/term.o $(UICORE_O) $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o \
@@ -38,7 +38,7 @@ QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.
 LIBS_EDIT = -ledit
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
-          test_sanction test_config test_log test_buf test_ipc test_width test_members test_render
+          test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
@@ -69,6 +69,10 @@ $(B)/forkcp: $(FORKCP_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FORKCP_O)
 
 $(B)/test_%: $(B)/test_%.o $(CORE_O) $(UICORE_O)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM)
+
+# uilink.c is no pure core, but its choices are tested over a real socketpair.
+$(B)/test_uilink: $(B)/test_uilink.o $(B)/uilink.o $(CORE_O) $(UICORE_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM)
 
 deps:
@@ -106,7 +110,7 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS)
+check-blackbox: $(PROGS) $(B)/recvflood.so
 	QUN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 
 check-asan:
@@ -115,7 +119,7 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) B=$(ASAN_B) check-unit check-blackbox
 
-FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
+FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c tests/blackbox/*.c bench/*.c fuzz/*.c fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -222,6 +226,10 @@ $(B)/kernel_ceiling: bench/kernel_ceiling.c | $(B)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
 $(B)/dropsend.so: bench/dropsend.c | $(B)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+
+# The flood tests' shim (tests/blackbox/test_flood.py): a UDP socket that never runs dry.
+$(B)/recvflood.so: tests/blackbox/recvflood.c | $(B)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # forkcp(1) comes with forkcp's own branch; it is installed once it is here.

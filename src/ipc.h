@@ -51,6 +51,14 @@
 #define IPC_STR_MAX    65535u  /* largest str field */
 #define IPC_NO_NAME_AT 0xFFFFu /* LINE: name is not inside text */
 
+/*
+ * How many messages (or datagrams) a loop of either process reads before
+ * it goes back to poll: what is left is read next round, as poll reports
+ * it again, and a flood from one side cannot keep the other descriptors
+ * (keyboard, signals, the other side) waiting until it stops.
+ */
+#define IPC_BATCH 64
+
 enum ipc_type {
 	IPC_LINE = 'L',
 	IPC_WHO = 'W',

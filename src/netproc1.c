@@ -300,8 +300,9 @@ static void on_udp(struct np *np)
 {
 	char buf[QUN_MAX_DATAGRAM + 1];
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		n = recv(np->s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR || errno == ECONNREFUSED)
@@ -348,8 +349,9 @@ static void on_ipc(struct np *np)
 {
 	struct ipc_msg m;
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		n = recv(np->ui.fd, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -437,6 +439,7 @@ void np1_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 	np.s = s;
 	np.ui.fd = ipc;
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.sigfd = sigfd;
 	np.room_lang = s->lang;
 	if (orphaned) {

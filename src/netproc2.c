@@ -127,13 +127,14 @@ static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t c
 	uilink_who(&n->ui, IPC_WHO_COMPLETE, total, names, count);
 }
 
-/* Read every waiting datagram into the engine (then one c2_poll acknowledges them all). */
+/* Read the waiting datagrams, IPC_BATCH at most, into the engine (one c2_poll acks them all). */
 static void drain_socket(struct np2 *n)
 {
 	uint8_t buf[QUN_MAX_DATAGRAM + 1];
 	ssize_t k;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		k = recv(n->s->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
 		if (k < 0 && errno == ECONNREFUSED)
 			c2_on_unreachable(&n->s->engine);
@@ -172,6 +173,7 @@ enum net_login_result np2_login(struct net_session *s, char *reason, size_t size
 	np.s = s;
 	np.ui.fd = s->ipc[1];
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.reason = reason;
 	np.reason_size = size;
 	if (size > 0)
@@ -243,13 +245,14 @@ static void begin_quit(struct np2 *n)
 	n->leave_by = clock_ms() + QUIT_GRACE_MS;
 }
 
-/* Every request the UI has sent.  When its end is gone, we leave on our own. */
+/* The requests the UI has sent, IPC_BATCH at most.  When its end is gone, we leave on our own. */
 static void on_ipc(struct np2 *n)
 {
 	struct ipc_msg m;
 	ssize_t k;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < IPC_BATCH; i++) {
 		k = recv(n->ui.fd, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -301,6 +304,7 @@ void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 	np.s = s;
 	np.ui.fd = ipc;
 	np.ui.lang = s->lang;
+	np.ui.wait_ms = UILINK_WAIT_MS;
 	np.sigfd = sigfd;
 	np.reason = NULL;
 	if (orphaned) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include "keys.h"
 #include "log.h"
 #include "width.h"
 
@@ -37,6 +38,12 @@
  * forgets what it had drawn and assumes it starts at row 0, column 0,
  * which is now true.  Nothing libedit has drawn is left behind and
  * nothing we print is overwritten.
+ *
+ * libedit gets its input from our buffer, never from stdin itself, and
+ * only a whole key at a time (keys.c): an arrow's ESC [ A may come in two
+ * reads, and a message printed between them must not make libedit give
+ * up the half it has (it would drop the ESC and insert "[A").  What is
+ * not a whole key yet waits in the buffer for the next read.
  */
 
 /* src/limits.h takes the place of <limits.h> here, so the two sizes we need are our own. */
@@ -55,11 +62,11 @@ struct term {
 	char hist_path[PATH_SIZE];
 	term_complete_fn complete;
 	void *arg;
-	int wake[2];
-	int hidden;     /* the input line is off the screen */
-	int reset;      /* a line was entered: start a fresh one at term_show() */
-	int first_read; /* the next byte read starts a key: stdin is known to be readable */
-	int eof;        /* stdin ended or failed */
+	unsigned char keys[256]; /* read from stdin, not yet given to libedit */
+	size_t keys_len;
+	int hidden; /* the input line is off the screen */
+	int reset;  /* a line was entered: start a fresh one at term_show() */
+	int eof;    /* stdin ended or failed */
 	struct termios saved, raw;
 	int saved_ok;
 	/* LINE and PLAIN */
@@ -235,59 +242,44 @@ static void hide(struct term *t)
 	t->hidden = 1;
 }
 
+/* Take n bytes off the front of the key buffer. */
+static void keys_take(struct term *t, size_t n)
+{
+	memmove(t->keys, t->keys + n, t->keys_len - n);
+	t->keys_len -= n;
+}
+
 /*
- * libedit's read function: one character from stdin, decoded from UTF-8.
- * Returns 1 with *wc, 0 at end of input, -1 when an unfinished key is
- * given up (see term_set_wake) or stdin fails.
+ * libedit's read function: one character from the key buffer, decoded
+ * from UTF-8.  Returns 1 with *wc, or -1 when the buffer has nothing
+ * more: read_tui hands libedit only whole keys, so that happens only
+ * where libedit's idea of a key is longer than keys.c's, and then the
+ * key is given up as before.  Never reads stdin, never blocks.
  */
 static int read_char(EditLine *el, wchar_t *wc)
 {
 	struct term *t;
-	char buf[MB_SIZE];
-	size_t n = 0, k;
 	mbstate_t st;
-	unsigned char b;
-	ssize_t r;
+	size_t k;
 
 	el_get(el, EL_CLIENTDATA, &t);
-	for (;;) {
-		if (!t->first_read) {
-			struct pollfd p[3] = {{.fd = STDIN_FILENO, .events = POLLIN},
-			                      {.fd = t->wake[0], .events = POLLIN},
-			                      {.fd = t->wake[1], .events = POLLIN}};
-
-			if (poll(p, 3, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				t->eof = 1;
-				return -1;
-			}
-			if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-				return -1;
-		}
-		t->first_read = 0;
-		r = read(STDIN_FILENO, &b, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return -1;
-		if (r <= 0) {
-			t->eof = 1;
-			return r == 0 ? 0 : -1;
-		}
-		buf[n++] = (char)b;
+	while (t->keys_len > 0) {
 		memset(&st, 0, sizeof st);
-		k = mbrtowc(wc, buf, n, &st);
-		if (k == (size_t)-2 && n < sizeof buf)
-			continue; /* the rest of a multibyte character */
-		if (k == (size_t)-1 || k == (size_t)-2) {
-			n = 0; /* not UTF-8: dropped, never put in the line */
+		k = mbrtowc(wc, (const char *)t->keys, t->keys_len, &st);
+		if (k == (size_t)-2)
+			return -1; /* the rest of a character not read yet (see above) */
+		if (k == (size_t)-1) {
+			keys_take(t, 1); /* not UTF-8: dropped, never put in the line */
 			continue;
 		}
-		if (k == 0)
+		if (k == 0) {
 			*wc = L'\0';
+			k = 1;
+		}
+		keys_take(t, k);
 		return 1;
 	}
+	return -1;
 }
 
 /* libedit editor function bound to Tab: ask the UI, then change the word or show candidates. */
@@ -424,7 +416,6 @@ struct term *term_open(enum term_mode mode, const char *history_path, term_compl
 	t->out = stdout;
 	t->complete = complete;
 	t->arg = arg;
-	t->wake[0] = t->wake[1] = -1;
 	if (mode == TERM_TUI && open_tui(t, history_path) < 0)
 		t->mode = TERM_LINE;
 	if (t->mode != TERM_TUI)
@@ -442,12 +433,6 @@ enum term_mode term_mode(const struct term *t)
 	return t->mode;
 }
 
-void term_set_wake(struct term *t, int fd1, int fd2)
-{
-	t->wake[0] = fd1;
-	t->wake[1] = fd2;
-}
-
 /* After Enter: libedit has moved below the line; take the line's rows off the screen. */
 static void erase_entered(struct term *t, const wchar_t *buf, size_t n)
 {
@@ -459,26 +444,63 @@ static void erase_entered(struct term *t, const wchar_t *buf, size_t n)
 	t->reset = 1;
 }
 
-static enum term_input read_tui(struct term *t, int can_read, char *line, size_t size, size_t *len)
+/*
+ * One read of what stdin has into the key buffer (poll said it is
+ * readable).  Returns 1 if bytes came; 0 if none did; sets eof at the end
+ * of input or on an error.
+ */
+static int keys_fill(struct term *t)
+{
+	ssize_t r;
+
+	if (t->keys_len == sizeof t->keys)
+		return 0; /* full of whole keys: they go first */
+	do
+		r = read(STDIN_FILENO, t->keys + t->keys_len, sizeof t->keys - t->keys_len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (r <= 0) {
+		t->eof = 1;
+		return 0;
+	}
+	t->keys_len += (size_t)r;
+	return 1;
+}
+
+static int stdin_ready(void)
 {
 	struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-	const wchar_t *buf;
-	int n, keys;
 
-	if (!can_read || t->eof)
-		return t->eof && can_read ? TERM_EOF : TERM_NONE;
-	/* libedit edits what it believes is on the screen: put the line back first. */
-	term_show(t);
-	/* Every key waiting (a paste is many), until a line is complete. */
-	for (keys = 0; keys < 4096; keys++) {
-		if (keys > 0 && (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))))
-			break;
-		t->first_read = 1;
-		buf = el_wgets(t->el, &n);
-		if (t->eof) {
-			hide(t);
-			return TERM_EOF;
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+/*
+ * Keys to libedit, one whole key per el_wgets(), until a line is complete
+ * or no whole key is left: with can_read, stdin is read first, and again
+ * while it has more (a paste is many keys).  A key not yet whole stays in
+ * the buffer for the next call.
+ */
+static enum term_input read_tui(struct term *t, int can_read, char *line, size_t size, size_t *len)
+{
+	const wchar_t *buf;
+	int n, keys, shown = 0;
+
+	if (can_read && !t->eof)
+		keys_fill(t);
+	for (keys = 0; keys < 4096 && !t->eof; keys++) {
+		if (keys_length(t->keys, t->keys_len) == 0) {
+			if (!stdin_ready() || !keys_fill(t))
+				break;
+			continue;
 		}
+		if (!shown) {
+			/* libedit edits what it believes is on the screen: put the line back first.
+			 */
+			term_show(t);
+			shown = 1;
+		}
+		buf = el_wgets(t->el, &n);
 		if (buf == NULL || n <= 0)
 			continue;
 		if (n == 1 && buf[0] == 4) {
@@ -495,6 +517,10 @@ static enum term_input read_tui(struct term *t, int can_read, char *line, size_t
 			return TERM_OVERLONG;
 		*len = (size_t)n;
 		return TERM_GOT_LINE;
+	}
+	if (t->eof && can_read) {
+		hide(t);
+		return TERM_EOF;
 	}
 	return TERM_NONE;
 }

@@ -52,14 +52,6 @@ struct term *term_open(enum term_mode mode, const char *history_path, term_compl
 
 enum term_mode term_mode(const struct term *t);
 
-/*
- * In TUI mode, a key sequence or character that is not complete waits for
- * its next byte only until one of these descriptors has something to say
- * (a message, a signal): then the unfinished key is dropped, so it never
- * holds up the screen.  Up to two; -1 for none.
- */
-void term_set_wake(struct term *t, int fd1, int fd2);
-
 enum term_input {
 	TERM_NONE,     /* nothing complete yet */
 	TERM_GOT_LINE, /* line holds one line, without its ending, NUL-terminated */

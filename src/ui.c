@@ -326,13 +326,19 @@ static void on_event(struct ui *u, const struct ipc_msg *m)
 	}
 }
 
-/* Everything the network process has sent so far. */
+/*
+ * What the network process has sent: IPC_BATCH messages at most, so a
+ * flood of them does not keep the keyboard and signals waiting; the rest
+ * is read next round.  Once the child is reaped there is no next round:
+ * then everything, for what it said last (EXITED) is there.
+ */
 static void on_ipc(struct ui *u)
 {
 	struct ipc_msg m;
 	ssize_t n;
+	int i;
 
-	while (!u->ipc_closed) {
+	for (i = 0; !u->ipc_closed && (u->reaped || i < IPC_BATCH); i++) {
 		n = recv(u->cfg->ipc, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
 		/*
 		 * ECONNRESET: the child ended with a request of ours unread.
@@ -490,7 +496,6 @@ int ui_run(const struct ui_config *cfg)
 	u.cfg = cfg;
 	u.term = term_open(cfg->mode, term_history_path(hist, sizeof hist) == 0 ? hist : NULL,
 	                   complete, &u);
-	term_set_wake(u.term, cfg->ipc, cfg->sigfd);
 	u.style.colour = use_colour(term_mode(u.term));
 	u.style.decorate = term_mode(u.term) != TERM_PLAIN;
 	/* Ask who is here, quietly: completion knows the room from the start. */

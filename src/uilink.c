@@ -3,11 +3,21 @@
 #include "uilink.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 static unsigned char msgbuf[IPC_MAX];
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* One send without blocking; *ok says whether it went.  Any error but a full buffer: gone. */
 static void send_raw(struct uilink *l, const void *buf, size_t len, int *ok)
@@ -18,34 +28,72 @@ static void send_raw(struct uilink *l, const void *buf, size_t len, int *ok)
 		n = send(l->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	*ok = n >= 0;
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
 		l->gone = 1;
+}
+
+/*
+ * Send one message, waiting for room until deadline (ms, monotonic; 0: no
+ * waiting at all).  Returns 1 when it went, 0 when it did not (the UI is
+ * gone, or still full at the deadline).
+ */
+static int send_until(struct uilink *l, const void *buf, size_t len, uint64_t deadline)
+{
+	struct pollfd p = {.fd = l->fd, .events = POLLOUT};
+	uint64_t now;
+	int ok;
+
+	for (;;) {
+		send_raw(l, buf, len, &ok);
+		if (ok || l->gone)
+			return ok;
+		now = now_ms();
+		if (deadline == 0 || now >= deadline)
+			return 0;
+		/* EINTR or a POLLOUT the send then finds false: the loop re-checks the clock. */
+		(void)poll(&p, 1, (int)(deadline - now));
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			l->gone = 1;
+	}
+}
+
+/*
+ * Only a LINE may be dropped: the UI copes with a gap in the room's talk
+ * (it is told how many lines it missed), but not with a lost EXITED (it
+ * would take the session's end for the network process dying), STATE or
+ * WHO answer (a /who that is never answered).
+ */
+static int droppable(const void *buf)
+{
+	return *(const unsigned char *)buf == IPC_LINE;
 }
 
 void uilink_send(struct uilink *l, const void *buf, int len)
 {
 	static unsigned char note[512];
 	char count[32], text[256];
-	int ok, n;
+	uint64_t deadline;
+	int n;
 
 	if (l->gone || len <= 0)
 		return;
+	deadline = droppable(buf) ? 0 : now_ms() + (uint64_t)l->wait_ms;
 	if (l->lost > 0) {
+		/* The note comes first, to stay in order: it waits as long as what follows. */
 		snprintf(count, sizeof count, "%lu", l->lost);
 		ui_format(text, sizeof text, ui_text(l->lang, UI_LOST), count, NULL);
 		n = ipc_encode_line(note, sizeof note, IPC_LINE_NOTICE, 0, NULL, 0, IPC_NO_NAME_AT,
 		                    text, strlen(text));
 		if (n <= 0)
 			return;
-		send_raw(l, note, (size_t)n, &ok);
-		if (!ok) {
-			l->lost++;
+		if (!send_until(l, note, (size_t)n, deadline)) {
+			if (!l->gone)
+				l->lost++;
 			return;
 		}
 		l->lost = 0;
 	}
-	send_raw(l, buf, (size_t)len, &ok);
-	if (!ok && !l->gone)
+	if (!send_until(l, buf, (size_t)len, deadline) && !l->gone)
 		l->lost++;
 }
 

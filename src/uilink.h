@@ -1,4 +1,4 @@
-/* uilink.h - the network process's end of the link to qun's UI: ipc.h events, never blocking. */
+/* uilink.h - the network process's end of the link to qun's UI: send ipc.h events, count losses. */
 #ifndef QUN_UILINK_H
 #define QUN_UILINK_H
 
@@ -11,19 +11,28 @@
 
 /*
  * The network process must keep up with the server even while the UI is
- * slow, so nothing here ever blocks: a message the UI has no room for is
+ * slow, so a LINE the UI has no room for is not waited for: it is
  * counted, and once there is room again the UI is told how many were
- * lost.  When the UI's end is gone (any error but a full buffer), gone is
- * set and nothing more is sent.
+ * lost.  Every other message (WHO, STATE, EXITED) says something the UI
+ * cannot do without, so it waits for room, up to wait_ms, and only then
+ * is counted as lost.  When the UI's end is gone (any error but a full
+ * buffer), gone is set and nothing more is sent.
  */
+#define UILINK_WAIT_MS 2000 /* the network processes' wait_ms */
+
 struct uilink {
 	int fd;             /* our end of the socketpair */
 	int gone;           /* the UI's end closed: nobody to tell */
 	unsigned long lost; /* events the UI had no room for, not yet reported */
 	enum lang lang;     /* of the texts we write ourselves */
+	int wait_ms;        /* how long a message that is not a LINE may wait for room */
 };
 
-/* Send one encoded message (len bytes; nothing if len <= 0: an encoder's failure). */
+/*
+ * Send one encoded message (len bytes; nothing if len <= 0: an encoder's
+ * failure): a LINE without waiting, anything else waiting up to wait_ms
+ * for room (so this may block that long).
+ */
 void uilink_send(struct uilink *l, const void *buf, int len);
 
 /* A LINE event (see ipc.h for the fields). */

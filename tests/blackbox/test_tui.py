@@ -146,6 +146,25 @@ def test_history_recall_and_persistence(session):
     t2.wait_input("第二行")
 
 
+def test_arrow_split_by_a_message_is_still_an_arrow(session):
+    """An arrow key's ESC [ A that comes in two reads, a message shown
+    between them, is still the arrow: Up recalls the last line, and no
+    "[A" lands in the input line."""
+    srv, (bob,) = room(session, "bob")
+    t = start(session, srv)
+    bob.expect("alice 进入了聊天室")
+    t.type("earlier line")
+    t.keys("Enter")
+    bob.expect("alice 说：earlier line")
+    t.wait_input("")
+    t.keys("Escape")  # the arrow's first byte alone
+    bob.send("C bob between the bytes")
+    t.wait_text("bob 说：between the bytes")
+    t.type("[A")  # and the rest of it
+    t.wait_input("earlier line")
+    assert "[A" not in t.input_line()
+
+
 def test_history_not_kept_in_a_directory_others_can_write(session):
     """If $XDG_STATE_HOME/qun is writable by others (who could plant or
     read the file), the history stays in memory: recall works, nothing is
