@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32.h"
 #include "wire2.h"
 
 /* Room for any datagram plus a tail that must stay untouched. */
@@ -1547,6 +1548,38 @@ static void seal_appends_crc32_big_endian(void **state)
 	assert_int_equal(v2_unseal(buf, 13), 9);
 }
 
+/* The CRC one bit at a time, straight from the definition: what crc32_ieee must equal. */
+static uint32_t crc_bitwise(const uint8_t *b, size_t n)
+{
+	uint32_t c = 0xFFFFFFFFu;
+	int k;
+
+	while (n-- > 0) {
+		c ^= *b++;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xFFFFFFFFu;
+}
+
+/* Eight bytes at a time, then the tail: every length and alignment gives the definition's CRC. */
+static void crc32_matches_the_definition_at_every_length_and_offset(void **state)
+{
+	uint8_t buf[300];
+	uint32_t x = 12345;
+	size_t i, off, n;
+
+	(void)state;
+	for (i = 0; i < sizeof buf; i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(x >> 16);
+	}
+	for (off = 0; off < 8; off++)
+		for (n = 0; n + off <= 290; n++)
+			assert_int_equal(crc32_ieee(buf + off, n), crc_bitwise(buf + off, n));
+	assert_int_equal(crc32_ieee("123456789", 9), 0xCBF43926u);
+}
+
 static void seal_refuses_empty_and_full(void **state)
 {
 	static uint8_t buf[QUN_MAX_DATAGRAM + 8];
@@ -1588,6 +1621,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(seal_appends_crc32_big_endian),
+	    cmocka_unit_test(crc32_matches_the_definition_at_every_length_and_offset),
 	    cmocka_unit_test(seal_refuses_empty_and_full),
 	    cmocka_unit_test(unseal_rejects_damage),
 	    cmocka_unit_test(is_v2_magic),
