@@ -601,13 +601,13 @@ static void v2_in(struct member *m, const uint8_t *b, size_t n, uint64_t now)
 }
 
 /*
- * Send the ACKs that are due.  By default (--ack-every 1) that is what
- * PROTOCOL-v2.md asks and qun does: one ACK per member that got DATA in
- * this receive batch.  --ack-every N --ack-delay MS measures delayed
- * acknowledgements as QUIC does them (RFC 9000 13.2.2: every second
- * packet, at most max_ack_delay later): a member acknowledges once it
- * holds N unacknowledged DATA, at once after one out of order, and
- * otherwise MS after the first; the others stay on the list.
+ * Send the ACKs that are due, the way qun's client does
+ * (client2.h, C2_ACK_EVERY and C2_ACK_DELAY; PROTOCOL-v2.md): a member
+ * acknowledges once it holds --ack-every unacknowledged DATA (default 8),
+ * at once after one out of order or repeated, and otherwise --ack-delay
+ * ms (default 20) after the first; the others stay on the list.
+ * --ack-every 1 is the protocol's earlier rule, one ACK per member that
+ * got DATA in a receive batch.
  */
 static void flush_acks(uint64_t now)
 {
@@ -1063,8 +1063,8 @@ int main(int argc, char **argv)
 
 	G.proto = 2;
 	G.senders = 1;
-	G.ack_every = 1;
-	G.ack_delay_ms = 0;
+	G.ack_every = 8; /* as client2.h's C2_ACK_EVERY and C2_ACK_DELAY */
+	G.ack_delay_ms = 20;
 	G.runs = 3;
 	G.trial_secs = 1.0;
 	G.grace_secs = 0.5;

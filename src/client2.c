@@ -48,6 +48,8 @@ static void send_session(struct c2 *c, enum v2_type type, uint32_t seq, const st
 	}
 	send_packet(c, &pk, now);
 	c->rel.ack_pending = 0;
+	c->unacked = 0;
+	c->ack_now = 0;
 }
 
 void c2_init(struct c2 *c, const char *name, unsigned keepalive, const struct c2_callbacks *cb)
@@ -242,7 +244,13 @@ static void on_session(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 	switch (pk->type) {
 	case V2_DATA:
 		rel_on_ack(&c->rel, pk->ack, pk->ack_bits, now);
-		rel_on_data(&c->rel, pk->seq, pk->payload, pk->payload_len, on_message, c);
+		if (c->unacked++ == 0)
+			c->ack_since = now;
+		/* A duplicate means our ack was lost; held data, that something was: say so at
+		 * once. */
+		if (!rel_on_data(&c->rel, pk->seq, pk->payload, pk->payload_len, on_message, c) ||
+		    rel_nheld(&c->rel) > 0)
+			c->ack_now = 1;
 		break;
 	case V2_ACK:
 		rel_on_ack(&c->rel, pk->ack, pk->ack_bits, now);
@@ -436,8 +444,12 @@ uint64_t c2_poll(struct c2 *c, uint64_t now)
 		return poll_handshake(c, now);
 	}
 	next = rel_poll(&c->rel, now, emit_data, &e);
-	if (c->rel.ack_pending)
-		send_session(c, V2_ACK, 0, NULL, now);
+	if (c->rel.ack_pending) {
+		if (c->ack_now || c->unacked >= C2_ACK_EVERY || now - c->ack_since >= C2_ACK_DELAY)
+			send_session(c, V2_ACK, 0, NULL, now);
+		else
+			next = min64(next, c->ack_since + C2_ACK_DELAY);
+	}
 	if (now - c->last_sent >= c->keepalive) {
 		struct v2_packet pk = {.type = V2_PING, .sid = c->sid};
 

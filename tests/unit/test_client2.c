@@ -174,6 +174,84 @@ static void feed_event(uint64_t sid, uint32_t seq, uint64_t id, uint8_t flags, c
 	feed(&p, now);
 }
 
+/* Delayed acknowledgements: the ACKs c2_poll sent since n_before, and the last one's ack field. */
+static int acks_since(int n_before, uint32_t *ack)
+{
+	int i, n = 0;
+
+	for (i = n_before; i < seen.nsent && i < 64; i++) {
+		struct v2_packet p;
+
+		assert_int_equal(
+		    v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p), V2_OK);
+		if (p.type == V2_ACK) {
+			n++;
+			*ack = p.ack;
+		}
+	}
+	return n;
+}
+
+static void one_data_is_acked_after_the_delay(void **state)
+{
+	uint32_t ack = 0;
+	int n0;
+	uint64_t next;
+
+	(void)state;
+	go_online(7, 1000);
+	n0 = seen.nsent;
+	feed_event(7, 1, 1, 0, "hi", 1000);
+	next = c2_poll(&eng, 1000);
+	assert_int_equal(acks_since(n0, &ack), 0);
+	assert_true(next <= 1000 + C2_ACK_DELAY); /* the owner is told to come back in time */
+	c2_poll(&eng, 1000 + C2_ACK_DELAY - 1);
+	assert_int_equal(acks_since(n0, &ack), 0);
+	c2_poll(&eng, 1000 + C2_ACK_DELAY);
+	assert_int_equal(acks_since(n0, &ack), 1);
+	assert_int_equal(ack, 1);
+}
+
+static void every_eighth_data_is_acked_at_once(void **state)
+{
+	uint32_t seq, ack = 0;
+	int n0;
+
+	(void)state;
+	go_online(7, 1000);
+	n0 = seen.nsent;
+	for (seq = 1; seq < C2_ACK_EVERY; seq++) {
+		feed_event(7, seq, seq, 0, "hi", 1000);
+		c2_poll(&eng, 1000);
+	}
+	assert_int_equal(acks_since(n0, &ack), 0);
+	feed_event(7, C2_ACK_EVERY, C2_ACK_EVERY, 0, "hi", 1000);
+	c2_poll(&eng, 1000);
+	assert_int_equal(acks_since(n0, &ack), 1);
+	assert_int_equal(ack, C2_ACK_EVERY);
+}
+
+static void a_gap_or_a_duplicate_is_acked_at_once(void **state)
+{
+	uint32_t ack = 0;
+	int n0;
+
+	(void)state;
+	go_online(7, 1000);
+	n0 = seen.nsent;
+	feed_event(7, 2, 2, 0, "early", 1000); /* seq 1 is missing */
+	c2_poll(&eng, 1000);
+	assert_int_equal(acks_since(n0, &ack), 1);
+	assert_int_equal(ack, 0);
+	feed_event(7, 1, 1, 0, "late", 1000);
+	c2_poll(&eng, 1000); /* the gap is filled and nothing held: the delay applies again */
+	assert_int_equal(acks_since(n0, &ack), 1);
+	feed_event(7, 1, 1, 0, "late", 1000); /* a duplicate: our ack was lost */
+	c2_poll(&eng, 1000);
+	assert_int_equal(acks_since(n0, &ack), 2);
+	assert_int_equal(ack, 2);
+}
+
 static void handshake_sends_login_with_cookie(void **state)
 {
 	struct v2_packet hello, login, cookie = {.type = V2_COOKIE};
@@ -658,6 +736,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(handshake_sends_login_with_cookie, setup, teardown),
+	    cmocka_unit_test_setup_teardown(one_data_is_acked_after_the_delay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(every_eighth_data_is_acked_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_gap_or_a_duplicate_is_acked_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cookie_with_wrong_nonce_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(welcome_goes_online, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refusal_reported, setup, teardown),
