@@ -384,6 +384,8 @@ def main():
             # at 10,000 members is 5 * 10^7 calls, over half an hour from Python.
             sizes = [n for n in sizes if n <= args.python_max]
         log("%s: sizes %s" % (name, sizes))
+        if not sizes:
+            continue  # loadgen would take an empty --sizes for its default
         srv = start()
         try:
             for res in run_loadgen(args.build, srv, proto, sizes, args.runs, args.trial,
