@@ -100,6 +100,14 @@ struct proto2 *p2_new(struct server *s, uint64_t now)
 	return p;
 }
 
+/* Forget a long message being put together, and that it overflowed (or the next is refused). */
+static void drop_reassembly(struct session *ss)
+{
+	free(ss->asm_text);
+	ss->asm_text = NULL;
+	ss->asm_overflow = 0;
+}
+
 static void session_free(struct session *ss)
 {
 	rel_free(&ss->rel);
@@ -453,9 +461,7 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 			dirty_unlink(p, ss);
 			rel_free(&ss->rel);
 			rel_init(&ss->rel);
-			free(ss->asm_text);
-			ss->asm_text = NULL;
-			ss->asm_overflow = 0; /* or its next long message is refused as too long */
+			drop_reassembly(ss);
 			ss->sid = new_sid(p);
 			ss->nonce = pk->nonce;
 			sid_link(p, ss);
@@ -617,9 +623,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
 		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, re->text, re->len);
-	free(ss->asm_text);
-	ss->asm_text = NULL;
-	ss->asm_overflow = 0;
+	drop_reassembly(ss);
 }
 
 /* A session datagram from the session's own address. */
@@ -822,13 +826,12 @@ void p2_flush(struct server *s)
 {
 	struct proto2 *p = s->p2;
 	uint64_t now = now_ms();
-	struct session *ss;
 
 	evict_doomed(p);
 	while (p->dirty.n > 0) {
-		struct emit_ctx e = {p, NULL};
+		struct session *ss = p->dirty.v[--p->dirty.n];
+		struct emit_ctx e = {p, ss};
 
-		ss = e.ss = p->dirty.v[--p->dirty.n];
 		ss->dirty = 0;
 		rel_poll(&ss->rel, now, emit_data, &e);
 		if (ss->rel.ack_pending)
