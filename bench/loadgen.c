@@ -84,12 +84,15 @@ struct member {
 	uint8_t cookie[16];
 	/* v2 receiving */
 	uint32_t recv_next;
-	uint64_t held;      /* bit i: seq recv_next + 1 + i has arrived */
-	int need_ack;       /* on G.ack_list */
-	int ack_now;        /* a DATA out of order or again: acknowledge without delay */
-	unsigned unacked;   /* DATA since our last ACK */
-	uint64_t ack_since; /* ns: the first of them arrived */
-	struct member *next_ack;
+	uint64_t held;       /* bit i: seq recv_next + 1 + i has arrived */
+	int ack_now;         /* a DATA out of order or again: acknowledge without delay */
+	unsigned unacked;    /* DATA since our last ACK */
+	uint64_t ack_since;  /* ns: the first of them arrived */
+	uint64_t wait_since; /* ns: when it joined the wait list */
+	/* Links of the two ACK lists (see flush_acks), as indices into G.m, which add_member may
+	 * move; -1 ends a list. */
+	uint8_t on_wait, on_due;
+	int next_wait, next_due;
 	/* v2 sending (senders only) */
 	uint32_t next_seq, base;
 	struct inflight *fl; /* V2_WINDOW slots */
@@ -122,8 +125,8 @@ static struct {
 	struct member *m;
 	size_t nm, cap;
 	size_t joined;
-	struct member *ack_list;
-	unsigned ack_every, ack_delay_ms; /* delayed acknowledgements (see flush_acks) */
+	int wait_head, wait_tail, due_head; /* the ACK lists, -1 when empty */
+	unsigned ack_every, ack_delay_ms;   /* delayed acknowledgements (see flush_acks) */
 	/* current trial */
 	uint32_t trial_id;
 	uint64_t t_start, t_end;
@@ -485,11 +488,21 @@ static void mark_ack(struct member *m, int out_of_order, uint64_t now)
 		m->ack_since = now;
 	if (out_of_order)
 		m->ack_now = 1;
-	if (m->need_ack)
+	if ((m->ack_now || m->unacked >= G.ack_every) && !m->on_due) {
+		m->on_due = 1;
+		m->next_due = G.due_head;
+		G.due_head = m->idx;
+	}
+	if (m->on_wait)
 		return;
-	m->need_ack = 1;
-	m->next_ack = G.ack_list;
-	G.ack_list = m;
+	m->on_wait = 1;
+	m->wait_since = m->ack_since;
+	m->next_wait = -1;
+	if (G.wait_tail < 0)
+		G.wait_head = m->idx;
+	else
+		G.m[G.wait_tail].next_wait = m->idx;
+	G.wait_tail = m->idx;
 }
 
 /* A reliable message for m, seen for the first time. */
@@ -617,28 +630,54 @@ static void v2_in(struct member *m, const uint8_t *b, size_t n, uint64_t now)
  * (client2.h, C2_ACK_EVERY and C2_ACK_DELAY; PROTOCOL-v2.md): a member
  * acknowledges once it holds --ack-every unacknowledged DATA (default 8),
  * at once after one out of order or repeated, and otherwise --ack-delay
- * ms (default 20) after the first; the others stay on the list.
- * --ack-every 1 is the protocol's earlier rule, one ACK per member that
- * got DATA in a receive batch.
+ * ms (default 80) after the first.  --ack-every 1 is the protocol's
+ * earlier rule, one ACK per member that got DATA in a receive batch.
+ *
+ * With thousands of members most of them owe an ACK at any moment, so
+ * this must not walk them all on every poll round: the members whose ACK
+ * is due at once are on the due list, and every member that owes one is
+ * on the wait list in the order its debt began, so only the due head of
+ * that list is looked at.  A member whose ACK went out with something
+ * else (v2_hdr) stays on the lists and is dropped when reached; one whose
+ * debt began again since it joined the wait list goes to its back.
  */
-static void flush_acks(uint64_t now)
+static void send_ack(struct member *m)
 {
-	struct member *m, *keep = NULL;
 	uint8_t b[23];
 
-	while ((m = G.ack_list) != NULL) {
-		G.ack_list = m->next_ack;
-		if (m->state == M_IN && m->unacked > 0 && m->unacked < G.ack_every && !m->ack_now &&
-		    now - m->ack_since < (uint64_t)G.ack_delay_ms * 1000000ull) {
-			m->next_ack = keep;
-			keep = m;
+	if (m->state == M_IN && m->unacked > 0)
+		msend(m, b, v2_hdr(m, b, 0x11, 0));
+}
+
+static void flush_acks(uint64_t now)
+{
+	uint64_t delay = (uint64_t)G.ack_delay_ms * 1000000ull;
+	struct member *m;
+
+	while (G.due_head >= 0) {
+		m = &G.m[G.due_head];
+		G.due_head = m->next_due;
+		m->on_due = 0;
+		send_ack(m);
+	}
+	while (G.wait_head >= 0) {
+		m = &G.m[G.wait_head];
+		if (m->state == M_IN && m->unacked > 0 && now - m->ack_since < delay) {
+			if (m->ack_since == m->wait_since || G.wait_head == G.wait_tail)
+				break; /* in order: everyone behind it began owing later */
+			G.wait_head = m->next_wait;
+			m->wait_since = m->ack_since;
+			m->next_wait = -1;
+			G.m[G.wait_tail].next_wait = m->idx;
+			G.wait_tail = m->idx;
 			continue;
 		}
-		m->need_ack = 0;
-		if (m->state == M_IN && m->unacked > 0)
-			msend(m, b, v2_hdr(m, b, 0x11, 0));
+		G.wait_head = m->next_wait;
+		if (G.wait_head < 0)
+			G.wait_tail = -1;
+		m->on_wait = 0;
+		send_ack(m);
 	}
-	G.ack_list = keep;
 }
 
 static uint8_t rbufs[RECV_BATCH][MAX_DGRAM];
@@ -1035,14 +1074,16 @@ static void print_trial(const char *key, const struct trial *t, int comma)
 	       t->dups, t->evicted, comma ? ", " : "");
 }
 
-static void usage(void)
+/* The usage text: to stdout and exit 0 for --help, else to stderr and exit 2. */
+static void usage(int status)
 {
 	fputs("usage: loadgen -s HOST:PORT [-P 1|2] [--pid PID] [--sizes N,N,...] [--senders S]\n"
 	      "               [--runs R] [--trial SECS] [--grace SECS] [--max-loss FRACTION]\n"
 	      "               [--guess DELIVERIES_PER_S] [--fixed DELIVERIES_PER_S]\n"
-	      "               [--max-drain SECS] [--ack-every N] [--ack-delay MS]\n",
-	      stderr);
-	exit(2);
+	      "               [--max-drain SECS] [--ack-every N] [--ack-delay MS]\n"
+	      "See the comment at the top of bench/loadgen.c and docs/PERFORMANCE.md.\n",
+	      status == 0 ? stdout : stderr);
+	exit(status);
 }
 
 static void parse_sizes(const char *arg)
@@ -1073,6 +1114,7 @@ int main(int argc, char **argv)
 	    {"ack-every", required_argument, NULL, 'A'},
 	    {"ack-delay", required_argument, NULL, 'D'},
 	    {"max-drain", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	double guess = 200000, fixed = 0;
@@ -1084,7 +1126,8 @@ int main(int argc, char **argv)
 	G.proto = 2;
 	G.senders = 1;
 	G.ack_every = 8; /* as client2.h's C2_ACK_EVERY and C2_ACK_DELAY */
-	G.ack_delay_ms = 20;
+	G.ack_delay_ms = 80;
+	G.wait_head = G.wait_tail = G.due_head = -1;
 	G.runs = 3;
 	G.trial_secs = 1.0;
 	G.grace_secs = 0.5;
@@ -1098,7 +1141,7 @@ int main(int argc, char **argv)
 		case 's':
 			colon = strrchr(optarg, ':');
 			if (colon == NULL)
-				usage();
+				usage(2);
 			*colon = '\0';
 			if (inet_pton(AF_INET, optarg, &G.server.sin_addr) != 1)
 				die("-s: need an IPv4 address, got %s", optarg);
@@ -1143,12 +1186,15 @@ int main(int argc, char **argv)
 		case 'D':
 			G.ack_delay_ms = (unsigned)atoi(optarg);
 			break;
+		case 'h':
+			usage(0);
+			break;
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (G.server.sin_port == 0 || (G.proto != 1 && G.proto != 2) || G.senders < 1 || G.runs < 1)
-		usage();
+		usage(2);
 	if (G.nsizes == 0)
 		parse_sizes("10,100");
 	srand((unsigned)now_ns());
