@@ -584,6 +584,13 @@ enum term_input term_read(struct term *t, int can_read, char *line, size_t size,
 	return next_buffered(t, line, size, len);
 }
 
+int term_pending(const struct term *t)
+{
+	if (t->mode == TERM_TUI)
+		return !t->eof && keys_length(t->keys, t->keys_len) > 0;
+	return memchr(t->in, '\n', t->have) != NULL || (t->in_eof && t->have > 0);
+}
+
 void term_print(struct term *t, const char *line, int to_stderr)
 {
 	switch (t->mode) {

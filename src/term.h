@@ -68,6 +68,14 @@ enum term_input {
 enum term_input term_read(struct term *t, int can_read, char *line, size_t size, size_t *len);
 
 /*
+ * Whether input already read waits to be handled: whole keys (TUI mode,
+ * where term_read hands libedit at most 4,096 keys per call, so a long
+ * paste takes several) or a complete line.  The caller must then call
+ * term_read without waiting for stdin: nothing more may ever come there.
+ */
+int term_pending(const struct term *t);
+
+/*
  * Show one line above the input line: `line` must already be safe for the
  * terminal (see render.h) and carry no line ending.  In TUI mode the input
  * line is taken off the screen first and comes back at term_show(); in

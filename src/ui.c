@@ -490,7 +490,7 @@ int ui_run(const struct ui_config *cfg)
 	char hist[4096];
 	struct pollfd p[3];
 	uint64_t now;
-	int n, timeout;
+	int n, timeout, more;
 
 	memset(&u, 0, sizeof u);
 	u.cfg = cfg;
@@ -510,6 +510,10 @@ int ui_run(const struct ui_config *cfg)
 			break;
 		}
 		timeout = u.deadline != 0 ? (int)(u.deadline - now) : -1;
+		/* Keys or lines already read (a long paste) go on without waiting for more. */
+		more = !u.input_done && !u.quitting && u.pending_len == 0 && term_pending(u.term);
+		if (more)
+			timeout = 0;
 		p[0] = (struct pollfd){.fd = cfg->sigfd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = u.ipc_closed ? -1 : cfg->ipc,
 		                       .events = POLLIN | (u.pending_len > 0 ? POLLOUT : 0)};
@@ -519,8 +523,14 @@ int ui_run(const struct ui_config *cfg)
 		n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			request_quit(&u);
-		if (n <= 0)
+		if (n < 0)
 			continue;
+		if (n == 0) {
+			if (more)
+				on_input(&u, 0);
+			term_show(u.term);
+			continue;
+		}
 		if (p[0].revents & POLLIN)
 			on_signal(&u);
 		/* After a reap too: what the child said before it ended is still in the socket. */
@@ -531,6 +541,8 @@ int ui_run(const struct ui_config *cfg)
 		if (!u.reaped && !u.quitting && !u.input_done &&
 		    p[2].revents & (POLLIN | POLLHUP | POLLERR))
 			on_input(&u, 1);
+		else if (more && !u.reaped && !u.quitting && !u.input_done && u.pending_len == 0)
+			on_input(&u, 0);
 		term_show(u.term);
 		if (term_output_failed(u.term) && !u.input_done) {
 			u.input_done = 1; /* nobody reads what the room says: leave */

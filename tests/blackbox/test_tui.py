@@ -165,6 +165,23 @@ def test_arrow_split_by_a_message_is_still_an_arrow(session):
     assert "[A" not in t.input_line()
 
 
+def test_paste_longer_than_one_round_is_handled_without_another_key(session):
+    """qun hands libedit at most 4,096 keys per round (reads of stdin
+    count too).  A paste of a 4,085-key line and a short one, 4,091 bytes,
+    is all read by the 16th read of 256 bytes, so the round ends with the
+    last 11 keys in qun's buffer and nothing left on the terminal: they
+    must still be handled without waiting for another keypress.  The long
+    line is refused (too long to say), the short one reaches the room."""
+    srv, (bob,) = room(session, "bob")
+    t = start(session, srv)
+    bob.expect("alice 进入了聊天室")
+    t.tmux("set-buffer", "-b", "paste", "x" * 4085 + "\n" + "tail\n")
+    t.tmux("paste-buffer", "-b", "paste", "-t", "t")
+    t.wait_text("消息太长", history=True)
+    bob.expect("alice 说：tail")
+    t.wait_input("")
+
+
 def test_history_not_kept_in_a_directory_others_can_write(session):
     """If $XDG_STATE_HOME/qun is writable by others (who could plant or
     read the file), the history stays in memory: recall works, nothing is
