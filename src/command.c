@@ -49,6 +49,7 @@ enum msg {
 	M_STATS_OUT,
 	M_STATS_SEND_ERRORS,
 	M_STATS_RETRANS,
+	M_STATS_HEAP,
 	M_STATS_DROPS,
 	M_STATS_BANS,
 	M_STATS_MUTES,
@@ -89,6 +90,7 @@ static const char *const msgs[M_COUNT][2] = {
     [M_STATS_OUT] = {"发出数据报：%s", "datagrams out: %s"},
     [M_STATS_SEND_ERRORS] = {"发送失败：%s", "send errors: %s"},
     [M_STATS_RETRANS] = {"重传：%s", "retransmissions: %s"},
+    [M_STATS_HEAP] = {"已用内存：%s 字节", "heap in use: %s bytes"},
     [M_STATS_DROPS] = {"丢弃（按原因）：", "drops by reason:"},
     [M_STATS_BANS] = {"禁止条目：%s", "bans: %s"},
     [M_STATS_MUTES] = {"禁言条目：%s", "mutes: %s"},
@@ -643,6 +645,7 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		json_u64(c->out, "datagrams_out", st.datagrams_out, 1);
 		json_u64(c->out, "send_errors", st.send_errors, 1);
 		json_u64(c->out, "retransmissions", st.retransmissions, 1);
+		json_u64(c->out, "heap_bytes", st.heap_bytes, 1);
 		buf_puts(c->out, ",\"drops\":{");
 		for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++) {
 			buf_puts(c->out, i ? "," : "");
@@ -662,6 +665,7 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 	stat_line(c, M_STATS_OUT, st.datagrams_out);
 	stat_line(c, M_STATS_SEND_ERRORS, st.send_errors);
 	stat_line(c, M_STATS_RETRANS, st.retransmissions);
+	stat_line(c, M_STATS_HEAP, st.heap_bytes);
 	say_line(c, M_STATS_DROPS, NULL, NULL);
 	for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++)
 		buf_printf(c->out, "  %.24s: %llu\n", st.drops[i].name,

@@ -27,6 +27,7 @@ enum cmd_status { CMD_OK = 0, CMD_FAILED = 1, CMD_USAGE = 2 };
 struct cmd_stats {
 	uint64_t uptime_ms;
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmissions;
+	uint64_t heap_bytes; /* malloc'd memory in use, not counting freed chunks kept */
 	size_t ndrops;
 	struct cmd_drop {
 		char name[24];

@@ -482,9 +482,23 @@ static void add_drop(struct cmd_stats *st, const char *name, size_t i, uint64_t 
 	d->count = count;
 }
 
+/*
+ * The memory malloc has handed out and not had back: the main arena's
+ * chunks in use plus the blocks it mapped on its own (qund has one
+ * thread, so one arena).  Unlike RSS it leaves out freed memory that
+ * malloc keeps for later, so it shows what the members cost now.
+ */
+static uint64_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
 static void cmd_stats(void *ctx, struct cmd_stats *st)
 {
 	const struct server *s = ctx;
+	char tmp[32];
 	size_t i;
 
 	st->uptime_ms = now_ms() - s->started;
@@ -492,7 +506,7 @@ static void cmd_stats(void *ctx, struct cmd_stats *st)
 	st->datagrams_out = s->st.datagrams_out;
 	st->send_errors = s->st.send_errors;
 	st->retransmissions = s->st.retransmits;
-	char tmp[32];
+	st->heap_bytes = heap_in_use();
 
 	for (i = 1; i < DROP_COUNT; i++)
 		add_drop(st, command_drop_name(i, tmp, sizeof tmp), i, s->st.drops[i]);

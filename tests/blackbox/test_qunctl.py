@@ -303,10 +303,33 @@ def test_stats(srv, peers):
     assert j["drops"]["muted"] == 1
     assert j["bans"] == 0 and j["mutes"] == 1
     assert j["uptime_s"] >= 0
+    assert 0 < j["heap_bytes"] < 1 << 30
     text = srv.ctl("stats").out
-    for label in ("在线人数：2", "运行时间：", "收到数据报：", "发出数据报：", "重传：0",
+    for label in ("在线人数：2", "运行时间：", "收到数据报：", "发出数据报：", "重传：0", "已用内存：",
                   "丢弃（按原因）：", "  not_member: 1", "  muted: 1", "禁言条目：1"):
         assert label in text, (label, text)
+
+
+def test_stats_heap_follows_the_members(srv, peers):
+    """heap_bytes is memory in use, not the process's size: it rises by at
+    least a member's structure for each of 60 members, and falls again when
+    they leave (freed memory that malloc keeps is not counted; the tables
+    that grew for them keep their size)."""
+    def heap():
+        return srv.ctl("-j", "stats").json()["heap_bytes"]
+
+    def members():
+        return srv.ctl("-j", "stats").json()["members"]
+
+    before = heap()
+    made = [peers(srv, "m%02d" % i, bind="127.0.1.%d" % (i + 1)) for i in range(60)]
+    full = heap()
+    assert full - before >= 60 * 100, (before, full)  # struct member is 104 bytes and a name
+    for i, p in enumerate(made):
+        p.send("Q m%02d" % i)
+    assert wait_until(lambda: members() == 0)
+    after = heap()
+    assert full - after >= 60 * 80, (before, full, after)
 
 
 # ---------------------------------------------------------------------------
