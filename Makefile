@@ -89,7 +89,7 @@ run: deps
 # Everything CI runs: warnings as errors, unit and black-box tests, then
 # the same tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
 check: deps-check
-	$(MAKE) WERROR=-Werror all $(UNIT:%=$(B)/%)
+	$(MAKE) WERROR=-Werror all $(UNIT:%=$(B)/%) $(B)/loadgen
 	$(MAKE) check-unit check-blackbox
 	$(MAKE) check-asan
 	$(MAKE) format-check
@@ -110,12 +110,12 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS) $(B)/recvflood.so
+check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/loadgen
 	QUN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 
 check-asan:
 	$(MAKE) B=$(ASAN_B) WERROR=-Werror CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \
-		all $(UNIT:%=$(ASAN_B)/%)
+		all $(UNIT:%=$(ASAN_B)/%) $(ASAN_B)/loadgen
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) B=$(ASAN_B) check-unit check-blackbox
 

@@ -29,6 +29,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,7 +62,8 @@ def loadavg():
 class Server:
     """A server process whose first stdout line is 'listening on HOST:PORT'."""
 
-    def __init__(self, argv, env=None):
+    def __init__(self, argv, env=None, control=None):
+        self.control = control  # qund's control socket, for its heap in use; None: none
         self.proc = subprocess.Popen(pin(0) + argv, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, text=True, bufsize=1)
@@ -79,6 +81,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.control:
+            shutil.rmtree(os.path.dirname(self.control), ignore_errors=True)
 
 
 def rss(pid):
@@ -89,13 +93,26 @@ def rss(pid):
     return 0
 
 
-def qund_argv(build, legacy, members):
+def qund_argv(build, legacy, members, control):
     argv = [os.path.join(build, "qund"), "-b", "127.0.0.1", "-p", "0", "--lang", "en",
             "--max-members", str(members + 100), "--max-per-address", str(members + 100),
-            "--flood-burst", "1000000", "--flood-rate", "1000000", "--control", "none"]
+            "--flood-burst", "1000000", "--flood-rate", "1000000", "--control", control]
     if legacy:
         argv.append("--legacy")
     return argv
+
+
+def qund(build, legacy, members, env=None):
+    """A qund with a control socket of its own (a fresh directory: no clash between runs)."""
+    control = os.path.join(tempfile.mkdtemp(prefix="qb"), "ctl")
+    return Server(qund_argv(build, legacy, members, control), env=env, control=control)
+
+
+def heap(build, server):
+    """The server's heap in use (qunctl stats: malloc'd and not freed), in bytes."""
+    out = subprocess.run([os.path.join(build, "qunctl"), "-s", server.control, "-j", "stats"],
+                         stdout=subprocess.PIPE, text=True, check=True, timeout=60)
+    return json.loads(out.stdout)["heap_bytes"]
 
 
 def run_loadgen(build, server, proto, sizes, runs, trial, guess, senders, timeout):
@@ -103,6 +120,8 @@ def run_loadgen(build, server, proto, sizes, runs, trial, guess, senders, timeou
                      "-P", str(proto), "--pid", str(server.pid), "--senders", str(senders),
                      "--sizes", ",".join(map(str, sizes)), "--runs", str(runs),
                      "--trial", str(trial), "--guess", str(guess)]
+    if server.control:
+        argv += ["--control", server.control]
     out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout)
     if out.returncode != 0:
         log("loadgen failed (%d); keeping the sizes it finished" % out.returncode)
@@ -136,16 +155,18 @@ def summarise(size_result):
         "runs": len(best), "half": size_result["half"],
         "logins_per_s": size_result["logins_per_s"],
         "rss_per_member": size_result["rss_per_member"],
+        "heap_per_member": size_result.get("heap_per_member", 0),
     }
 
 
 def memory_run(build, n):
     """qund --legacy with n idle v1 members on 127.1.0.0/16 (sends to them elided)."""
     env = dict(os.environ, LD_PRELOAD=os.path.join(build, "dropsend.so"))
-    srv = Server(qund_argv(build, True, n), env=env)
+    srv = qund(build, True, n, env=env)
     try:
         time.sleep(0.2)
         rss0 = rss(srv.pid)
+        heap0 = heap(build, srv)
         cpu0 = cpu_ns(srv.pid)
         server = ("127.0.0.1", srv.port)
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -170,6 +191,7 @@ def memory_run(build, n):
         cpu = cpu_ns(srv.pid) - cpu0
         # Before /who: its answer (a line per member) is not an idle member's memory.
         after = rss(srv.pid)
+        heap1 = heap(build, srv)
         srv.proc.stdin.write("/who\n")
         srv.proc.stdin.flush()
         count = None
@@ -181,6 +203,8 @@ def memory_run(build, n):
                 break
         return {"members": count, "requested": n + 1, "rss0": rss0, "rss": after,
                 "rss_per_member": (after - rss0) / max(count or 1, 1),
+                "heap0": heap0, "heap": heap1,
+                "heap_per_member": (heap1 - heap0) / max(count or 1, 1),
                 "logins_per_s": n / secs, "server_cpu_s": cpu / 1e9}
     finally:
         srv.stop()
@@ -279,25 +303,30 @@ def table(results, machine, args):
             n, lat(r.get("python")), lat(r.get("qund_v1")), lat(r.get("qund_v2")),
             half(r.get("python")), half(r.get("qund_v1")), half(r.get("qund_v2"))))
     add("")
-    add("Logins/s (growing the room to this size) and server RSS per member (bytes)")
+    add("Logins/s (growing the room to this size), server RSS per member and qund's heap in "
+        "use per member (bytes; RSS also counts memory freed during the fill and kept by malloc)")
     add("")
     add("| members | python v1 logins/s | qund v1 logins/s | qund v2 logins/s "
-        "| python v1 B/member | qund v1 B/member | qund v2 B/member |")
-    add("|---:|---:|---:|---:|---:|---:|---:|")
+        "| python v1 RSS B/member | qund v1 RSS B/member | qund v2 RSS B/member "
+        "| qund v1 heap B/member | qund v2 heap B/member |")
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         r = results["sizes"][str(n)]
-        g = lambda x, k: "%.0f" % x[k] if x else "-"
-        add("| %d | %s | %s | %s | %s | %s | %s |" % (
+        g = lambda x, k: "%.0f" % x[k] if x and x.get(k) else "-"
+        add("| %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             n, g(r.get("python"), "logins_per_s"), g(r.get("qund_v1"), "logins_per_s"),
             g(r.get("qund_v2"), "logins_per_s"), g(r.get("python"), "rss_per_member"),
-            g(r.get("qund_v1"), "rss_per_member"), g(r.get("qund_v2"), "rss_per_member")))
+            g(r.get("qund_v1"), "rss_per_member"), g(r.get("qund_v2"), "rss_per_member"),
+            g(r.get("qund_v1"), "heap_per_member"), g(r.get("qund_v2"), "heap_per_member")))
     m = results.get("memory")
     if m:
         add("")
         add("Memory run (qund --legacy, v1 idle members, sends to them elided): %s members, "
-            "RSS %.1f MB -> %.1f MB, %.0f bytes per member; %.0f logins/s"
+            "RSS %.1f MB -> %.1f MB, %.0f bytes per member; heap in use %s; %.0f logins/s"
             % (m["members"], m["rss0"] / 1e6, m["rss"] / 1e6, m["rss_per_member"],
-               m["logins_per_s"]))
+               "%.1f MB -> %.1f MB, %.0f bytes per member" % (
+                   m["heap0"] / 1e6, m["heap"] / 1e6, m["heap_per_member"])
+               if "heap" in m else "-", m["logins_per_s"]))
     add("")
     add("load average before / after: %s / %s" % (results["load_before"], results["load_after"]))
     return "\n".join(lines)
@@ -373,8 +402,8 @@ def main():
     plan = {
         "python": (lambda: Server([sys.executable, os.path.join(HERE, "baseline_server.py")]),
                    1, 50000),
-        "qund_v1": (lambda: Server(qund_argv(args.build, True, max(args.sizes))), 1, 200000),
-        "qund_v2": (lambda: Server(qund_argv(args.build, False, max(args.sizes))), 2, 200000),
+        "qund_v1": (lambda: qund(args.build, True, max(args.sizes)), 1, 200000),
+        "qund_v2": (lambda: qund(args.build, False, max(args.sizes)), 2, 200000),
     }
     for name in servers:
         start, proto, guess = plan[name]

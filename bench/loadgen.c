@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,7 +23,8 @@
 /*
  * What this program does, in order: log N members into a running server
  * (v1: "L name" / "OK"; v2: HELLO, COOKIE, LOGIN, WELCOME), measuring
- * logins per second and the server's RSS before and after; then, for each
+ * logins per second and the server's RSS (and, with --control, its heap in use)
+ * before and after; then, for each
  * run, search for the highest rate of SAY messages (from S senders among
  * the members) at which at most --max-loss of the deliveries go missing,
  * and report the deliveries per second, the delivery latency percentiles
@@ -117,6 +119,7 @@ static struct {
 	int proto;
 	struct sockaddr_in server;
 	int server_pid;
+	const char *control; /* the server's control socket, for its heap in use; NULL: none */
 	int senders;
 	double trial_secs, max_loss, grace_secs, max_drain;
 	int runs;
@@ -228,6 +231,40 @@ static uint64_t server_rss(void)
 			kb = strtoull(line + 6, NULL, 10);
 	fclose(f);
 	return kb * 1024;
+}
+
+/*
+ * The server's heap in use (qunctl stats' heap_bytes: what malloc handed out
+ * and did not get back), asked on its control socket; 0 without --control
+ * or on any failure.  RSS also counts memory freed and kept by malloc, so
+ * after a fill's bursts it overstates what idle members cost.
+ */
+static uint64_t server_heap(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char reply[4096];
+	const char *p;
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+
+	if (G.control == NULL || strlen(G.control) >= sizeof a.sun_path)
+		return 0;
+	memcpy(a.sun_path, G.control, strlen(G.control) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    write(fd, "--json stats\n", 13) != 13) {
+		close(fd);
+		return 0;
+	}
+	while (have < sizeof reply - 1 && (n = read(fd, reply + have, sizeof reply - 1 - have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	reply[have] = '\0';
+	p = strstr(reply, "\"heap_bytes\":");
+	return p != NULL ? strtoull(p + 13, NULL, 10) : 0;
 }
 
 /* ---- latency histogram: 32 sub-buckets per power of two (<= 3% error) ---- */
@@ -1081,6 +1118,7 @@ static void usage(int status)
 	      "               [--runs R] [--trial SECS] [--grace SECS] [--max-loss FRACTION]\n"
 	      "               [--guess DELIVERIES_PER_S] [--fixed DELIVERIES_PER_S]\n"
 	      "               [--max-drain SECS] [--ack-every N] [--ack-delay MS]\n"
+	      "               [--control PATH]\n"
 	      "See the comment at the top of bench/loadgen.c and docs/PERFORMANCE.md.\n",
 	      status == 0 ? stdout : stderr);
 	exit(status);
@@ -1114,6 +1152,7 @@ int main(int argc, char **argv)
 	    {"ack-every", required_argument, NULL, 'A'},
 	    {"ack-delay", required_argument, NULL, 'D'},
 	    {"max-drain", required_argument, NULL, 'd'},
+	    {"control", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1121,7 +1160,7 @@ int main(int argc, char **argv)
 	size_t si;
 	int c;
 	char *colon;
-	uint64_t rss0;
+	uint64_t rss0, heap0;
 
 	G.proto = 2;
 	G.senders = 1;
@@ -1135,7 +1174,7 @@ int main(int argc, char **argv)
 	G.max_loss = 0.001;
 	memset(&G.server, 0, sizeof G.server);
 	G.server.sin_family = AF_INET;
-	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:F:A:D:d:", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:F:A:D:d:C:", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
@@ -1186,6 +1225,9 @@ int main(int argc, char **argv)
 		case 'D':
 			G.ack_delay_ms = (unsigned)atoi(optarg);
 			break;
+		case 'C':
+			G.control = optarg;
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -1202,11 +1244,12 @@ int main(int argc, char **argv)
 	if (G.ep < 0)
 		die("epoll_create1: %s", strerror(errno));
 	rss0 = server_rss();
+	heap0 = server_heap();
 	for (si = 0; si < G.nsizes; si++) {
 		size_t n = G.sizes[si];
 		struct trial best[16], half;
-		double rates[16], logins, rss_per, rate;
-		uint64_t rss;
+		double rates[16], logins, rss_per, heap_per, rate;
+		uint64_t rss, heap;
 		int r;
 
 		if (n < (size_t)G.senders + 1)
@@ -1216,8 +1259,12 @@ int main(int argc, char **argv)
 		drain_quiet(300000000ull, 120000000000ull);
 		rss = server_rss();
 		rss_per = rss > rss0 ? (double)(rss - rss0) / (double)n : 0;
-		note("%zu members in, %.0f logins/s, server RSS %.1f MB (%.0f B/member)", n, logins,
-		     (double)rss / 1e6, rss_per);
+		heap = server_heap();
+		heap_per = heap > heap0 ? (double)(heap - heap0) / (double)n : 0;
+		note("%zu members in, %.0f logins/s, server RSS %.1f MB (%.0f B/member), heap %.1f "
+		     "MB "
+		     "(%.0f B/member)",
+		     n, logins, (double)rss / 1e6, rss_per, (double)heap / 1e6, heap_per);
 		rate = guess / (double)(n - 1);
 		if (G.runs > 16)
 			G.runs = 16;
@@ -1237,8 +1284,9 @@ int main(int argc, char **argv)
 		          &half);
 		printf("{\"proto\": %d, \"members\": %zu, \"senders\": %d, \"logins_per_s\": %.1f, "
 		       "\"rss_bytes\": %" PRIu64 ", \"rss0_bytes\": %" PRIu64
-		       ", \"rss_per_member\": %.1f, \"runs\": [",
-		       G.proto, n, G.senders, logins, rss, rss0, rss_per);
+		       ", \"rss_per_member\": %.1f, \"heap_bytes\": %" PRIu64
+		       ", \"heap0_bytes\": %" PRIu64 ", \"heap_per_member\": %.1f, \"runs\": [",
+		       G.proto, n, G.senders, logins, rss, rss0, rss_per, heap, heap0, heap_per);
 		for (r = 0; r < G.runs; r++) {
 			printf("{");
 			print_trial("best", &best[r], 0);
