@@ -705,6 +705,7 @@ static void op_tick(struct fz *f)
 	while (room_expire(H.s.room, H.now, &o))
 		server_deliver(&H.s, &o, 0);
 	p2_tick(&H.s);
+	p2_peek_check_lists_shrunk(&H.s);
 	p2_flush(&H.s);
 	step_end(&st, 1);
 }

@@ -67,6 +67,19 @@ static void check_lists(struct proto2 *p)
 		         "busy list entry %zu broken", i);
 }
 
+static void check_shrunk(const struct session_list *l, const char *what)
+{
+	FZ_CHECK(l->n <= l->cap, "%s list: %zu entries in %zu", what, l->n, l->cap);
+	FZ_CHECK(l->cap <= 64 || l->n > l->cap / 4, "%s list kept %zu slots for %zu entries", what,
+	         l->cap, l->n);
+}
+
+void p2_peek_check_lists_shrunk(const struct server *s)
+{
+	check_shrunk(&s->p2->dirty, "dirty");
+	check_shrunk(&s->p2->busy, "busy");
+}
+
 void p2_peek_check(const struct server *s, int flushed)
 {
 	struct proto2 *p = s->p2;

@@ -22,5 +22,11 @@ uint64_t p2_peek_sid(const struct member *m);
  * queues bounded; flushed: nothing dirty or doomed is left.
  */
 void p2_peek_check(const struct server *s, int flushed);
+/*
+ * Right after p2_tick: the dirty and busy lists' arrays were given back
+ * down to 64 entries or a quarter full (a broadcast fills them with the
+ * whole room; an idle room must not keep that).
+ */
+void p2_peek_check_lists_shrunk(const struct server *s);
 
 #endif

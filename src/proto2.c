@@ -157,6 +157,27 @@ static void list_push(struct session_list *l, struct session *ss)
 	l->v[l->n++] = ss;
 }
 
+/*
+ * Give back most of a list's array once it is at most a quarter full.  A
+ * broadcast puts every session of the room on the dirty and the busy list,
+ * and arrays sized for that would stay with the room: 16 bytes per member,
+ * which the budget of an idle member (docs/PERFORMANCE.md) has no room
+ * for.  Called from the timer, so a room that broadcasts all the time
+ * regrows them at most once a tick; halving only at a quarter full keeps a
+ * list that hovers around one size from reallocating every tick.
+ */
+static void list_shrink(struct session_list *l)
+{
+	size_t cap = l->cap;
+
+	while (cap > 64 && l->n <= cap / 4)
+		cap /= 2;
+	if (cap == l->cap)
+		return;
+	l->v = xrealloc(l->v, cap * sizeof *l->v);
+	l->cap = cap;
+}
+
 /* Session ids are random, so their low bits are a fine hash nobody can aim at. */
 static struct session **sid_slot(struct proto2 *p, uint64_t sid)
 {
@@ -865,6 +886,8 @@ void p2_tick(struct server *s)
 		else
 			i++;
 	}
+	list_shrink(&p->busy);
+	list_shrink(&p->dirty);
 }
 
 void p2_goodbye(struct server *s)
