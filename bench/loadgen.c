@@ -23,11 +23,11 @@
 /*
  * What this program does, in order: log N members into a running server
  * (v1: "L name" / "OK"; v2: HELLO, COOKIE, LOGIN, WELCOME), measuring
- * logins per second and the server's RSS (and, with --control, its heap in use)
- * before and after; then, for each
- * run, search for the highest rate of SAY messages (from S senders among
- * the members) at which at most --max-loss of the deliveries go missing,
- * and report the deliveries per second, the delivery latency percentiles
+ * logins per second and the server's RSS (and, with --control, its heap
+ * in use) before and after; then, for each run, search for the highest
+ * rate of SAY messages (from S senders among the members) at which at
+ * most --max-loss of the deliveries go missing, and report the
+ * deliveries per second, the delivery latency percentiles
  * and the server's CPU time per delivery at that rate; finally one trial at
  * half the median rate.  Members are grown in steps (--sizes 10,100,...),
  * so one login storm serves every size.  One JSON object per size goes to
@@ -242,6 +242,7 @@ static uint64_t server_rss(void)
 static uint64_t server_heap(void)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	static const char key[] = "\"heap_bytes\":";
 	char reply[4096];
 	const char *p;
 	size_t have = 0;
@@ -263,8 +264,8 @@ static uint64_t server_heap(void)
 		have += (size_t)n;
 	close(fd);
 	reply[have] = '\0';
-	p = strstr(reply, "\"heap_bytes\":");
-	return p != NULL ? strtoull(p + 13, NULL, 10) : 0;
+	p = strstr(reply, key);
+	return p != NULL ? strtoull(p + sizeof key - 1, NULL, 10) : 0;
 }
 
 /* ---- latency histogram: 32 sub-buckets per power of two (<= 3% error) ---- */
@@ -518,6 +519,18 @@ static void v1_in(struct member *m, const char *b, size_t n, uint64_t now)
 		G.other_in++;
 }
 
+/* Put m at the back of the ACK wait list, as owing since its ack_since (see flush_acks). */
+static void wait_append(struct member *m)
+{
+	m->wait_since = m->ack_since;
+	m->next_wait = -1;
+	if (G.wait_tail < 0)
+		G.wait_head = m->idx;
+	else
+		G.m[G.wait_tail].next_wait = m->idx;
+	G.wait_tail = m->idx;
+}
+
 /* m got a DATA (in order or not, out_of_order says): an ACK is owed (see flush_acks). */
 static void mark_ack(struct member *m, int out_of_order, uint64_t now)
 {
@@ -533,13 +546,7 @@ static void mark_ack(struct member *m, int out_of_order, uint64_t now)
 	if (m->on_wait)
 		return;
 	m->on_wait = 1;
-	m->wait_since = m->ack_since;
-	m->next_wait = -1;
-	if (G.wait_tail < 0)
-		G.wait_head = m->idx;
-	else
-		G.m[G.wait_tail].next_wait = m->idx;
-	G.wait_tail = m->idx;
+	wait_append(m);
 }
 
 /* A reliable message for m, seen for the first time. */
@@ -703,10 +710,7 @@ static void flush_acks(uint64_t now)
 			if (m->ack_since == m->wait_since || G.wait_head == G.wait_tail)
 				break; /* in order: everyone behind it began owing later */
 			G.wait_head = m->next_wait;
-			m->wait_since = m->ack_since;
-			m->next_wait = -1;
-			G.m[G.wait_tail].next_wait = m->idx;
-			G.wait_tail = m->idx;
+			wait_append(m); /* began owing again since it joined: to the back */
 			continue;
 		}
 		G.wait_head = m->next_wait;

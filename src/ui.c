@@ -521,16 +521,12 @@ int ui_run(const struct ui_config *cfg)
 		    .fd = u.input_done || u.quitting || u.pending_len > 0 ? -1 : STDIN_FILENO,
 		    .events = POLLIN};
 		n = poll(p, 3, timeout);
-		if (n < 0 && errno != EINTR)
-			request_quit(&u);
-		if (n < 0)
-			continue;
-		if (n == 0) {
-			if (more)
-				on_input(&u, 0);
-			term_show(u.term);
+		if (n < 0) {
+			if (errno != EINTR)
+				request_quit(&u);
 			continue;
 		}
+		/* n == 0 (the timeout, or `more`): every revents is 0, only `more` acts below. */
 		if (p[0].revents & POLLIN)
 			on_signal(&u);
 		/* After a reap too: what the child said before it ended is still in the socket. */
