@@ -20,7 +20,7 @@ Run it in a thread (`Relay(...).start()`, `stop()`) or as a subprocess:
 
     python3 relay.py --server 127.0.0.1:PORT [--seed N] [--loss 10] [--dup 5]
         [--reorder 25] [--delay-ms 0] [--corrupt 2] [--truncate 1]
-        [--burst 30:200] [--blackhole 7:2] [--max-seconds 60]
+        [--burst 30:200[:300]] [--blackhole 7:2] [--max-seconds 60]
 
 which prints `relay seed N`, then `relay listening on 127.0.0.1:PORT`, and
 at the end a line `relay stats {...}` (JSON).  It always stops by itself
@@ -64,9 +64,11 @@ class Relay:
     """The relay; see the module docstring.
 
     server: (host, port) of the real server.  c2s/s2c: Faults.  burst:
-    (fraction, mean_bad_ms): a two-state link that is "bad" (everything lost)
-    for exponentially distributed periods averaging mean_bad_ms, a `fraction`
-    of the time in all.  blackhole: (period_s, duration_s): everything lost for
+    (fraction, mean_bad_ms[, first_good_ms]): a two-state link that is "bad"
+    (everything lost) for exponentially distributed periods averaging
+    mean_bad_ms, a `fraction` of the time in all; with first_good_ms the first
+    good period has that length instead of a random one, so that a test can
+    be sure a bad period falls inside its traffic.  blackhole: (period_s, duration_s): everything lost for
     duration_s at the start of every period_s, counted from `arm()` (or from
     start if armed=True).  hook(direction, client, data) -> data or None may
     change or drop a datagram before the random faults (targeted tests)."""
@@ -166,13 +168,17 @@ class Relay:
         """The two-state bursty link: True while in a bad period."""
         if not self.burst:
             return False
-        frac, mean_bad = self.burst
+        frac, mean_bad = self.burst[:2]
+        first_good = self.burst[2] / 1000.0 if len(self.burst) > 2 else None
         mean_bad /= 1000.0
         mean_good = mean_bad * (1 - frac) / frac if frac > 0 else math.inf
         while now >= self.bad_until and now >= self.good_until:
             # Draw the next good period, then the bad one after it.
             start = max(self.bad_until, self.good_until, self.t0)
-            self.good_until = start + self.rng.expovariate(1 / mean_good)
+            if start == self.t0 and first_good is not None:
+                self.good_until = start + first_good
+            else:
+                self.good_until = start + self.rng.expovariate(1 / mean_good)
             self.bad_until = self.good_until + self.rng.expovariate(1 / mean_bad)
         return self.good_until <= now < self.bad_until
 
@@ -301,7 +307,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int)
     for k in ("loss", "dup", "reorder", "corrupt", "truncate", "delay-ms", "jitter-ms"):
         ap.add_argument("--" + k, type=float, default=0.0)
-    ap.add_argument("--burst", help="FRACTION_PERCENT:MEAN_BAD_MS")
+    ap.add_argument("--burst", help="FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]")
     ap.add_argument("--blackhole", help="PERIOD_S:DURATION_S")
     ap.add_argument("--max-seconds", type=float, default=60.0)
     a = ap.parse_args(argv)
@@ -309,8 +315,8 @@ def main(argv=None):
              truncate=a.truncate, delay_ms=a.delay_ms, jitter_ms=a.jitter_ms)
     burst = None
     if a.burst:
-        p, ms = a.burst.split(":")
-        burst = (float(p) / 100, float(ms))
+        p, ms, *first = a.burst.split(":")
+        burst = (float(p) / 100, float(ms), *map(float, first[:1]))
     bh = None
     if a.blackhole:
         p, d = a.blackhole.split(":")
