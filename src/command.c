@@ -50,6 +50,8 @@ enum msg {
 	M_STATS_SEND_ERRORS,
 	M_STATS_RETRANS,
 	M_STATS_HEAP,
+	M_STATS_WAKEUPS,
+	M_STATS_PAUSES,
 	M_STATS_DROPS,
 	M_STATS_BANS,
 	M_STATS_MUTES,
@@ -91,6 +93,8 @@ static const char *const msgs[M_COUNT][2] = {
     [M_STATS_SEND_ERRORS] = {"发送失败：%s", "send errors: %s"},
     [M_STATS_RETRANS] = {"重传：%s", "retransmissions: %s"},
     [M_STATS_HEAP] = {"已用内存：%s 字节", "heap in use: %s bytes"},
+    [M_STATS_WAKEUPS] = {"接收唤醒：%s", "receive wake-ups: %s"},
+    [M_STATS_PAUSES] = {"合并等待：%s", "coalescing pauses: %s"},
     [M_STATS_DROPS] = {"丢弃（按原因）：", "drops by reason:"},
     [M_STATS_BANS] = {"禁止条目：%s", "bans: %s"},
     [M_STATS_MUTES] = {"禁言条目：%s", "mutes: %s"},
@@ -646,6 +650,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		json_u64(c->out, "send_errors", st.send_errors, 1);
 		json_u64(c->out, "retransmissions", st.retransmissions, 1);
 		json_u64(c->out, "heap_bytes", st.heap_bytes, 1);
+		json_u64(c->out, "udp_wakeups", st.udp_wakeups, 1);
+		json_u64(c->out, "rx_pauses", st.rx_pauses, 1);
 		buf_puts(c->out, ",\"drops\":{");
 		for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++) {
 			buf_puts(c->out, i ? "," : "");
@@ -666,6 +672,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 	stat_line(c, M_STATS_SEND_ERRORS, st.send_errors);
 	stat_line(c, M_STATS_RETRANS, st.retransmissions);
 	stat_line(c, M_STATS_HEAP, st.heap_bytes);
+	stat_line(c, M_STATS_WAKEUPS, st.udp_wakeups);
+	stat_line(c, M_STATS_PAUSES, st.rx_pauses);
 	say_line(c, M_STATS_DROPS, NULL, NULL);
 	for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++)
 		buf_printf(c->out, "  %.24s: %llu\n", st.drops[i].name,

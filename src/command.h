@@ -28,6 +28,7 @@ struct cmd_stats {
 	uint64_t uptime_ms;
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmissions;
 	uint64_t heap_bytes; /* malloc'd memory in use, not counting freed chunks kept */
+	uint64_t udp_wakeups, rx_pauses; /* receive moderation (qund.c) */
 	size_t ndrops;
 	struct cmd_drop {
 		char name[24];

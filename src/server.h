@@ -33,6 +33,7 @@ struct server_stats {
 	uint64_t drops[DROP_COUNT];
 	uint64_t sdrops[SDROP_COUNT];
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmits;
+	uint64_t udp_wakeups, rx_pauses; /* receive moderation, see qund.c */
 };
 
 /* Everything the server knows, owned by main() and passed down by pointer. */
@@ -52,6 +53,9 @@ struct server {
 	struct sanctions *sanctions;
 	struct control *ctl;
 	uint64_t started; /* now_ms() at start, for uptime */
+	/* Receive moderation (qund.c): the pause, and the datagrams read this tick. */
+	unsigned coalesce_us, tick_input;
+	int moderating;
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 };
 

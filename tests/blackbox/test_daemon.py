@@ -356,6 +356,7 @@ def test_config_file_settings_and_flags_win(tmp_path):
     ("legacy = maybe\n", 1, '"legacy" is a switch: expected yes or no, got "maybe"'),
     ("port = 0\nconfig = x\n", 2, 'unknown key "config"'),
     ("max-members = lots\n", 1, "--max-members: expected a number"),
+    ("coalesce = 1001\n", 1, '--coalesce: expected a number from 0 to 1000, got "1001"'),
 ])
 def test_config_file_errors_name_the_line(tmp_path, text, line, why):
     conf = _conf(tmp_path, text)

@@ -332,6 +332,60 @@ def test_stats_heap_follows_the_members(srv, peers):
     assert full - after >= 60 * 80, (before, full, after)
 
 
+def trickle(port, rate, seconds, during=None):
+    """Send a v2-looking datagram too short to parse (qund drops it unanswered)
+    rate times a second for seconds, one at a time: time.sleep is too coarse
+    for 10,000/s, so wait by spinning.  during() is called once, halfway.
+    Returns how many were sent."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t0 = time.perf_counter()
+    sent = 0
+    try:
+        while True:
+            now = time.perf_counter()
+            if now - t0 >= seconds:
+                return sent
+            if during is not None and now - t0 >= seconds / 2:
+                during()
+                during = None
+            if sent < (now - t0) * rate:
+                sock.sendto(b"\xfe\x02", ("127.0.0.1", port))
+                sent += 1
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("coalesce", [0, 1000])
+def test_stats_receive_moderation(tmp_path, peers, coalesce):
+    """A trickle of 10,000 datagrams/s wakes qund for about every one.  Once
+    a 50 ms tick has read more than 100 datagrams, --coalesce 1000 makes it
+    pause 1 ms after each wake-up that read fewer than 16, so the trickle is
+    read in batches: at least 2 datagrams per wake-up over the whole run.
+    --coalesce 0 never pauses.  Either way a member's chat sent in the middle
+    of it is relayed, and the counters are shown in both languages."""
+    srv = Foreground(tmp_path, args=["--coalesce", str(coalesce)])
+    try:
+        alice, bob = room(srv, peers, "alice", "bob")
+        before = srv.ctl("-j", "stats").json()
+        sent = trickle(srv.port, 10000, 1.5, lambda: alice.send("C alice 在高负载下"))
+        bob.wait_for("alice 说：在高负载下")
+        after = srv.ctl("-j", "stats").json()
+        got = after["datagrams_in"] - before["datagrams_in"]
+        wakeups = after["udp_wakeups"] - before["udp_wakeups"]
+        pauses = after["rx_pauses"] - before["rx_pauses"]
+        print("coalesce %d: sent %d, read %d in %d wake-ups, %d pauses" % (
+            coalesce, sent, got, wakeups, pauses))
+        assert got >= sent, (got, sent)  # nothing lost: the trickle fits the buffer
+        if coalesce == 0:
+            assert pauses == 0
+        else:
+            assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
+        text = srv.ctl("stats").out
+        assert "接收唤醒：" in text and "合并等待：" in text, text
+    finally:
+        assert srv.cleanup() == []
+
+
 # ---------------------------------------------------------------------------
 # shutdown
 
