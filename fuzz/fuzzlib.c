@@ -162,6 +162,8 @@ void fz_check_rel(const struct rel *r, const char *what)
 	FZ_CHECK(held == rel_nheld(r), "%s: %zu held, nheld says %u", what, held, rel_nheld(r));
 	FZ_CHECK(inflight <= r->next_seq - r->base, "%s: %zu slots used, %u in flight", what,
 	         inflight, r->next_seq - r->base);
+	FZ_CHECK(rel_busy(r) == (rel_pending(r) > 0), "%s: rel_busy %d, %zu pending", what,
+	         rel_busy(r), rel_pending(r));
 	FZ_CHECK(r->recv_next >= 1, "%s: recv_next %u", what, r->recv_next);
 	FZ_CHECK(held <= REL_WINDOW, "%s: %zu held", what, held);
 	/* Pending counts what is not acknowledged yet: the used slots, and the queue. */

@@ -647,7 +647,15 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	drop_reassembly(ss);
 }
 
-/* A session datagram from the session's own address. */
+/*
+ * A session datagram from the session's own address.  The session needs
+ * p2_flush only if we owe it an ACK or its ack made room for queued DATA
+ * (whatever it said queued its answers, which marks it too): most
+ * datagrams in a busy room are ACKs that free a slot with nothing behind
+ * it, and polling the window for each was a third of the polls.
+ * Retransmissions do not need the mark: the session is on the busy list
+ * while anything is in flight, and the timer polls it.
+ */
 static void on_session(struct proto2 *p, struct session *ss, const struct v2_packet *pk,
                        uint64_t now)
 {
@@ -655,16 +663,18 @@ static void on_session(struct proto2 *p, struct session *ss, const struct v2_pac
 	struct emit_ctx e = {p, ss};
 	struct outcome o;
 	const struct member *m = ss->m;
+	int freed;
 
 	room_touch(s->room, m, now); /* a sign of life; m is known, no lookup */
 	if (pk->type == V2_REBIND)
 		return;
-	rel_on_ack(&ss->rel, pk->ack, pk->ack_bits, now);
+	freed = rel_on_ack(&ss->rel, pk->ack, pk->ack_bits, now);
 	if (pk->type == V2_DATA)
 		rel_on_data(&ss->rel, pk->seq, pk->payload, pk->payload_len, on_message, &e);
 	else if (pk->type == V2_PING)
 		ss->rel.ack_pending = 1;
-	mark_dirty(p, ss);
+	if (ss->rel.ack_pending || (freed > 0 && rel_queued(&ss->rel) > 0))
+		mark_dirty(p, ss);
 	if (ss->quit_requested) {
 		room_quit(s->room, &m->addr, m->name, strlen(m->name), now, &o);
 		server_deliver(s, &o, 0); /* destroys ss (p2_reply) */
@@ -872,7 +882,7 @@ void p2_tick(struct server *s)
 	while (i < p->busy.n) {
 		struct session *ss = p->busy.v[i];
 
-		if (rel_pending(&ss->rel) > 0) {
+		if (rel_busy(&ss->rel)) {
 			struct emit_ctx e = {p, ss};
 
 			rel_poll(&ss->rel, now, emit_data, &e);

@@ -269,6 +269,11 @@ size_t rel_pending(const struct rel *r)
 	return n;
 }
 
+int rel_busy(const struct rel *r)
+{
+	return r->base != r->next_seq || rel_queued(r) > 0;
+}
+
 uint32_t rel_queued(const struct rel *r)
 {
 	return r->q != NULL ? r->q->len : 0;

@@ -143,6 +143,13 @@ uint64_t rel_oldest(const struct rel *r);
 /* Messages in flight (not yet acknowledged) plus queued. */
 size_t rel_pending(const struct rel *r);
 
+/*
+ * rel_pending(r) > 0 in O(1), for the timer's walk of every busy session:
+ * the base slot is never an acknowledged one (rel_on_ack moves base past
+ * them), so something is in flight exactly when base != next_seq.
+ */
+int rel_busy(const struct rel *r);
+
 /* Messages waiting behind the window. */
 uint32_t rel_queued(const struct rel *r);
 

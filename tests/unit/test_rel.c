@@ -393,6 +393,25 @@ static void selective_ack_base_stops_at_lowest_gap(void **state)
 	assert_int_equal(rel_pending(&R[0]), 0);
 }
 
+/* rel_busy agrees with rel_pending > 0 through queueing, sending, selective and full acks. */
+static void busy_follows_pending(void **state)
+{
+	(void)state;
+	rel_init(&R[0]);
+	assert_false(rel_busy(&R[0]));
+	queue_msgs(&R[0], 1, 3);
+	assert_true(rel_busy(&R[0])); /* queued, none sent */
+	poll_at(&R[0], T0);
+	assert_true(rel_busy(&R[0]));
+	/* 2 and 3 acknowledged selectively, 1 still in flight. */
+	assert_int_equal(rel_on_ack(&R[0], 0, 1u << 0 | 1u << 1, T0 + 50), 2);
+	assert_true(rel_busy(&R[0]));
+	assert_int_equal(rel_pending(&R[0]), 1);
+	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 60), 1);
+	assert_false(rel_busy(&R[0]));
+	assert_int_equal(rel_pending(&R[0]), 0);
+}
+
 static void ack_never_sent_ignored(void **state)
 {
 	(void)state;
@@ -1428,6 +1447,7 @@ int main(void)
 	    T(ack_stale_after_progress),
 	    T(selective_ack_out_of_order),
 	    T(selective_ack_base_stops_at_lowest_gap),
+	    T(busy_follows_pending),
 	    T(ack_never_sent_ignored),
 	    T(ack_bits_beyond_sent_ignored),
 	    T(ack_queued_not_sent_ignored),
