@@ -99,6 +99,11 @@ void p2_peek_check(const struct server *s, int flushed)
 		FZ_CHECK(!ss->busy || in_list(&p->busy, ss), "busy but not on the list");
 		FZ_CHECK(!flushed || !ss->dirty, "still dirty after a flush");
 		FZ_CHECK(!flushed || !ss->doomed, "a doomed session survived a flush");
+		/* An ACK that freed room must have let the queue in (it marks the session). */
+		FZ_CHECK(!flushed || rel_queued(&ss->rel) == 0 ||
+		             ss->rel.next_seq - ss->rel.base >= REL_SEND_WINDOW,
+		         "%u queued with %u of %d window slots used after a flush",
+		         rel_queued(&ss->rel), ss->rel.next_seq - ss->rel.base, REL_SEND_WINDOW);
 		FZ_CHECK(rel_pending(&ss->rel) <= REL_WINDOW + REL_QUEUE_MAX, "%zu pending",
 		         rel_pending(&ss->rel));
 		fz_check_rel(&ss->rel, ss->m->name);

@@ -19,7 +19,8 @@ uint64_t p2_peek_sid(const struct member *m);
 /*
  * Check protocol v2's invariants, failing through fz_fail: every session
  * findable by id and tied to a live v2 member and back, lists consistent,
- * queues bounded; flushed: nothing dirty or doomed is left.
+ * queues bounded; flushed: nothing dirty or doomed is left, and nothing
+ * waits in a queue while its window has room.
  */
 void p2_peek_check(const struct server *s, int flushed);
 /*
