@@ -483,29 +483,45 @@ static int on_udp(struct server *s)
  * pause (in a 10-member room at 200,000 deliveries/s the median rose from
  * about 65 to 320 us while the CPU per delivery fell by a third; at 1,000
  * members, where one fan-out takes milliseconds, both fell).  Below the
- * switch's rate nothing changes.  Signals, the timer, the console and the
- * control socket wait too, which at 1 ms at most is harmless.  Called
- * after each wake-up on the UDP socket with the number of datagrams it
- * read.
+ * switch's rate nothing changes.  A wake-up whose work took the pause's
+ * length already (a fan-out to thousands) is not followed by one: the
+ * next datagrams gathered meanwhile.  Signals, the timer, the console and
+ * the control socket wait too, which at about 1 ms at most (the kernel's
+ * timer slack adds 50 us or more to a sleep) is harmless.  Anyone can
+ * switch it on with 100 junk datagrams per tick; the cost is bounded by
+ * the pause.  Called after each wake-up on the UDP socket with the number
+ * of datagrams it read and the microseconds reading and answering them
+ * took.
  */
-static void moderate(struct server *s, int nread)
+static void moderate(struct server *s, int nread, uint64_t busy_us)
 {
 	struct timespec pause = {0, (long)s->coalesce_us * 1000};
 
 	s->st.udp_wakeups++;
 	s->tick_input += (unsigned)nread;
-	if (!s->moderating || s->coalesce_us == 0 || nread >= MODERATE_FEW)
+	if (!s->moderating || s->coalesce_us == 0 || nread >= MODERATE_FEW ||
+	    busy_us >= s->coalesce_us)
 		return;
 	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
 		;
 	s->st.rx_pauses++;
 }
 
-/* Once per tick: moderate the next tick's input if this one's was heavy. */
-static void moderate_tick(struct server *s)
+/* Once per tick: moderate the next ticks' input if the input since the last was heavy. */
+static void moderate_tick(struct server *s, uint64_t expirations)
 {
-	s->moderating = s->tick_input > MODERATE_INPUT;
+	s->moderating =
+	    s->tick_input > MODERATE_INPUT * expirations; /* a late tick covers several */
 	s->tick_input = 0;
+}
+
+/* The UDP socket is readable: read, answer, and moderate the next wake-up. */
+static void on_udp_ready(struct server *s)
+{
+	uint64_t t0 = now_us();
+	int n = on_udp(s);
+
+	moderate(s, n, now_us() - t0);
 }
 
 static void cmd_deliver(void *ctx, const struct outcome *o)
@@ -721,7 +737,7 @@ static void on_tick(struct server *s)
 
 	if (read(s->tickfd, &expirations, sizeof expirations) < 0)
 		return;
-	moderate_tick(s);
+	moderate_tick(s, expirations);
 	while (room_expire(s->room, now_ms(), &o))
 		server_deliver(s, &o, 0);
 	p2_tick(s);
@@ -914,7 +930,7 @@ static void serve(struct server *s)
 			int fd = evs[i].data.fd;
 
 			if (fd == s->udp)
-				moderate(s, on_udp(s));
+				on_udp_ready(s);
 			else if (fd == s->sigfd)
 				on_signal(s);
 			else if (fd == s->tickfd)

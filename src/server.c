@@ -12,10 +12,15 @@
 
 uint64_t now_ms(void)
 {
+	return now_us() / 1000;
+}
+
+uint64_t now_us(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* The send queue: one slot per datagram, its bytes and its address copied in. */

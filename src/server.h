@@ -59,8 +59,9 @@ struct server {
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 };
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, and microseconds. */
 uint64_t now_ms(void);
+uint64_t now_us(void);
 
 /*
  * Send one datagram now; a failure concerns one peer only and is counted,

@@ -361,25 +361,32 @@ def test_stats_receive_moderation(tmp_path, peers, coalesce):
     a 50 ms tick has read more than 100 datagrams, --coalesce 1000 makes it
     pause 1 ms after each wake-up that read fewer than 16, so the trickle is
     read in batches: at least 2 datagrams per wake-up over the whole run.
-    --coalesce 0 never pauses.  Either way a member's chat sent in the middle
-    of it is relayed, and the counters are shown in both languages."""
+    --coalesce 0 never pauses.  The pauses are real: together they fit in
+    the time that passed.  Either way a member's chat sent in the middle of
+    it is relayed, (almost) nothing is lost, and the text reply shows the
+    counters."""
     srv = Foreground(tmp_path, args=["--coalesce", str(coalesce)])
     try:
         alice, bob = room(srv, peers, "alice", "bob")
+        t0 = time.monotonic()
         before = srv.ctl("-j", "stats").json()
         sent = trickle(srv.port, 10000, 1.5, lambda: alice.send("C alice 在高负载下"))
         bob.wait_for("alice 说：在高负载下")
         after = srv.ctl("-j", "stats").json()
+        elapsed_us = (time.monotonic() - t0) * 1e6
         got = after["datagrams_in"] - before["datagrams_in"]
         wakeups = after["udp_wakeups"] - before["udp_wakeups"]
         pauses = after["rx_pauses"] - before["rx_pauses"]
         print("coalesce %d: sent %d, read %d in %d wake-ups, %d pauses" % (
             coalesce, sent, got, wakeups, pauses))
-        assert got >= sent, (got, sent)  # nothing lost: the trickle fits the buffer
+        # 1 ms of the trickle is 10 datagrams; only a long stall of the whole
+        # machine with a small net.core.rmem_max could drop some.
+        assert got >= sent * 0.98, (got, sent)
         if coalesce == 0:
             assert pauses == 0
         else:
             assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
+            assert pauses * coalesce <= elapsed_us, (pauses, elapsed_us)
         text = srv.ctl("stats").out
         assert "接收唤醒：" in text and "合并等待：" in text, text
     finally:
