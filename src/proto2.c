@@ -162,9 +162,10 @@ static void list_push(struct session_list *l, struct session *ss)
  * broadcast puts every session of the room on the dirty and the busy list,
  * and arrays sized for that would stay with the room: 16 bytes per member
  * and more as the doubling rounds up (21 at 100,001 members), which the
- * budget of an idle member (docs/PERFORMANCE.md) has no room for.  Called from the timer, so a room
- * that broadcasts all the time regrows them at most once a tick; halving only at a quarter full
- * keeps a list that hovers around one size from reallocating every tick.
+ * budget of an idle member (docs/PERFORMANCE.md) has no room for.  Called
+ * from the timer, so a room that broadcasts all the time regrows them at
+ * most once a tick; halving only at a quarter full keeps a list that
+ * hovers around one size from reallocating every tick.
  */
 static void list_shrink(struct session_list *l)
 {

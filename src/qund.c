@@ -480,10 +480,8 @@ static int on_udp(struct server *s)
  * rate, not the wake-ups: the pauses themselves bring the wake-ups down,
  * and a switch on them turned the pauses off every other tick.  The
  * price is latency: a chat message that arrives meanwhile waits up to the
- * pause (in a 10-member room at 200,000 deliveries/s the median rose from
- * about 65 to 320 us while the CPU per delivery fell by a third; at 1,000
- * members, where one fan-out takes milliseconds, both fell).  Below the
- * switch's rate nothing changes.  A wake-up whose work took the pause's
+ * pause (measured in docs/PERFORMANCE.md, "Receive moderation").  Below
+ * the switch's rate nothing changes.  A wake-up whose work took the pause's
  * length already (a fan-out to thousands) is not followed by one: the
  * next datagrams gathered meanwhile.  Signals, the timer, the console and
  * the control socket wait too, which at about 1 ms at most (the kernel's
