@@ -68,9 +68,9 @@ class Relay:
     (everything lost) for exponentially distributed periods averaging
     mean_bad_ms, a `fraction` of the time in all; with first_good_ms the first
     good period has that length instead of a random one, so that a test can
-    be sure a bad period falls inside its traffic.  blackhole: (period_s, duration_s): everything lost for
-    duration_s at the start of every period_s, counted from `arm()` (or from
-    start if armed=True).  hook(direction, client, data) -> data or None may
+    be sure a bad period falls inside its traffic.  blackhole: (period_s,
+    duration_s): everything lost for duration_s at the start of every
+    period_s, counted from `arm()` (or from start if armed=True).  hook(direction, client, data) -> data or None may
     change or drop a datagram before the random faults (targeted tests)."""
 
     def __init__(self, server, c2s=None, s2c=None, seed=None, burst=None, blackhole=None,
@@ -315,8 +315,11 @@ def main(argv=None):
              truncate=a.truncate, delay_ms=a.delay_ms, jitter_ms=a.jitter_ms)
     burst = None
     if a.burst:
-        p, ms, *first = a.burst.split(":")
-        burst = (float(p) / 100, float(ms), *map(float, first[:1]))
+        parts = a.burst.split(":")
+        if len(parts) not in (2, 3):
+            ap.error("--burst: expected FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS], got %r"
+                     % a.burst)
+        burst = (float(parts[0]) / 100, *map(float, parts[1:]))
     bh = None
     if a.blackhole:
         p, d = a.blackhole.split(":")

@@ -29,6 +29,7 @@ import pytest
 from conftest import QUIET, WAIT, wait_until
 from netns import Netns, in_namespace
 from relay import Faults, Relay
+from relay import main as relay_main
 from v2client import (ACK, CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_DATAGRAM,
                       PING, ClientSet)
 
@@ -279,6 +280,16 @@ def test_r1_loss_qun_clients(procs, v2, ns):
 
 # ---------------------------------------------------------------------------
 # R2: 30% bursty loss during login.
+
+@pytest.mark.parametrize("burst", ["30", "30:200:300:9"])
+def test_relay_burst_option_refuses_other_shapes(burst, capsys):
+    """The relay's --burst takes two or three fields; anything else is a
+    usage error naming the shape, not a silently different schedule."""
+    with pytest.raises(SystemExit) as e:
+        relay_main(["--server", "127.0.0.1:9", "--burst", burst])
+    assert e.value.code == 2
+    assert "expected FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]" in capsys.readouterr().err
+
 
 def test_r2_bursty_loss_during_login(procs, v2, relays):
     """R2: 20 qun clients (QUN_LONG: 50) log in at once through a link that
