@@ -674,8 +674,9 @@ static void v2_in(struct member *m, const uint8_t *b, size_t n, uint64_t now)
  * (client2.h, C2_ACK_EVERY and C2_ACK_DELAY; PROTOCOL-v2.md): a member
  * acknowledges once it holds --ack-every unacknowledged DATA (default 8),
  * at once after one out of order or repeated, and otherwise --ack-delay
- * ms (default 80) after the first.  --ack-every 1 is the protocol's
- * earlier rule, one ACK per member that got DATA in a receive batch.
+ * ms (default 200, the protocol's most) after the first.  --ack-every 1
+ * is the protocol's earlier rule, one ACK per member that got DATA in a
+ * receive batch; --ack-delay 80 was the delay before 2026-11-26.
  *
  * With thousands of members most of them owe an ACK at any moment, so
  * this must not walk them all on every poll round: the members whose ACK
@@ -1169,7 +1170,7 @@ int main(int argc, char **argv)
 	G.proto = 2;
 	G.senders = 1;
 	G.ack_every = 8; /* as client2.h's C2_ACK_EVERY and C2_ACK_DELAY */
-	G.ack_delay_ms = 80;
+	G.ack_delay_ms = 200;
 	G.wait_head = G.wait_tail = G.due_head = -1;
 	G.runs = 3;
 	G.trial_secs = 1.0;

@@ -60,14 +60,15 @@ struct c2_callbacks {
  * the server a datagram to read: in a busy room this takes its reads
  * from about one per two deliveries to one per eight.  8 is a quarter of
  * the server's window of 33.  The delay matters in big rooms, where each
- * member gets a DATA every few tens of milliseconds: at 20 ms nearly every
- * DATA was acknowledged alone.  80 ms keeps under the protocol's bound of
- * 100 ms, so the server's RTT estimate (which counts the delay) stays
- * under its 200 ms RTO floor on a fast network, and losses are still
- * noticed at once from the gap they leave.
+ * member gets a DATA every 20 to 100 ms, too seldom for the count: with
+ * 5,000 members getting 20 a second each, the server read a datagram per
+ * 2.8 deliveries at 80 ms and one per 5.9 at 200 ms (docs/PERFORMANCE.md,
+ * "Acknowledgement delay").  So we wait the longest the protocol allows,
+ * REL_MAX_ACK_DELAY; losses are still noticed at once from the gap they
+ * leave.
  */
 #define C2_ACK_EVERY 8
-#define C2_ACK_DELAY 80
+#define C2_ACK_DELAY REL_MAX_ACK_DELAY
 
 struct c2 {
 	enum c2_state state;

@@ -14,8 +14,16 @@
 #define REL_SEND_WINDOW 33
 #define REL_QUEUE_MAX   1024 /* messages waiting behind the window */
 #define REL_RTO_INIT    500  /* ms */
-#define REL_RTO_MIN     200
-#define REL_RTO_MAX     4000
+/*
+ * A peer may hold its acknowledgement back for up to REL_MAX_ACK_DELAY ms
+ * (PROTOCOL-v2.md, "Reliability"; QUIC's max_ack_delay, RFC 9000 13.2.1).
+ * Our RTT samples include that delay, and the floor of the RTO keeps
+ * 100 ms above it, so that a delayed ACK on a fast network never meets a
+ * retransmission on its way.
+ */
+#define REL_MAX_ACK_DELAY 200
+#define REL_RTO_MIN       (REL_MAX_ACK_DELAY + 100)
+#define REL_RTO_MAX       4000
 
 /*
  * A reference-counted message payload.  The server formats a room event

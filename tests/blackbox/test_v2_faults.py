@@ -30,8 +30,8 @@ from conftest import QUIET, WAIT, wait_until
 from netns import Netns, in_namespace
 from relay import Faults, Relay
 from relay import main as relay_main
-from v2client import (ACK, CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_DATAGRAM,
-                      PING, ClientSet)
+from v2client import (ACK, CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_ACK_DELAY,
+                      MAX_DATAGRAM, PING, ClientSet)
 
 LONG = os.environ.get("QUN_LONG") == "1"
 FAST = ("--flood-burst", "100000", "--flood-rate", "100000", "--max-per-address", "200")
@@ -712,6 +712,57 @@ def test_r9_vanished_recipient(procs, v2):
     time.sleep(1.5)
     later = [d for _, d in dead.dgrams_in[n:] if d[2] == DATA]
     assert not later, "%d DATA after eviction" % len(later)
+
+
+def _ack_times(client):
+    """seq -> when client first told the server it had seq (ack field of
+    anything it sent)."""
+    out, top = {}, 0
+    for t, d in client.dgrams_out:
+        if len(d) >= 23 and d[2] in (DATA, ACK, PING):
+            ack = struct.unpack(">I", d[15:19])[0]
+            for s in range(top + 1, ack + 1):
+                out[s] = t
+            top = max(top, ack)
+    return out
+
+
+def test_acks_delayed_to_the_protocol_maximum_cost_no_retransmission(procs, v2):
+    """A member that holds every ACK back for the protocol's maximum
+    (MAX_ACK_DELAY, 200 ms after the first DATA it owes one for) is never
+    sent a DATA twice: the server's smallest RTO stays 100 ms above that
+    delay.  The member first acknowledges a burst at once, which brings the
+    server's RTO down to its floor, then delays: the first DATA after a
+    quiet spell waits the whole delay for its ACK.  A copy is excused only
+    where the test client itself was late (its ACK left more than 280 ms
+    after the DATA arrived: a stalled machine), and most ACKs must be on
+    time."""
+    q = procs.qund(*FAST)
+    talker = v2.login("talker", addr(q))
+    lazy = v2.login("lazy", addr(q))
+    talker.wait_event(EV_JOIN, "lazy")
+    for i in range(30):
+        talker.say("burst%d" % i)
+    lazy.wait_event(EV_SAY, "talker", "burst29")
+    lazy.ack_delay = MAX_ACK_DELAY
+    gaps = [0.3, 0.0, 0.05, 0.3, 0.12, 0.3, 0.02, 0.3]
+    for i in range(24):
+        talker.say("m%d" % i)
+        time.sleep(gaps[i % len(gaps)])
+    lazy.wait_event(EV_SAY, "talker", "m23")
+    top = max(_data_times(lazy))
+    assert wait_until(lambda: top in _ack_times(lazy)), "lazy never acknowledged seq %d" % top
+    # A copy would come one RTO after its DATA, and the RTO here stays under
+    # 1 s (no sample is much over 0.2 s): 1 s of quiet shows there is none.
+    time.sleep(1.0)
+    arrived, acked = _data_times(lazy), _ack_times(lazy)
+    late = {s for s, ts in arrived.items() if acked.get(s, float("inf")) - ts[0] > 0.28}
+    copies = {s: len(ts) for s, ts in arrived.items() if len(ts) > 1}
+    print("delayed acks: %d DATA, %d acked late by the test client, copies %r" % (
+        len(arrived), len(late), copies))
+    assert len(arrived) >= 54
+    assert len(late) <= len(arrived) // 4, "the test client was late too often: %r" % late
+    assert set(copies) <= late, "DATA sent twice to a member that acked in time: %r" % copies
 
 
 def test_r9_send_queue_overflow(procs, v2):

@@ -14,7 +14,8 @@ Two layers:
   own, so that it acknowledges, retransmits, reassembles long messages and
   answers CHALLENGE while the test waits for conditions.  Knobs make it
   misbehave on purpose: `auto_ack=False` (never acknowledge: a recipient
-  that vanished), `retransmit=False`, `auto_rebind=False`, a chosen nonce
+  that vanished), `ack_delay=S` (acknowledge S seconds after the first
+  unacknowledged DATA, as a client in a big room may), `retransmit=False`, `auto_rebind=False`, a chosen nonce
   (reuse it), `send_raw` and `send_session` (any bytes, any session id),
   `move_to` (change source port: NAT rebinding).
 
@@ -71,7 +72,8 @@ E_TOO_LONG, E_MALFORMED, E_FLOOD, E_TOO_MANY = 6, 7, 8, 9
 SAY_PIECE = MAX_DATAGRAM - CHECK - SESSION_HDR - 2
 WINDOW = 64               # DATA held beyond ack by the receiver
 SEND_WINDOW = 33          # seqs in flight: the gap after ack plus the 32 of the ack bits
-RTO_INIT, RTO_MIN, RTO_MAX = 0.5, 0.2, 4.0
+MAX_ACK_DELAY = 0.2       # the longest a peer may hold an ACK back
+RTO_INIT, RTO_MIN, RTO_MAX = 0.5, MAX_ACK_DELAY + 0.1, 4.0
 
 
 class Malformed(ValueError):
@@ -457,7 +459,7 @@ class V2Client:
     to `bind`.  Knobs: see the module docstring."""
 
     def __init__(self, server, sock=None, bind=("127.0.0.1", 0), auto_ack=True,
-                 retransmit=True, auto_rebind=True, keepalive=None, hs_interval=0.25,
+                 ack_delay=0.0, retransmit=True, auto_rebind=True, keepalive=None, hs_interval=0.25,
                  label=None):
         self.server = tuple(server)
         if sock is None:
@@ -471,6 +473,8 @@ class V2Client:
         self.addr = sock.getsockname()
         self.label = label or "%s:%d" % self.addr
         self.auto_ack = auto_ack
+        self.ack_delay = ack_delay
+        self.ack_due = None         # when a delayed ACK must go out
         self.retransmit = retransmit
         self.auto_rebind = auto_rebind
         self.keepalive = keepalive
@@ -707,6 +711,8 @@ class V2Client:
                 ds.append(d)
         if self.keepalive and self.hs_state == "up" and self.closed is None:
             ds.append(self.last_sent + self.keepalive)
+        if self.ack_due is not None:
+            ds.append(self.ack_due)
         return min(ds) if ds else now + 0.5
 
     def _tick(self, got_data):
@@ -726,11 +732,27 @@ class V2Client:
             return
         for seq, p in out:
             self._send(session(DATA, self.sid, seq, a, b, p))
-        if got_data and self.auto_ack and not out:
+        if self._ack_owed(got_data, bool(out), now):
             self._send(session(ACK, self.sid, 0, a, b))
         if self.keepalive and now - self.last_sent >= self.keepalive:
             self.ping_times.append(now)
             self._send(session(PING, self.sid, 0, a, b))
+
+    def _ack_owed(self, got_data, sending_data, now):
+        """Whether an ACK must go out now.  DATA we send carries the ack
+        fields, so it settles what we owe; otherwise we acknowledge at once,
+        or ack_delay after the first DATA we have not acknowledged."""
+        if not self.auto_ack or sending_data:
+            self.ack_due = None
+            return False
+        if self.ack_delay <= 0:
+            return got_data
+        if got_data and self.ack_due is None:
+            self.ack_due = now + self.ack_delay
+        if self.ack_due is not None and now >= self.ack_due:
+            self.ack_due = None
+            return True
+        return False
 
     def _on_datagram(self, data, src, sock):
         """Handle one datagram; returns True if it was DATA of our session."""

@@ -533,10 +533,10 @@ static void rtt_first_sample(void **state)
 	(void)state;
 	rel_init(&R[0]);
 	send_msgs(&R[0], 1);
-	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 100), 1);
-	assert_int_equal(R[0].srtt, 100);
-	assert_int_equal(R[0].rttvar, 50);
-	assert_int_equal(R[0].rto, 300);
+	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 150), 1);
+	assert_int_equal(R[0].srtt, 150);
+	assert_int_equal(R[0].rttvar, 75);
+	assert_int_equal(R[0].rto, 450);
 }
 
 static void rtt_second_sample(void **state)
@@ -573,6 +573,46 @@ static void rto_floor_zero_sample(void **state)
 	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0), 1);
 	assert_int_not_equal(R[0].srtt, 0);
 	assert_int_equal(R[0].rto, REL_RTO_MIN);
+}
+
+/*
+ * A peer may hold its ACK back for REL_MAX_ACK_DELAY ms (PROTOCOL-v2.md).
+ * Whatever the RTT samples before, however small, a DATA whose ACK comes
+ * that late over a network with a round trip of up to 99 ms is never sent
+ * twice.  The histories: acks at once (the RTO at its lowest), delays of 0
+ * and the maximum by turns, and always the maximum.
+ */
+static void delayed_ack_meets_no_retransmission(void **state)
+{
+	static const uint32_t patterns[][2] = {
+	    {0, 0}, {0, REL_MAX_ACK_DELAY}, {REL_MAX_ACK_DELAY, REL_MAX_ACK_DELAY}};
+	const uint32_t late = REL_MAX_ACK_DELAY + 99;
+	uint64_t now, t;
+	uint32_t seq;
+	size_t p;
+
+	(void)state;
+	for (p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+		rel_free(&R[0]);
+		rel_init(&R[0]);
+		now = T0;
+		for (seq = 1; seq <= 64; seq++) {
+			queue_msgs(&R[0], seq, 1);
+			poll_at(&R[0], now);
+			assert_int_equal(nem, 1);
+			now += patterns[p][seq % 2];
+			assert_int_equal(rel_on_ack(&R[0], seq, 0, now), 1);
+			now++;
+		}
+		queue_msgs(&R[0], seq, 1);
+		poll_at(&R[0], now);
+		assert_int_equal(nem, 1);
+		for (t = now + 1; t <= now + late; t++) {
+			poll_at(&R[0], t);
+			assert_int_equal(nem, 0);
+		}
+		assert_int_equal(rel_on_ack(&R[0], seq, 0, now + late), 1);
+	}
 }
 
 static void rto_cap(void **state)
@@ -1460,6 +1500,7 @@ int main(void)
 	    T(rtt_second_sample),
 	    T(rto_floor),
 	    T(rto_floor_zero_sample),
+	    T(delayed_ack_meets_no_retransmission),
 	    T(rto_cap),
 	    T(rto_applies_to_next_message),
 	    T(karn_no_sample_from_retransmitted),
