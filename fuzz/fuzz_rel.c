@@ -43,7 +43,8 @@ struct world {
 	struct dgram net[NET_MAX];
 	size_t nnet;
 	uint64_t now;
-	int cur; /* the end being polled or delivered to (callbacks) */
+	int cur;         /* the end being polled or delivered to (callbacks) */
+	unsigned emits; /* DATA sent by rel_poll, ever */
 };
 
 static void net_push(struct world *w, int to, uint32_t seq, const struct rel *from,
@@ -84,6 +85,7 @@ static void on_emit(void *ctx, uint32_t seq, const struct blob *b)
 		         seq, (unsigned long long)(w->now - e->last_emit[slot]));
 	e->last_seq[slot] = seq;
 	e->last_emit[slot] = w->now;
+	w->emits++;
 	net_push(w, !w->cur, seq, &e->r, b);
 	e->r.ack_pending = 0;
 }
@@ -131,10 +133,16 @@ static void do_queue(struct world *w, int i, struct fz *f)
 static void do_poll(struct world *w, int i)
 {
 	struct end *e = &w->e[i];
+	unsigned emits = w->emits;
+	int due = rel_due(&e->r, w->now);
 	uint64_t next;
 
 	w->cur = i;
 	next = rel_poll(&e->r, w->now, on_emit, w);
+	/* A timer may skip what rel_due calls not due (qund's p2_tick does). */
+	FZ_CHECK(due || w->emits == emits, "rel_due said nothing was due, rel_poll sent %u",
+	         w->emits - emits);
+	FZ_CHECK(!rel_due(&e->r, w->now), "rel_due after a poll at the same time");
 	FZ_CHECK(next > w->now, "rel_poll wants to run again at %llu, now is %llu",
 	         (unsigned long long)next, (unsigned long long)w->now);
 	FZ_CHECK((next == UINT64_MAX) == (e->r.base == e->r.next_seq),

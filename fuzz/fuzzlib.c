@@ -155,6 +155,11 @@ void fz_check_rel(const struct rel *r, const char *what)
 			inflight++;
 			FZ_CHECK(r->win[i].rto <= REL_RTO_MAX, "%s: slot %zu rto %u", what, i,
 			         r->win[i].rto);
+			/* rel_due's lower bound on the timers (serial arithmetic). */
+			FZ_CHECK(r->win[i].tries == 0 ||
+			             (int32_t)((uint32_t)r->win[i].due - r->due) >= 0,
+			         "%s: slot %zu due %llu before rel's earliest %u", what, i,
+			         (unsigned long long)r->win[i].due, r->due);
 		}
 		if (r->held != NULL && r->held->b[i] != NULL)
 			held++;

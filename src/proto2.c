@@ -886,7 +886,9 @@ void p2_tick(struct server *s)
 		if (rel_busy(&ss->rel)) {
 			struct emit_ctx e = {p, ss};
 
-			rel_poll(&ss->rel, now, emit_data, &e);
+			/* Most have DATA in flight and nothing due: skip their windows. */
+			if (rel_due(&ss->rel, now))
+				rel_poll(&ss->rel, now, emit_data, &e);
 			i++;
 			continue;
 		}

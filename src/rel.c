@@ -236,7 +236,17 @@ uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx)
 		if (s->due < next)
 			next = s->due;
 	}
+	if (next != UINT64_MAX)
+		r->due = (uint32_t)next;
 	return next;
+}
+
+int rel_due(const struct rel *r, uint64_t now)
+{
+	if (rel_queued(r) > 0 && r->next_seq - r->base < REL_SEND_WINDOW)
+		return 1;
+	/* Serial-number arithmetic on 32 bits: timers are at most REL_RTO_MAX ahead. */
+	return r->base != r->next_seq && (int32_t)((uint32_t)now - r->due) >= 0;
 }
 
 uint32_t rel_last_seq(const struct rel *r)

@@ -72,6 +72,13 @@ struct rel {
 	uint32_t next_seq;          /* seq the next queued message will get */
 	uint32_t base;              /* lowest unacknowledged seq (== next_seq: none in flight) */
 	uint32_t srtt, rttvar, rto; /* ms; srtt == 0: no sample yet */
+	/*
+	 * The low 32 bits of the earliest timer rel_poll left in the window
+	 * (ms), so that a timer need not walk the window to learn that nothing
+	 * is due (rel_due).  A lower bound: an ACK may have released the slot
+	 * it came from.  It fills what was padding.
+	 */
+	uint32_t due;
 	/* Receiving. */
 	uint32_t recv_next;    /* next seq to deliver */
 	int ack_pending;       /* DATA arrived since we last told the peer */
@@ -126,6 +133,14 @@ typedef void (*rel_emit_fn)(void *ctx, uint32_t seq, const struct blob *b);
  * flight).
  */
 uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
+
+/*
+ * Whether rel_poll at now could send anything: a timer in the window has
+ * run out (by r->due, without walking the window), or queued messages
+ * have room in it.  Cheap enough for a timer that visits thousands of
+ * busy sessions, most of which have nothing due.
+ */
+int rel_due(const struct rel *r, uint64_t now);
 
 /*
  * Give back the memory of the windows while nothing is in flight, queued

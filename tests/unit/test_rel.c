@@ -412,6 +412,53 @@ static void busy_follows_pending(void **state)
 	assert_int_equal(rel_pending(&R[0]), 0);
 }
 
+static void due_follows_earliest_timer(void **state)
+{
+	(void)state;
+	rel_init(&R[0]);
+	assert_false(rel_due(&R[0], T0));
+	queue_msgs(&R[0], 1, 2);
+	assert_true(rel_due(&R[0], T0)); /* queued, with room in the window */
+	poll_at(&R[0], T0);
+	assert_false(rel_due(&R[0], T0 + REL_RTO_INIT - 1));
+	assert_true(rel_due(&R[0], T0 + REL_RTO_INIT));
+	/* 1 released: its timer is still the bound until the next poll, which sends nothing. */
+	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 100), 1);
+	assert_true(rel_due(&R[0], T0 + REL_RTO_INIT));
+	assert_int_equal(R[0].base, 2);
+	/* Everything acknowledged: nothing is due, however late. */
+	assert_int_equal(rel_on_ack(&R[0], 2, 0, T0 + 110), 1);
+	assert_false(rel_due(&R[0], T0 + 100000));
+}
+
+static void due_waits_for_room(void **state)
+{
+	(void)state;
+	rel_init(&R[0]);
+	queue_msgs(&R[0], 1, REL_SEND_WINDOW + 1);
+	poll_at(&R[0], T0);
+	assert_int_equal(nem, REL_SEND_WINDOW);
+	/* One still queued, but the window is full and no timer has run out. */
+	assert_false(rel_due(&R[0], T0 + 1));
+	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 10), 1);
+	assert_true(rel_due(&R[0], T0 + 11));
+}
+
+static void due_across_32_bit_wrap(void **state)
+{
+	/* The clock's low 32 bits wrap between the send and the timer. */
+	const uint64_t t = (1ull << 32) - 100;
+
+	(void)state;
+	rel_init(&R[0]);
+	queue_msgs(&R[0], 1, 1);
+	poll_at(&R[0], t);
+	assert_int_equal(nem, 1);
+	assert_false(rel_due(&R[0], t + REL_RTO_INIT - 1));
+	assert_true(rel_due(&R[0], t + REL_RTO_INIT));
+	assert_true(rel_due(&R[0], t + REL_RTO_INIT + 1000));
+}
+
 static void ack_never_sent_ignored(void **state)
 {
 	(void)state;
@@ -1488,6 +1535,9 @@ int main(void)
 	    T(selective_ack_out_of_order),
 	    T(selective_ack_base_stops_at_lowest_gap),
 	    T(busy_follows_pending),
+	    T(due_follows_earliest_timer),
+	    T(due_waits_for_room),
+	    T(due_across_32_bit_wrap),
 	    T(ack_never_sent_ignored),
 	    T(ack_bits_beyond_sent_ignored),
 	    T(ack_queued_not_sent_ignored),
