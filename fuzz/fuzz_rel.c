@@ -43,7 +43,7 @@ struct world {
 	struct dgram net[NET_MAX];
 	size_t nnet;
 	uint64_t now;
-	int cur;         /* the end being polled or delivered to (callbacks) */
+	int cur;        /* the end being polled or delivered to (callbacks) */
 	unsigned emits; /* DATA sent by rel_poll, ever */
 };
 
