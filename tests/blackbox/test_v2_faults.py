@@ -734,17 +734,20 @@ def test_acks_delayed_to_the_protocol_maximum_cost_no_retransmission(procs, v2):
     delay.  The member first acknowledges a burst at once, which brings the
     server's RTO down to its floor, then delays: the first DATA after a
     quiet spell waits the whole delay for its ACK.  A copy is excused only
-    where the test client itself was late (its ACK left more than 280 ms
-    after the DATA arrived: a stalled machine), and most ACKs must be on
-    time."""
+    where the test client itself was late (its ACK left more than 250 ms
+    after the kernel received the DATA: a stalled machine), and most ACKs
+    must be on time.  (It fails with the floor at 150 ms; the unit test
+    delayed_ack_meets_no_retransmission pins the floor to the delay.)"""
     q = procs.qund(*FAST)
     talker = v2.login("talker", addr(q))
-    lazy = v2.login("lazy", addr(q))
+    lazy = v2.login("lazy", addr(q), stamps=True)
     talker.wait_event(EV_JOIN, "lazy")
     for i in range(30):
         talker.say("burst%d" % i)
     lazy.wait_event(EV_SAY, "talker", "burst29")
-    lazy.ack_delay = MAX_ACK_DELAY
+    top = max(_data_times(lazy))
+    assert wait_until(lambda: top in _ack_times(lazy)), "lazy never acknowledged %d" % top
+    lazy.ack_delay = MAX_ACK_DELAY  # only now, so that no burst DATA starts the delay
     gaps = [0.3, 0.0, 0.05, 0.3, 0.12, 0.3, 0.02, 0.3]
     for i in range(24):
         talker.say("m%d" % i)
@@ -756,7 +759,7 @@ def test_acks_delayed_to_the_protocol_maximum_cost_no_retransmission(procs, v2):
     # 1 s (no sample is much over 0.2 s): 1 s of quiet shows there is none.
     time.sleep(1.0)
     arrived, acked = _data_times(lazy), _ack_times(lazy)
-    late = {s for s, ts in arrived.items() if acked.get(s, float("inf")) - ts[0] > 0.28}
+    late = {s for s, ts in arrived.items() if acked.get(s, float("inf")) - ts[0] > 0.25}
     copies = {s: len(ts) for s, ts in arrived.items() if len(ts) > 1}
     print("delayed acks: %d DATA, %d acked late by the test client, copies %r" % (
         len(arrived), len(late), copies))

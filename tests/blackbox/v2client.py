@@ -15,7 +15,10 @@ Two layers:
   answers CHALLENGE while the test waits for conditions.  Knobs make it
   misbehave on purpose: `auto_ack=False` (never acknowledge: a recipient
   that vanished), `ack_delay=S` (acknowledge S seconds after the first
-  unacknowledged DATA, as a client in a big room may), `retransmit=False`, `auto_rebind=False`, a chosen nonce
+  unacknowledged DATA, as a client in a big room may; unlike qun, every ACK,
+  even one for a gap or a repeat), `stamps=True` (record each datagram's
+  arrival as the kernel's receive time, not the time this thread read it),
+  `retransmit=False`, `auto_rebind=False`, a chosen nonce
   (reuse it), `send_raw` and `send_session` (any bytes, any session id),
   `move_to` (change source port: NAT rebinding).
 
@@ -73,7 +76,18 @@ SAY_PIECE = MAX_DATAGRAM - CHECK - SESSION_HDR - 2
 WINDOW = 64               # DATA held beyond ack by the receiver
 SEND_WINDOW = 33          # seqs in flight: the gap after ack plus the 32 of the ack bits
 MAX_ACK_DELAY = 0.2       # the longest a peer may hold an ACK back
+SO_TIMESTAMPNS = 35       # Linux (asm-generic/socket.h); the socket module does not name it
 RTO_INIT, RTO_MIN, RTO_MAX = 0.5, MAX_ACK_DELAY + 0.1, 4.0
+
+
+def _kernel_time(ancillary):
+    """The kernel's receive time (SO_TIMESTAMPNS, the wall clock) of a
+    datagram as a time.monotonic() value, or None."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return time.monotonic() - (time.time() - (sec + nsec / 1e9))
+    return None
 
 
 class Malformed(ValueError):
@@ -459,7 +473,7 @@ class V2Client:
     to `bind`.  Knobs: see the module docstring."""
 
     def __init__(self, server, sock=None, bind=("127.0.0.1", 0), auto_ack=True,
-                 ack_delay=0.0, retransmit=True, auto_rebind=True, keepalive=None, hs_interval=0.25,
+                 ack_delay=0.0, stamps=False, retransmit=True, auto_rebind=True, keepalive=None, hs_interval=0.25,
                  label=None):
         self.server = tuple(server)
         if sock is None:
@@ -468,6 +482,9 @@ class V2Client:
         elif sock.getsockname()[1] == 0:
             sock.bind(bind)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        if stamps:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.stamps = stamps
         sock.setblocking(False)
         self.sock = sock
         self.addr = sock.getsockname()
@@ -690,14 +707,17 @@ class V2Client:
                     continue
                 while True:
                     try:
-                        data, src = s.recvfrom(65536)
+                        if self.stamps:
+                            data, anc, _, src = s.recvmsg(65536, 64)
+                        else:
+                            (data, src), anc = s.recvfrom(65536), []
                     except (BlockingIOError, InterruptedError):
                         break
                     except ConnectionRefusedError:
                         continue
                     except OSError:
                         break
-                    got_data |= self._on_datagram(data, src, s)
+                    got_data |= self._on_datagram(data, src, s, _kernel_time(anc))
             self._tick(got_data)
 
     def _next_deadline(self):
@@ -746,6 +766,7 @@ class V2Client:
             self.ack_due = None
             return False
         if self.ack_delay <= 0:
+            self.ack_due = None
             return got_data
         if got_data and self.ack_due is None:
             self.ack_due = now + self.ack_delay
@@ -754,9 +775,10 @@ class V2Client:
             return True
         return False
 
-    def _on_datagram(self, data, src, sock):
-        """Handle one datagram; returns True if it was DATA of our session."""
-        now = time.monotonic()
+    def _on_datagram(self, data, src, sock, t=None):
+        """Handle one datagram that arrived at t (default: now); returns True
+        if it was DATA of our session."""
+        now = t if t is not None else time.monotonic()
         if src[:2] != self.server[:2]:
             with self.cond:
                 self.foreign.append((now, data, src))

@@ -422,10 +422,13 @@ static void due_follows_earliest_timer(void **state)
 	poll_at(&R[0], T0);
 	assert_false(rel_due(&R[0], T0 + REL_RTO_INIT - 1));
 	assert_true(rel_due(&R[0], T0 + REL_RTO_INIT));
-	/* 1 released: its timer is still the bound until the next poll, which sends nothing. */
+	/* 1 released; the bound stays (2 went out at T0 too), and a poll before it sends nothing.
+	 */
 	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 100), 1);
 	assert_true(rel_due(&R[0], T0 + REL_RTO_INIT));
 	assert_int_equal(R[0].base, 2);
+	assert_true(poll_at(&R[0], T0 + REL_RTO_INIT - 1) == T0 + REL_RTO_INIT);
+	assert_int_equal(nem, 0);
 	/* Everything acknowledged: nothing is due, however late. */
 	assert_int_equal(rel_on_ack(&R[0], 2, 0, T0 + 110), 1);
 	assert_false(rel_due(&R[0], T0 + 100000));
