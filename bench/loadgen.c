@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "crc32.h"
+#include "rel.h"
 
 /*
  * What this program does, in order: log N members into a running server
@@ -1170,7 +1171,7 @@ int main(int argc, char **argv)
 	G.proto = 2;
 	G.senders = 1;
 	G.ack_every = 8; /* as client2.h's C2_ACK_EVERY and C2_ACK_DELAY */
-	G.ack_delay_ms = 200;
+	G.ack_delay_ms = REL_MAX_ACK_DELAY;
 	G.wait_head = G.wait_tail = G.due_head = -1;
 	G.runs = 3;
 	G.trial_secs = 1.0;

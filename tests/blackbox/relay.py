@@ -70,8 +70,9 @@ class Relay:
     good period has that length instead of a random one, so that a test can
     be sure a bad period falls inside its traffic.  blackhole: (period_s,
     duration_s): everything lost for duration_s at the start of every
-    period_s, counted from `arm()` (or from start if armed=True).  hook(direction, client, data) -> data or None may
-    change or drop a datagram before the random faults (targeted tests)."""
+    period_s, counted from `arm()` (or from start if armed=True).
+    hook(direction, client, data) -> data or None may change or drop a
+    datagram before the random faults (targeted tests)."""
 
     def __init__(self, server, c2s=None, s2c=None, seed=None, burst=None, blackhole=None,
                  armed=False, listen=("127.0.0.1", 0), upstream_ip="127.0.0.1",
@@ -300,6 +301,18 @@ def _addr(s):
     return host, int(port)
 
 
+def _numbers(ap, option, text, counts, shape):
+    """text as colon-separated numbers, as many as one of counts; anything
+    else is a usage error that names the expected shape."""
+    parts = text.split(":")
+    try:
+        if len(parts) in counts:
+            return [float(x) for x in parts]
+    except ValueError:
+        pass
+    ap.error("%s: expected %s, got %r" % (option, shape, text))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="seeded fault-injecting UDP relay")
     ap.add_argument("--server", required=True, type=_addr)
@@ -313,17 +326,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
     f = dict(loss=a.loss, dup=a.dup, reorder=a.reorder, corrupt=a.corrupt,
              truncate=a.truncate, delay_ms=a.delay_ms, jitter_ms=a.jitter_ms)
-    burst = None
+    burst = bh = None
     if a.burst:
-        parts = a.burst.split(":")
-        if len(parts) not in (2, 3):
-            ap.error("--burst: expected FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS], got %r"
-                     % a.burst)
-        burst = (float(parts[0]) / 100, *map(float, parts[1:]))
-    bh = None
+        v = _numbers(ap, "--burst", a.burst, (2, 3), "FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]")
+        burst = (v[0] / 100, *v[1:])
     if a.blackhole:
-        p, d = a.blackhole.split(":")
-        bh = (float(p), float(d))
+        bh = tuple(_numbers(ap, "--blackhole", a.blackhole, (2,), "PERIOD_S:DURATION_S"))
     r = Relay(a.server, Faults(**f), Faults(**f), seed=a.seed, burst=burst, blackhole=bh,
               armed=True, listen=a.listen, max_seconds=a.max_seconds)
     print("relay listening on %s:%d" % r.addr, flush=True)

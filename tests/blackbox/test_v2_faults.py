@@ -281,14 +281,21 @@ def test_r1_loss_qun_clients(procs, v2, ns):
 # ---------------------------------------------------------------------------
 # R2: 30% bursty loss during login.
 
-@pytest.mark.parametrize("burst", ["30", "30:200:300:9"])
-def test_relay_burst_option_refuses_other_shapes(burst, capsys):
-    """The relay's --burst takes two or three fields; anything else is a
-    usage error naming the shape, not a silently different schedule."""
+@pytest.mark.parametrize("option, value, shape", [
+    ("--burst", "30", "FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]"),
+    ("--burst", "30:200:300:9", "FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]"),
+    ("--burst", "thirty:200", "FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]"),
+    ("--blackhole", "7", "PERIOD_S:DURATION_S"),
+    ("--blackhole", "7:2s", "PERIOD_S:DURATION_S"),
+])
+def test_relay_schedule_options_refuse_other_shapes(option, value, shape, capsys):
+    """The relay's --burst takes two or three numbers and --blackhole two;
+    anything else is a usage error naming the shape, not a traceback or a
+    silently different schedule."""
     with pytest.raises(SystemExit) as e:
-        relay_main(["--server", "127.0.0.1:9", "--burst", burst])
+        relay_main(["--server", "127.0.0.1:9", option, value])
     assert e.value.code == 2
-    assert "expected FRACTION_PERCENT:MEAN_BAD_MS[:FIRST_GOOD_MS]" in capsys.readouterr().err
+    assert "%s: expected %s" % (option, shape) in capsys.readouterr().err
 
 
 def test_r2_bursty_loss_during_login(procs, v2, relays):
