@@ -135,7 +135,7 @@ static void do_poll(struct world *w, int i)
 	struct end *e = &w->e[i];
 	unsigned emits = w->emits;
 	int due = rel_due(&e->r, w->now);
-	uint64_t next;
+	uint64_t next, oldest = 0;
 
 	w->cur = i;
 	next = rel_poll(&e->r, w->now, on_emit, w);
@@ -148,6 +148,13 @@ static void do_poll(struct world *w, int i)
 	FZ_CHECK((next == UINT64_MAX) == (e->r.base == e->r.next_seq),
 	         "next %llu with %u in flight", (unsigned long long)next,
 	         e->r.next_seq - e->r.base);
+	/* After a poll everything in the window has been sent: rel_oldest sees it all, at any
+	 * time, 0 included (w->now may start there). */
+	FZ_CHECK(rel_oldest(&e->r, &oldest) == (e->r.base != e->r.next_seq),
+	         "rel_oldest disagrees with %u in flight", e->r.next_seq - e->r.base);
+	if (e->r.base != e->r.next_seq)
+		FZ_CHECK(oldest <= w->now, "oldest first sent at %llu, now is %llu",
+		         (unsigned long long)oldest, (unsigned long long)w->now);
 	if (e->r.ack_pending) {
 		net_push(w, !i, 0, &e->r, NULL);
 		e->r.ack_pending = 0;

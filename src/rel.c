@@ -259,13 +259,18 @@ int rel_acked_through(const struct rel *r, uint32_t seq)
 	return seq < r->base;
 }
 
-uint64_t rel_oldest(const struct rel *r)
+int rel_oldest(const struct rel *r, uint64_t *first_sent)
 {
 	uint32_t seq;
 
-	for (seq = r->base; seq < r->next_seq; seq++)
-		if (r->win[seq % REL_WINDOW].b != NULL && r->win[seq % REL_WINDOW].tries > 0)
-			return r->win[seq % REL_WINDOW].first_sent;
+	for (seq = r->base; seq < r->next_seq; seq++) {
+		const struct rel_slot *s = &r->win[seq % REL_WINDOW];
+
+		if (s->b != NULL && s->tries > 0) {
+			*first_sent = s->first_sent;
+			return 1;
+		}
+	}
 	return 0;
 }
 

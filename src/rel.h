@@ -160,8 +160,14 @@ uint32_t rel_last_seq(const struct rel *r);
 /* 1 if the peer has acknowledged every message up to and including seq, else 0. */
 int rel_acked_through(const struct rel *r, uint32_t seq);
 
-/* Time the oldest unacknowledged message was first sent, or 0 if none is in flight. */
-uint64_t rel_oldest(const struct rel *r);
+/*
+ * If a message is in flight (sent, not yet acknowledged), store in
+ * *first_sent the time the oldest of them was first sent and return 1;
+ * otherwise return 0 and leave *first_sent alone.  "None" is the return
+ * value, not a special time, because every time is a valid one (the
+ * clocks of the unit tests and the fuzzers start at 0).
+ */
+int rel_oldest(const struct rel *r, uint64_t *first_sent);
 
 /* Messages in flight (not yet acknowledged) plus queued. */
 size_t rel_pending(const struct rel *r);

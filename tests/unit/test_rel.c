@@ -11,7 +11,7 @@
 
 #include "rel.h"
 
-/* The fake clock starts here, not at 0, which rel treats as "never sent". */
+/* The fake clock starts here; oldest_at_time_zero checks a clock that starts at 0. */
 #define T0 1000
 
 /*
@@ -156,6 +156,24 @@ static void send_msgs(struct rel *r, uint32_t count)
 	assert_int_equal(nem, count);
 }
 
+/* Nothing is in flight: rel_oldest says so and leaves its result alone. */
+static void assert_none_in_flight(const struct rel *r)
+{
+	uint64_t t = 0xdeadbeef;
+
+	assert_int_equal(rel_oldest(r, &t), 0);
+	assert_true(t == 0xdeadbeef);
+}
+
+/* Something is in flight, and the oldest of it was first sent at want. */
+static void assert_oldest(const struct rel *r, uint64_t want)
+{
+	uint64_t t = 0xdeadbeef;
+
+	assert_int_equal(rel_oldest(r, &t), 1);
+	assert_true(t == want);
+}
+
 /* blob */
 
 static void blob_new_copies(void **state)
@@ -210,7 +228,7 @@ static void init_state(void **state)
 	assert_int_equal(R[0].srtt, 0);
 	assert_int_equal(R[0].ack_pending, 0);
 	assert_int_equal(rel_pending(&R[0]), 0);
-	assert_int_equal(rel_oldest(&R[0]), 0);
+	assert_none_in_flight(&R[0]);
 	assert_true(poll_at(&R[0], T0) == UINT64_MAX);
 	assert_int_equal(nem, 0);
 	rel_ack_fields(&R[0], &ack, &bits);
@@ -227,7 +245,7 @@ static void queue_sends_nothing(void **state)
 	queue_msgs(&R[0], 1, 1);
 	assert_int_equal(nem, 0);
 	assert_int_equal(rel_pending(&R[0]), 1);
-	assert_int_equal(rel_oldest(&R[0]), 0); /* queued is not in flight */
+	assert_none_in_flight(&R[0]); /* queued is not in flight */
 }
 
 static void first_send_on_poll(void **state)
@@ -239,7 +257,7 @@ static void first_send_on_poll(void **state)
 	queue_msgs(&R[0], 1, 1);
 	assert_true(poll_at(&R[0], T0) == T0 + REL_RTO_INIT);
 	assert_emitted(want, 1);
-	assert_int_equal(rel_oldest(&R[0]), T0);
+	assert_oldest(&R[0], T0);
 	assert_int_equal(rel_pending(&R[0]), 1);
 }
 
@@ -291,7 +309,7 @@ static void ack_releases(void **state)
 	assert_int_equal(rel_on_ack(&R[0], 1, 0, T0 + 50), 1);
 	assert_int_equal(R[0].base, 2);
 	assert_int_equal(rel_pending(&R[0]), 0);
-	assert_int_equal(rel_oldest(&R[0]), 0);
+	assert_none_in_flight(&R[0]);
 	assert_true(poll_at(&R[0], T0 + 10000) == UINT64_MAX);
 	assert_int_equal(nem, 0);
 }
@@ -540,7 +558,7 @@ static void retransmit_backoff(void **state)
 			assert_true(next == t + gaps[i + 1]);
 	}
 	assert_int_equal(R[0].win[1].tries, 1 + sizeof(gaps) / sizeof(gaps[0]));
-	assert_int_equal(rel_oldest(&R[0]), T0);  /* first_sent never moves */
+	assert_oldest(&R[0], T0);                 /* first_sent never moves */
 	assert_int_equal(R[0].rto, REL_RTO_INIT); /* the back-off is per message */
 }
 
@@ -1029,17 +1047,17 @@ static void oldest_tracks_first_unacked(void **state)
 {
 	(void)state;
 	rel_init(&R[0]);
-	assert_int_equal(rel_oldest(&R[0]), 0);
+	assert_none_in_flight(&R[0]);
 	send_msgs(&R[0], 1);
 	queue_msgs(&R[0], 2, 1);
 	poll_at(&R[0], T0 + 100);
-	assert_int_equal(rel_oldest(&R[0]), T0);
+	assert_oldest(&R[0], T0);
 	poll_at(&R[0], T0 + REL_RTO_INIT); /* 1 is retransmitted */
-	assert_int_equal(rel_oldest(&R[0]), T0);
+	assert_oldest(&R[0], T0);
 	rel_on_ack(&R[0], 1, 0, T0 + 550);
-	assert_int_equal(rel_oldest(&R[0]), T0 + 100);
+	assert_oldest(&R[0], T0 + 100);
 	rel_on_ack(&R[0], 2, 0, T0 + 560);
-	assert_int_equal(rel_oldest(&R[0]), 0);
+	assert_none_in_flight(&R[0]);
 }
 
 static void oldest_skips_selectively_acked(void **state)
@@ -1051,11 +1069,30 @@ static void oldest_skips_selectively_acked(void **state)
 	poll_at(&R[0], T0 + 100);
 	/* 2 (bit 0) arrived, 1 did not: 1 is still the oldest. */
 	rel_on_ack(&R[0], 0, 1u << 0, T0 + 150);
-	assert_int_equal(rel_oldest(&R[0]), T0);
+	assert_oldest(&R[0], T0);
 	/* 1 arrives: 2 was already released, so 3 (sent with 2) is the oldest. */
 	rel_on_ack(&R[0], 1, 0, T0 + 160);
 	assert_int_equal(R[0].base, 3);
-	assert_int_equal(rel_oldest(&R[0]), T0 + 100);
+	assert_oldest(&R[0], T0 + 100);
+}
+
+/*
+ * A clock may start at 0 (the fuzz harnesses' clocks do): a message
+ * first sent at 0 is in flight, and rel_oldest says so, until acknowledged.
+ */
+static void oldest_at_time_zero(void **state)
+{
+	(void)state;
+	rel_init(&R[0]);
+	queue_msgs(&R[0], 1, 2);
+	assert_true(poll_at(&R[0], 0) == REL_RTO_INIT);
+	assert_int_equal(nem, 2);
+	assert_oldest(&R[0], 0);
+	poll_at(&R[0], REL_RTO_INIT); /* both retransmitted: first_sent stays 0 */
+	assert_int_equal(nem, 2);
+	assert_oldest(&R[0], 0);
+	rel_on_ack(&R[0], 2, 0, REL_RTO_INIT + 10);
+	assert_none_in_flight(&R[0]);
 }
 
 static void pending_counts_queue_and_flight(void **state)
@@ -1410,7 +1447,7 @@ static void idle_has_no_windows(void **state)
 	rel_ack_fields(&r, &ack, &bits);
 	assert_int_equal(ack, 0);
 	assert_int_equal(bits, 0);
-	assert_int_equal(rel_oldest(&r), 0);
+	assert_none_in_flight(&r);
 	assert_int_equal(rel_on_ack(&r, 0, 0xffffffffu, 10), 0);
 	rel_free(&r);
 }
@@ -1579,6 +1616,7 @@ int main(void)
 	    T(ack_pending_not_set_by_ack),
 	    T(oldest_tracks_first_unacked),
 	    T(oldest_skips_selectively_acked),
+	    T(oldest_at_time_zero),
 	    T(pending_counts_queue_and_flight),
 	    T(blob_shared_by_three),
 	    T(free_drops_every_reference),
