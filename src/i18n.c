@@ -36,15 +36,19 @@ enum lang lang_from_env(void)
 	return LANG_EN;
 }
 
-/* [lang] pairs; index 0 Chinese, 1 English. */
+/*
+ * [lang] pairs; index 0 Chinese, 1 English.  The reasons a login can be
+ * refused for are kept short: qund sends a stranger at most three times
+ * the bytes of its request (proto1.c, reply_budget), and the lesson's
+ * clients never pad theirs, so "L alice" (7 bytes) has 21 to hear why.
+ */
 static const char *const name_reasons[][2] = {
     [NAME_OK] = {"名字可用", "name is fine"},
     [NAME_EMPTY] = {"名字不能为空", "name is empty"},
     [NAME_TOO_LONG] = {"名字太长（最多 32 字节）", "name too long (at most 32 bytes)"},
-    [NAME_BAD_UTF8] = {"名字不是有效的 UTF-8", "name is not valid UTF-8"},
-    [NAME_SPACE] = {"名字不能包含空格", "name must not contain spaces"},
-    [NAME_CONTROL] = {"名字不能包含控制字符或不可见字符",
-                      "name must not contain control or invisible characters"},
+    [NAME_BAD_UTF8] = {"名字不是 UTF-8", "name is not UTF-8"},
+    [NAME_SPACE] = {"名字不能含空格", "no spaces in names"},
+    [NAME_CONTROL] = {"名字含不可见字符", "hidden character in name"},
     [NAME_RESERVED] = {"该名字已保留", "name is reserved"},
 };
 
@@ -62,12 +66,12 @@ static const char *const err_texts[][2] = {
     [QERR_NAME_INVALID] = {"名字无效", "invalid name"},
     [QERR_OTHER_NAME] = {"此地址已用另一个名字登录",
                          "this address is already logged in under another name"},
-    [QERR_ROOM_FULL] = {"聊天室已满", "the room is full"},
+    [QERR_ROOM_FULL] = {"聊天室已满", "room is full"},
     [QERR_TEXT_INVALID] = {"消息无效", "invalid message"},
     [QERR_TOO_LONG] = {"数据报太长（最多 1200 字节）", "datagram too long (at most 1200 bytes)"},
     [QERR_BAD_REQUEST] = {"无法识别的请求", "malformed request"},
     [QERR_FLOOD] = {"发言太快，请稍后再说", "you are sending too fast; slow down"},
-    [QERR_TOO_MANY] = {"来自此地址的连接太多", "too many sessions from this address"},
+    [QERR_TOO_MANY] = {"此 IP 人数已满", "too many from this IP"},
     [QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
     [QERR_MUTED] = {"你已被禁言", "you are muted"},
 };

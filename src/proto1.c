@@ -13,26 +13,28 @@
 #include "wire2.h"
 
 /*
- * The most qund sends in answer to one W of req_len bytes.  v1 source
- * addresses are spoofable, a member's as much as a stranger's, so the
- * answer to a W, refusals included, is held to WHO_AMPLIFY times the
- * request (docs/PROTOCOL.md, "No amplification"; THREATS.md S3).
+ * The most qund sends to a source address it has not validated, in answer
+ * to one request of req_len bytes: QUIC's anti-amplification limit (RFC
+ * 9000, section 8), AMPLIFY times what that source sent.  It bounds every
+ * refusal to an address that is not a member, and the whole answer to a
+ * W: v1 source addresses are spoofable, a member's as much as a
+ * stranger's (docs/PROTOCOL.md, "No amplification"; THREATS.md S3).
  */
-#define WHO_AMPLIFY ((size_t)3)
+#define AMPLIFY ((size_t)3)
 
-static size_t who_budget(size_t req_len)
+static size_t reply_budget(size_t req_len)
 {
-	return WHO_AMPLIFY * (req_len < QUN_MAX_DATAGRAM ? req_len : (size_t)QUN_MAX_DATAGRAM);
+	return AMPLIFY * (req_len < QUN_MAX_DATAGRAM ? req_len : (size_t)QUN_MAX_DATAGRAM);
 }
 
 /*
  * Refuse a W within its budget: what v1_reply does for a stranger (the
- * reason if it fits, else ERR, else nothing), with the budget as the limit.
+ * reason if it fits, else ERR, else nothing), even to a member.
  */
 static void refuse_who(struct server *s, struct outcome *o, size_t req_len)
 {
 	o->reply_to_member = 0;
-	server_deliver(s, o, who_budget(req_len));
+	server_deliver(s, o, req_len);
 }
 
 /* A request that failed to parse: refuse with a reason, or drop, per docs/PROTOCOL.md. */
@@ -116,7 +118,7 @@ static int v1_sanctioned(struct server *s, const struct peer_addr *from,
 /*
  * W name [part] (docs/PROTOCOL.md, "Extensions"): one part of the member
  * list, to the member who asked and to nobody else, in one datagram of at
- * most who_budget(req_len) bytes.  Without a part number it is part 1;
+ * most reply_budget(req_len) bytes.  Without a part number it is part 1;
  * past the last part, the last.  Only from the address that owns the name;
  * a W for part 1 costs a flood-control token (it starts a list), a W for a
  * later part does not (room_who), since its answer is bounded anyway.
@@ -141,7 +143,7 @@ static void send_who(struct server *s, const struct peer_addr *from, const struc
 	parts = v1_who_parts(names, count);
 	if (part > parts)
 		part = parts; /* the room shrank since the asker learnt the number of parts */
-	n = v1_format_who_part(buf, sizeof buf, who_budget(req_len), part, total, names, count);
+	n = v1_format_who_part(buf, sizeof buf, reply_budget(req_len), part, total, names, count);
 	if (n > 0)
 		server_send(s, from, buf, (size_t)n);
 }
@@ -202,8 +204,10 @@ void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, 
 
 /*
  * Send the v1 reply an outcome asks for.  A refusal to an address that is
- * not a member is never larger than the request that caused it (req_len):
- * if the reason does not fit, "ERR" goes instead, or nothing.
+ * not a member is at most reply_budget(req_len) bytes, req_len being the
+ * size of the request that caused it: if the reason does not fit, "ERR"
+ * goes instead, or nothing.  The refusal texts a login can meet are short
+ * (i18n.c) so that the lesson's clients, which never pad, read the reason.
  */
 void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
 {
@@ -225,10 +229,10 @@ void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
 		break;
 	}
 	len = strlen(text);
-	if (!o->reply_to_member && len > req_len) {
+	if (!o->reply_to_member && len > reply_budget(req_len)) {
 		text = V1_REPLY_ERR;
 		len = strlen(text);
-		if (len > req_len)
+		if (len > reply_budget(req_len))
 			return;
 	}
 	server_send(s, &o->reply_to, text, len);

@@ -13,6 +13,16 @@ import pytest
 
 from conftest import all_refusals, ev, padded, refusal
 
+# qund answers an address that is not a member with at most this many times
+# the bytes it received from it in the request (docs/PROTOCOL.md, "No
+# amplification"; RFC 9000, section 8).
+AMPLIFY = 3
+
+
+def _fits(text, request):
+    """Whether the refusal text may go in full in answer to request."""
+    return len(text.encode()) <= AMPLIFY * len(request)
+
 
 def _room(procs, lang="zh"):
     """A server with members alice and bob (bob sees alice's events)."""
@@ -124,7 +134,7 @@ MAY_BE_SILENT = {b"", b"\n", b"\r\n", b"C " + b"n" * 1100 + b" hi"}
 def test_s8_malformed(procs, name, payload):
     """S8: a malformed datagram, from a stranger and from a member, crashes
     nothing and relays nothing.  The stranger gets at most a refusal no
-    larger than its datagram; the member gets one refusal (or, for an empty
+    larger than 3 times its datagram; the member gets one refusal (or, for an empty
     datagram, possibly nothing).  Afterwards real logins and chat work."""
     srv, alice, bob = _room(procs)
     refusals = all_refusals("zh")
@@ -145,7 +155,7 @@ def test_s8_malformed(procs, name, payload):
     replies = _replies_until_ok(stranger, "stranger", [alice, bob])
     for r in replies:
         assert r in refusals, "stranger got %r for %s" % (r, name)
-        assert len(r.encode()) <= len(payload), "reply %r larger than request" % r
+        assert len(r.encode()) <= AMPLIFY * len(payload), "reply %r over 3x the request" % r
     assert len(replies) <= 1, "stranger got %r" % replies
     assert srv.running(), "qund died on %s from a stranger" % name
     _barrier(alice, [bob, stranger], "still serving")
@@ -187,8 +197,9 @@ BAD_UTF8 = [
 
 @pytest.mark.parametrize("name, bad", BAD_UTF8, ids=[b[0] for b in BAD_UTF8])
 def test_s9_invalid_utf8_in_name(procs, name, bad):
-    """S9: a name with invalid UTF-8 is refused (in full when padded, ERR or
-    nothing when short) and never announced."""
+    """S9: a name with invalid UTF-8 is refused (in full when padded; when
+    short, in full if that fits in 3 times the request, else ERR) and never
+    announced."""
     srv, alice, bob = _room(procs)
     ok = {refusal("zh", "name_utf8"), refusal("zh", "malformed")}
     s = procs.udp(srv.port)
@@ -197,7 +208,9 @@ def test_s9_invalid_utf8_in_name(procs, name, bad):
     assert got in ok, "padded L with %s got %r" % (name, got)
     short = b"L a" + bad
     s.send(short)
-    assert _replies_until_ok(s, "s9", [bob]) in ([], ["ERR"])
+    want = [[r] if _fits(r, short) else ["ERR"] for r in ok]
+    got = _replies_until_ok(s, "s9", [bob])
+    assert got in want, "%r got %r, expected one of %r" % (short, got, want)
 
 
 @pytest.mark.parametrize("name, bad", BAD_UTF8, ids=[b[0] for b in BAD_UTF8])
@@ -392,58 +405,73 @@ def test_s13_invisible_suffix_names(procs, lang):
 # ---------------------------------------------------------------------------
 # No amplification.
 
-# (request, reason key or None for "any refusal") from a non-member to a room
-# where 李 and alice are taken.
-AMP_CASES = [(r.encode(), k) for r, k in [
-    ("L 李", "taken"), ("L alice", "taken"), ("L ALICE", "taken"), ("L admin", "reserved"),
-    ("L 管理员", "reserved"), ("L a b", "name_space"), ("L a\tb", "name_control"),
-    ("L " + "a" * 33, "name_long"), ("L " + "a" * 40, "name_long"), ("L x\u200b", "name_control"),
-    ("L", None), ("L ", None), ("LX", None)]] + [(b"L \xff", None), (b"L \xc0\xaf", None)]
+# (request, what a non-member gets for it) in a room where 李, alice, abc and
+# abcd are members and the name "evil" is banned: a reason key (the reason
+# in full when it fits in 3 times the request, else ERR), None for "some
+# refusal or ERR", or "none" for no answer at all.
+AMP_CASES = [(r.encode() if isinstance(r, str) else r, k) for r, k in [
+    ("L 李", "taken"), ("L alice", "taken"), ("L ALICE", "taken"), ("L 李\n", "taken"),
+    # 18 bytes of reason in either language: fits 3 x 6 exactly, not 3 x 5.
+    ("L abcd", "taken"), ("L abc", "taken"),
+    ("L admin", "reserved"), ("L root", "reserved"), ("L 管理员", "reserved"),
+    ("L a b", "name_space"), ("L li si", "name_space"),
+    ("L a\tb", "name_control"), ("L x\u200b", "name_control"), ("L bob\u200b", "name_control"),
+    ("L " + "a" * 33, "name_long"), ("L " + "a" * 40, "name_long"),
+    (b"L \xd0\xa1\xc3\xf7", "name_utf8"),  # 小明 in GBK
+    ("L evil", "banned"), ("L EVIL" + " " * 4, "banned"),
+    ("L", None), ("L ", None), ("LX", None), (b"L \xff", None), (b"L \xc0\xaf", None),
+    ("C alice hi", "none"), ("C nobody hi", "none"), ("Q alice", "none"), ("P alice", "none"),
+    ("W alice", "none"), ("W alice 2", "none"), ("A alice waves", "none"), ("W", "none"),
+    ("C", "none"), ("Z", "none"), ("C alice " + "x" * 1193, "none")]]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_no_amplification(procs, lang):
-    """A refusal to a non-member is never larger than its request: the full
-    reason when it fits, else ERR (or nothing below 3 bytes)."""
+    """No answer to an address that is not a member is ever more than 3 times
+    the bytes of the request it answers (RFC 9000's anti-amplification
+    limit): a refusal goes in full when it fits, else ERR; a stranger's C,
+    Q, P, W and A get nothing.  Padded, the same L gets the full reason."""
     srv = procs.qund1(lang=lang)
-    procs.member(srv, "李")
-    procs.member(srv, "alice")
+    for name in ("李", "alice", "abc", "abcd"):
+        procs.member(srv, name)
+    mark = srv.out.mark()
+    srv.say("/ban evil")
+    assert srv.out.wait_for(lambda l: "evil" in l, start=mark), "/ban evil not confirmed"
     for i, (data, key) in enumerate(AMP_CASES):
         s = procs.udp(srv.port)
         s.send(data)
         replies = _replies_until_ok(s, "amp%d" % i)
+        answer = s.received[:-1]  # raw, all but the OK
+        assert sum(len(d) for d in answer) <= AMPLIFY * len(data), \
+            "%r (%d bytes) got %r" % (data, len(data), answer)
         assert len(replies) <= 1, "%r got %r" % (data, replies)
-        for r in replies:
-            assert len(r.encode()) <= len(data), \
-                "%r (%d bytes) got %r (%d bytes)" % (data, len(data), r, len(r.encode()))
-            assert r in all_refusals(lang)
-        if key is not None:
+        assert all(r in all_refusals(lang) for r in replies), "%r got %r" % (data, replies)
+        if key == "none":
+            assert replies == [], "%r from a stranger got %r" % (data, replies)
+        elif key is not None:
             reason = refusal(lang, key)
-            if len(reason.encode()) <= len(data):
-                want = [reason]
-            else:
-                want = ["ERR"]
-            assert replies == want or (want == ["ERR"] and replies == []), \
-                "%r got %r, expected %r" % (data, replies, want)
-            # Padded, the same request gets the full reason.
-            s2 = procs.udp(srv.port)
-            s2.send(padded(data, 1200))
-            s2.expect(reason)
-        assert s.received and all(len(r) <= len(data) for r in s.received[:-1])
+            want = [reason] if _fits(reason, data) else ["ERR"]
+            assert replies == want, "%r got %r, expected %r" % (data, replies, want)
+            if not data.endswith(b"\n"):  # (spaces after the newline would join the name)
+                # Padded, the same request gets the full reason.
+                s2 = procs.udp(srv.port)
+                s2.send(padded(data, 1200))
+                s2.expect(reason)
+        else:
+            assert len(replies) == 1, "%r got %r" % (data, replies)
 
 
 def test_no_amplification_raw_lengths(procs):
-    """The raw datagram (not just its text) of a short refusal fits in the
-    request: `L 李` with 李 taken gets at most 5 bytes back."""
+    """The raw datagram (not just its text) of a short refusal fits in 3 times
+    the request: `L 李` (5 bytes) with 李 taken gets at most 15 bytes back."""
     srv = procs.qund1(lang="zh")
     procs.member(srv, "李")
     s = procs.udp(srv.port)
     s.send("L 李")
     s.send(padded("L 李"))
-    assert s.wait_for(refusal("zh", "taken")) in ([], ["ERR"])
-    assert len(s.received) in (1, 2)
-    if len(s.received) == 2:
-        assert len(s.received[0]) <= 5, s.received[0]
+    assert s.wait_for(refusal("zh", "taken")) == ["ERR"]
+    assert len(s.received) == 2
+    assert len(s.received[0]) <= 15, s.received[0]
 
 
 def test_padded_login_gets_full_reason(procs):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (QUIET, QUND, WAIT, base_env, children, ev, ipv6_loopback, padded,
+from conftest import (QUND, WAIT, base_env, children, ev, ipv6_loopback, padded,
                       refusal, assert_port_free, wait_until)
 
 
@@ -22,7 +22,9 @@ def test_login_ok(qund, procs):
 
 def test_duplicate_name_refused(qund, procs):
     """A second address asking for a taken name is refused with the reason
-    (padded request) or ERR/nothing (short request), and nobody sees a join."""
+    when it fits in 3 times the request (`L alice`, 7 bytes, or padded),
+    else with ERR (`L bob`: 15 bytes for an 18-byte reason), and nobody sees
+    a join."""
     alice = procs.member(qund, "alice")
     bob = procs.member(qund, "bob")
     assert alice.wait_for(ev("zh", "join", "bob")) == []
@@ -30,11 +32,44 @@ def test_duplicate_name_refused(qund, procs):
     mallory.send(padded("L alice"))
     mallory.expect(refusal("zh", "taken"))
     mallory.send("L alice")
-    short = mallory.drain(QUIET)
-    assert short in ([], ["ERR"]), "short refused L got %r, expected ERR or nothing" % short
+    mallory.expect(refusal("zh", "taken"))
+    mallory.send("L bob")
+    mallory.expect("ERR")
     # Barrier: bob talks; alice must see that and nothing before it.
     bob.send("C bob hi")
     assert alice.wait_for(ev("zh", "say", "bob", "hi")) == []
+
+
+# What the lesson's own client sends (never padded), and the refusal it must
+# read in full: (request, members and options of the room, reason key).
+LESSON_REFUSALS = [
+    ("L alice", ["alice"], [], "taken"),
+    ("L 小明", ["小明"], [], "taken"),
+    ("L li si", [], [], "name_space"),
+    ("L bob\u200b", [], [], "name_control"),
+    (b"L \xd0\xa1\xc3\xf7", [], [], "name_utf8"),  # 小明 typed on a GBK terminal
+    ("L admin", [], [], "reserved"),
+    ("L 管理员", [], [], "reserved"),
+    ("L alice", ["bob"], ["--max-members", "1"], "full"),
+    ("L alice", ["bob"], ["--max-per-address", "1"], "too_many"),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("request_, members, args, key", LESSON_REFUSALS,
+                         ids=["%s-%s" % (c[3], i) for i, c in enumerate(LESSON_REFUSALS)])
+def test_lesson_client_reads_why(procs, lang, request_, members, args, key):
+    """The lesson's client asks `L alice` and never pads: a refusal reaches it
+    in full (within 3 times its request), in either language, not as ERR."""
+    data = request_.encode() if isinstance(request_, str) else request_
+    reason = refusal(lang, key)
+    assert len(reason.encode()) <= 3 * len(data), "the text itself is too long for %r" % data
+    srv = procs.qund1(*args, lang=lang)
+    for name in members:
+        procs.member(srv, name)
+    lesson = procs.udp(srv.port)
+    lesson.send(data)
+    lesson.expect(reason)
 
 
 def test_duplicate_name_refused_en(qund_en, procs):
