@@ -28,7 +28,11 @@ static const unsigned char hash_key[16] = {0x71, 0x75, 0x6e, 0x2d, 0x74, 0x65, 0
  */
 static struct room *current;
 
-static struct room *new_room(size_t max_members)
+/*
+ * A room with flood control: each member may say burst messages at once,
+ * then rate per second (burst 0: no flood control).
+ */
+static struct room *new_flood_room(size_t max_members, unsigned burst, unsigned rate)
 {
 	struct room_config cfg;
 	struct room *r;
@@ -39,10 +43,17 @@ static struct room *new_room(size_t max_members)
 	cfg.max_members = max_members;
 	cfg.keepalive_timeout = KEEPALIVE;
 	cfg.idle_timeout = IDLE;
+	cfg.flood_burst = burst;
+	cfg.flood_rate = rate;
 	r = room_new(&cfg, hash_key);
 	assert_non_null(r);
 	current = r;
 	return r;
+}
+
+static struct room *new_room(size_t max_members)
+{
+	return new_flood_room(max_members, 0, 0);
 }
 
 static int free_room(void **state)
@@ -618,6 +629,97 @@ static void say_refreshes_member(void **state)
 	must_join(r, &a, "alice", 0);
 	say(r, &a, "alice", "hi", 777, &o);
 	assert_int_equal(find(r, "alice")->last_heard, 777);
+}
+
+/* room_say: flood control (THREATS.md S6: relayed <= burst + rate x time) */
+
+/* A say that must be relayed: an event naming the sender, its text, nothing back. */
+static void assert_relayed(const struct outcome *o, const struct room *r, const char *name,
+                           const char *text)
+{
+	assert_int_equal(o->drop, DROP_NONE);
+	assert_int_equal(o->reply, REPLY_NONE);
+	assert_int_equal(o->has_event, 1);
+	assert_int_equal(o->event, V1_EV_SAY);
+	assert_string_equal(o->name, name);
+	assert_int_equal(o->text_len, strlen(text));
+	assert_memory_equal(o->text, text, strlen(text));
+	assert_ptr_equal(o->exclude, find(r, name));
+}
+
+static void say_past_burst_refused(void **state)
+{
+	struct room *r = new_flood_room(3, 3, 1);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+	int i;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	for (i = 0; i < 3; i++) {
+		say(r, &a, "alice", "burst", 10, &o);
+		assert_relayed(&o, r, "alice", "burst");
+	}
+	/* The fourth at the same moment: refused to alice alone, relayed to nobody. */
+	for (i = 0; i < 5; i++) {
+		say(r, &a, "alice", "one too many", 10, &o);
+		assert_refused(&o, &a, QERR_FLOOD, 1);
+	}
+	/* The bucket is alice's: bob still has his whole burst, and alice is still a member. */
+	for (i = 0; i < 3; i++) {
+		say(r, &b, "bob", "mine", 10, &o);
+		assert_relayed(&o, r, "bob", "mine");
+	}
+	assert_int_equal(room_count(r), 2);
+	assert_non_null(find(r, "alice"));
+}
+
+static void say_tokens_return_with_rate(void **state)
+{
+	struct room *r = new_flood_room(3, 2, 2); /* 2 at once, then one per 500 ms */
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	say(r, &a, "alice", "1", 1000, &o);
+	assert_relayed(&o, r, "alice", "1");
+	say(r, &a, "alice", "2", 1000, &o);
+	assert_relayed(&o, r, "alice", "2");
+	say(r, &a, "alice", "3", 1000, &o);
+	assert_refused(&o, &a, QERR_FLOOD, 1);
+	/* 499 ms later not quite one token; at 500 ms exactly one. */
+	say(r, &a, "alice", "4", 1499, &o);
+	assert_refused(&o, &a, QERR_FLOOD, 1);
+	say(r, &a, "alice", "5", 1500, &o);
+	assert_relayed(&o, r, "alice", "5");
+	say(r, &a, "alice", "6", 1500, &o);
+	assert_refused(&o, &a, QERR_FLOOD, 1);
+	/* A long silence refills the bucket to the burst, never past it. */
+	say(r, &a, "alice", "7", 600000, &o);
+	assert_relayed(&o, r, "alice", "7");
+	say(r, &a, "alice", "8", 600000, &o);
+	assert_relayed(&o, r, "alice", "8");
+	say(r, &a, "alice", "9", 600000, &o);
+	assert_refused(&o, &a, QERR_FLOOD, 1);
+}
+
+static void say_unlimited_without_burst(void **state)
+{
+	struct room *r = new_flood_room(3, 0, 0); /* flood control off */
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+	int i;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &b, "bob", 0);
+	for (i = 0; i < 1000; i++) {
+		say(r, &a, "alice", "again", 0, &o);
+		assert_relayed(&o, r, "alice", "again");
+	}
 }
 
 /* room_quit */
@@ -1395,20 +1497,11 @@ static void who_naming_another_dropped(void **state)
 
 static void who_costs_a_flood_token(void **state)
 {
-	struct room_config cfg;
+	struct room *r = new_flood_room(8, 2, 1);
 	struct peer_addr a = local(1000);
 	struct outcome o;
-	struct room *r;
 
 	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.max_members = 8;
-	cfg.keepalive_timeout = KEEPALIVE;
-	cfg.idle_timeout = IDLE;
-	cfg.flood_burst = 2;
-	cfg.flood_rate = 1;
-	r = room_new(&cfg, hash_key);
-	current = r;
 	must_join(r, &a, "alice", 0);
 	assert_non_null(who(r, &a, "alice", 10, &o));
 	assert_non_null(who(r, &a, "alice", 10, &o));
@@ -1461,6 +1554,9 @@ int main(void)
 	    cmocka_unit_test_teardown(say_bad_text_utf8, free_room),
 	    cmocka_unit_test_teardown(say_bad_text_from_stranger_dropped, free_room),
 	    cmocka_unit_test_teardown(say_refreshes_member, free_room),
+	    cmocka_unit_test_teardown(say_past_burst_refused, free_room),
+	    cmocka_unit_test_teardown(say_tokens_return_with_rate, free_room),
+	    cmocka_unit_test_teardown(say_unlimited_without_burst, free_room),
 	    cmocka_unit_test_teardown(quit_ok, free_room),
 	    cmocka_unit_test_teardown(quit_removes_member, free_room),
 	    cmocka_unit_test_teardown(quit_frees_name, free_room),
