@@ -227,6 +227,60 @@ static void hostile_name_span(void **state)
 	assert_non_null(strstr(out, "x^[[2Jy"));
 }
 
+/* The SGR sequence that opens name's colour. */
+static const char *name_sgr(const char *name)
+{
+	static char sgr[16];
+	unsigned c = render_name_colour(name, strlen(name));
+
+	snprintf(sgr, sizeof sgr, "\033[%um", c < 6 ? 31 + c : 91 + c - 6);
+	return sgr;
+}
+
+/*
+ * What follows a coloured name is as untrusted as the rest: ESC, BEL, a C1
+ * CSI, a bidi override, CR, LF and NUL after the name's closing SGR all
+ * come out as visible escapes, in chat, action and system lines alike.
+ */
+static void hostile_text_after_coloured_name(void **state)
+{
+	static const char chat[] = "alice: \x1b[2J\x07 \xc2\x9b"
+	                           "31m \xe2\x80\xae"
+	                           "abc\r\n\0end";
+	static const char action[] = "* bob waves\x1b]0;pwned\x07\xe2\x80\xae!\n";
+	static const char kick[] = "bob was removed by the admin (\x1b[31m\r\0\xc2\x85)";
+	char want[256];
+	size_t n;
+
+	(void)state;
+	n = render_line(out, sizeof out, &colour, NULL, IPC_LINE_CHAT, 0, "alice", 5, 0, chat,
+	                sizeof chat - 1);
+	snprintf(want, sizeof want,
+	         "\033[1m%salice\033[0m: ^[[2J^G \\u{009B}31m \\u{202E}abc^M^J^@end",
+	         name_sgr("alice"));
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+	assert_only_our_escapes(out);
+
+	n = render_line(out, sizeof out, &colour, NULL, IPC_LINE_ACTION, 0, "bob", 3, 2, action,
+	                sizeof action - 1);
+	snprintf(want, sizeof want, "* \033[1m%sbob\033[0m waves^[]0;pwned^G\\u{202E}!^J",
+	         name_sgr("bob"));
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+	assert_only_our_escapes(out);
+
+	n = render_line(out, sizeof out, &colour, NULL, IPC_LINE_KICK, 0, "bob", 3, 0, kick,
+	                sizeof kick - 1);
+	snprintf(want, sizeof want,
+	         "\033[2m-!- \033[1m%sbob\033[0m\033[2m was removed by the admin "
+	         "(^[[31m^M^@\\u{0085})\033[0m",
+	         name_sgr("bob"));
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+	assert_only_our_escapes(out);
+}
+
 static void nul_in_text(void **state)
 {
 	static const char text[] = "a\0b";
@@ -298,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(name_colour_stable),
 	    cmocka_unit_test(hostile_text_is_visible_escapes),
 	    cmocka_unit_test(hostile_name_span),
+	    cmocka_unit_test(hostile_text_after_coloured_name),
 	    cmocka_unit_test(nul_in_text),
 	    cmocka_unit_test(small_buffer_closes_escapes),
 	    cmocka_unit_test(small_buffer_never_cuts_a_character),
