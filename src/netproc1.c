@@ -456,12 +456,15 @@ void np1_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 			begin_quit(&np);
 		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = np.sigfd, .events = POLLIN};
-		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : np.ui.fd, .events = POLLIN};
+		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : np.ui.fd,
+		                       .events = POLLIN | (uilink_pending(&np.ui) ? POLLOUT : 0)};
 		n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			_exit(1);
 		if (n <= 0)
 			continue;
+		if (p[2].revents & POLLOUT)
+			uilink_flush(&np.ui);
 		if (p[0].revents & (POLLIN | POLLERR))
 			on_udp(&np);
 		if (p[1].revents & POLLIN)

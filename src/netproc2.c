@@ -326,9 +326,12 @@ void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 		next = who_timer(&np, now, next);
 		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : ipc, .events = POLLIN};
+		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : ipc,
+		                       .events = POLLIN | (uilink_pending(&np.ui) ? POLLOUT : 0)};
 		if (poll(p, 3, wait_ms(next, clock_ms())) < 0 && errno != EINTR)
 			_exit(1);
+		if (p[2].revents & POLLOUT)
+			uilink_flush(&np.ui);
 		if (p[0].revents & (POLLIN | POLLERR))
 			drain_socket(&np);
 		if (p[1].revents & POLLIN)

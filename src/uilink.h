@@ -1,4 +1,5 @@
-/* uilink.h - the network process's end of the link to qun's UI: send ipc.h events, count losses. */
+/* uilink.h - the network process's end of the link to qun's UI: send ipc.h events, queue what
+ * waits. */
 #ifndef QUN_UILINK_H
 #define QUN_UILINK_H
 
@@ -10,30 +11,47 @@
 #include "wire1.h"
 
 /*
- * The network process must keep up with the server even while the UI is
- * slow, so a LINE the UI has no room for is not waited for: it is
- * counted, and once there is room again the UI is told how many were
- * lost.  Every other message (WHO, STATE, EXITED) says something the UI
- * cannot do without, so it waits for room, up to wait_ms, and only then
- * is counted as lost.  When the UI's end is gone (any error but a full
- * buffer), gone is set and nothing more is sent.
+ * The network process must keep up with the server while the UI is slow,
+ * so it never waits for the UI: what the socketpair has no room for waits
+ * in a queue here, in order, and goes out when the socketpair is writable
+ * again (the owner polls for POLLOUT while uilink_pending() and then calls
+ * uilink_flush()).  The queue holds at most UILINK_QUEUE_MAX LINEs; a LINE
+ * past that is dropped, and the drop is queued at once, in its place, as
+ * a notice with the exact number of lines missing there.  Every other
+ * message (WHO, STATE, EXITED) is queued whatever the count: the UI
+ * cannot do without it, and there are few of them.  When the UI's end is
+ * gone (any error but a full buffer), gone is set, the queue is emptied
+ * and nothing more is sent.
  */
-#define UILINK_WAIT_MS 2000 /* the network processes' wait_ms */
+#define UILINK_QUEUE_MAX 4096
+/* At the end (uilink_exited), how long the queue may go without progress before it is given up. */
+#define UILINK_WAIT_MS 2000
+
+struct uilink_msg;
 
 struct uilink {
-	int fd;             /* our end of the socketpair */
-	int gone;           /* the UI's end closed: nobody to tell */
-	unsigned long lost; /* events the UI had no room for, not yet reported */
-	enum lang lang;     /* of the texts we write ourselves */
-	int wait_ms;        /* how long a message that is not a LINE may wait for room */
+	int fd;         /* our end of the socketpair */
+	int gone;       /* the UI's end closed: nobody to tell */
+	enum lang lang; /* of the texts we write ourselves */
+	int wait_ms;    /* uilink_exited's patience, ms without progress */
+	/* The queue: a ring of messages waiting for room, oldest at head. */
+	struct uilink_msg **q;
+	size_t head, len, cap;
+	size_t lines;          /* LINEs in the queue (at most UILINK_QUEUE_MAX) */
+	unsigned long dropped; /* LINEs dropped so far, in all (for tests and stats) */
 };
 
 /*
  * Send one encoded message (len bytes; nothing if len <= 0: an encoder's
- * failure): a LINE without waiting, anything else waiting up to wait_ms
- * for room (so this may block that long).
+ * failure), or queue it behind what waits.  Never blocks.
  */
 void uilink_send(struct uilink *l, const void *buf, int len);
+
+/* Whether anything waits for room (the owner then polls the fd for POLLOUT). */
+int uilink_pending(const struct uilink *l);
+
+/* Send what waits, oldest first, until the socketpair is full again or the queue is empty. */
+void uilink_flush(struct uilink *l);
 
 /* A LINE event (see ipc.h for the fields). */
 void uilink_line(struct uilink *l, enum ipc_line_kind kind, unsigned flags, const char *name,
@@ -51,10 +69,15 @@ void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const 
 void uilink_state(struct uilink *l, enum ipc_state state);
 
 /*
- * The session is over: EXITED.  Requests still unread are read and
- * dropped first, because a unix socket closed with unread data makes the
- * UI's next recv fail with ECONNRESET (ui.c copes, but why make it).
+ * The session is over: EXITED, after everything queued.  Requests still
+ * unread are read and dropped first, because a unix socket closed with
+ * unread data makes the UI's next recv fail with ECONNRESET (ui.c copes,
+ * but why make it).  Then this blocks until the queue is out, or the UI
+ * is gone, or wait_ms pass without the UI taking anything.
  */
 void uilink_exited(struct uilink *l, enum ipc_exit how);
+
+/* Free the queue (what waits in it is lost); the link is empty afterwards. */
+void uilink_free(struct uilink *l);
 
 #endif
