@@ -74,14 +74,33 @@ void np1_farewell(const struct net_session *s)
 }
 
 /*
- * Wait up to ms for one datagram into buf (NUL-terminated).  Returns its
- * length, 0 on time-out (or an ICMP error such as a refused port, which
+ * The lesson's server frames its lines with newlines ("\n欢迎bob进入聊天室"):
+ * leading and trailing CR and LF are framing, not text, and are cut off
+ * here, so they are not shown as visible escapes.  Anything else stays,
+ * and the UI escapes it where it shows it.
+ */
+static const char *strip_framing(const char *buf, size_t *len)
+{
+	while (*len > 0 && (buf[0] == '\r' || buf[0] == '\n')) {
+		buf++;
+		(*len)--;
+	}
+	while (*len > 0 && (buf[*len - 1] == '\r' || buf[*len - 1] == '\n'))
+		(*len)--;
+	return buf;
+}
+
+/*
+ * Wait up to ms for one datagram into buf (NUL-terminated, its framing
+ * stripped).  Returns its length, 0 on time-out (or an ICMP error such as a refused port, which
  * means "no server yet" and is treated like silence).
  */
 static ssize_t recv_wait(int fd, char *buf, size_t size, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	uint64_t deadline = now_ms() + (uint64_t)ms, now;
+	const char *line;
+	size_t len;
 	ssize_t n;
 
 	while ((now = now_ms()) < deadline) {
@@ -90,8 +109,13 @@ static ssize_t recv_wait(int fd, char *buf, size_t size, int ms)
 		n = recv(fd, buf, size - 1, MSG_DONTWAIT);
 		if (n < 0)
 			continue;
-		buf[n] = '\0';
-		return n;
+		len = (size_t)n;
+		line = strip_framing(buf, &len);
+		if (len == 0)
+			continue; /* nothing but framing */
+		memmove(buf, line, len);
+		buf[len] = '\0';
+		return (ssize_t)len;
 	}
 	return 0;
 }
@@ -277,6 +301,9 @@ static void on_datagram(struct np *np, const char *buf, size_t len)
 	struct v1_line l;
 	struct v1_who w;
 
+	buf = strip_framing(buf, &len);
+	if (len == 0)
+		return; /* nothing but framing */
 	if (len == strlen(V1_REPLY_EXIT) && memcmp(buf, V1_REPLY_EXIT, len) == 0)
 		finish(np, np->quitting ? IPC_EXIT_CONFIRMED : IPC_EXIT_ENDED, 0);
 	if (len == strlen(V1_REPLY_OK) && memcmp(buf, V1_REPLY_OK, len) == 0)
