@@ -165,6 +165,151 @@ def test_arrow_split_by_a_message_is_still_an_arrow(session):
     assert "[A" not in t.input_line()
 
 
+def edited(presses):
+    """The line (and cursor) libedit makes of presses, on a fresh qun with an empty history.
+
+    A press is a tmux key name or text typed.  With nothing to recall,
+    Up and Down only move an "events away from the line" count: Up at 0
+    first puts the line aside, and whenever Down brings the count (never
+    below 0) to 0 the line put aside comes back, cursor at its end (on a
+    fresh qun, before any Up, that line is empty).  Left, Right, Home and
+    End move the cursor; text goes in at the cursor.
+    """
+    line, cur, away, aside = "", 0, 0, ""
+    for p in presses:
+        if p == "Up":
+            if away == 0:
+                aside = line
+            away += 1
+        elif p == "Down":
+            away = max(0, away - 1)
+            if away == 0:
+                line, cur = aside, len(aside)
+        elif p == "Left":
+            cur = max(0, cur - 1)
+        elif p == "Right":
+            cur = min(len(line), cur + 1)
+        elif p == "Home":
+            cur = 0
+        elif p == "End":
+            cur = len(line)
+        else:
+            line, cur = line[:cur] + p + line[cur:], cur + len(p)
+    return line, cur
+
+
+def ui_pid(t):
+    """qun's UI process: the one program the window's shell runs (its child is the network's)."""
+    kids = wait_until(lambda: children(t.pane_pid()))
+    assert len(kids) == 1, kids
+    return next(iter(kids))
+
+
+def bytes_read(pid):
+    """What pid has read with read() so far (/proc/PID/io's rchar; recv() is not counted)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/%d/io" % pid)
+
+
+def send_hex(t, data):
+    """Write raw bytes to qun's terminal (one write by tmux)."""
+    t.tmux("send-keys", "-t", "t", "-H", *("%02x" % b for b in data))
+
+
+def send_raw(t, ui, data):
+    """Write raw bytes to qun's terminal and wait until qun has read them all.
+
+    Once qun has shown a line (it reads the time zone file for the first
+    one), its UI reads nothing else with read() (the network's messages
+    come by recv(), and no signal is sent), so its read count growing by
+    len(data) says the bytes are in its key buffer: no longer on the way,
+    in tmux or in the terminal's queue.
+    """
+    before = bytes_read(ui)
+    send_hex(t, data)
+    assert wait_until(lambda: bytes_read(ui) - before >= len(data)), \
+        "qun read %d of %r" % (bytes_read(ui) - before, data)
+
+
+def test_keys_split_by_a_flood_stay_keys(session):
+    """Keys pressed while a flood of lines arrives, and keys whose bytes are
+    cut in two with a burst of lines shown in between, are still those
+    keys: the line entered holds exactly what they make of it, never a
+    "[A", "~", "O" or a stray byte of a cut escape sequence or character.
+
+    The history is empty and the Ups stay ahead of the Downs, so Up and
+    Down change nothing (see edited()); were an Up broken, a Down would
+    give back the line as the first Up put it aside, without the
+    characters typed since, so that cannot hide either.  What the room
+    receives is compared with edited() of every press.
+    """
+    srv, (bob,) = room(session, "bob",
+                       args=("--flood-burst", "100000", "--flood-rate", "100000"))
+    t = start(session, srv)
+    bob.expect("alice 进入了聊天室")
+    ui = ui_pid(t)
+    presses = ["qun-marker", "Up"]
+    t.type("qun-marker")
+    t.keys("Up")
+
+    # 100 Up/Down/Left presses (and Home, End, CJK typed) during a flood of 300 lines.
+    # Every other arrow comes as two writes, cut after ESC or ESC [: where qun
+    # reads between them, a line of the flood may well be shown in between.
+    arrows = {"Up": b"\x1b[A", "Down": b"\x1b[B", "Left": b"\x1b[D"}
+    n = 0
+    for i in range(20):
+        group = ["Up", "Left", "Down", "Left", "Left"]
+        if i % 4 == 1:
+            group += ["End", "字"]
+        elif i % 4 == 3:
+            group += ["Home", "你"]
+        for p in group:
+            if p in arrows:
+                for j in range(3):
+                    bob.send("C bob flood %03d 洪水" % (3 * n + j))
+                if n % 2 == 0:
+                    t.keys(p)
+                else:
+                    cut = 1 + n // 2 % 2
+                    send_hex(t, arrows[p][:cut])
+                    send_hex(t, arrows[p][cut:])
+                n += 1
+            elif p in ("Home", "End"):
+                t.keys(p)
+            else:
+                t.type(p)
+            presses.append(p)
+    assert n == 100
+
+    # Keys cut in two at the byte level, a burst of lines shown between the halves
+    # (after the flood's first line: see send_raw()).
+    t.wait_text("bob 说：flood", history=True)
+    cuts = [("Up", b"\x1b", b"[A"), ("Left", b"\x1b[", b"D"), ("Down", b"\x1b[", b"B"),
+            ("Home", b"\x1b[1", b"~"), ("字", "字".encode()[:1], "字".encode()[1:]),
+            ("End", b"\x1bO", b"F"), ("符", "符".encode()[:2], "符".encode()[2:]),
+            ("Left", b"\x1b", b"[D"), ("Home", b"\x1bO", b"H"),
+            ("中", "中".encode()[:1], "中".encode()[1:])]
+    for k, (key, first, rest) in enumerate(cuts):
+        send_raw(t, ui, first)
+        for j in range(10):
+            bob.send("C bob cut %d line %d" % (k, j))
+        t.wait_text("bob 说：cut %d line" % k)  # a redraw with half a key waiting
+        send_raw(t, ui, rest)
+        presses.append(key)
+
+    t.keys("End")
+    t.type("|end")
+    presses += ["End", "|end"]
+    want, _ = edited(presses)
+    t.wait_input(want)
+    t.keys("Enter")
+    got = bob.recv_text()
+    assert got == "alice 说：" + want, (got, want)
+
+
 def test_paste_longer_than_one_round_is_handled_without_another_key(session):
     """qun hands libedit at most 4,096 keys per round (reads of stdin
     count too).  A paste of a 4,085-key line and a short one, 4,091 bytes,

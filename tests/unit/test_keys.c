@@ -109,6 +109,54 @@ static void meta_key(void **state)
 	assert_int_equal(len_of("\x1b\x1b["), 0);
 }
 
+/*
+ * Issue 16: a key cut anywhere by a read (a message shown in between) is
+ * not a key until its last byte, then exactly itself, whatever follows.
+ * The keys qun binds or a terminal sends for Up, Left, Home, End, Delete,
+ * Ctrl-Left, Meta, and the UTF-8 of CJK characters and an emoji.
+ */
+static void every_cut_of_a_key_waits(void **state)
+{
+	static const char *const keys[] = {
+	    "\x1b[A",
+	    "\x1b[D",
+	    "\x1bOA",
+	    "\x1b[H",
+	    "\x1bOH",
+	    "\x1b[F",
+	    "\x1bOF",
+	    "\x1b[1~",
+	    "\x1b[4~",
+	    "\x1b[3~",
+	    "\x1b[1;5D",
+	    "\x1b[200~",
+	    "\x1b"
+	    "b",
+	    "\x1b\x1b[A",
+	    "\xe5\xad\x97",
+	    "\xe4\xb8\xad",
+	    "\xc3\xa9",
+	    "\xf0\x9f\x8c\x8f",
+	};
+	static const char *const next[] = {"", "x", "\x1b[B", "\xe4\xbd\xa0"};
+	char buf[64];
+	size_t i, j, cut, n;
+
+	(void)state;
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		n = strlen(keys[i]);
+		for (cut = 1; cut < n; cut++)
+			assert_int_equal(keys_length((const unsigned char *)keys[i], cut), 0);
+		for (j = 0; j < sizeof next / sizeof next[0]; j++) {
+			assert_true(n + strlen(next[j]) < sizeof buf);
+			memcpy(buf, keys[i], n);
+			memcpy(buf + n, next[j], strlen(next[j]));
+			assert_int_equal(
+			    keys_length((const unsigned char *)buf, n + strlen(next[j])), n);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +171,7 @@ int main(void)
 	    cmocka_unit_test(csi_too_long_is_ended),
 	    cmocka_unit_test(ss3),
 	    cmocka_unit_test(meta_key),
+	    cmocka_unit_test(every_cut_of_a_key_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
