@@ -25,21 +25,35 @@ struct harness {
 	uint64_t event_id;   /* next room event id from the server */
 	int net_up;          /* the client's datagrams reach the server */
 	uint64_t last_shown; /* c->last_event_id seen so far */
+	uint8_t features;    /* of the server's last WELCOME that took */
+	int srv_has_id;      /* srv_last_id holds the id of a message the server took */
+	uint32_t srv_last_id;
+	unsigned long who_asks, who_answers; /* c2_who calls that returned 0; who callbacks */
 };
 
 static void srv_deliver(void *ctx, const uint8_t *data, size_t len)
 {
+	struct harness *h = ctx;
 	struct v2_msg m;
 
-	(void)ctx;
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK &&
 	             (m.kind == V2_K_SAY || m.kind == V2_K_QUIT || m.kind == V2_K_ME ||
 	              m.kind == V2_K_WHO),
 	         "the client sent a payload of kind 0x%02x", len > 0 ? data[0] : 0);
-	if (m.kind == V2_K_SAY || m.kind == V2_K_ME)
-		FZ_CHECK(m.text_len > 0 && m.text_len <= V2_SAY_CHUNK &&
-		             utf8_valid(m.text, m.text_len),
-		         "the client sent a SAY piece of %zu bytes, not whole UTF-8", m.text_len);
+	if (m.kind != V2_K_SAY && m.kind != V2_K_ME)
+		return;
+	FZ_CHECK(m.text_len > 0 && m.text_len <= V2_SAY_CHUNK && utf8_valid(m.text, m.text_len),
+	         "the client sent a SAY piece of %zu bytes, not whole UTF-8", m.text_len);
+	FZ_CHECK(!(m.flags & V2_ID) == !(h->features & V2_F_MSG_ID),
+	         "a SAY piece with%s an id to a server with features 0x%x",
+	         (m.flags & V2_ID) ? "" : "out", h->features);
+	if (!(m.flags & V2_ID) || (m.flags & V2_MORE))
+		return;
+	/* Within one session the client's messages come in order, each id once. */
+	FZ_CHECK(!h->srv_has_id || (int32_t)(m.id - h->srv_last_id) > 0,
+	         "message id %u after %u in one session", m.id, h->srv_last_id);
+	h->srv_has_id = 1;
+	h->srv_last_id = m.id;
 }
 
 /* Every datagram the client sends is checked; with the network up it reaches the server. */
@@ -83,13 +97,19 @@ static void cb_text(void *ctx, int code, int detail, const char *text, size_t le
 	FZ_CHECK(len <= QUN_MAX_DATAGRAM && (len == 0 || text != NULL), "a text of %zu bytes", len);
 }
 
-/* A /who answer: every name passed the name rules, and there are not too many. */
-static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+/*
+ * A /who answer: every name passed the name rules, there are not too
+ * many, and no ask is answered twice.
+ */
+static void cb_who(void *ctx, int answered, uint32_t total, const char *const *names, size_t count)
 {
+	struct harness *h = ctx;
 	size_t i;
 
-	(void)ctx;
 	(void)total;
+	FZ_CHECK(++h->who_answers <= h->who_asks, "%lu /who answers to %lu asks", h->who_answers,
+	         h->who_asks);
+	FZ_CHECK(answered || count == 0, "an unanswered /who with %zu names", count);
 	FZ_CHECK(count <= V2_WHO_MAX_NAMES, "a /who answer of %zu names", count);
 	for (i = 0; i < count; i++)
 		FZ_CHECK(name_check(names[i], strlen(names[i])) == NAME_OK,
@@ -117,6 +137,10 @@ static void check(const struct harness *h)
 	FZ_CHECK(memchr(c->name, '\0', sizeof c->name) != NULL, "name not terminated");
 	FZ_CHECK(c->asm_len <= sizeof c->asm_text, "reassembled %zu bytes", c->asm_len);
 	fz_check_rel(&c->rel, "client");
+	FZ_CHECK(c->out_pieces <= REL_QUEUE_MAX, "%zu pieces kept to send again", c->out_pieces);
+	FZ_CHECK(c->out_pieces >= rel_pending(&c->rel) || c->state != C2_ONLINE,
+	         "%zu pieces kept for %zu in flight or queued", c->out_pieces,
+	         rel_pending(&c->rel));
 	fz_check_rel(&h->srv_rx, "server");
 }
 
@@ -256,15 +280,17 @@ static void user_me_or_who(struct harness *h, int me, const uint8_t *text, size_
 	r = me ? c2_me(&h->c, (const char *)text, len) : c2_who(&h->c);
 	if (me && (len == 0 || len > V2_MAX_TEXT))
 		FZ_CHECK(r == -1, "c2_me took %zu bytes", len);
-	if (r == 0)
-		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_me or c2_who queued nothing");
+	if (r == 0 && me)
+		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_me queued nothing");
+	if (!me && r == 0)
+		h->who_asks++; /* it shares the answer of a WHO in flight, or queued its own */
 }
 
 static void step(struct harness *h, struct fz *f)
 {
 	struct v2_packet p;
 	const uint8_t *b;
-	size_t n, before;
+	size_t n;
 	char name[64];
 	uint64_t next;
 	int i;
@@ -298,18 +324,22 @@ static void step(struct harness *h, struct fz *f)
 		p.nonce = pick(f, h->c.nonce);
 		p.sid = fz_u8(f) % 4 + 1;
 		p.keepalive = fz_u16(f);
-		p.max_message = fz_u16(f);
-		before = rel_pending(&h->c.rel);
+		p.max_message = fz_u16(f) & V2_MAX_MESSAGE_MASK;
+		p.features = fz_u8(f) & V2_FEATURES_ALL;
 		to_client(h, &p);
 		if (!was_online && h->c.state == C2_ONLINE) {
-			/* A new session: the server's side starts afresh, and nothing typed is
-			 * lost. */
-			FZ_CHECK(rel_pending(&h->c.rel) == before,
-			         "%zu messages pending before the new session, %zu after", before,
+			/*
+			 * A new session: the server's side starts afresh, and nothing
+			 * typed is lost: every message kept goes again whole.
+			 */
+			FZ_CHECK(rel_pending(&h->c.rel) == h->c.out_pieces,
+			         "%zu pieces kept, %zu sent again", h->c.out_pieces,
 			         rel_pending(&h->c.rel));
 			rel_free(&h->srv_rx);
 			rel_init(&h->srv_rx);
 			h->srv_seq = 1;
+			h->features = p.features;
+			h->srv_has_id = 0;
 		}
 		break;
 	}

@@ -508,7 +508,7 @@ static void datagram(int k, const uint8_t *data, size_t have, size_t len, int fl
 		    p.type == V2_LOGIN && p2_peek_cookie_ok(&H.s, &H.addr[k], p.nonce, p.cookie))
 			limit = SIZE_MAX;
 	} else {
-		limit = len;
+		limit = 3 * len; /* v1: a refusal to a stranger (proto1.c, reply_budget) */
 	}
 	step_begin(&st, k, limit);
 	H.s.st.datagrams_in++;
@@ -649,12 +649,26 @@ static void op_session(struct fz *f, int k, int type, int flush)
 	switch ((how >> 4) % 4) {
 	case 0:
 	case 1: {
-		/* SAY (or ME), maybe one piece of a long text. */
+		/*
+		 * SAY (or ME), maybe one piece of a long text, maybe with a
+		 * message id: one of a few, so that repeats (a reconnected
+		 * client's) and ids far behind the last are both tried.
+		 */
+		size_t at = 2;
+
 		payload[0] = (how >> 4) % 4 == 0 ? V2_K_SAY : V2_K_ME;
-		payload[1] = fz_u8(f) & 3;
-		n = fz_bytes(f, fz_u16(f) % V2_SAY_CHUNK + 1, &b);
-		memcpy(payload + 2, b, n);
-		p.payload_len = n + 2;
+		payload[1] = fz_u8(f) & (V2_MORE | V2_ID);
+		if (payload[1] & V2_ID) {
+			uint8_t id = fz_u8(f);
+
+			payload[2] = id & 0x80 ? 0xFF : 0;
+			payload[3] = payload[4] = 0;
+			payload[5] = id & 0x7F;
+			at = 6;
+		}
+		n = fz_bytes(f, fz_u16(f) % V2_SAY_ID_CHUNK + 1, &b);
+		memcpy(payload + at, b, n);
+		p.payload_len = n + at;
 		break;
 	}
 	case 2:

@@ -4,11 +4,23 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "text.h"
 
 #define DEAD_AFTER(c) (3 * (c)->keepalive) /* silence that means the server is gone */
+
+/* One message of ours, kept until the server has acknowledged all of it. */
+struct c2_out {
+	enum v2_kind kind; /* SAY, ME, WHO or QUIT */
+	uint32_t id;       /* SAY, ME: the message id */
+	uint32_t last_seq; /* the seq of its last piece in the current session */
+	size_t pieces;     /* DATA it takes */
+	size_t len;
+	char text[];
+};
 
 static void send_packet(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 {
@@ -58,11 +70,33 @@ void c2_init(struct c2 *c, const char *name, unsigned keepalive, const struct c2
 	c->cb = *cb;
 	snprintf(c->name, sizeof c->name, "%s", name);
 	c->keepalive = (uint64_t)keepalive * 1000;
+	randombytes_buf(&c->next_id, sizeof c->next_id);
 	rel_init(&c->rel);
+}
+
+static struct c2_out *out_at(const struct c2 *c, size_t i)
+{
+	return c->out[(c->out_head + i) % c->out_cap];
+}
+
+/* Forget the oldest message of out. */
+static void out_pop(struct c2 *c)
+{
+	struct c2_out *o = out_at(c, 0);
+
+	c->out_pieces -= o->pieces;
+	free(o);
+	c->out_head = (c->out_head + 1) % c->out_cap;
+	c->out_len--;
 }
 
 void c2_free(struct c2 *c)
 {
+	while (c->out_len > 0)
+		out_pop(c);
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = 0;
 	rel_free(&c->rel);
 }
 
@@ -83,6 +117,8 @@ static void begin_handshake(struct c2 *c, uint64_t now)
 void c2_start(struct c2 *c, const char *name, uint64_t now)
 {
 	snprintf(c->name, sizeof c->name, "%s", name);
+	c->quitting = 0; /* a login after a refusal starts a new stay */
+	c->quit_waits = 0;
 	begin_handshake(c, now);
 }
 
@@ -101,24 +137,124 @@ static void finish(struct c2 *c, int reason)
 		c->cb.closed(c->cb.ctx, reason);
 }
 
+/* Append a message to out, growing the ring by doubling. */
+static void out_push(struct c2 *c, struct c2_out *o)
+{
+	if (c->out_len == c->out_cap) {
+		size_t cap = c->out_cap > 0 ? 2 * c->out_cap : 16, i;
+		struct c2_out **v = xcalloc(cap, sizeof *v);
+
+		for (i = 0; i < c->out_len; i++)
+			v[i] = out_at(c, i);
+		free(c->out);
+		c->out = v;
+		c->out_cap = cap;
+		c->out_head = 0;
+	}
+	c->out[(c->out_head + c->out_len) % c->out_cap] = o;
+	c->out_len++;
+	c->out_pieces += o->pieces;
+}
+
+/* The longest piece of text one DATA takes, with or without an id. */
+static size_t say_chunk(const struct c2 *c)
+{
+	return (c->features & V2_F_MSG_ID) ? V2_SAY_ID_CHUNK : V2_SAY_CHUNK;
+}
+
+/* DATA that text takes in pieces of at most chunk bytes (0: not UTF-8 that can be cut). */
+static size_t count_pieces(const char *text, size_t len, size_t chunk)
+{
+	size_t off = 0, n = 0, k;
+
+	while (off < len) {
+		k = utf8_prefix(text + off, len - off, chunk);
+		if (k == 0)
+			return 0;
+		off += k;
+		n++;
+	}
+	return n;
+}
+
 /*
- * A new session: start a fresh reliable channel, carrying over (in their
- * order) whatever the old one had not got acknowledged, so nothing the
- * user typed during an outage is lost.
+ * Queue o into the current session's channel, in pieces of say_chunk()
+ * (the chunk o->pieces was counted with), and note the seq of its last.
+ */
+static void send_out(struct c2 *c, struct c2_out *o)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t off = 0, n, chunk = say_chunk(c);
+	struct blob *b;
+
+	if (o->kind == V2_K_WHO || o->kind == V2_K_QUIT) {
+		uint8_t kind = (uint8_t)o->kind;
+
+		b = blob_new(&kind, 1);
+		rel_queue(&c->rel, b);
+		blob_unref(b);
+	}
+	while (off < o->len) {
+		size_t k = utf8_prefix(o->text + off, o->len - off, chunk);
+		struct v2_msg m = {.kind = o->kind, .text = o->text + off, .text_len = k};
+
+		m.flags = off + k < o->len ? V2_MORE : 0;
+		if (c->features & V2_F_MSG_ID) {
+			m.flags |= V2_ID;
+			m.id = o->id;
+		}
+		n = v2_msg_encode(&m, buf, sizeof buf);
+		b = blob_new(buf, n);
+		rel_queue(&c->rel, b);
+		blob_unref(b);
+		off += k;
+	}
+	o->last_seq = rel_last_seq(&c->rel);
+}
+
+/* Forget the messages at the front of out that the server has acknowledged whole. */
+static void out_prune(struct c2 *c)
+{
+	while (c->out_len > 0 && out_at(c, 0)->last_seq < c->rel.base)
+		out_pop(c);
+}
+
+static void send_who(struct c2 *c);
+
+/*
+ * A new session: a fresh reliable channel, into which every message not
+ * acknowledged whole goes again, whole and in order (the pieces counted
+ * again: the new server's features may differ), so nothing the user
+ * typed during an outage is lost and nothing is cut in two; the server
+ * drops by id what it had taken.  WHO asks not yet answered are asked
+ * again with one WHO.
  */
 static void restart_channel(struct c2 *c)
 {
-	struct rel old = c->rel;
-	uint32_t seq;
-	size_t i;
+	size_t i, n = c->out_len;
 
+	rel_free(&c->rel);
 	rel_init(&c->rel);
-	for (seq = old.base; seq < old.next_seq; seq++)
-		if (old.win[seq % REL_WINDOW].b != NULL)
-			rel_queue(&c->rel, old.win[seq % REL_WINDOW].b);
-	for (i = 0; i < rel_queued(&old); i++)
-		rel_queue(&c->rel, rel_queued_at(&old, (uint32_t)i));
-	rel_free(&old);
+	c->out_pieces = 0;
+	for (i = 0; i < n; i++) {
+		struct c2_out *o = out_at(c, 0);
+
+		c->out[c->out_head] = NULL;
+		c->out_head = (c->out_head + 1) % c->out_cap;
+		c->out_len--;
+		if (o->kind == V2_K_WHO) {
+			free(o);
+			continue;
+		}
+		if (o->kind == V2_K_SAY || o->kind == V2_K_ME)
+			o->pieces = count_pieces(o->text, o->len, say_chunk(c));
+		out_push(c, o);
+		send_out(c, o);
+	}
+	c->who_count = 0;
+	c->who_used = 0;
+	if (c->who_asks > 0)
+		send_who(c);
 }
 
 static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
@@ -127,6 +263,7 @@ static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 
 	c->sid = pk->sid;
 	c->state = C2_ONLINE;
+	c->features = pk->features;
 	/*
 	 * Event ids are the room's count since its server started: a new
 	 * session (perhaps with a restarted server) starts them afresh, and no
@@ -158,6 +295,28 @@ static void show_event(struct c2 *c, const struct v2_msg *m, const char *text, s
 		c->cb.event(c->cb.ctx, (enum v1_event)m->event, name, text, len);
 }
 
+static void send_quit(struct c2 *c);
+
+/*
+ * The WHO in flight is over (answered, or given up): tell the owner once
+ * per ask it covered; a quit that waited for it goes now.
+ */
+static void who_answer(struct c2 *c, int answered, uint32_t total, const char *const *names,
+                       size_t count)
+{
+	unsigned n = c->who_asks;
+
+	c->who_asks = 0;
+	c->who_by = 0;
+	while (n-- > 0)
+		if (c->cb.who != NULL)
+			c->cb.who(c->cb.ctx, answered, total, names, count);
+	if (c->quit_waits) {
+		c->quit_waits = 0;
+		send_quit(c);
+	}
+}
+
 /*
  * One MEMBERS piece: keep the names that pass the name rules (a server
  * is not trusted to send only names); when MORE is clear, hand the whole
@@ -183,8 +342,7 @@ static void on_members(struct c2 *c, const struct v2_msg *m)
 		names[i] = c->who_store + at;
 		at += strlen(names[i]) + 1;
 	}
-	if (c->cb.who != NULL)
-		c->cb.who(c->cb.ctx, m->total, names, c->who_count);
+	who_answer(c, 1, m->total, names, c->who_count);
 	c->who_used = 0;
 	c->who_count = 0;
 }
@@ -303,38 +461,49 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now)
 		return; /* not our session: stale, or someone else's forgery */
 	c->last_heard = now;
 	on_session(c, &pk, now);
+	out_prune(c);
 }
 
-/* Queue text as kind (SAY or ME), in pieces of at most V2_SAY_CHUNK bytes. */
+/* Keep o (taken over) until acknowledged, and send it; QUIT's place is kept (queue_text). */
+static void add_out(struct c2 *c, struct c2_out *o)
+{
+	out_push(c, o);
+	send_out(c, o);
+}
+
+static struct c2_out *new_out(enum v2_kind kind, const char *text, size_t len, size_t pieces)
+{
+	struct c2_out *o = xmalloc(sizeof *o + len);
+
+	o->kind = kind;
+	o->id = 0;
+	o->last_seq = 0;
+	o->pieces = pieces;
+	o->len = len;
+	if (len > 0)
+		memcpy(o->text, text, len);
+	return o;
+}
+
+/* Queue text as kind (SAY or ME), in pieces of at most say_chunk() bytes. */
 static int queue_text(struct c2 *c, enum v2_kind kind, const char *text, size_t len)
 {
-	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t off = 0;
+	size_t pieces;
+	struct c2_out *o;
 
-	/*
-	 * Count what is in flight as well as what is queued, and keep one
-	 * place for QUIT: a new session re-queues all of it (restart_channel)
-	 * into a queue of REL_QUEUE_MAX, and nothing the user typed may be
-	 * dropped there.
-	 */
-	if (len == 0 || len > V2_MAX_TEXT ||
-	    rel_pending(&c->rel) + len / V2_SAY_CHUNK + 1 > REL_QUEUE_MAX - 1)
+	if (len == 0 || len > V2_MAX_TEXT)
 		return -1;
-	while (off < len) {
-		size_t chunk = utf8_prefix(text + off, len - off, V2_SAY_CHUNK);
-		struct v2_msg m = {.kind = kind, .text = text + off, .text_len = chunk};
-		struct blob *b;
-		size_t n;
-
-		if (chunk == 0)
-			return -1; /* not UTF-8: the caller checks text first */
-		m.flags = off + chunk < len ? V2_MORE : 0;
-		n = v2_msg_encode(&m, buf, sizeof buf);
-		b = blob_new(buf, n);
-		rel_queue(&c->rel, b);
-		blob_unref(b);
-		off += chunk;
-	}
+	pieces = count_pieces(text, len, say_chunk(c));
+	/*
+	 * Keep one place for QUIT: a new session sends all of out again
+	 * (restart_channel) into a queue of REL_QUEUE_MAX, and nothing the
+	 * user typed may be dropped there.
+	 */
+	if (pieces == 0 || c->out_pieces + pieces > REL_QUEUE_MAX - 1)
+		return -1; /* not UTF-8 (the caller checks text first), or full */
+	o = new_out(kind, text, len, pieces);
+	o->id = c->next_id++;
+	add_out(c, o);
 	return 0;
 }
 
@@ -348,17 +517,24 @@ int c2_me(struct c2 *c, const char *text, size_t len)
 	return queue_text(c, V2_K_ME, text, len);
 }
 
+/* Send a WHO for the asks (who_asks > 0); c2_poll starts its clock. */
+static void send_who(struct c2 *c)
+{
+	c->who_by = 0;
+	add_out(c, new_out(V2_K_WHO, NULL, 0, 1));
+}
+
 int c2_who(struct c2 *c)
 {
-	uint8_t kind = V2_K_WHO;
-	struct blob *b;
-
+	if (c->who_asks > 0) {
+		c->who_asks++; /* shares the answer of the WHO in flight */
+		return 0;
+	}
 	/* Keep the last place for QUIT, as c2_say does. */
-	if (rel_pending(&c->rel) + 1 > REL_QUEUE_MAX - 1)
+	if (c->out_pieces + 1 > REL_QUEUE_MAX - 1)
 		return -1;
-	b = blob_new(&kind, 1);
-	rel_queue(&c->rel, b);
-	blob_unref(b);
+	c->who_asks = 1;
+	send_who(c);
 	return 0;
 }
 
@@ -367,11 +543,13 @@ void c2_on_unreachable(struct c2 *c)
 	c->unreachable = 1;
 }
 
+static void send_quit(struct c2 *c)
+{
+	add_out(c, new_out(V2_K_QUIT, NULL, 0, 1));
+}
+
 void c2_quit(struct c2 *c)
 {
-	uint8_t kind = V2_K_QUIT;
-	struct blob *b;
-
 	if (c->state != C2_ONLINE) {
 		finish(c, V2_CLOSE_QUIT);
 		return;
@@ -379,9 +557,11 @@ void c2_quit(struct c2 *c)
 	if (c->quitting)
 		return; /* one QUIT is on its way (reliably); another would only take a place */
 	c->quitting = 1;
-	b = blob_new(&kind, 1);
-	rel_queue(&c->rel, b);
-	blob_unref(b);
+	if (c->who_asks > 0) {
+		c->quit_waits = 1; /* who_answer sends it; poll_who shortens the wait */
+		return;
+	}
+	send_quit(c);
 }
 
 struct emit_ctx {
@@ -425,15 +605,33 @@ static uint64_t poll_handshake(struct c2 *c, uint64_t now)
 	return c->next_try;
 }
 
+/* The WHO in flight: its clock starts at the first poll after it was sent. */
+static uint64_t poll_who(struct c2 *c, uint64_t now)
+{
+	if (c->who_asks == 0)
+		return UINT64_MAX;
+	if (c->who_by == 0)
+		c->who_by = now + C2_WHO_WAIT;
+	if (c->quit_waits && c->who_by > now + C2_QUIT_WHO_WAIT)
+		c->who_by = now + C2_QUIT_WHO_WAIT;
+	if (now < c->who_by)
+		return c->who_by;
+	who_answer(c, 0, 0, NULL, 0);
+	return now; /* a quit may have been queued: poll again at once */
+}
+
 uint64_t c2_poll(struct c2 *c, uint64_t now)
 {
 	struct emit_ctx e = {c, now};
-	uint64_t next;
+	uint64_t next, who;
 
+	if (c->state != C2_HELLO && c->state != C2_LOGIN && c->state != C2_ONLINE)
+		return UINT64_MAX;
+	who = poll_who(c, now);
 	switch (c->state) {
 	case C2_HELLO:
 	case C2_LOGIN:
-		return poll_handshake(c, now);
+		return min64(who, poll_handshake(c, now));
 	case C2_ONLINE:
 		break;
 	default:
@@ -441,9 +639,9 @@ uint64_t c2_poll(struct c2 *c, uint64_t now)
 	}
 	if (now - c->last_heard >= DEAD_AFTER(c)) {
 		lose_link(c, now);
-		return poll_handshake(c, now);
+		return min64(who, poll_handshake(c, now));
 	}
-	next = rel_poll(&c->rel, now, emit_data, &e);
+	next = min64(who, rel_poll(&c->rel, now, emit_data, &e));
 	if (c->rel.ack_pending) {
 		if (c->ack_now || c->unacked >= C2_ACK_EVERY || now - c->ack_since >= C2_ACK_DELAY)
 			send_session(c, V2_ACK, 0, NULL, now);

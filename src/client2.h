@@ -37,11 +37,18 @@ struct c2_callbacks {
 	/* The session ended for good: enum v2_close_reason. */
 	void (*closed)(void *ctx, int reason);
 	/*
-	 * The answer to c2_who: total members in the room, and the names that
-	 * passed the name rules (at most V2_WHO_MAX_NAMES), all pieces joined.
+	 * The answer to one c2_who: total members in the room, and the names
+	 * that passed the name rules (at most V2_WHO_MAX_NAMES), all pieces
+	 * joined; or answered 0 (total 0, no names) when none came within
+	 * C2_WHO_WAIT ms (the server refused it as flooding, say).  Called
+	 * exactly once per c2_who that returned 0, in order.
 	 */
-	void (*who)(void *ctx, uint32_t total, const char *const *names, size_t count);
+	void (*who)(void *ctx, int answered, uint32_t total, const char *const *names,
+	            size_t count);
 };
+
+/* A message of ours the server has not acknowledged whole (client2.c). */
+struct c2_out;
 
 /*
  * First login: handshake datagrams go 1 s apart.  We give up after
@@ -67,8 +74,10 @@ struct c2_callbacks {
  * REL_MAX_ACK_DELAY; losses are still noticed at once from the gap they
  * leave.
  */
-#define C2_ACK_EVERY 8
-#define C2_ACK_DELAY REL_MAX_ACK_DELAY
+#define C2_ACK_EVERY     8
+#define C2_ACK_DELAY     REL_MAX_ACK_DELAY
+#define C2_WHO_WAIT      5000 /* ms a WHO may wait for its answer before it is called unanswered */
+#define C2_QUIT_WHO_WAIT 1000 /* ms, as long once we are leaving */
 
 struct c2 {
 	enum c2_state state;
@@ -89,6 +98,26 @@ struct c2 {
 	int ack_now;            /* something is missing or repeated: ack at the next poll */
 	uint64_t ack_since;     /* ms: when the first of the unacked DATA arrived */
 	int quitting;
+	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
+	uint32_t next_id; /* the next message's id (V2_ID): random start, then one up each */
+	/*
+	 * What we said that the server has not acknowledged whole, oldest
+	 * first: a ring of messages (SAY, ME, WHO, QUIT).  A new session
+	 * sends each again whole, even a piece the old one had acknowledged,
+	 * since the server forgets a message cut in two with its session; the
+	 * message id lets it drop the ones it had taken already.
+	 */
+	struct c2_out **out;
+	size_t out_head, out_len, out_cap;
+	size_t out_pieces; /* DATA the messages in out take: at most REL_QUEUE_MAX */
+	/*
+	 * WHO, one in flight: every ask made while it is (asking again before
+	 * its answer came would be refused as flooding: PROTOCOL-v2.md, "/me
+	 * and /who") shares its answer, at most a round trip old.
+	 */
+	unsigned who_asks;
+	uint64_t who_by; /* ms: the WHO in flight is given up; 0 until c2_poll sets it */
+	int quit_waits;  /* c2_quit came while a WHO was in flight: QUIT follows its answer */
 	/* An event arriving in pieces. */
 	char asm_text[V2_MAX_TEXT];
 	size_t asm_len;
@@ -109,9 +138,10 @@ void c2_start(struct c2 *c, const char *name, uint64_t now);
 void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now);
 
 /*
- * Queue text to say (split into pieces when longer than one datagram).
- * Returns -1 if it is over V2_MAX_TEXT bytes or the queue is full.
- * Accepted while reconnecting: it goes out once the session is back.
+ * Queue text to say (split into pieces when longer than one datagram),
+ * with the next message id if the server takes ids.  Returns -1 if it is
+ * over V2_MAX_TEXT bytes or the queue is full.  Accepted while
+ * reconnecting: it goes out once the session is back.
  */
 int c2_say(struct c2 *c, const char *text, size_t len);
 
@@ -122,15 +152,20 @@ int c2_say(struct c2 *c, const char *text, size_t len);
 int c2_me(struct c2 *c, const char *text, size_t len);
 
 /*
- * Ask who is online; the answer comes to the who callback.  Returns -1 if
- * the queue is full.  Accepted while reconnecting, like c2_say.
+ * Ask who is online; the answer comes to the who callback.  While a WHO
+ * is in flight, an ask shares its answer.  Returns -1 if the queue is
+ * full.  Accepted while reconnecting, like c2_say.
  */
 int c2_who(struct c2 *c);
 
 /* The socket reported ECONNREFUSED: nothing listens at the server's port (for now). */
 void c2_on_unreachable(struct c2 *c);
 
-/* Ask to leave; the server's CLOSE (quit confirmed) ends the session. */
+/*
+ * Ask to leave; the server's CLOSE (quit confirmed) ends the session.
+ * A WHO in flight is answered first (or given up after C2_QUIT_WHO_WAIT
+ * ms), since the server forgets what it owes a session that quits.
+ */
 void c2_quit(struct c2 *c);
 
 /*

@@ -16,18 +16,15 @@
 #include "wire1.h"
 
 #define QUIT_GRACE_MS 4000 /* how long we try to say goodbye once asked to leave */
-#define WHO_WAIT_MS   5000 /* how long a /who may wait for its answer before we say none came */
 
 /* The network process's state (and the engine's callbacks' context); one, static. */
 struct np2 {
 	struct net_session *s;
 	struct uilink ui;
 	int sigfd;
-	uint64_t leave_by;  /* ms: give up waiting for the server's goodbye; 0 while staying */
-	unsigned who_asked; /* WHO requests without an answer yet */
-	uint64_t who_by;    /* ms: the oldest of them is given up */
-	int closed_reason;  /* enum v2_close_reason, once the engine closed */
-	char *reason;       /* during the login: where a refusal's reason goes */
+	uint64_t leave_by; /* ms: give up waiting for the server's goodbye; 0 while staying */
+	int closed_reason; /* enum v2_close_reason, once the engine closed */
+	char *reason;      /* during the login: where a refusal's reason goes */
 	size_t reason_size;
 };
 
@@ -117,14 +114,11 @@ static void cb_closed(void *ctx, int reason)
 		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_SERVER_CLOSED, NULL, NULL);
 }
 
-static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+static void cb_who(void *ctx, int answered, uint32_t total, const char *const *names, size_t count)
 {
 	struct np2 *n = ctx;
 
-	if (n->who_asked > 0)
-		n->who_asked--;
-	n->who_by = clock_ms() + WHO_WAIT_MS;
-	uilink_who(&n->ui, IPC_WHO_COMPLETE, total, names, count);
+	uilink_who(&n->ui, answered ? IPC_WHO_COMPLETE : IPC_WHO_NO_REPLY, total, names, count);
 }
 
 /* Read the waiting datagrams, IPC_BATCH at most, into the engine (one c2_poll acks them all). */
@@ -227,14 +221,11 @@ static void say(struct np2 *n, int me, const char *text, size_t len)
 	emit_event(n, me ? V1_EV_ACTION : V1_EV_SAY, IPC_LINE_SELF, n->s->name, copy, len);
 }
 
+/* A /who: the engine answers it (cb_who), or it is refused here when the queue is full. */
 static void ask_who(struct np2 *n)
 {
-	if (c2_who(&n->s->engine) < 0) {
+	if (c2_who(&n->s->engine) < 0)
 		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, NULL, 0);
-		return;
-	}
-	if (n->who_asked++ == 0)
-		n->who_by = clock_ms() + WHO_WAIT_MS;
 }
 
 static void begin_quit(struct np2 *n)
@@ -283,19 +274,6 @@ static void on_signal(struct np2 *n)
 		begin_quit(n);
 }
 
-/* A /who that waited too long (lost in a reconnection, or refused as flooding): say so. */
-static uint64_t who_timer(struct np2 *n, uint64_t now, uint64_t next)
-{
-	if (n->who_asked == 0)
-		return next;
-	if (now >= n->who_by) {
-		n->who_asked--;
-		n->who_by = now + WHO_WAIT_MS;
-		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, NULL, 0);
-	}
-	return n->who_by < next ? n->who_by : next;
-}
-
 void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 {
 	struct pollfd p[3];
@@ -323,7 +301,6 @@ void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 			break;
 		if (np.leave_by != 0 && np.leave_by < next)
 			next = np.leave_by;
-		next = who_timer(&np, now, next);
 		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
 		p[1] = (struct pollfd){.fd = sigfd, .events = POLLIN};
 		p[2] = (struct pollfd){.fd = np.ui.gone ? -1 : ipc,

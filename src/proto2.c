@@ -58,7 +58,14 @@ struct session {
 	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
 	unsigned dirty : 1;          /* on the dirty list: has something to send or acknowledge */
 	unsigned busy : 1;           /* on the busy list (see struct proto2) */
+	unsigned said_valid : 1;     /* said_id holds a message id (V2_ID) */
 	uint32_t busy_at;            /* its index in the busy list, while busy */
+	/*
+	 * The id of the last message with an id this client's sessions said
+	 * (kept when a re-login replaces the session): a message at most
+	 * V2_ID_WINDOW behind it was taken already, before a reconnection.
+	 */
+	uint32_t said_id;
 };
 
 /* The budget (docs/PERFORMANCE.md, "Memory of an idle member"): a 128-byte malloc chunk. */
@@ -361,6 +368,7 @@ static void send_welcome(struct proto2 *p, const struct session *ss)
 	    .sid = ss->sid,
 	    .keepalive = (uint16_t)p->srv->keepalive_hint,
 	    .max_message = V2_MAX_TEXT,
+	    .features = V2_F_MSG_ID,
 	};
 
 	send_packet(p->srv, &ss->m->addr, &pk);
@@ -598,6 +606,24 @@ static void answer_who(struct proto2 *p, struct session *ss)
 	ss->who_seq = rel_last_seq(&ss->rel);
 }
 
+/*
+ * Whether a complete SAY or ME whose last piece is m was taken before (a
+ * client re-sends what its old session had not seen acknowledged); if
+ * not, its id becomes the last taken.  A message without an id is new.
+ */
+static int said_before(struct proto2 *p, struct session *ss, const struct v2_msg *m)
+{
+	if (!(m->flags & V2_ID))
+		return 0;
+	if (ss->said_valid && (uint32_t)(ss->said_id - m->id) < V2_ID_WINDOW) {
+		p->srv->st.sdrops[SDROP_V2_REPEAT]++;
+		return 1;
+	}
+	ss->said_id = m->id;
+	ss->said_valid = 1;
+	return 0;
+}
+
 /* One in-order reliable message from a client. */
 static void on_message(void *ctx, const uint8_t *data, size_t len)
 {
@@ -623,7 +649,9 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		return;
 	}
 	if (ss->asm_text == NULL && !(m.flags & V2_MORE)) {
-		say_text(e->p, ss, m.kind, m.text, m.text_len); /* the common case: one piece */
+		if (!said_before(e->p, ss, &m))
+			say_text(e->p, ss, m.kind, m.text,
+			         m.text_len); /* the common case: one piece */
 		return;
 	}
 	if (ss->asm_text == NULL) {
@@ -641,7 +669,9 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	}
 	if (m.flags & V2_MORE)
 		return;
-	if (ss->asm_overflow)
+	if (said_before(e->p, ss, &m))
+		; /* a repeat: acknowledged, not relayed */
+	else if (ss->asm_overflow)
 		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
 		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, re->text, re->len);

@@ -540,6 +540,7 @@ static const char *const server_drop_names[SDROP_COUNT] = {
     [SDROP_RATE_LIMITED] = "rate_limited",
     [SDROP_BANNED] = "banned",
     [SDROP_MUTED] = "muted",
+    [SDROP_V2_REPEAT] = "v2_repeat",
 };
 
 static void add_drop(struct cmd_stats *st, const char *name, size_t i, uint64_t count)

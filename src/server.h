@@ -26,6 +26,7 @@ enum srv_drop {
 	SDROP_RATE_LIMITED,  /* an answer to an unvalidated source was suppressed */
 	SDROP_BANNED,        /* from a banned address or name (sanction.h) */
 	SDROP_MUTED,         /* chat from a muted member */
+	SDROP_V2_REPEAT,     /* a message a client re-sent after a reconnection (its id) */
 	SDROP_COUNT
 };
 

@@ -101,6 +101,8 @@ static enum v2_status parse_body(struct cur *c, struct v2_packet *p)
 		p->sid = get_n(c, 8);
 		p->keepalive = (uint16_t)get_n(c, 2);
 		p->max_message = (uint16_t)get_n(c, 2);
+		p->features = (uint8_t)(p->max_message >> V2_FEATURES_SHIFT);
+		p->max_message &= V2_MAX_MESSAGE_MASK;
 		break;
 	case V2_REFUSE:
 		p->nonce = get_n(c, 8);
@@ -186,8 +188,10 @@ size_t v2_encode(const struct v2_packet *p, uint8_t *buf, size_t size)
 	case V2_WELCOME:
 		put_n(&c, p->nonce, 8);
 		put_n(&c, p->sid, 8);
+		if (p->max_message > V2_MAX_MESSAGE_MASK || p->features > V2_FEATURES_ALL)
+			return 0;
 		put_n(&c, p->keepalive, 2);
-		put_n(&c, p->max_message, 2);
+		put_n(&c, (uint64_t)p->features << V2_FEATURES_SHIFT | p->max_message, 2);
 		break;
 	case V2_REFUSE:
 		put_n(&c, p->nonce, 8);
@@ -290,6 +294,8 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 	case V2_K_SAY:
 	case V2_K_ME:
 		m->flags = (uint8_t)get_n(&c, 1);
+		if (m->flags & V2_ID)
+			m->id = (uint32_t)get_n(&c, 4);
 		break;
 	case V2_K_QUIT:
 	case V2_K_WHO:
@@ -348,6 +354,8 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size)
 	case V2_K_SAY:
 	case V2_K_ME:
 		put_n(&c, m->flags, 1);
+		if (m->flags & V2_ID)
+			put_n(&c, m->id, 4);
 		put_bytes(&c, m->text, m->text_len);
 		break;
 	case V2_K_QUIT:

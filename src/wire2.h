@@ -17,6 +17,22 @@
 #define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR)    /* largest DATA payload */
 #define V2_MAX_TEXT    QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
 #define V2_MORE        0x01            /* SAY/EVENT flag: the text continues in the next DATA */
+#define V2_ID          0x02            /* SAY/ME flag: a 4-byte message id follows the flags */
+/*
+ * WELCOME's last field: the longest message in its low 12 bits, the
+ * server's features in its high 4 (a server older than the features
+ * sends them all clear, and a client older than them ignores the field).
+ */
+#define V2_MAX_MESSAGE_MASK 0x0FFF
+#define V2_FEATURES_SHIFT   12
+#define V2_FEATURES_ALL     0xF
+#define V2_F_MSG_ID         0x1 /* takes SAY/ME with V2_ID and shows each id once */
+/*
+ * How far behind the last id taken a message id still counts as one taken
+ * before (serial arithmetic): a client re-sends at most what it had in
+ * flight, fewer messages than the send window's 33 DATA.
+ */
+#define V2_ID_WINDOW 64
 
 enum v2_type {
 	V2_HELLO = 0x01,
@@ -49,7 +65,8 @@ struct v2_packet {
 	uint8_t cookie[V2_COOKIE_LEN]; /* COOKIE LOGIN CHALLENGE REBIND */
 	const char *name;              /* LOGIN */
 	size_t name_len;
-	uint16_t keepalive, max_message; /* WELCOME */
+	uint16_t keepalive, max_message; /* WELCOME; max_message <= V2_MAX_MESSAGE_MASK */
+	uint8_t features;                /* WELCOME: V2_F_* (<= V2_FEATURES_ALL) */
 	uint8_t code, detail;            /* REFUSE; code is also CLOSE's reason */
 	const char *reason;              /* REFUSE */
 	size_t reason_len;
@@ -111,7 +128,8 @@ enum v2_kind {
 
 struct v2_msg {
 	enum v2_kind kind;
-	uint8_t flags;     /* SAY ME EVENT MEMBERS: V2_MORE */
+	uint8_t flags;     /* SAY ME EVENT MEMBERS: V2_MORE; SAY ME: V2_ID */
+	uint32_t id;       /* SAY ME with V2_ID: the client's message id */
 	uint32_t total;    /* MEMBERS: members in the room */
 	uint64_t event_id; /* EVENT */
 	uint8_t event;     /* EVENT: enum v1_event */
@@ -135,6 +153,7 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 /* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes.
  */
 #define V2_SAY_CHUNK     (V2_MAX_PAYLOAD - 2)
+#define V2_SAY_ID_CHUNK  (V2_SAY_CHUNK - 4)   /* the same, with a message id */
 #define V2_MEMBERS_CHUNK (V2_MAX_PAYLOAD - 6) /* bytes of names in one MEMBERS */
 
 /*

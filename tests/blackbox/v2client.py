@@ -59,6 +59,8 @@ REFUSE_FIXED = 13
 # Payload kinds of DATA.
 SAY, QUIT, ME, WHO, EVENT, NOTICE, MEMBERS = 0x01, 0x02, 0x03, 0x04, 0x81, 0x82, 0x83
 MORE = 0x01
+ID = 0x02                 # SAY/ME flag: a 4-byte message id follows the flags
+F_MSG_ID = 0x1            # WELCOME feature: the server takes message ids
 
 # Room events (v1's enum v1_event).
 EV_JOIN, EV_SAY, EV_LEAVE, EV_TIMEOUT, EV_KICK, EV_ADMIN, EV_SHUTDOWN, EV_ACTION = range(8)
@@ -134,9 +136,12 @@ def rebind(sid, cookie):
     return seal(_h(REBIND) + sid + cookie)
 
 
-def say_payload(text, more=False):
+def say_payload(text, more=False, msg_id=None):
+    """A SAY payload; with msg_id, flagged ID and carrying the message id."""
     text = text.encode() if isinstance(text, str) else text
-    return bytes((SAY, MORE if more else 0)) + text
+    if msg_id is None:
+        return bytes((SAY, MORE if more else 0)) + text
+    return bytes((SAY, (MORE if more else 0) | ID)) + struct.pack(">I", msg_id) + text
 
 
 def quit_payload():
@@ -235,7 +240,8 @@ def parse(data, from_server=True):
         return Dgram(t, data, nonce=data[3:11], cookie=data[11:27], name=data[28:])
     if t == WELCOME:
         ka, mx = struct.unpack(">HH", data[19:23])
-        return Dgram(t, data, nonce=data[3:11], sid=data[11:19], keepalive=ka, max_message=mx)
+        return Dgram(t, data, nonce=data[3:11], sid=data[11:19], keepalive=ka,
+                     max_message=mx & 0x0FFF, features=mx >> 12)
     if t == REFUSE:
         if n < REFUSE_FIXED:
             raise Malformed("REFUSE too short")

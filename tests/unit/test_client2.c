@@ -22,7 +22,7 @@ struct seen {
 	int links[8], nlinks;
 	int closed, closed_reason;
 	int notices;
-	int whos;
+	int whos, who_unanswered;
 	uint32_t who_total;
 	char who_names[256];
 };
@@ -76,12 +76,13 @@ static void cb_closed(void *ctx, int reason)
 }
 
 /* The names of the last WHO answer, joined with spaces. */
-static void cb_who(void *ctx, uint32_t total, const char *const *names, size_t count)
+static void cb_who(void *ctx, int answered, uint32_t total, const char *const *names, size_t count)
 {
 	size_t i, o = 0;
 
 	(void)ctx;
 	seen.whos++;
+	seen.who_unanswered += !answered;
 	seen.who_total = total;
 	seen.who_names[0] = '\0';
 	for (i = 0; i < count; i++)
@@ -137,13 +138,11 @@ static void feed(const struct v2_packet *p, uint64_t now)
 	c2_on_datagram(&eng, buf, n, now);
 }
 
-/* Walk the handshake to ONLINE with session id sid at time now. */
-static void go_online(uint64_t sid, uint64_t now)
+/* The handshake from the HELLO the engine sent last, to ONLINE with session sid and features. */
+static void welcome_from(uint64_t sid, uint8_t features, uint64_t now)
 {
 	struct v2_packet hello, cookie = {.type = V2_COOKIE}, welcome = {.type = V2_WELCOME};
 
-	c2_start(&eng, "alice", now);
-	c2_poll(&eng, now);
 	hello = last_sent();
 	assert_int_equal(hello.type, V2_HELLO);
 	cookie.nonce = hello.nonce;
@@ -151,8 +150,23 @@ static void go_online(uint64_t sid, uint64_t now)
 	feed(&cookie, now);
 	welcome.nonce = hello.nonce;
 	welcome.sid = sid;
+	welcome.features = features;
 	feed(&welcome, now);
 	assert_int_equal(eng.state, C2_ONLINE);
+}
+
+/* Walk the handshake to ONLINE with session id sid at time now (a server with features). */
+static void go_online_with(uint64_t sid, uint8_t features, uint64_t now)
+{
+	c2_start(&eng, "alice", now);
+	c2_poll(&eng, now);
+	welcome_from(sid, features, now);
+}
+
+/* The same with a server from before the features (PROTOCOL-v2.md, WELCOME). */
+static void go_online(uint64_t sid, uint64_t now)
+{
+	go_online_with(sid, 0, now);
 }
 
 static void feed_event(uint64_t sid, uint32_t seq, uint64_t id, uint8_t flags, const char *text,
@@ -632,6 +646,7 @@ static void members_pieces_joined_into_one_answer(void **state)
 {
 	(void)state;
 	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
 	feed_members(9, 1, 3, V2_MORE,
 	             "\x05"
 	             "alice"
@@ -652,6 +667,7 @@ static void members_invalid_names_dropped(void **state)
 {
 	(void)state;
 	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
 	/* An ESC in a name, a space, and a reserved name: none passes the name rules. */
 	feed_members(9, 1, 5, 0,
 	             "\x04"
@@ -672,6 +688,7 @@ static void members_empty_room_answer(void **state)
 {
 	(void)state;
 	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
 	feed_members(9, 1, 0, 0, "", 0, 10);
 	assert_int_equal(seen.whos, 1);
 	assert_int_equal(seen.who_total, 0);
@@ -680,20 +697,288 @@ static void members_empty_room_answer(void **state)
 
 static void members_half_answer_forgotten_on_reconnect(void **state)
 {
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN}, p;
+	struct v2_msg m;
+
 	(void)state;
 	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
+	c2_poll(&eng, 1);
 	feed_members(9, 1, 2, V2_MORE,
 	             "\x05"
 	             "alice",
 	             6, 10);
-	c2_poll(&eng, 100000); /* silence: the engine reconnects */
-	go_online(10, 100000);
+	feed(&close, 20); /* the server forgot us: the engine reconnects */
+	c2_poll(&eng, 30);
+	assert_int_equal(eng.state, C2_HELLO);
+	welcome_from(10, 0, 40);
+	c2_poll(&eng, 41);
+	m = sent_msg(seen.nsent - 1, &p); /* the ask, asked again in the new session */
+	assert_int_equal(m.kind, V2_K_WHO);
+	assert_int_equal(p.sid, 10);
 	feed_members(10, 1, 1, 0,
 	             "\x03"
 	             "bob",
-	             4, 100010);
+	             4, 50);
 	assert_int_equal(seen.whos, 1);
+	assert_int_equal(seen.who_unanswered, 0);
 	assert_string_equal(seen.who_names, "bob");
+}
+
+/* The seqs and kinds of the DATA sent from index first on, as "seq:kind" words. */
+static void data_sent_since(int first, char *out, size_t size)
+{
+	size_t o = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = first; i < seen.nsent && i < 64; i++) {
+		struct v2_packet p;
+		struct v2_msg m;
+
+		assert_int_equal(
+		    v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p), V2_OK);
+		if (p.type != V2_DATA)
+			continue;
+		assert_int_equal(v2_msg_parse(p.payload, p.payload_len, &m), V2_OK);
+		o += (size_t)snprintf(out + o, size - o, "%s%u:%d", o > 0 ? " " : "", p.seq,
+		                      (int)m.kind);
+	}
+}
+
+/* Asks made while a WHO is in flight share its answer: one WHO, every ask answered. */
+static void who_asked_while_one_is_in_flight_shares_its_answer(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online(9, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng), 0);
+	c2_poll(&eng, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:4"); /* one WHO, not three: the server would refuse two */
+	feed_members(9, 1, 2, 0,
+	             "\x03"
+	             "bob"
+	             "\x03"
+	             "eve",
+	             8, 10);
+	assert_int_equal(seen.whos, 3);
+	assert_int_equal(seen.who_unanswered, 0);
+	assert_string_equal(seen.who_names, "bob eve");
+	first = seen.nsent;
+	assert_int_equal(c2_who(&eng), 0); /* after the answer: a WHO of its own */
+	c2_poll(&eng, 11);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "2:4");
+}
+
+/* A WHO the server never answers (refused as flooding) is called unanswered, for every ask. */
+static void who_without_answer_is_given_up(void **state)
+{
+	(void)state;
+	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
+	assert_true(c2_poll(&eng, 100) <= 100 + C2_WHO_WAIT);
+	assert_int_equal(c2_who(&eng), 0);
+	c2_poll(&eng, 100 + C2_WHO_WAIT - 1);
+	assert_int_equal(seen.whos, 0);
+	c2_poll(&eng, 100 + C2_WHO_WAIT);
+	assert_int_equal(seen.whos, 2);
+	assert_int_equal(seen.who_unanswered, 2);
+}
+
+/*
+ * Leaving while a WHO is in flight: the QUIT follows the answer (the
+ * server forgets what it owes a session that quits), or the given-up WHO.
+ */
+static void quit_waits_for_the_who_in_flight(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online(9, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_who(&eng), 0);
+	c2_quit(&eng);
+	c2_poll(&eng, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:4"); /* the WHO, and no QUIT yet */
+	feed_members(9, 1, 1, 0,
+	             "\x05"
+	             "alice",
+	             6, 10);
+	assert_int_equal(seen.whos, 1);
+	first = seen.nsent;
+	c2_poll(&eng, 11);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "2:2");
+	/* Unanswered: the QUIT goes after C2_QUIT_WHO_WAIT, not the whole C2_WHO_WAIT. */
+	c2_free(&eng);
+	memset(&seen, 0, sizeof seen);
+	c2_init(&eng, "alice", 25, &callbacks);
+	go_online(9, 0);
+	assert_int_equal(c2_who(&eng), 0);
+	first = seen.nsent;
+	c2_poll(&eng, 1);
+	c2_quit(&eng);
+	c2_poll(&eng, 2);
+	c2_poll(&eng, 2 + C2_QUIT_WHO_WAIT - 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_null(strstr(kinds, "2:2")); /* the WHO (and its retransmissions) only */
+	assert_int_equal(seen.whos, 0);
+	c2_poll(&eng, 2 + C2_QUIT_WHO_WAIT);
+	c2_poll(&eng, 2 + C2_QUIT_WHO_WAIT);
+	assert_int_equal(seen.who_unanswered, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_non_null(strstr(kinds, "2:2"));
+}
+
+/* The message id of the DATA at index i (0 and no V2_ID flag: none). */
+static uint32_t id_of(int i, int *has_id)
+{
+	struct v2_packet p;
+	struct v2_msg m = sent_msg(i, &p);
+
+	*has_id = !!(m.flags & V2_ID);
+	return m.id;
+}
+
+static void say_carries_an_id_only_to_a_server_that_takes_ids(void **state)
+{
+	int first, has;
+	uint32_t a;
+
+	(void)state;
+	go_online(9, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, "old", 3), 0);
+	c2_poll(&eng, 1);
+	(void)id_of(first, &has);
+	assert_false(has); /* an older server would take the id for text */
+	c2_free(&eng);
+	memset(&seen, 0, sizeof seen);
+	c2_init(&eng, "alice", 25, &callbacks);
+	go_online_with(9, V2_F_MSG_ID, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, "one", 3), 0);
+	assert_int_equal(c2_me(&eng, "two", 3), 0);
+	c2_poll(&eng, 1);
+	a = id_of(first, &has);
+	assert_true(has);
+	assert_int_equal(id_of(first + 1, &has), a + 1);
+	assert_true(has);
+}
+
+/* Reconnect to a server with ids: the DATA the new session got, as "seq:kind:id:text-length". */
+static void reconnect_and_list(uint64_t sid, uint64_t now, char *out, size_t size)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = eng.sid, .code = V2_CLOSE_UNKNOWN};
+	size_t o = 0;
+	int first, i;
+
+	feed(&close, now);
+	c2_poll(&eng, now);
+	welcome_from(sid, V2_F_MSG_ID, now);
+	first = seen.nsent;
+	c2_poll(&eng, now + 1);
+	out[0] = '\0';
+	for (i = first; i < seen.nsent && i < 64; i++) {
+		struct v2_packet p;
+		struct v2_msg m = sent_msg(i, &p);
+
+		assert_int_equal(p.sid, sid);
+		o += (size_t)snprintf(out + o, size - o, "%s%u:%d:%u:%zu", o > 0 ? " " : "", p.seq,
+		                      (int)m.kind, m.id, m.text_len);
+	}
+}
+
+/*
+ * A long message whose first piece the old session had acknowledged goes
+ * again whole, under its id: the server forgot the half it had, and only
+ * the whole message may be shown.
+ */
+static void reconnect_sends_a_half_acknowledged_message_whole(void **state)
+{
+	static char text[3000];
+	struct v2_packet ack = {.type = V2_ACK, .sid = 9, .ack = 1};
+	char list[256], want[256];
+	uint32_t id;
+	int first, has;
+
+	(void)state;
+	go_online_with(9, V2_F_MSG_ID, 0);
+	memset(text, 'x', sizeof text);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, text, sizeof text), 0);
+	c2_poll(&eng, 10);
+	id = id_of(first, &has);
+	feed(&ack, 20); /* the first piece arrived; the rest did not */
+	reconnect_and_list(10, 30, list, sizeof list);
+	snprintf(want, sizeof want, "1:1:%u:%d 2:1:%u:%d 3:1:%u:%d", id, V2_SAY_ID_CHUNK, id,
+	         V2_SAY_ID_CHUNK, id, (int)sizeof text - 2 * V2_SAY_ID_CHUNK);
+	assert_string_equal(list, want);
+}
+
+/* A message the server holds out of order (acknowledged by an ack bit) was never shown: again. */
+static void reconnect_sends_selectively_acknowledged_messages_again(void **state)
+{
+	struct v2_packet ack = {.type = V2_ACK, .sid = 9, .ack = 0, .ack_bits = 1};
+	char list[256], want[256];
+	uint32_t id;
+	int first, has;
+
+	(void)state;
+	go_online_with(9, V2_F_MSG_ID, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, "one", 3), 0);
+	assert_int_equal(c2_say(&eng, "two", 3), 0);
+	c2_poll(&eng, 10);
+	id = id_of(first, &has);
+	feed(&ack, 20); /* seq 2 held by the server, seq 1 lost */
+	reconnect_and_list(10, 30, list, sizeof list);
+	snprintf(want, sizeof want, "1:1:%u:3 2:1:%u:3", id, id + 1);
+	assert_string_equal(list, want);
+}
+
+/* What the server acknowledged is not sent again. */
+static void reconnect_leaves_out_what_was_acknowledged(void **state)
+{
+	struct v2_packet ack = {.type = V2_ACK, .sid = 9, .ack = 1};
+	char list[256], want[256];
+	uint32_t id;
+	int first, has;
+
+	(void)state;
+	go_online_with(9, V2_F_MSG_ID, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, "one", 3), 0);
+	assert_int_equal(c2_say(&eng, "two", 3), 0);
+	c2_poll(&eng, 10);
+	id = id_of(first, &has);
+	feed(&ack, 20);
+	reconnect_and_list(10, 30, list, sizeof list);
+	snprintf(want, sizeof want, "1:1:%u:3", id + 1);
+	assert_string_equal(list, want);
+}
+
+/* A new login (after a refusal, say) is a new stay: an earlier quit does not carry over. */
+static void start_forgets_an_earlier_quit(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 10, .code = V2_CLOSE_UNKNOWN};
+
+	(void)state;
+	go_online(9, 0);
+	c2_quit(&eng);
+	go_online(10, 100);
+	feed(&close, 200); /* the server forgot us: reconnect, not "quit confirmed" */
+	assert_int_equal(eng.state, C2_HELLO);
+	assert_int_equal(seen.closed, 0);
 }
 
 static void action_event_passed_on(void **state)
@@ -768,6 +1053,19 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(members_empty_room_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(members_half_answer_forgotten_on_reconnect, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(who_asked_while_one_is_in_flight_shares_its_answer,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(quit_waits_for_the_who_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(who_without_answer_is_given_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(say_carries_an_id_only_to_a_server_that_takes_ids,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(reconnect_sends_a_half_acknowledged_message_whole,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(reconnect_sends_selectively_acknowledged_messages_again,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(reconnect_leaves_out_what_was_acknowledged, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(start_forgets_an_earlier_quit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(action_event_passed_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_event_code_ignored, setup, teardown),
 	};

@@ -504,15 +504,43 @@ static void welcome_extreme_values(void **state)
 	p.nonce = UINT64_MAX;
 	p.sid = 0x8000000000000001ULL;
 	p.keepalive = UINT16_MAX;
-	p.max_message = 0x8001;
+	p.max_message = V2_MAX_MESSAGE_MASK;
+	p.features = V2_FEATURES_ALL;
 	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), 23);
 	assert_int_equal(buf[11], 0x80);
 	assert_int_equal(buf[18], 0x01);
+	assert_int_equal(buf[21], 0xFF);
+	assert_int_equal(buf[22], 0xFF);
 	assert_int_equal(parse(buf, 23, &out), V2_OK);
 	assert_true(out.nonce == UINT64_MAX);
 	assert_true(out.sid == 0x8000000000000001ULL);
 	assert_int_equal(out.keepalive, UINT16_MAX);
-	assert_int_equal(out.max_message, 0x8001);
+	assert_int_equal(out.max_message, V2_MAX_MESSAGE_MASK);
+	assert_int_equal(out.features, V2_FEATURES_ALL);
+	/* Values the field cannot hold are refused, not cut. */
+	p.max_message = V2_MAX_MESSAGE_MASK + 1;
+	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), 0);
+	p.max_message = 4000;
+	p.features = V2_FEATURES_ALL + 1;
+	assert_int_equal(v2_encode(&p, buf, sizeof(buf)), 0);
+}
+
+/* An older server's WELCOME (4000, features clear) and a newer one's (message ids). */
+static void welcome_features_in_the_high_bits(void **state)
+{
+	uint8_t buf[23] = {V2_MAGIC, V2_VERSION, V2_WELCOME};
+	struct v2_packet out;
+
+	(void)state;
+	buf[21] = 0x0F; /* 4000 = 0x0FA0 */
+	buf[22] = 0xA0;
+	assert_int_equal(parse(buf, 23, &out), V2_OK);
+	assert_int_equal(out.max_message, 4000);
+	assert_int_equal(out.features, 0);
+	buf[21] = 0x1F;
+	assert_int_equal(parse(buf, 23, &out), V2_OK);
+	assert_int_equal(out.max_message, 4000);
+	assert_int_equal(out.features, V2_F_MSG_ID);
 }
 
 /* v2_parse: not v2, version, type */
@@ -1009,6 +1037,44 @@ static void msg_say_more_flag(void **state)
 	assert_int_equal(out.text_len, 2);
 }
 
+static void msg_say_with_id(void **state)
+{
+	const uint8_t want[] = {0x01, V2_ID | V2_MORE, 0x89, 0xAB, 0xCD, 0xEF, 'a', 'b'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_SAY;
+	m.flags = V2_ID | V2_MORE;
+	m.id = 0x89ABCDEF;
+	m.text = "ab";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.flags, V2_ID | V2_MORE);
+	assert_int_equal(out.id, 0x89ABCDEF);
+	assert_int_equal(out.text_len, 2);
+	assert_memory_equal(out.text, "ab", 2);
+	/* ME takes an id the same way; without the flag, no id is read. */
+	m.kind = V2_K_ME;
+	assert_true(v2_msg_encode(&m, buf, sizeof(buf)) == sizeof(want));
+	assert_int_equal(msg_parse(buf, sizeof(want), &out), V2_OK);
+	assert_int_equal(out.id, 0x89ABCDEF);
+	buf[1] = 0;
+	assert_int_equal(msg_parse(buf, sizeof(want), &out), V2_OK);
+	assert_int_equal(out.id, 0);
+	assert_int_equal(out.text_len, 6);
+}
+
+static void msg_say_with_id_cut_short(void **state)
+{
+	const uint8_t cut[] = {0x01, V2_ID, 0x89, 0xAB, 0xCD};
+	struct v2_msg out;
+
+	(void)state;
+	assert_int_equal(msg_parse(cut, sizeof(cut), &out), V2_BAD_LENGTH);
+}
+
 static void msg_quit_round_trip(void **state)
 {
 	const uint8_t want[] = {0x02};
@@ -1421,6 +1487,16 @@ static void say_chunk_fills_datagram(void **state)
 	n = v2_msg_encode(&m, payload, sizeof(payload));
 	assert_int_equal(n, V2_MAX_PAYLOAD + 1);
 	assert_int_equal(data_len(payload, n, buf), 0);
+
+	/* With a message id, V2_SAY_ID_CHUNK fills it. */
+	m.flags = V2_MORE | V2_ID;
+	m.id = 7;
+	m.text_len = V2_SAY_ID_CHUNK;
+	n = v2_msg_encode(&m, payload, sizeof(payload));
+	assert_int_equal(n, V2_MAX_PAYLOAD);
+	m.text_len = V2_SAY_ID_CHUNK + 1;
+	n = v2_msg_encode(&m, payload, sizeof(payload));
+	assert_int_equal(data_len(payload, n, buf), 0);
 }
 
 static void event_chunk_fills_datagram(void **state)
@@ -1642,6 +1718,7 @@ int main(void)
 	    cmocka_unit_test(rebind_round_trip),
 	    cmocka_unit_test(integers_are_big_endian),
 	    cmocka_unit_test(welcome_extreme_values),
+	    cmocka_unit_test(welcome_features_in_the_high_bits),
 	    cmocka_unit_test(parse_empty_not_v2),
 	    cmocka_unit_test(parse_v1_not_v2),
 	    cmocka_unit_test(parse_header_too_short),
@@ -1686,6 +1763,8 @@ int main(void)
 	    cmocka_unit_test(status_strings),
 	    cmocka_unit_test(msg_say_round_trip),
 	    cmocka_unit_test(msg_say_more_flag),
+	    cmocka_unit_test(msg_say_with_id),
+	    cmocka_unit_test(msg_say_with_id_cut_short),
 	    cmocka_unit_test(msg_quit_round_trip),
 	    cmocka_unit_test(msg_quit_trailing),
 	    cmocka_unit_test(msg_event_round_trip),
