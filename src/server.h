@@ -92,8 +92,8 @@ void server_flush(struct server *s);
 /*
  * Carry out an outcome of the room: the reply in the protocol of whoever
  * gets it, then the event to every other member in each one's protocol.
- * req_len is the size of the request that caused it (for v1's rule that a
- * refusal to a stranger is never larger than its request); 0 for none.
+ * req_len is the size of the request that caused it (v1 answers a
+ * stranger with at most 3x that: proto1.c, reply_budget); 0 for none.
  */
 void server_deliver(struct server *s, const struct outcome *o, size_t req_len);
 
