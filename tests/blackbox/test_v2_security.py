@@ -143,6 +143,47 @@ def test_s1_forged_from_alice_address(procs, v2, ns):
         f.close()
 
 
+def test_s1_forged_rebind_moves_nothing(procs, v2):
+    """S1: REBIND with alice's session id from mallory's address, with
+    cookies that do not prove mallory receives there for that id (random,
+    zeros, the COOKIE mallory got there for a HELLO nonce, the CHALLENGE
+    cookie for alice's id made for a third address), moves nothing: each is
+    answered by a CHALLENGE at most, and when obs then speaks the event
+    reaches alice's own socket and nothing of the room reaches mallory's.
+    Alice's client does not answer CHALLENGE (auto_rebind off), so a
+    session moved by mistake could not be moved back by it and pass."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice")
+    alice.auto_rebind = False
+    mallory = Raw(addr(q), bind=("127.0.0.3", 0))
+    third = Raw(addr(q), bind=("127.0.0.4", 0))
+    try:
+        mallory.send(hello(new_nonce()))
+        own = mallory.recv_parsed(WAIT, want=COOKIE)
+        assert own is not None, "no COOKIE for mallory's HELLO"
+        third.send(session(PING, alice.sid))
+        ch = third.recv_parsed(WAIT, want=CHALLENGE)
+        assert ch is not None and ch.sid == alice.sid, "no CHALLENGE at a third address: %r" % ch
+        forged = [os.urandom(16), bytes(16), own.cookie, ch.cookie]
+        mark = len(alice.events)
+        for cookie in forged:
+            mallory.send(rebind(alice.sid, cookie))
+        obs.say("for alice only")
+        alice.wait(lambda: any(e.text == b"for alice only" for e in alice.events[mark:]), WAIT)
+        at_mallory = [parse(d) for d in mallory.silent(QUIET)]
+        room_there = [p for p in at_mallory if p.type != CHALLENGE]
+        assert not room_there, "a forged REBIND moved alice's session: mallory got %r" % room_there
+        assert [(e.event, e.name, e.text) for e in alice.events[mark:]] == \
+            [(EV_SAY, b"obs", b"for alice only")], \
+            "alice's socket got %r, not obs's message" % alice.events[mark:]
+        assert all(p.sid == alice.sid for p in at_mallory), at_mallory
+        # Alice still speaks from her own address, unchallenged.
+        barrier(alice, [obs], "alice, where she was")
+        assert alice.challenges == [], "alice was challenged: %r" % alice.challenges
+    finally:
+        mallory.close()
+        third.close()
+
+
 # ---------------------------------------------------------------------------
 # S2: nobody quits for alice.
 
