@@ -10,9 +10,10 @@ set -eu
 build_pkgs="make gcc pkg-config libsodium-dev libedit-dev"
 # clang + libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang (only a
 # Recommends of clang on bookworm, so named here); cppcheck and clang-tidy: `make lint`;
-# valgrind: `make valgrind-check`.
-check_pkgs="$build_pkgs clang-format libcmocka-dev python3 python3-pytest python3-pexpect procps iproute2 nftables \
-clang libclang-rt-14-dev cppcheck clang-tidy valgrind tmux"
+# valgrind: `make valgrind-check`; python3-pytest-timeout: the deadline of every black-box
+# test (pytest.ini).
+check_pkgs="$build_pkgs clang-format libcmocka-dev python3 python3-pytest python3-pytest-timeout \
+python3-pexpect procps iproute2 nftables clang libclang-rt-14-dev cppcheck clang-tidy valgrind tmux"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -18,6 +18,7 @@ import ctypes
 import io
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -365,6 +366,33 @@ def base_env(lang="C.UTF-8", **extra):
 
 # ---------------------------------------------------------------------------
 # Reading a program's output.
+
+def read_line(pipe, timeout, what):
+    """One line (bytes, newline included) from a child's pipe within timeout seconds.
+
+    For a first line (a server's "listening on ..."), before anything else
+    reads the pipe: it takes a byte at a time from the file descriptor, so
+    nothing after the newline leaves the pipe and a buffered reader or a
+    LineReader started later gets all of it.  At EOF it returns what came,
+    as readline() does; past the deadline the test fails, naming `what` and
+    showing what had come."""
+    fd = pipe.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail("%s: no complete line within %g s; got %r"
+                        % (what, timeout, bytes(line)))
+        if poller.poll(left * 1000):
+            b = os.read(fd, 1)
+            if not b:
+                break
+            line += b
+    return bytes(line)
+
 
 class LineReader:
     """Reads lines from a binary pipe on a thread, so tests can wait for them with deadlines."""

@@ -27,6 +27,8 @@ import socket
 import subprocess
 import time
 
+from conftest import read_line  # the one deadline-bound read of a pipe
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.abspath(os.environ.get("QUN_BUILD") or os.path.join(REPO, "build"))
@@ -259,7 +261,12 @@ class Foreground:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.errfile, env=env())
         self.pid = self.proc.pid
-        first = self.proc.stdout.readline().decode()
+        try:
+            first = read_line(self.proc.stdout, WAIT, "qund's first line").decode()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         m = LISTEN_RE.match(first.strip())
         assert m, "qund printed %r first; stderr %r" % (first, self.stderr())
         self.port = int(m.group(2))

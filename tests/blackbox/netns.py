@@ -31,6 +31,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -39,6 +40,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count()
 _reason = None
 _checked = False
+# Deadline for one `ip` or `nft` command; they take milliseconds when the kernel answers.
+CMD_WAIT = 30.0
+
+
+def _cmd(argv, input=None):
+    """Run argv (output captured, text) within CMD_WAIT; a command that hangs is an error."""
+    try:
+        return subprocess.run(argv, input=input, capture_output=True, text=True,
+                              timeout=CMD_WAIT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("%s did not finish within %.0f s" % (" ".join(argv), CMD_WAIT))
 
 
 def skip_reason():
@@ -55,15 +67,14 @@ def skip_reason():
         _reason = "`nft` is not installed: apt-get install nftables"
     else:
         name = "qun-probe-%d" % os.getpid()
-        r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+        r = _cmd(["ip", "netns", "add", name])
         if r.returncode != 0:
             _reason = "cannot create a network namespace: %s" % r.stderr.strip()
         else:
-            r = subprocess.run(["ip", "netns", "exec", name, "nft", "list", "ruleset"],
-                               capture_output=True, text=True)
+            r = _cmd(["ip", "netns", "exec", name, "nft", "list", "ruleset"])
             if r.returncode != 0:
                 _reason = "nft does not work in a namespace: %s" % r.stderr.strip()
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            _cmd(["ip", "netns", "del", name])
     return _reason
 
 
@@ -87,7 +98,7 @@ class Netns:
         self.tmpdir = None
 
     def _run(self, argv, input=None):
-        r = subprocess.run(argv, input=input, capture_output=True, text=True)
+        r = _cmd(argv, input)
         if r.returncode != 0:
             raise RuntimeError("%s failed: %s" % (" ".join(argv), r.stderr.strip()))
         return r.stdout
@@ -188,7 +199,7 @@ class Netns:
 
     def close(self):
         if self.open:
-            subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+            _cmd(["ip", "netns", "del", self.name])
             self.open = False
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -265,16 +276,19 @@ class Forger:
     def send(self, src, dst, payload):
         """Send payload to dst as if from src; returns the UDP payload size."""
         pkt = udp_packet(src, dst, payload)
+        deadline = time.monotonic() + CMD_WAIT
         while True:
             try:
                 self.sock.sendto(pkt, (dst[0], 0))
                 break
             except BlockingIOError:
-                continue
+                pass
             except OSError as e:
-                if e.errno == 105:  # ENOBUFS: the queue is full; try again
-                    continue
-                raise
+                if e.errno != 105:  # ENOBUFS: the queue is full; try again
+                    raise
+            if time.monotonic() >= deadline:
+                raise RuntimeError("a forged datagram found no room to be sent for %.0f s"
+                                   % CMD_WAIT)
         self.sent += 1
         self.bytes += len(payload)
         return len(payload)

@@ -33,6 +33,7 @@ import unicodedata
 import pytest
 
 import v2client
+from conftest import read_line  # the one deadline-bound read of a pipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -102,7 +103,12 @@ class Server:
                                      + extra + list(args), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=sanitizer_env(logdir))
-        line = self.proc.stdout.readline().decode()
+        try:
+            line = read_line(self.proc.stdout, WAIT, "qund's first line").decode()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         m = re.match(r"^listening on (.+):(\d+)$", line.strip())
         assert m, "qund's first line: %r" % line
         self.port = int(m.group(2))
@@ -384,7 +390,7 @@ class Tmux:
 
     def tmux(self, *args, check=True):
         r = subprocess.run(["tmux", "-S", self.sock] + list(args), env=self.env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=WAIT)
         if check and r.returncode != 0:
             raise AssertionError("tmux %s: %s" % (" ".join(args), r.stderr.decode()))
         return r.stdout.decode("utf-8", "replace")
@@ -428,7 +434,7 @@ class Tmux:
 
         def size():
             r = subprocess.run(["stty", "-F", tty, "size"], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, timeout=WAIT)
             return r.stdout.decode().split() == [str(rows), str(cols)]
 
         assert wait_until(size), "the terminal never became %dx%d" % (cols, rows)

@@ -45,6 +45,7 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "UndefinedBehaviorSanitizer", "SUMMARY: AddressSanitizer")
 ASAN_QUARANTINE_MB = 4
 SAMPLE_EVERY = 5.0
+STARTUP = 30.0  # seconds for qund (ASan) to print "listening on ..."
 
 
 def rss_kib(pid):
@@ -83,9 +84,14 @@ class Soak:
              "--max-per-address", str(self.args.clients + 10),
              "--flood-burst", "5", "--flood-rate", "2"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
-        line = self.qund.stdout.readline().decode()
+        try:
+            line = v2lite.read_line(self.qund.stdout, STARTUP).decode()
+        except TimeoutError as e:
+            line = str(e)
         m = re.search(r"listening on .*:(\d+)", line)
         if not m:
+            self.qund.kill()
+            self.qund.wait()
             raise SystemExit("soak: qund did not start: %r" % line)
         self.port = int(m.group(1))
 

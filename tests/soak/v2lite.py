@@ -12,9 +12,13 @@ threaded client of the black-box tests; this one only does what a
 long-running load needs, with the same reliability rules: sequence
 numbers, cumulative and selective acks, in-order exactly-once delivery,
 retransmission with back-off, keepalive.
+
+read_line() is the drivers' one wait on a pipe: qund's first line, with a
+deadline, so a qund that never starts fails the run instead of hanging it.
 """
 
 import os
+import select
 import socket
 import struct
 import time
@@ -46,6 +50,28 @@ def unseal(data):
     if len(data) < 7 or zlib.crc32(data[:-4]) != struct.unpack(">I", data[-4:])[0]:
         return None
     return data[:-4]
+
+
+def read_line(pipe, timeout):
+    """One line (bytes, newline included; at EOF what came) from a child's pipe.
+
+    Reads the descriptor a byte at a time, so nothing after the line leaves
+    the pipe.  Raises TimeoutError, saying what had come, after timeout seconds."""
+    fd = pipe.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no complete line within %g s; got %r" % (timeout, bytes(line)))
+        if poller.poll(left * 1000):
+            b = os.read(fd, 1)
+            if not b:
+                break
+            line += b
+    return bytes(line)
 
 
 def make_socket(rcvbuf=1 << 20):

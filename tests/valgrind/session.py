@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import v2lite  # noqa: E402
 
 WAIT = 20.0  # valgrind is slow: generous deadlines, returning as soon as the condition holds
+STARTUP = 60.0  # for qund under valgrind to print "listening on ..."
 
 
 class Udp:
@@ -226,10 +227,14 @@ def main():
            "--error-exitcode=99", "--log-file=" + os.path.join(logdir, "memcheck.%p.log"),
            qund, "--legacy", "-b", "127.0.0.1", "-p", "0", "--lang", "en"]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    line = p.stdout.readline().decode()
+    try:
+        line = v2lite.read_line(p.stdout, STARTUP).decode()
+    except TimeoutError as e:
+        line = str(e)
     m = re.search(r"listening on .*:(\d+)", line)
     if not m:
         p.kill()
+        p.wait()
         raise SystemExit("valgrind-check: qund did not start under valgrind: %r" % line)
     port = int(m.group(1))
     t0 = time.monotonic()
@@ -241,7 +246,12 @@ def main():
         p.wait()
         raise
     p.send_signal(signal.SIGTERM)
-    status = p.wait(120)
+    try:
+        status = p.wait(120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise SystemExit("valgrind-check: qund did not exit within 120 s of SIGTERM")
     ok = check_logs(logdir, p.pid) and status == 0
     print("valgrind-check: qund exited %d after a %.0f s session; %s" %
           (status, time.monotonic() - t0, "PASS: 0 errors, 0 leaks" if ok else "FAIL"))
