@@ -17,7 +17,7 @@ struct c2_out {
 	enum v2_kind kind; /* SAY, ME, WHO or QUIT */
 	uint32_t id;       /* SAY, ME: the message id */
 	uint32_t last_seq; /* the seq of its last piece in the current session */
-	size_t pieces;     /* DATA it takes */
+	size_t pieces;     /* DATA it takes at most (counted with the id: say_chunk's smaller) */
 	size_t len;
 	char text[];
 };
@@ -114,11 +114,21 @@ static void begin_handshake(struct c2 *c, uint64_t now)
 	c->who_count = 0;
 }
 
+static void who_answer(struct c2 *c, int answered, uint32_t total, const char *const *names,
+                       size_t count);
+
 void c2_start(struct c2 *c, const char *name, uint64_t now)
 {
 	snprintf(c->name, sizeof c->name, "%s", name);
-	c->quitting = 0; /* a login after a refusal starts a new stay */
+	/* A new stay: nothing said or asked under an earlier one goes under this name. */
+	c->quitting = 0;
 	c->quit_waits = 0;
+	if (c->who_asks > 0)
+		who_answer(c, 0, 0, NULL, 0);
+	while (c->out_len > 0)
+		out_pop(c);
+	rel_free(&c->rel);
+	rel_init(&c->rel);
 	begin_handshake(c, now);
 }
 
@@ -179,7 +189,7 @@ static size_t count_pieces(const char *text, size_t len, size_t chunk)
 
 /*
  * Queue o into the current session's channel, in pieces of say_chunk()
- * (the chunk o->pieces was counted with), and note the seq of its last.
+ * (no more than o->pieces of them), and note the seq of its last.
  */
 static void send_out(struct c2 *c, struct c2_out *o)
 {
@@ -223,8 +233,8 @@ static void send_who(struct c2 *c);
 
 /*
  * A new session: a fresh reliable channel, into which every message not
- * acknowledged whole goes again, whole and in order (the pieces counted
- * again: the new server's features may differ), so nothing the user
+ * acknowledged whole goes again, whole and in order (cut for the new
+ * server's features, in at most o->pieces DATA), so nothing the user
  * typed during an outage is lost and nothing is cut in two; the server
  * drops by id what it had taken.  WHO asks not yet answered are asked
  * again with one WHO.
@@ -246,8 +256,6 @@ static void restart_channel(struct c2 *c)
 			free(o);
 			continue;
 		}
-		if (o->kind == V2_K_SAY || o->kind == V2_K_ME)
-			o->pieces = count_pieces(o->text, o->len, say_chunk(c));
 		out_push(c, o);
 		send_out(c, o);
 	}
@@ -493,13 +501,15 @@ static int queue_text(struct c2 *c, enum v2_kind kind, const char *text, size_t 
 
 	if (len == 0 || len > V2_MAX_TEXT)
 		return -1;
-	pieces = count_pieces(text, len, say_chunk(c));
-	/*
-	 * Keep one place for QUIT: a new session sends all of out again
-	 * (restart_channel) into a queue of REL_QUEUE_MAX, and nothing the
-	 * user typed may be dropped there.
+	/* Counted for a server with ids, the smaller pieces: a later session's server may be one.
 	 */
-	if (pieces == 0 || c->out_pieces + pieces > REL_QUEUE_MAX - 1)
+	pieces = count_pieces(text, len, V2_SAY_ID_CHUNK);
+	/*
+	 * Keep a place for QUIT and one for the WHO a new session may ask
+	 * again: it sends all of out again (restart_channel) into a queue of
+	 * REL_QUEUE_MAX, and nothing the user typed may be dropped there.
+	 */
+	if (pieces == 0 || c->out_pieces + pieces > REL_QUEUE_MAX - 2)
 		return -1; /* not UTF-8 (the caller checks text first), or full */
 	o = new_out(kind, text, len, pieces);
 	o->id = c->next_id++;
@@ -530,7 +540,8 @@ int c2_who(struct c2 *c)
 		c->who_asks++; /* shares the answer of the WHO in flight */
 		return 0;
 	}
-	/* Keep the last place for QUIT, as c2_say does. */
+	/* Keep the last place for QUIT, as c2_say does (the place it keeps for a WHO is this one).
+	 */
 	if (c->out_pieces + 1 > REL_QUEUE_MAX - 1)
 		return -1;
 	c->who_asks = 1;
@@ -616,8 +627,8 @@ static uint64_t poll_who(struct c2 *c, uint64_t now)
 		c->who_by = now + C2_QUIT_WHO_WAIT;
 	if (now < c->who_by)
 		return c->who_by;
-	who_answer(c, 0, 0, NULL, 0);
-	return now; /* a quit may have been queued: poll again at once */
+	who_answer(c, 0, 0, NULL, 0); /* a QUIT it queues goes in this c2_poll's rel_poll */
+	return UINT64_MAX;
 }
 
 uint64_t c2_poll(struct c2 *c, uint64_t now)

@@ -131,7 +131,11 @@ struct c2 {
 void c2_init(struct c2 *c, const char *name, unsigned keepalive, const struct c2_callbacks *cb);
 void c2_free(struct c2 *c);
 
-/* Begin (or begin again, with another name) logging in at time now. */
+/*
+ * Begin (or begin again, with another name) logging in at time now: a new
+ * stay, so what an earlier one had not sent is dropped, and a /who of it
+ * is answered as unanswered.
+ */
 void c2_start(struct c2 *c, const char *name, uint64_t now);
 
 /* One datagram from the server. */
