@@ -13,6 +13,7 @@
   the line, not a visible ^J.
 """
 
+import os
 import signal
 import socket
 import struct
@@ -60,12 +61,34 @@ def wait_said(q, name, n, timeout):
 # ---------------------------------------------------------------------------
 # 1. A stalled UI.
 
+def udp_rx_queue(pid):
+    """Bytes waiting in the receive queues of pid's UDP sockets (/proc/net/udp*)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                if cols[9] in inodes:
+                    total += int(cols[4].split(":")[1], 16)
+    return total
+
+
 def _stall_and_flood(q, n, send, delivered, chunk=None):
-    """Stop qun's UI process, send n lines (chunk at a time, each chunk
-    delivered before the next: v1 has no flow control), wait until the
-    server has delivered them all, keep the UI stopped 2 s in all, go on.
-    delivered(k) is true once the server has delivered k lines."""
-    q.child()  # logged in and forked: the network process runs on its own
+    """Stop qun's UI process, send n lines, wait until the server has
+    delivered them all, keep the UI stopped 2 s in all, go on.
+    delivered(k) is true once the server has delivered k lines.  With
+    chunk (v1, which has no flow control: a datagram that finds qun's
+    socket buffer full is lost, whatever qun does), each chunk must be
+    delivered and read by qun's network process before the next goes."""
+    child = q.child()  # logged in and forked: the network process runs on its own
     chunk = chunk or n
     t0 = time.monotonic()
     q.proc.send_signal(signal.SIGSTOP)
@@ -75,6 +98,8 @@ def _stall_and_flood(q, n, send, delivered, chunk=None):
             if (i + 1) % chunk == 0:
                 assert wait_until(lambda: delivered(i + 1), 30, interval=0.01), \
                     "the server did not deliver %d lines" % (i + 1)
+                assert wait_until(lambda: udp_rx_queue(child) == 0, 30, interval=0.01), \
+                    "qun's network process does not read its socket"
         assert wait_until(lambda: delivered(n), 30, interval=0.05), \
             "the server did not deliver the burst"
         left = 2.0 - (time.monotonic() - t0)
