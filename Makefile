@@ -24,7 +24,7 @@ QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
 QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
 
-CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf
+CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf nonceset
 CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o \
           $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
@@ -38,6 +38,7 @@ QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.
 LIBS_EDIT = -ledit
 FORKCP_O = $(B)/forkcp.o $(B)/log.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
+          test_nonceset \
           test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
@@ -167,7 +168,7 @@ REPLAY_B := build/replay
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
-FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf fuzzlib
+FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf nonceset fuzzlib
 FZ_EXTRA_client2 = client2.o
 FZ_EXTRA_server  = server.o proto1.o p2_peek.o command.o
 FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx

@@ -582,7 +582,11 @@ static void send_v2(int k, const struct v2_packet *p, int flush)
 		datagram(k, buf, n, n, flush);
 }
 
-/* HELLO (maybe), then LOGIN with a valid, echoed or forged cookie. */
+/*
+ * HELLO (maybe), then LOGIN with a valid, echoed or forged cookie; its
+ * nonce is the client's last one (a retry, or a replay once that session
+ * has ended), one of a few fresh ones, or any.
+ */
 static void op_login(struct fz *f, int k, int flush)
 {
 	static const uint64_t nonces[] = {0x1111, 0x2222, 0x3333};
@@ -592,7 +596,12 @@ static void op_login(struct fz *f, int k, int flush)
 	const uint8_t *b;
 
 	memset(&p, 0, sizeof p);
-	p.nonce = nsel < 240 ? nonces[nsel % 3] : fz_u64(f);
+	if (nsel < 96 && c->nonce != 0)
+		p.nonce = c->nonce;
+	else if (nsel < 240)
+		p.nonce = nonces[nsel % 3] + ((uint64_t)(nsel >> 2) << 16);
+	else
+		p.nonce = fz_u64(f);
 	c->nonce = p.nonce;
 	if (how & 1) {
 		p.type = V2_HELLO;

@@ -6,6 +6,7 @@
 #include "bucket.h"
 #include "cookie.h"
 #include "log.h"
+#include "nonceset.h"
 #include "rel.h"
 #include "sanction.h"
 #include "server.h"
@@ -18,10 +19,22 @@
  * on average cost a comparison more per lookup, and half the table (about
  * 5 bytes per idle member of a large room).
  */
-#define SID_LOAD           2
-#define LIMIT_SLOTS        1024 /* rate-limit buckets for unvalidated sources, by hash of IP */
-#define LIMIT_BURST        20   /* per source IP slot */
+#define SID_LOAD 2
+/*
+ * Answers to unvalidated sources (COOKIE, CLOSE, CHALLENGE), each at most
+ * 3x what came, are rate-limited three ways (may_answer): per source
+ * address (IP and port), per IP, and in all.  The per-address bucket is
+ * the tight one; the per-IP one only keeps one IP from taking the whole
+ * budget, and is wide enough that HELLOs forged from a victim's IP with
+ * other ports (PROTOCOL-v2.md, "Abuse limits") leave the victim's own
+ * address its answers.
+ */
+#define LIMIT_SLOTS        4096 /* per-address buckets, by keyed hash of IP and port */
+#define LIMIT_BURST        20   /* per source address slot */
 #define LIMIT_RATE         10   /* per second */
+#define LIMIT_IP_SLOTS     1024 /* per-IP buckets, by keyed hash of the IP */
+#define LIMIT_IP_BURST     2500 /* a quarter of the global budget */
+#define LIMIT_IP_RATE      2500
 #define LIMIT_GLOBAL_BURST 10000
 #define LIMIT_GLOBAL_RATE  10000 /* bounds what forged sources can make us send: ~300 kB/s */
 #define KEEPALIVE_HINT     25 /* seconds, told to clients in WELCOME (less if our timeout is short) */
@@ -91,19 +104,26 @@ struct proto2 {
 	 */
 	struct session_list busy;
 	size_t ndoomed; /* sessions marked doomed and not yet evicted */
-	struct bucket limit[LIMIT_SLOTS], limit_all;
+	struct bucket limit[LIMIT_SLOTS], limit_ip[LIMIT_IP_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
+	/* The nonces of ended sessions, while a replayed LOGIN could carry them (nonceset.h). */
+	struct nonceset retired;
+	uint64_t rotated_at; /* the cookie jar's, when the retired nonces last rotated with it */
 };
 
 struct proto2 *p2_new(struct server *s, uint64_t now)
 {
 	struct proto2 *p = xcalloc(1, sizeof *p);
+	unsigned char key[16];
 
 	p->srv = s;
 	cookie_init(&p->jar, now);
 	p->nbuckets = SID_BUCKETS_MIN;
 	p->by_sid = xcalloc(p->nbuckets, sizeof *p->by_sid);
 	randombytes_buf(p->limit_key, sizeof p->limit_key);
+	randombytes_buf(key, sizeof key);
+	nonceset_init(&p->retired, key);
+	p->rotated_at = p->jar.rotated_at;
 	return p;
 }
 
@@ -152,6 +172,7 @@ void p2_free(struct proto2 *p)
 	free(p->dirty.v);
 	free(p->busy.v);
 	free(p->by_sid);
+	nonceset_free(&p->retired);
 	free(p);
 }
 
@@ -299,9 +320,28 @@ static void dirty_unlink(struct proto2 *p, struct session *ss)
 	ss->dirty = 0;
 }
 
+/*
+ * A session's nonce is spent: a LOGIN replayed with it while its cookie is
+ * good must not start the session again.  If the set is full (a million
+ * sessions ended within one cookie rotation), every cookie out there is
+ * made invalid instead, which keeps the promise at the price of one more
+ * round trip for whoever is logging in.
+ */
+static void retire_nonce(struct proto2 *p, uint64_t nonce, uint64_t now)
+{
+	if (nonceset_retire(&p->retired, nonce) == 0)
+		return;
+	log_warnx("too many sessions ended within two minutes: all login cookies renewed");
+	cookie_init(&p->jar, now);
+	p->rotated_at = p->jar.rotated_at;
+	nonceset_clear(&p->retired);
+	(void)nonceset_retire(&p->retired, nonce);
+}
+
 /* Forget a session whose member has left the room. */
 static void session_destroy(struct proto2 *p, struct session *ss)
 {
+	retire_nonce(p, ss->nonce, now_ms());
 	sid_unlink(p, ss);
 	dirty_unlink(p, ss);
 	busy_unlink(p, ss);
@@ -327,15 +367,21 @@ static void mark_dirty(struct proto2 *p, struct session *ss)
  */
 static int may_answer(struct proto2 *p, const struct peer_addr *from, uint64_t now)
 {
-	uint8_t key[ADDR_KEY_MAX], h[crypto_shorthash_BYTES];
-	size_t len = addr_key(from, key), slot;
+	uint8_t key[ADDR_KEY_MAX], h[crypto_shorthash_BYTES], hip[crypto_shorthash_BYTES];
+	size_t len = addr_key(from, key), slot, ipslot;
 
 	if (len < 3)
 		return 0;
-	/* Hash the address without its port: one IP, one budget. */
-	crypto_shorthash(h, key + 3, len - 3, p->limit_key);
+	/*
+	 * The whole address (family, port, IP), and the IP alone (addr_key:
+	 * the port is bytes 1-2), an IPv6 one by its /64: one host's share.
+	 */
+	crypto_shorthash(h, key, len, p->limit_key);
+	crypto_shorthash(hip, key + 3, key[0] == 6 ? 8 : len - 3, p->limit_key);
 	slot = ((size_t)h[0] << 8 | h[1]) % LIMIT_SLOTS;
+	ipslot = ((size_t)hip[0] << 8 | hip[1]) % LIMIT_IP_SLOTS;
 	if (!bucket_take(&p->limit[slot], now, LIMIT_BURST, LIMIT_RATE) ||
+	    !bucket_take(&p->limit_ip[ipslot], now, LIMIT_IP_BURST, LIMIT_IP_RATE) ||
 	    !bucket_take(&p->limit_all, now, LIMIT_GLOBAL_BURST, LIMIT_GLOBAL_RATE)) {
 		p->srv->st.sdrops[SDROP_RATE_LIMITED]++;
 		return 0;
@@ -472,6 +518,11 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 	struct outcome o;
 	char key[QUN_MAX_NAME + 1];
 
+	/* A replay of a LOGIN whose session has ended (nonceset.h): not taken again. */
+	if (nonceset_retired(&p->retired, pk->nonce)) {
+		s->st.sdrops[SDROP_V2_REPLAY]++;
+		return;
+	}
 	/* The operator's bans (sanction.h): a banned name or address gets no session. */
 	if (sanction_is_banned(s->sanctions, pk->name, pk->name_len, from, now)) {
 		s->st.sdrops[SDROP_BANNED]++;
@@ -487,6 +538,7 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 		if (name_normalize(pk->name, pk->name_len, key, sizeof key) >= 0 &&
 		    strcmp(key, member_key(m)) == 0) {
 			/* The same client back on the same address (restarted): a fresh session. */
+			retire_nonce(p, ss->nonce, now);
 			sid_unlink(p, ss);
 			dirty_unlink(p, ss);
 			rel_free(&ss->rel);
@@ -910,6 +962,10 @@ void p2_tick(struct server *s)
 	size_t i = 0;
 
 	cookie_rotate(&p->jar, now);
+	if (p->jar.rotated_at != p->rotated_at) {
+		nonceset_rotate(&p->retired); /* in step with the secrets: see nonceset.h */
+		p->rotated_at = p->jar.rotated_at;
+	}
 	while (i < p->busy.n) {
 		struct session *ss = p->busy.v[i];
 

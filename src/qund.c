@@ -541,6 +541,7 @@ static const char *const server_drop_names[SDROP_COUNT] = {
     [SDROP_BANNED] = "banned",
     [SDROP_MUTED] = "muted",
     [SDROP_V2_REPEAT] = "v2_repeat",
+    [SDROP_V2_REPLAY] = "v2_replay",
 };
 
 static void add_drop(struct cmd_stats *st, const char *name, size_t i, uint64_t count)

@@ -27,6 +27,7 @@ enum srv_drop {
 	SDROP_BANNED,        /* from a banned address or name (sanction.h) */
 	SDROP_MUTED,         /* chat from a muted member */
 	SDROP_V2_REPEAT,     /* a message a client re-sent after a reconnection (its id) */
+	SDROP_V2_REPLAY,     /* a LOGIN with the nonce of a session that has ended */
 	SDROP_COUNT
 };
 
