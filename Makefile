@@ -24,21 +24,22 @@ QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
 QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
 
-CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf nonceset
+CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf nonceset \
+          safefile
 CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o \
           $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
-QUNCTL_O = $(B)/qunctl.o $(B)/log.o
+QUNCTL_O = $(B)/qunctl.o $(B)/log.o $(B)/safefile.o
 # The client's pure cores: the UI/network messages, display widths, members, rendering.
 UICORE  = ipc width members render keys
 UICORE_O = $(UICORE:%=$(B)/%.o)
 QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.o $(B)/ui.o \
           $(B)/term.o $(UICORE_O) $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o \
-          $(B)/i18n.o $(B)/wire1.o $(B)/crc32.o $(B)/wire2.o $(B)/rel.o
+          $(B)/i18n.o $(B)/wire1.o $(B)/crc32.o $(B)/wire2.o $(B)/rel.o $(B)/safefile.o
 LIBS_EDIT = -ledit
-FORKCP_O = $(B)/forkcp.o $(B)/log.o
+FORKCP_O = $(B)/forkcp.o $(B)/log.o $(B)/safefile.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
-          test_nonceset \
+          test_nonceset test_safefile \
           test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
@@ -132,7 +133,12 @@ TIMING_TESTS = tests/blackbox/test_v2_faults.py::test_r2_bursty_loss_during_logi
 	tests/blackbox/test_v2_faults.py::test_r3_duplication \
 	tests/blackbox/test_v2_faults.py::test_r6_blackholes \
 	tests/blackbox/test_v2_faults.py::test_client_reconnects_after_outage \
-	tests/blackbox/test_v2_faults.py::test_client_reconnects_after_server_restart
+	tests/blackbox/test_v2_faults.py::test_client_reconnects_after_server_restart \
+	tests/blackbox/test_client_integrity.py::test_stalled_ui_shows_every_line_in_order_v2 \
+	tests/blackbox/test_client_integrity.py::test_stalled_ui_shows_every_line_in_order_v1 \
+	tests/blackbox/test_client_integrity.py::test_line_whose_ack_was_lost_is_shown_once_after_reconnection \
+	tests/blackbox/test_client_integrity.py::test_two_lines_then_who_is_not_flooding \
+	tests/blackbox/test_v2_login_attacks.py::test_s20_spoofed_hellos_from_the_victims_ip_do_not_keep_it_out
 check-timing: deps-check
 	$(MAKE) B=$(ASAN_B) WERROR=-Werror CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all
 	@pin=; command -v taskset >/dev/null && pin="taskset -c $$(($$(nproc) - 1))"; \
@@ -168,7 +174,8 @@ REPLAY_B := build/replay
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
-FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf nonceset fuzzlib
+FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf nonceset safefile \
+            fuzzlib
 FZ_EXTRA_client2 = client2.o
 FZ_EXTRA_server  = server.o proto1.o p2_peek.o command.o
 FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
