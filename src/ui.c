@@ -19,8 +19,16 @@
 #include "render.h"
 #include "text.h"
 
-/* ms the network process has to end after QUIT (it gives up itself at about 3 s) */
+/*
+ * ms the network process has to end after QUIT, counted from when we last
+ * handled something it sent: it may still be emptying its queue of the
+ * room's lines into a UI that shows them slowly (a slow reader of our
+ * output), and uilink_exited waits for us the same way.  It gives up on
+ * the server itself at about 3 s (v1) or 4 s (v2).
+ */
 #define QUIT_WAIT 5000
+/* ms it has in all after QUIT, however much it still sends */
+#define QUIT_LIMIT 60000
 /* ms it has to end after saying EXITED */
 #define EXIT_WAIT 2000
 
@@ -34,6 +42,7 @@ struct ui {
 	int input_done;         /* stdin ended or the terminal hung up: read no more */
 	int ipc_closed;         /* the network process closed its end */
 	uint64_t deadline;      /* ms (monotonic) by which the child must be gone; 0: none */
+	uint64_t quit_limit;    /* ms: QUIT's deadline is never put past this */
 	int exited;             /* EXITED came, with how */
 	enum ipc_exit how;
 	int reaped, killed;
@@ -124,10 +133,13 @@ static void request(struct ui *u, enum ipc_type type, const char *s, size_t len)
 
 static void request_quit(struct ui *u)
 {
+	uint64_t now = now_ms();
+
 	if (u->quitting)
 		return;
 	u->quitting = 1;
-	u->deadline = now_ms() + QUIT_WAIT;
+	u->deadline = now + QUIT_WAIT;
+	u->quit_limit = now + QUIT_LIMIT;
 	request(u, IPC_QUIT, NULL, 0);
 }
 
@@ -330,13 +342,14 @@ static void on_event(struct ui *u, const struct ipc_msg *m)
  * What the network process has sent: IPC_BATCH messages at most, so a
  * flood of them does not keep the keyboard and signals waiting; the rest
  * is read next round.  Once the child is reaped there is no next round:
- * then everything, for what it said last (EXITED) is there.
+ * then everything, for what it said last (EXITED) is there.  Returns how
+ * many messages came.
  */
-static void on_ipc(struct ui *u)
+static int on_ipc(struct ui *u)
 {
 	struct ipc_msg m;
 	ssize_t n;
-	int i;
+	int i, got = 0;
 
 	for (i = 0; !u->ipc_closed && (u->reaped || i < IPC_BATCH); i++) {
 		n = recv(u->cfg->ipc, msgbuf, sizeof msgbuf, MSG_DONTWAIT);
@@ -348,14 +361,16 @@ static void on_ipc(struct ui *u)
 		if (n < 0 && (errno == EINTR || errno == ECONNRESET))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+			break;
 		if (n <= 0) {
 			u->ipc_closed = 1; /* it is ending: SIGCHLD tells the rest */
-			return;
+			break;
 		}
+		got++;
 		if (ipc_decode(msgbuf, (size_t)n, &m) == IPC_OK)
 			on_event(u, &m);
 	}
+	return got;
 }
 
 /* Reap the network process if it has ended (or wait for it, with block). */
@@ -490,7 +505,7 @@ int ui_run(const struct ui_config *cfg)
 	char hist[4096];
 	struct pollfd p[3];
 	uint64_t now;
-	int n, timeout, more;
+	int n, timeout, more, got;
 
 	memset(&u, 0, sizeof u);
 	u.cfg = cfg;
@@ -530,8 +545,9 @@ int ui_run(const struct ui_config *cfg)
 		if (p[0].revents & POLLIN)
 			on_signal(&u);
 		/* After a reap too: what the child said before it ended is still in the socket. */
+		got = 0;
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR) || u.reaped)
-			on_ipc(&u);
+			got = on_ipc(&u);
 		if (p[1].revents & POLLOUT)
 			flush_pending(&u);
 		if (!u.reaped && !u.quitting && !u.input_done &&
@@ -543,6 +559,11 @@ int ui_run(const struct ui_config *cfg)
 		if (term_output_failed(u.term) && !u.input_done) {
 			u.input_done = 1; /* nobody reads what the room says: leave */
 			request_quit(&u);
+		}
+		/* Shown what it sent after QUIT: it is emptying its queue into us, not hung. */
+		if (got > 0 && u.quitting && !u.exited) {
+			now = now_ms() + QUIT_WAIT;
+			u.deadline = now < u.quit_limit ? now : u.quit_limit;
 		}
 	}
 	term_close(u.term);
