@@ -23,9 +23,11 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototype
 QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
 QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
+# ICU (libicu-dev): the look-alike names of confusable.c; qund and its tests only, not qun.
+LIBS_ICU     = -licui18n -licuuc
 
 CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf nonceset \
-          safefile
+          safefile confusable
 CORE_O  = $(CORE:%=$(B)/%.o)
 QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o \
           $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
@@ -39,7 +41,7 @@ QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.
 LIBS_EDIT = -ledit
 FORKCP_O = $(B)/forkcp.o $(B)/log.o $(B)/safefile.o
 UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
-          test_nonceset test_safefile \
+          test_nonceset test_safefile test_confusable \
           test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
@@ -59,7 +61,7 @@ $(B):
 	mkdir -p $@
 
 $(B)/qund: $(QUND_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUND_O) $(LIBS_SODIUM)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUND_O) $(LIBS_SODIUM) $(LIBS_ICU)
 
 $(B)/qunctl: $(QUNCTL_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUNCTL_O)
@@ -71,11 +73,11 @@ $(B)/forkcp: $(FORKCP_O)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FORKCP_O)
 
 $(B)/test_%: $(B)/test_%.o $(CORE_O) $(UICORE_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU)
 
 # uilink.c is no pure core, but its choices are tested over a real socketpair.
 $(B)/test_uilink: $(B)/test_uilink.o $(B)/uilink.o $(CORE_O) $(UICORE_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU)
 
 deps:
 	@scripts/deps.sh build
@@ -175,7 +177,7 @@ FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
 FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf nonceset safefile \
-            fuzzlib
+            fuzzlib confusable
 FZ_EXTRA_client2 = client2.o
 FZ_EXTRA_server  = server.o proto1.o p2_peek.o command.o
 FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
@@ -197,10 +199,10 @@ $(FUZZ_B) $(REPLAY_B):
 .SECONDARY:
 .SECONDEXPANSION:
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz_%.o $(FZ_CORE:%=$(FUZZ_B)/%.o) $$(addprefix $(FUZZ_B)/,$$(FZ_EXTRA_$$*))
-	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM)
+	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
 $(REPLAY_B)/replay_%: $(REPLAY_B)/replay.o $(REPLAY_B)/fuzz_%.o $(FZ_CORE:%=$(REPLAY_B)/%.o) \
 		$$(addprefix $(REPLAY_B)/,$$(FZ_EXTRA_$$*))
-	$(CC) $(SAN) -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM)
+	$(CC) $(SAN) -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
 
 fuzz-build: $(FUZZERS:%=$(FUZZ_B)/fuzz_%)
 

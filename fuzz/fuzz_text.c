@@ -1,8 +1,9 @@
 /* fuzz_text.c - libFuzzer harness for the text rules: UTF-8, names, messages, the terminal
- * sanitiser (src/text.c). */
+ * sanitiser (src/text.c), and the look-alike key of names (src/confusable.c). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "confusable.h"
 #include "fuzzlib.h"
 #include "text.h"
 
@@ -136,6 +137,45 @@ static void check_name(const char *s, size_t n)
 	FZ_CHECK(name_check(key, (size_t)len) == NAME_OK, "the normalised form breaks the rules");
 }
 
+/*
+ * The look-alike key: defined exactly for 1..QUN_MAX_NAME bytes of valid
+ * UTF-8, within CONFUSABLE_KEY_MAX, the same for the normalised form, its
+ * own key; the server's name rules are name_check's plus reserved keys.
+ */
+static void check_key(const char *s, size_t n)
+{
+	char key[CONFUSABLE_KEY_MAX + 1], key2[CONFUSABLE_KEY_MAX + 1], norm[QUN_MAX_NAME + 1];
+	int len = confusable_key(s, n, key, sizeof key), len2;
+	enum name_status st = name_check(s, n), cst;
+
+	if (n == 0 || n > QUN_MAX_NAME || memchr(s, 0, n) != NULL || !utf8_valid(s, n)) {
+		FZ_CHECK(len == -1 && key[0] == '\0', "a key (%d) for a non-name", len);
+		FZ_CHECK(confusable_name_check(s, n, key2, sizeof key2) == st,
+		         "the server's name rules differ from name_check on a bad name");
+		return;
+	}
+	FZ_CHECK(len >= 0 && len <= CONFUSABLE_KEY_MAX && strlen(key) == (size_t)len,
+	         "key of %d bytes", len);
+	FZ_CHECK(utf8_valid(key, (size_t)len), "the key is not UTF-8");
+	if ((size_t)len <= QUN_MAX_NAME && len > 0) {
+		len2 = confusable_key(key, (size_t)len, key2, sizeof key2);
+		FZ_CHECK(len2 == len && strcmp(key, key2) == 0, "the key of the key differs");
+	}
+	cst = confusable_name_check(s, n, key2, sizeof key2);
+	if (st != NAME_OK) {
+		FZ_CHECK(cst == st, "name status %d became %d", st, cst);
+		return;
+	}
+	FZ_CHECK(len > 0, "a name with an empty key");
+	FZ_CHECK(cst == NAME_OK || cst == NAME_RESERVED, "name status %d for a valid name", cst);
+	if (cst == NAME_OK)
+		FZ_CHECK(strcmp(key, key2) == 0, "confusable_name_check's key differs");
+	len2 = name_normalize(s, n, norm, sizeof norm);
+	FZ_CHECK(len2 > 0 && confusable_key(norm, (size_t)len2, key2, sizeof key2) == len &&
+	             strcmp(key, key2) == 0,
+	         "the normalised form has another key");
+}
+
 static void check_text(const char *s, size_t n, size_t max)
 {
 	enum text_status st = text_check_max(s, n, max);
@@ -184,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	check_decode(s, n);
 	check_name(s, n);
+	check_key(s, n);
 	check_text(s, n, QUN_MAX_TEXT);
 	check_text(s, n, QUN_MAX_TEXT_V2);
 	check_text(s, n, data[0]);

@@ -50,6 +50,7 @@ static const char *const name_reasons[][2] = {
     [NAME_SPACE] = {"名字不能含空格", "no spaces in names"},
     [NAME_CONTROL] = {"名字含不可见字符", "hidden character in name"},
     [NAME_RESERVED] = {"该名字已保留", "name is reserved"},
+    [NAME_LOOKALIKE] = {"名字形似他人", "look-alike name"},
 };
 
 static const char *const text_reasons[][2] = {

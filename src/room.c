@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confusable.h"
 #include "log.h"
 #include "text.h"
 
@@ -43,6 +44,19 @@ static uint64_t hash_bytes(const struct room *r, const void *p, size_t n)
 static size_t name_bucket(const struct room *r, const char *key)
 {
 	return (size_t)hash_bytes(r, key, strlen(key)) & (r->nbuckets - 1);
+}
+
+/*
+ * m's confusable key (confusable.h), on which the name table is keyed:
+ * one member per key, so nobody joins under a look-alike of a member's
+ * name.  It follows member_key()'s NUL; "" there means it is member_key().
+ */
+static const char *member_skel(const struct member *m)
+{
+	const char *key = member_key(m);
+	const char *skel = key + strlen(key) + 1;
+
+	return *skel != '\0' ? skel : key;
 }
 
 static size_t addr_bucket(const struct room *r, const struct peer_addr *a)
@@ -128,7 +142,7 @@ static void grow_tables(struct room *r)
 	r->by_addr = xcalloc(r->nbuckets, sizeof *r->by_addr);
 	for (i = 0; i < r->count; i++) {
 		struct member *m = r->members[i];
-		size_t b = name_bucket(r, member_key(m));
+		size_t b = name_bucket(r, member_skel(m));
 
 		m->next_by_name = r->by_name[b];
 		r->by_name[b] = m;
@@ -138,12 +152,13 @@ static void grow_tables(struct room *r)
 	}
 }
 
-static struct member *find_key(const struct room *r, const char *key)
+/* The member whose confusable key is skel, if any. */
+static struct member *find_key(const struct room *r, const char *skel)
 {
 	struct member *m;
 
-	for (m = r->by_name[name_bucket(r, key)]; m != NULL; m = m->next_by_name)
-		if (strcmp(member_key(m), key) == 0)
+	for (m = r->by_name[name_bucket(r, skel)]; m != NULL; m = m->next_by_name)
+		if (strcmp(member_skel(m), skel) == 0)
 			return m;
 	return NULL;
 }
@@ -158,13 +173,18 @@ static struct member *find_addr(const struct room *r, const struct peer_addr *a)
 	return NULL;
 }
 
+/*
+ * The member with name, or with a look-alike of it: the operator's "kick
+ * alice" reaches аlice (Cyrillic а) when she is the one online.  A key
+ * has one member, so the exact name, when online, is the one found.
+ */
 static struct member *find_name(const struct room *r, const char *name, size_t name_len)
 {
-	char key[QUN_MAX_NAME + 1];
+	char skel[CONFUSABLE_KEY_MAX + 1];
 
-	if (name_len > QUN_MAX_NAME || name_normalize(name, name_len, key, sizeof key) < 0)
+	if (confusable_key(name, name_len, skel, sizeof skel) < 0)
 		return NULL;
-	return find_key(r, key);
+	return find_key(r, skel);
 }
 
 const struct member *room_find_name(const struct room *r, const char *name, size_t name_len)
@@ -187,12 +207,19 @@ const struct member *room_member(const struct room *r, size_t i)
 	return i < r->count ? r->members[i] : NULL;
 }
 
+/*
+ * A new member, allocated at the length of what it keeps after struct
+ * member: its name; its normalised key unless that is the name; its
+ * confusable key skel, or "" if that is the normalised key (member_skel()).
+ */
 static struct member *add_member(struct room *r, const struct peer_addr *addr, const char *name,
-                                 size_t name_len, const char *key, uint64_t now)
+                                 size_t name_len, const char *key, const char *skel, uint64_t now)
 {
-	size_t key_len = strlen(key);
+	size_t key_len = strlen(key), skel_len = strlen(skel);
 	int same = key_len == name_len && memcmp(key, name, name_len) == 0;
-	struct member *m = xcalloc(1, sizeof *m + name_len + 1 + (same ? 0 : key_len + 1));
+	int skel_same = strcmp(skel, key) == 0;
+	struct member *m = xcalloc(1, sizeof *m + name_len + 1 + (same ? 0 : key_len + 1) +
+	                                  (skel_same ? 1 : skel_len + 1));
 	size_t b;
 
 	memcpy(m->name, name, name_len);
@@ -201,6 +228,8 @@ static struct member *add_member(struct room *r, const struct peer_addr *addr, c
 		m->key_off = (uint8_t)(name_len + 1);
 		memcpy(m->name + m->key_off, key, key_len + 1);
 	}
+	if (!skel_same) /* else the zeroed byte after the key is the "" */
+		memcpy(m->name + m->key_off + key_len + 1, skel, skel_len + 1);
 	m->addr = *addr;
 	m->last_heard = now;
 	if (r->count == r->cap) {
@@ -212,7 +241,7 @@ static struct member *add_member(struct room *r, const struct peer_addr *addr, c
 	if (r->count > r->nbuckets)
 		grow_tables(r); /* rehashes m too */
 	else {
-		b = name_bucket(r, member_key(m));
+		b = name_bucket(r, member_skel(m));
 		m->next_by_name = r->by_name[b];
 		r->by_name[b] = m;
 		b = addr_bucket(r, &m->addr);
@@ -240,7 +269,7 @@ static void remove_member(struct room *r, struct member *m)
 {
 	struct member *last = r->members[r->count - 1];
 
-	unlink_chain(&r->by_name[name_bucket(r, member_key(m))], m, 1);
+	unlink_chain(&r->by_name[name_bucket(r, member_skel(m))], m, 1);
 	unlink_chain(&r->by_addr[addr_bucket(r, &m->addr)], m, 0);
 	lru_remove(lru_of(r, m), m);
 	last->slot = m->slot;
@@ -326,7 +355,7 @@ static size_t count_from_ip(const struct room *r, const struct peer_addr *a)
 void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o)
 {
-	char key[QUN_MAX_NAME + 1];
+	char key[QUN_MAX_NAME + 1], skel[CONFUSABLE_KEY_MAX + 1];
 	enum name_status ns;
 	struct member *self, *holder;
 
@@ -334,15 +363,15 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 	self = find_addr(r, addr);
 	if (self != NULL)
 		reply_member(o, self);
-	ns = name_check(name, name_len);
+	ns = confusable_name_check(name, name_len, skel, sizeof skel);
 	if (ns != NAME_OK) {
 		refuse(o, QERR_NAME_INVALID, (int)ns);
 		return;
 	}
 	name_normalize(name, name_len, key, sizeof key);
-	holder = find_key(r, key);
+	holder = find_key(r, skel);
 	if (self != NULL) {
-		if (self == holder) {
+		if (self == holder && strcmp(member_key(self), key) == 0) {
 			/* A retry after a lost OK: confirm again, announce nothing. */
 			touch(r, self, now);
 			o->reply = REPLY_OK;
@@ -352,7 +381,11 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 		return;
 	}
 	if (holder != NULL) {
-		refuse(o, QERR_NAME_TAKEN, 0);
+		/* The same name (up to ASCII case and fullwidth), or one that looks like it. */
+		if (strcmp(member_key(holder), key) == 0)
+			refuse(o, QERR_NAME_TAKEN, 0);
+		else
+			refuse(o, QERR_NAME_INVALID, NAME_LOOKALIKE);
 		return;
 	}
 	if (r->count >= r->cfg.max_members) {
@@ -365,7 +398,7 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 		refuse(o, QERR_TOO_MANY, 0);
 		return;
 	}
-	self = add_member(r, addr, name, name_len, key, now);
+	self = add_member(r, addr, name, name_len, key, skel, now);
 	o->reply = REPLY_OK;
 	reply_member(o, self);
 	set_event(o, V1_EV_JOIN, self->name);

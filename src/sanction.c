@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confusable.h"
 #include "log.h"
 #include "text.h"
 
@@ -18,6 +19,13 @@
 struct sanctions {
 	struct sanction *list[SANCTION_KINDS];
 	size_t count[SANCTION_KINDS], cap[SANCTION_KINDS];
+	/*
+	 * Beside each entry of list: a name's confusable key (confusable.h),
+	 * made when the entry is, so that a ban on alice also holds against
+	 * аlice (Cyrillic а); NULL for an address, or if ICU failed (then the
+	 * entry matches its normalised key only).
+	 */
+	char **skel[SANCTION_KINDS];
 };
 
 struct sanctions *sanction_new(void)
@@ -31,8 +39,14 @@ void sanction_free(struct sanctions *s)
 
 	if (s == NULL)
 		return;
-	for (k = 0; k < SANCTION_KINDS; k++)
+	for (k = 0; k < SANCTION_KINDS; k++) {
+		size_t i;
+
+		for (i = 0; i < s->count[k]; i++)
+			free(s->skel[k][i]);
+		free(s->skel[k]);
 		free(s->list[k]);
+	}
 	free(s);
 }
 
@@ -231,8 +245,27 @@ static struct sanction *find(struct sanctions *s, const struct sanction *e)
 
 static void remove_at(struct sanctions *s, enum sanction_kind k, size_t i)
 {
+	free(s->skel[k][i]);
+	s->skel[k][i] = s->skel[k][s->count[k] - 1];
 	s->list[k][i] = s->list[k][s->count[k] - 1];
 	s->count[k]--;
+}
+
+/* A copy of the confusable key of e's name (NULL for an address, or if ICU fails). */
+static char *skel_of(const struct sanction *e)
+{
+	char skel[CONFUSABLE_KEY_MAX + 1];
+	int len;
+	char *copy;
+
+	if (e->kind == SANCTION_BAN_ADDR)
+		return NULL;
+	len = confusable_key(e->target, strlen(e->target), skel, sizeof skel);
+	if (len < 0)
+		return NULL;
+	copy = xmalloc((size_t)len + 1);
+	memcpy(copy, skel, (size_t)len + 1);
+	return copy;
 }
 
 /* Add e, or replace the expiry of the entry with the same target. */
@@ -257,7 +290,9 @@ static enum sanction_status put(struct sanctions *s, struct sanction *e, uint64_
 	if (s->count[k] == s->cap[k]) {
 		s->cap[k] = s->cap[k] ? s->cap[k] * 2 : 8;
 		s->list[k] = xrealloc(s->list[k], s->cap[k] * sizeof *s->list[k]);
+		s->skel[k] = xrealloc(s->skel[k], s->cap[k] * sizeof *s->skel[k]);
 	}
+	s->skel[k][s->count[k]] = skel_of(e);
 	s->list[k][s->count[k]++] = *e;
 	return SANCTION_OK;
 }
@@ -361,17 +396,30 @@ static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
 	return (a[whole] & mask) == (b[whole] & mask);
 }
 
+/*
+ * Whether an entry of kind k in force at now names name[0..n) or a
+ * look-alike of it: the same normalised key, or the same confusable key.
+ * Computing the confusable key (about 0.3 us) happens only while some
+ * entry of the kind exists; for mutes that is once per message then.
+ */
 static int name_listed(const struct sanctions *s, enum sanction_kind k, const char *name, size_t n,
                        uint64_t now)
 {
-	char key[QUN_MAX_NAME + 1];
+	char key[QUN_MAX_NAME + 1], skel[CONFUSABLE_KEY_MAX + 1];
+	int have_skel;
 	size_t i;
 
 	if (s->count[k] == 0 || n > QUN_MAX_NAME || name_normalize(name, n, key, sizeof key) < 0)
 		return 0;
-	for (i = 0; i < s->count[k]; i++)
-		if (in_force(&s->list[k][i], now) && strcmp(s->list[k][i].key, key) == 0)
+	have_skel = confusable_key(name, n, skel, sizeof skel) >= 0;
+	for (i = 0; i < s->count[k]; i++) {
+		const char *es = s->skel[k][i];
+
+		if (in_force(&s->list[k][i], now) &&
+		    (strcmp(s->list[k][i].key, key) == 0 ||
+		     (have_skel && es != NULL && strcmp(es, skel) == 0)))
 			return 1;
+	}
 	return 0;
 }
 

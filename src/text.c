@@ -163,6 +163,11 @@ static const char *const reserved_names[] = {
     "*",
 };
 
+const char *name_reserved(size_t i)
+{
+	return i < sizeof reserved_names / sizeof reserved_names[0] ? reserved_names[i] : NULL;
+}
+
 static int name_is_reserved(const char *s, size_t n)
 {
 	char key[QUN_MAX_NAME + 1];
@@ -289,6 +294,8 @@ const char *name_status_str(enum name_status st)
 		return "control or invisible character in name";
 	case NAME_RESERVED:
 		return "reserved name";
+	case NAME_LOOKALIKE:
+		return "look-alike of a member's name";
 	}
 	return "unknown name status";
 }

@@ -34,10 +34,26 @@ enum name_status {
 	NAME_SPACE,    /* contains a space of any kind */
 	NAME_CONTROL,  /* contains a control, bidi or invisible format character */
 	NAME_RESERVED, /* 管理员, admin, server, ... or a look-alike */
+	/*
+	 * Looks like the name of someone online (the same confusable key,
+	 * confusable.h) without being that name: decided by the server's
+	 * room, never by name_check().
+	 */
+	NAME_LOOKALIKE,
 };
 
-/* Check s[0..n) against the name rules of docs/PROTOCOL.md. */
+/*
+ * Check s[0..n) against the name rules of docs/PROTOCOL.md that need no
+ * Unicode data: the server adds the look-alikes of reserved names
+ * (confusable_name_check(), confusable.h).
+ */
 enum name_status name_check(const char *s, size_t n);
+
+/*
+ * The i-th reserved name (as name_normalize() writes it), or NULL past the
+ * last: for comparing other forms of names with them (confusable.c).
+ */
+const char *name_reserved(size_t i);
 
 /*
  * Write the normalised form of a valid name to out (NUL-terminated), the

@@ -11,7 +11,8 @@ import unicodedata
 
 import pytest
 
-from conftest import all_refusals, ev, padded, refusal
+from conftest import Udp, all_refusals, ev, padded, refusal
+from v2client import E_NAME_INVALID, EV_JOIN, ClientSet
 
 # qund answers an address that is not a member with at most this many times
 # the bytes it received from it in the request (docs/PROTOCOL.md, "No
@@ -486,3 +487,174 @@ def test_padded_login_gets_full_reason(procs):
     s.send(padded("L 李", 1201))
     s.send("L 李白")
     s.expect("OK")
+
+
+# ---------------------------------------------------------------------------
+# S21: look-alike names (issue 17, item 4).  Uniqueness and the reserved names
+# are decided on the confusable skeleton of Unicode TR39 (ICU), after NFKC.
+
+S21_LOOKALIKE = {"zh": "名字形似他人", "en": "look-alike name"}
+S21_MUTED = {"zh": "你已被禁言", "en": "you are muted"}
+E_BANNED, E_MUTED = 10, 11
+NAME_RESERVED, NAME_LOOKALIKE = 6, 7  # REFUSE details of code 2 (enum name_status)
+
+# (id, look-alike, the online name it imitates)
+S21_ONLINE = [
+    ("cyrillic-a", "\u0430lice", "alice"),
+    ("cyrillic-ie", "alic\u0435", "alice"),
+    ("greek-omicron", "b\u03bfb", "bob"),
+    ("small-capitals", "\u1d00\u029f\u026a\u1d04\u1d07", "alice"),  # ᴀʟɪᴄᴇ
+    ("math-bold", "\U0001d41a\U0001d425\U0001d422\U0001d41c\U0001d41e", "alice"),  # 𝐚𝐥𝐢𝐜𝐞
+]
+S21_RESERVED = [
+    ("cyrillic-a-admin", "\u0430dmin"),
+    ("mai-for-li", "管埋员"),  # 埋 (bury) for 理
+]
+# Neither ICU's confusables (TR39 data, ICU 72) nor NFKC maps these: the
+# small capitals ᴀ ʟ ᴇ, and 埋 to 理.  qun does not add tables of its own
+# (docs/PROTOCOL.md, "Names"); strict, so a newer ICU that catches them shows.
+S21_ICU_MISSES = {"small-capitals", "mai-for-li"}
+
+
+def _s21_params(cases):
+    return [pytest.param(*c, id=c[0], marks=pytest.mark.xfail(
+        strict=True, reason="ICU's TR39 data does not map it")) if c[0] in S21_ICU_MISSES
+        else pytest.param(*c, id=c[0]) for c in cases]
+
+
+@pytest.fixture
+def v2s():
+    """V2Clients for one test, closed at its end; none may have received anything malformed."""
+    cs = ClientSet()
+    yield cs
+    errs = cs.close_all()
+    assert not errs, "malformed datagrams from qund: %r" % errs
+
+
+def _s21_room(procs, v2s, lang):
+    """A --legacy qund with alice on v2 and bob on v1 (bob sees alice's events)."""
+    srv = procs.qund1(lang=lang)
+    alice = v2s.login("alice", ("127.0.0.1", srv.port))
+    bob = procs.member(srv, "bob")
+    alice.wait_event(EV_JOIN, "bob")
+    return srv, alice, bob
+
+
+def _s21_login(srv, v2s, proto, name):
+    """Log name in over proto; return (reason text, REFUSE detail or None), or ("OK", None)."""
+    if proto == "v1":
+        s = Udp(srv.port)
+        s.send(padded("L " + name))
+        got = s.recv_text()
+        s.close()
+        return got, None
+    c = v2s.new(("127.0.0.1", srv.port), label="s21")
+    c.start_login(name)
+    assert c.wait(lambda: c.hs_state in ("up", "refused"), 5.0), "no WELCOME or REFUSE"
+    if c.hs_state == "up":
+        return "OK", None
+    return c.refuse.reason, (c.refuse.code, c.refuse.detail)
+
+
+@pytest.mark.parametrize("proto", ["v1", "v2"])
+@pytest.mark.parametrize("tid, name, victim", _s21_params(S21_ONLINE))
+def test_s21_lookalike_of_online_name_refused(procs, v2s, proto, tid, name, victim):
+    """S21: while alice and bob are online, each look-alike of their names is
+    refused over v1 and v2 with the look-alike reason (v2: code 2, detail 7),
+    nobody is told anything, and the victims still talk."""
+    srv, alice, bob = _s21_room(procs, v2s, "zh")
+    got, code = _s21_login(srv, v2s, proto, name)
+    assert got == S21_LOOKALIKE["zh"], "L %r (%s) got %r" % (name, proto, got)
+    if proto == "v2":
+        assert code == (E_NAME_INVALID, NAME_LOOKALIKE), code
+    # Barrier: nothing reached bob before the next join, and alice still speaks.
+    assert _replies_until_ok(procs.udp(srv.port), "s21", [bob]) == []
+    alice.say("still alice")
+    assert bob.wait_for(ev("zh", "say", "alice", "still alice")) == []
+    assert sorted(n for n, _ in srv.who()) == ["alice", "bob", "s21"]
+
+
+@pytest.mark.parametrize("proto", ["v1", "v2"])
+@pytest.mark.parametrize("tid, name", _s21_params(S21_RESERVED))
+def test_s21_lookalike_of_reserved_name_refused(procs, v2s, proto, tid, name):
+    """S21: a look-alike of a reserved name (аdmin with a Cyrillic а) is
+    refused as reserved over v1 and v2, and announced to nobody."""
+    srv, alice, bob = _s21_room(procs, v2s, "zh")
+    got, code = _s21_login(srv, v2s, proto, name)
+    assert got == refusal("zh", "reserved"), "L %r (%s) got %r" % (name, proto, got)
+    if proto == "v2":
+        assert code == (E_NAME_INVALID, NAME_RESERVED), code
+    assert _replies_until_ok(procs.udp(srv.port), "s21", [bob]) == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_s21_lookalike_reason_fits_v1_login(procs, v2s, lang):
+    """The look-alike reason reaches the lesson's client in full for an
+    unpadded `L аlice` (8 bytes: 3 x 8 = 24 bytes allowed); `L ο` (Greek
+    omicron, 4 bytes, while o is online) gets ERR within the 3x rule, and
+    the full reason once padded."""
+    srv, alice, bob = _s21_room(procs, v2s, lang)
+    procs.member(srv, "o")
+    s = procs.udp(srv.port)
+    s.send("L \u0430lice")
+    assert s.recv_text() == S21_LOOKALIKE[lang]
+    s.send("L \u03bf")
+    assert s.recv_text() == "ERR"
+    assert len(s.received[-1]) <= 3 * 4
+    s.send(padded("L \u03bf"))
+    assert s.recv_text() == S21_LOOKALIKE[lang]
+
+
+@pytest.mark.parametrize("proto", ["v1", "v2"])
+def test_s21_ban_by_name_holds_against_lookalike(procs, v2s, proto):
+    """S21: the operator's ban on alice also keeps аlice (Cyrillic а) out,
+    over v1 (the banned reason) and v2 (REFUSE code 10)."""
+    srv = procs.qund1(lang="zh")
+    bob = procs.member(srv, "bob")
+    mark = srv.out.mark()
+    srv.say("/ban alice")
+    assert srv.out.wait_for(lambda l: "alice" in l, start=mark), "/ban alice not confirmed"
+    got, code = _s21_login(srv, v2s, proto, "\u0430lice")
+    assert got == refusal("zh", "banned"), got
+    if proto == "v2":
+        assert code[0] == E_BANNED, code
+    assert _replies_until_ok(procs.udp(srv.port), "s21", [bob]) == []
+
+
+def test_s21_mute_by_name_holds_against_lookalike(procs):
+    """S21: muted as alice, a member that comes back as аlice is still muted:
+    its chat is refused to it and reaches nobody."""
+    srv = procs.qund1(lang="zh")
+    bob = procs.member(srv, "bob")
+    mark = srv.out.mark()
+    srv.say("/mute alice")
+    assert srv.out.wait_for(lambda l: "alice" in l, start=mark), "/mute alice not confirmed"
+    evil = procs.member(srv, "\u0430lice")
+    assert bob.wait_for(ev("zh", "join", "\u0430lice")) == []
+    evil.send("C \u0430lice I am alice")
+    evil.expect(S21_MUTED["zh"])
+    # Barrier: the next join reaches bob with nothing before it.
+    assert _replies_until_ok(procs.udp(srv.port), "s21", [bob]) == []
+
+
+def test_s21_kick_by_name_reaches_lookalike(procs):
+    """S21: with аlice online (and no alice), the operator's `/kick alice`
+    removes аlice: she gets EXIT and the room is told her real name."""
+    srv = procs.qund1(lang="zh")
+    bob = procs.member(srv, "bob")
+    evil = procs.member(srv, "\u0430lice")
+    assert bob.wait_for(ev("zh", "join", "\u0430lice")) == []
+    srv.say("/kick alice")
+    evil.expect("EXIT")
+    assert bob.wait_for(ev("zh", "kick", "\u0430lice")) == []
+    assert [n for n, _ in srv.who()] == ["bob"]
+
+
+def test_s21_different_names_still_accepted(procs, v2s):
+    """Positive control: names that only share letters with a member's, and
+    a name wholly in another script, are accepted while alice is online."""
+    srv, alice, bob = _s21_room(procs, v2s, "zh")
+    for good in ("alicia", "alice2", "\u0430\u043b\u0438\u0441\u0430", "小alice", "Zoë"):
+        procs.member(srv, good)
+        assert bob.wait_for(ev("zh", "join", good)) == []
+

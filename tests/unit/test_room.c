@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -1515,6 +1516,160 @@ static void who_costs_a_flood_token(void **state)
 	assert_int_equal(o.reply, REPLY_NONE);
 }
 
+/* Look-alike names (issue 17): one member per confusable key (confusable.h). */
+
+static void lookalike_of_member_refused(void **state)
+{
+	static const char *const fakes[] = {"\u0430lice", "alic\u0435", "𝐚𝐥𝐢𝐜𝐞", "a1ice",
+	                                    "\u0430LICE"};
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+	size_t i;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	for (i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+		join(r, &b, fakes[i], 0, &o);
+		assert_refused(&o, &b, QERR_NAME_INVALID, 0);
+		assert_int_equal(o.err_detail, NAME_LOOKALIKE);
+	}
+	assert_int_equal(room_count(r), 1);
+	assert_null(room_find_addr(r, &b));
+}
+
+/* Whichever came first holds the key. */
+static void lookalike_first_holds_the_key(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "b\u03bfb", 0);
+	join(r, &b, "bob", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_INVALID, 0);
+	assert_int_equal(o.err_detail, NAME_LOOKALIKE);
+	join(r, &b, "B\u03bfB", 0, &o); /* the holder's own name in other case: taken */
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+}
+
+/* The same name in another form is taken, as before; a look-alike is not the same name. */
+static void lookalike_taken_versus_lookalike(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &b, "ALICE", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+	join(r, &b, "Ａｌｉｃｅ", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+	join(r, &b, "\u0430lice", 0, &o);
+	assert_refused(&o, &b, QERR_NAME_INVALID, 0);
+	assert_int_equal(o.err_detail, NAME_LOOKALIKE);
+}
+
+static void lookalike_of_reserved_refused(void **state)
+{
+	(void)state;
+	assert_refused_name("\u0430dmin", NAME_RESERVED);
+	assert_refused_name("\U0001d42c\U0001d432\U0001d42c\U0001d42d\U0001d41e\U0001d426",
+	                    NAME_RESERVED); /* 𝐬𝐲𝐬𝐭𝐞𝐦 */
+	assert_refused_name("r00t", NAME_RESERVED);
+	assert_refused_name("\u2217", NAME_RESERVED); /* ∗ for * */
+}
+
+/* From alice's own address, a look-alike is another name, not a retry of hers. */
+static void lookalike_from_own_address_is_other_name(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	join(r, &a, "\u0430lice", 10, &o);
+	assert_refused(&o, &a, QERR_OTHER_NAME, 1);
+	join(r, &a, "Alice", 10, &o); /* the retry after a lost OK still works */
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 0);
+	assert_string_equal(find(r, "alice")->name, "alice");
+}
+
+/* The key goes with the member: once alice has left, her look-alike may join. */
+static void lookalike_free_after_leave(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	quit(r, &a, "alice", 1, &o);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	must_join(r, &b, "\u0430lice", 2);
+	assert_string_equal(find(r, "alice")->name, "\u0430lice");
+}
+
+/*
+ * The operator's kick and room_find_name go by key: "alice" finds аlice
+ * when she is the one online, and the event carries her real name.
+ */
+static void kick_reaches_lookalike(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "\u0430lice", 0);
+	assert_ptr_equal(find(r, "alice"), find(r, "\u0430lice"));
+	assert_int_not_equal(kick(r, "alice", &o), -1);
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_string_equal(o.name, "\u0430lice");
+	assert_int_equal(room_count(r), 0);
+}
+
+/* A member's three strings: the name, the normalised key, the confusable key. */
+static void lookalike_keys_kept_apart(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001), c = local(5002);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "Emma", 0); /* all three differ: Emma, emma, ernrna */
+	must_join(r, &b, "emily", 0);
+	must_join(r, &c, "ZOE", 0);
+	assert_string_equal(member_key(find(r, "emma")), "emma");
+	assert_string_equal(find(r, "ERNRNA")->name, "Emma");
+	assert_string_equal(member_key(find(r, "zoe")), "zoe");
+	say(r, &a, "EMMA", "hi", 1, &o); /* v1's owner check is on the normalised key */
+	assert_int_equal(o.has_event, 1);
+	say(r, &a, "ernrna", "hi", 1, &o);
+	assert_dropped(&o, DROP_WRONG_NAME);
+}
+
+/*
+ * The budget of docs/PERFORMANCE.md: a name of up to 14 bytes that is its
+ * own key and confusable key (the common case) stays in one 128-byte
+ * malloc chunk; the confusable key costs one byte ("" after the name).
+ */
+static void lookalike_key_memory(void **state)
+{
+	struct room *r = new_room(8);
+	struct peer_addr a = local(5000), b = local(5001);
+
+	(void)state;
+	must_join(r, &a, "abcdefghijklno", 0); /* 14 bytes, no m: its own key throughout */
+	assert_true(malloc_usable_size((void *)(uintptr_t)find(r, "abcdefghijklno")) <= 120);
+	must_join(r, &b, "mm", 0); /* key "rnrn" stored: 104 + 3 + 5 */
+	assert_true(malloc_usable_size((void *)(uintptr_t)find(r, "mm")) <= 120);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1597,6 +1752,15 @@ int main(void)
 	    cmocka_unit_test_teardown(many_members_rejoin, free_room),
 	    cmocka_unit_test_teardown(many_members_expire, free_room),
 	    cmocka_unit_test_teardown(reply_to_member_flags, free_room),
+	    cmocka_unit_test_teardown(lookalike_of_member_refused, free_room),
+	    cmocka_unit_test_teardown(lookalike_first_holds_the_key, free_room),
+	    cmocka_unit_test_teardown(lookalike_taken_versus_lookalike, free_room),
+	    cmocka_unit_test_teardown(lookalike_of_reserved_refused, free_room),
+	    cmocka_unit_test_teardown(lookalike_from_own_address_is_other_name, free_room),
+	    cmocka_unit_test_teardown(lookalike_free_after_leave, free_room),
+	    cmocka_unit_test_teardown(kick_reaches_lookalike, free_room),
+	    cmocka_unit_test_teardown(lookalike_keys_kept_apart, free_room),
+	    cmocka_unit_test_teardown(lookalike_key_memory, free_room),
 	};
 
 	if (sodium_init() < 0)

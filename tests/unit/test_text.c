@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "i18n.h"
 #include "text.h"
 
 /*
@@ -1060,7 +1061,7 @@ static void status_strings(void **state)
 	int i;
 
 	(void)state;
-	for (i = NAME_OK; i <= NAME_RESERVED; i++) {
+	for (i = NAME_OK; i <= NAME_LOOKALIKE; i++) {
 		assert_non_null(name_status_str((enum name_status)i));
 		assert_true(name_status_str((enum name_status)i)[0] != '\0');
 	}
@@ -1102,6 +1103,38 @@ static void name_starting_with_bracket_reserved(void **state)
 	/* Fullwidth ［ normalises to [. */
 	assert_int_equal(name_check("\xef\xbc\xbbx", 4), NAME_RESERVED);
 	assert_int_equal(name_check("x[", 2), NAME_OK);
+}
+
+/* name_reserved: the list confusable.c keys, each refused by name_check, then NULL. */
+static void name_reserved_lists_them_all(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_string_equal(name_reserved(0), "管理员");
+	for (i = 0; name_reserved(i) != NULL; i++)
+		assert_int_equal(name_check(name_reserved(i), strlen(name_reserved(i))),
+		                 NAME_RESERVED);
+	assert_int_equal(i, 16);
+	assert_null(name_reserved(i + 1));
+	assert_null(name_reserved((size_t)-1));
+}
+
+/*
+ * The look-alike reason, in both languages, reaches the lesson's client
+ * whole for "L аlice" (8 bytes, 24 allowed: docs/PROTOCOL.md, "No
+ * amplification"); English fits an L of 5, Chinese one of 6.
+ */
+static void lookalike_reason_is_short(void **state)
+{
+	const char *zh = qerr_text(LANG_ZH, QERR_NAME_INVALID, NAME_LOOKALIKE);
+	const char *en = qerr_text(LANG_EN, QERR_NAME_INVALID, NAME_LOOKALIKE);
+
+	(void)state;
+	assert_string_equal(zh, "名字形似他人");
+	assert_string_equal(en, "look-alike name");
+	assert_true(strlen(zh) <= 3 * 6);
+	assert_true(strlen(en) <= 3 * 5);
 }
 
 int main(void)
@@ -1219,6 +1252,8 @@ int main(void)
 	    cmocka_unit_test(sanitize_never_splits_unicode_escape),
 	    cmocka_unit_test(sanitize_stops_at_first_misfit),
 	    cmocka_unit_test(status_strings),
+	    cmocka_unit_test(name_reserved_lists_them_all),
+	    cmocka_unit_test(lookalike_reason_is_short),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
