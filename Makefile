@@ -140,7 +140,8 @@ TIMING_TESTS = tests/blackbox/test_v2_faults.py::test_r2_bursty_loss_during_logi
 	tests/blackbox/test_client_integrity.py::test_stalled_ui_shows_every_line_in_order_v1 \
 	tests/blackbox/test_client_integrity.py::test_line_whose_ack_was_lost_is_shown_once_after_reconnection \
 	tests/blackbox/test_client_integrity.py::test_two_lines_then_who_is_not_flooding \
-	tests/blackbox/test_v2_login_attacks.py::test_s20_spoofed_hellos_from_the_victims_ip_do_not_keep_it_out
+	tests/blackbox/test_v2_login_attacks.py::test_s20_spoofed_hellos_from_the_victims_ip_do_not_keep_it_out \
+	tests/blackbox/test_flood_interrupt.py
 check-timing: deps-check
 	$(MAKE) B=$(ASAN_B) WERROR=-Werror CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" all
 	@pin=; command -v taskset >/dev/null && pin="taskset -c $$(($$(nproc) - 1))"; \

@@ -61,7 +61,10 @@ enum net_login_result net_login(struct net_session *s, char *reason, size_t size
  * and forwards every event to the UI as ipc.h messages.  It ends after
  * sending EXITED, when the session is over; if the UI goes away (its end
  * closes, or it dies: PR_SET_PDEATHSIG), it says goodbye to the server
- * itself first, so no name is left behind.
+ * itself first, so no name is left behind.  It holds none of qun's
+ * stdin, stdout and stderr: its stderr is a file in memory, which qun
+ * copies to its own stderr when it exits (a sanitizer's report is not
+ * lost), so whoever reads qun's output sees its end when qun ends.
  *
  * Call it with every signal qun handles blocked (the child sets up its
  * own) and stdio flushed.  Returns the child's pid (the UI keeps

@@ -104,7 +104,7 @@ def test_client_parent_killed(qund, procs, proto):
     bob.send("C bob ready?")
     assert q.out.wait_for(ev("zh", "say", "bob", "ready?")), q.out.lines
     os.kill(q.pid, signal.SIGKILL)
-    assert q.proc.wait(WAIT) == -signal.SIGKILL  # not q.wait(): the child still holds the pipes
+    assert q.proc.wait(WAIT) == -signal.SIGKILL  # the parent alone: the child is watched below
     g = wait_gone(child, PARTNER_DEADLINE)
     assert g.gone, "qun's child %d still running %.0f s after its parent died: %r" % (
         child, PARTNER_DEADLINE, g)
