@@ -103,9 +103,12 @@ def session(port, console):
     bob.send("L bob\n")
     bob.expect("OK")
     alice.expect("bob joined the room")
-    # A stranger's refusal is never larger than its request: short ones get ERR, padded ones
-    # the full reason (docs/PROTOCOL.md, "No amplification").
+    # A stranger's refusal is at most 3x its request: "name already taken" (18 bytes) fits
+    # "L alice" (21), not "L bob" (15), which gets ERR; padded ones the full reason
+    # (docs/PROTOCOL.md, "No amplification").
     stranger.send("L alice")
+    assert stranger.recv() == "name already taken"
+    stranger.send("L bob")
     assert stranger.recv() == "ERR"
     for bad, why in [(b"L alice", "taken"), (b"L admin", "reserved"), (b"L ", "empty"),
                      (b"L al ice", "spaces"), (b"L \xc0\xaf", "UTF-8"), (b"L " + b"x" * 40, "long")]:
