@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "safefile.h"
+#include "text.h"
 
 struct conn {
 	int fd;
@@ -22,6 +24,7 @@ struct conn {
 	size_t inlen;
 	struct buf out; /* status line and body, once the request has run */
 	size_t sent;
+	int allowed;  /* the peer may use the socket (struct control_config) */
 	int writing;  /* the request has run: sending the reply */
 	int draining; /* the reply is out: reading what is left until the client closes */
 	uint64_t deadline;
@@ -32,7 +35,24 @@ struct control {
 	char *path;
 	control_fn fn;
 	void *ctx;
+	struct control_config cfg; /* group_name points at group_name below */
+	char group_name[64];
+	/* Refusals are logged at most 5 in 10 s: any local process may provoke them. */
+	struct ratelimit denied_log;
+	uint64_t now; /* of the current control_run */
 	struct conn *conns[CONTROL_MAX_CLIENTS];
+};
+
+/*
+ * The refusal, in Chinese and English ("%s" placeholders for ui_format:
+ * the caller's uid, then who may).  The operator's texts live beside their
+ * code, as command.c's do.
+ */
+static const char *const denied_text[2] = {
+    "拒绝访问：uid %s 无权使用 qund 的控制套接字（可以使用的：%s；见 qund(8) 的 "
+    "--control-group）",
+    "permission denied: uid %s may not use qund's control socket (allowed: %s; see "
+    "--control-group in qund(8))",
 };
 
 /* Fill sa with path; -1 if it does not fit in sun_path. */
@@ -122,8 +142,8 @@ static int bind_path(int fd, const struct sockaddr_un *sa, char *err, size_t err
 	return 0;
 }
 
-int control_open(struct control **out, const char *path, control_fn fn, void *ctx, char *err,
-                 size_t errlen)
+int control_open(struct control **out, const char *path, const struct control_config *cfg,
+                 control_fn fn, void *ctx, char *err, size_t errlen)
 {
 	struct epoll_event ev;
 	struct sockaddr_un sa;
@@ -135,6 +155,8 @@ int control_open(struct control **out, const char *path, control_fn fn, void *ct
 		         sizeof sa.sun_path - 1, path);
 		return -1;
 	}
+	if (safefile_check_dir(path, cfg->user, err, errlen) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -154,6 +176,10 @@ int control_open(struct control **out, const char *path, control_fn fn, void *ct
 	c->listen_fd = fd;
 	c->fn = fn;
 	c->ctx = ctx;
+	c->cfg = *cfg;
+	snprintf(c->group_name, sizeof c->group_name, "%s",
+	         cfg->group_name != NULL ? cfg->group_name : "");
+	c->cfg.group_name = c->group_name;
 	c->path = xmalloc(strlen(path) + 1);
 	memcpy(c->path, path, strlen(path) + 1);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -181,7 +207,13 @@ const char *control_path(const struct control *c)
 
 int control_chown(struct control *c, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	if (chown(c->path, uid, gid) < 0) {
+	struct stat st;
+
+	/* Nothing to change: no chown at all (a systemd unit may forbid the call). */
+	if (lstat(c->path, &st) == 0 && (uid == (uid_t)-1 || st.st_uid == uid) &&
+	    (gid == (gid_t)-1 || st.st_gid == gid))
+		return 0;
+	if (lchown(c->path, uid, gid) < 0) {
 		snprintf(err, errlen, "chown %s: %s", c->path, strerror(errno));
 		return -1;
 	}
@@ -218,14 +250,66 @@ static int conn_write(struct conn *k)
 	return 1;
 }
 
-/* The request is complete: run it and start the reply. */
+/* Who may use the socket, in lang: "root, uid 65534 (qund's own), members of group qunadm". */
+static void describe_allowed(const struct control *c, enum lang lang, char *out, size_t size)
+{
+	size_t n;
+
+	n = (size_t)snprintf(out, size, "root");
+	if (c->cfg.allow_self && geteuid() != 0 && n < size)
+		n += (size_t)snprintf(out + n, size - n,
+		                      lang == LANG_ZH ? "、uid %ld（qund 自己）"
+		                                      : ", uid %ld (qund's own)",
+		                      (long)geteuid());
+	if (c->cfg.group != (gid_t)-1 && n < size)
+		snprintf(out + n, size - n,
+		         lang == LANG_ZH ? "、%s 组的成员" : ", members of group %s",
+		         c->group_name[0] != '\0' ? c->group_name : "?");
+}
+
+/*
+ * The peer may not use the socket: the reply is the refusal (JSON if the
+ * request asked for it) and the log says who tried what.
+ */
+static int conn_deny(struct control *c, struct conn *k, const char *line, size_t len)
+{
+	char uid[24], allowed[256], text[512], safe[256], more[64] = "";
+	int json = len >= 6 && memcmp(line, "--json", 6) == 0 && (len == 6 || line[6] == ' ');
+	enum lang lang = json ? LANG_EN : c->cfg.lang;
+	unsigned long held;
+
+	snprintf(uid, sizeof uid, "%ld", (long)k->peer.uid);
+	describe_allowed(c, lang, allowed, sizeof allowed);
+	ui_format(text, sizeof text, denied_text[lang == LANG_ZH ? 0 : 1], uid, allowed);
+	if (json) {
+		buf_puts(&k->out, "{\"ok\":false,\"error\":");
+		buf_json_str(&k->out, text, strlen(text));
+		buf_puts(&k->out, "}\n");
+	} else {
+		buf_printf(&k->out, "%s\n", text);
+	}
+	if (ratelimit_allow(&c->denied_log, c->now, 5, 10000, &held)) {
+		text_sanitize(line, len < 200 ? len : 200, safe, sizeof safe);
+		describe_allowed(c, LANG_EN, allowed, sizeof allowed);
+		if (held > 0)
+			snprintf(more, sizeof more, " (%lu refusals before it not logged)", held);
+		log_warnx("control: refused uid %ld gid %ld pid %ld (allowed: %s): %s%s%s",
+		          (long)k->peer.uid, (long)k->peer.gid, (long)k->peer.pid, allowed, safe,
+		          len > 200 ? "..." : "", more);
+	}
+	return CONTROL_DENIED;
+}
+
+/* The request is complete: run it (if the peer may) and start the reply. */
 static void conn_run(struct control *c, struct conn *k, size_t len, int too_long)
 {
 	int st;
 
 	buf_init(&k->out, CONTROL_MAX_REPLY);
 	buf_puts(&k->out, "0\n");
-	if (too_long) {
+	if (!k->allowed) {
+		st = conn_deny(c, k, k->in, too_long ? CONTROL_MAX_REQUEST : len);
+	} else if (too_long) {
 		st = 2;
 		buf_printf(&k->out, "request longer than %d bytes\n", CONTROL_MAX_REQUEST);
 	} else {
@@ -337,6 +421,49 @@ static void conn_event(struct control *c, size_t slot)
 	epoll_ctl(c->epfd, EPOLL_CTL_MOD, k->fd, &ev);
 }
 
+/*
+ * Is the peer on fd one of the group's members?  Its primary gid, then
+ * its supplementary groups as the kernel saw them when it connected
+ * (SO_PEERGROUPS), not as /etc/group says now.
+ */
+static int peer_in_group(int fd, const struct control_peer *peer, gid_t group)
+{
+	gid_t few[64], *list = few;
+	socklen_t len = sizeof few;
+	size_t i;
+	int found = 0;
+
+	if (peer->gid == group)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+		if (errno != ERANGE)
+			return 0;
+		list = xmalloc(len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+			free(list);
+			return 0;
+		}
+	}
+	for (i = 0; i < len / sizeof *list; i++)
+		if (list[i] == group)
+			found = 1;
+	if (list != few)
+		free(list);
+	return found;
+}
+
+/* May the peer on fd use the socket?  Root always; our own uid and the group as configured. */
+static int peer_allowed(const struct control *c, int fd, const struct control_peer *peer)
+{
+	if (peer->uid == (uid_t)-1)
+		return 0; /* unknown: SO_PEERCRED failed */
+	if (peer->uid == 0)
+		return 1;
+	if (c->cfg.allow_self && peer->uid == geteuid())
+		return 1;
+	return c->cfg.group != (gid_t)-1 && peer_in_group(fd, peer, c->cfg.group);
+}
+
 static void accept_all(struct control *c, uint64_t now)
 {
 	static const char busy[] = "1\ntoo many control connections; try again\n";
@@ -376,6 +503,7 @@ static void accept_all(struct control *c, uint64_t now)
 			c->conns[slot]->peer.uid = (uid_t)-1;
 			c->conns[slot]->peer.gid = (gid_t)-1;
 		}
+		c->conns[slot]->allowed = peer_allowed(c, fd, &c->conns[slot]->peer);
 		memset(&ev, 0, sizeof ev);
 		ev.events = EPOLLIN;
 		ev.data.ptr = c->conns[slot];
@@ -392,6 +520,7 @@ void control_run(struct control *c, uint64_t now)
 	size_t slot;
 	int i, n;
 
+	c->now = now;
 	n = epoll_wait(c->epfd, evs, CONTROL_MAX_CLIENTS + 1, 0);
 	for (i = 0; i < n; i++) {
 		if (evs[i].data.ptr == NULL) {

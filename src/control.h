@@ -8,13 +8,21 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "i18n.h"
 
 /*
- * The conversation (docs/CONTROL.md): a client connects, sends one line
- * (at most CONTROL_MAX_REQUEST bytes, ended by "\n" or by shutting down
- * its side), and reads the reply until the server closes: a status line
- * "0" (done), "1" (failed) or "2" (bad request), then the body.  Access
- * control is the file's mode, 0660: the owner and the owner's group.
+ * The conversation (qunctl(8)): a client connects, sends one line (at
+ * most CONTROL_MAX_REQUEST bytes, ended by "\n" or by shutting down its
+ * side), and reads the reply until the server closes: a status line "0"
+ * (done), "1" (failed), "2" (bad request) or "3" (the caller may not use
+ * the socket), then the body.
+ *
+ * Access is checked twice.  The file's mode, 0660, keeps out whoever is
+ * neither its owner nor in its group; then each connection's peer
+ * credentials (SO_PEERCRED, SO_PEERGROUPS) must name root, our own uid
+ * (when allowed: see struct control_config) or a member of the
+ * configured group.  The mode alone is not enough: with -u, the socket
+ * belongs to a user that other processes may run as too (THREATS.md S23).
  *
  * All of it is non-blocking and driven from the server's epoll loop
  * through one file descriptor (an epoll instance of its own), so that a
@@ -24,6 +32,8 @@
 #define CONTROL_MAX_CLIENTS 16    /* connections served at once; more are turned away */
 #define CONTROL_TIMEOUT_MS  10000 /* a client has this long to send its line and take the reply */
 #define CONTROL_MAX_REPLY   (64u << 20)
+/* The status line for a caller that may not use the socket (qunctl exits with it). */
+#define CONTROL_DENIED 3
 
 /* Who is on the other end, from SO_PEERCRED. */
 struct control_peer {
@@ -41,15 +51,33 @@ typedef int (*control_fn)(void *ctx, const struct control_peer *peer, const char
 
 struct control;
 
+/* Who may use the socket, beyond root (always), and whose directories to trust. */
+struct control_config {
+	uid_t user;             /* the account qund becomes (-u), or (uid_t)-1: trusted as the
+	                           owner of the socket's directories (safefile.h) */
+	int allow_self;         /* processes running as our own uid may use the socket */
+	gid_t group;            /* its members may use the socket; (gid_t)-1 for none */
+	const char *group_name; /* group's name, for the refusal ("" or NULL for none) */
+	enum lang lang;         /* of the refusal's text (JSON requests get English) */
+};
+
 /*
- * Listen on path.  A socket already there is taken over only if nobody
- * answers on it (left by a crash); if a server answers: -1 with "another
- * server is listening on PATH".  Anything else at path is left alone and
- * is an error.  The socket gets mode 0660.  Returns 0 and *out, or -1 with
+ * Listen on path, after checking the directories that lead to it
+ * (safefile_check_dir with cfg->user): a socket in a directory another
+ * user controls could be moved aside and replaced by theirs.  A socket
+ * already there is taken over only if nobody answers on it (left by a
+ * crash); if a server answers: -1 with "another server is listening on
+ * PATH".  Anything else at path is left alone and is an error.  The
+ * socket gets mode 0660.  cfg is copied.  Returns 0 and *out, or -1 with
  * the reason in err.
+ *
+ * A connection whose peer cfg does not allow has its request read but not
+ * run: it gets status CONTROL_DENIED and a reason, in cfg->lang (or JSON
+ * if the request asked for it), and the refusal is logged, rate-limited,
+ * with the peer's uid, gid and pid and the request.
  */
-int control_open(struct control **out, const char *path, control_fn fn, void *ctx, char *err,
-                 size_t errlen);
+int control_open(struct control **out, const char *path, const struct control_config *cfg,
+                 control_fn fn, void *ctx, char *err, size_t errlen);
 
 /* The descriptor to watch for input in the caller's loop (readable when there is work). */
 int control_fd(const struct control *c);
@@ -60,7 +88,11 @@ void control_run(struct control *c, uint64_t now);
 /* Drop the connections whose time is up (call it from a periodic tick). */
 void control_tick(struct control *c, uint64_t now);
 
-/* Give the socket file to uid:gid (before a privilege drop). */
+/*
+ * Give the socket file to uid:gid (before a privilege drop; (uid_t)-1 or
+ * (gid_t)-1 leaves that one as it is).  A symbolic link is not followed;
+ * if the file already has that owner and group, nothing is called.
+ */
 int control_chown(struct control *c, uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /* The socket's path. */

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "safefile.h"
+
 /* Write one message ('+' ready or '-' failed, then text) in a single write: pipes keep it whole. */
 static void report(int *fd, char mark, const char *text)
 {
@@ -160,19 +162,19 @@ int daemon_fork(int *ready_fd, char *msg, size_t msglen)
 	return -1;
 }
 
-int pidfile_create(struct pidfile *pf, const char *path, char *err, size_t errlen)
+int pidfile_create(struct pidfile *pf, const char *path, uid_t user, char *err, size_t errlen)
 {
 	struct flock fl;
 	struct stat a, b;
-	char text[32];
-	int fd, tries, len;
+	char text[32], why[PATH_MAX + 256];
+	int fd, tries, len, created;
 
 	pf->fd = -1;
 	pf->path = NULL;
 	for (tries = 0; tries < 5; tries++) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+		fd = safefile_open(path, O_RDWR | O_CREAT, 0644, user, &created, why, sizeof why);
 		if (fd < 0) {
-			snprintf(err, errlen, "pid file %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "pid file %s", why);
 			return -1;
 		}
 		memset(&fl, 0, sizeof fl);
@@ -205,7 +207,7 @@ int pidfile_create(struct pidfile *pf, const char *path, char *err, size_t errle
 		 * on its way out may have unlinked it between our open and our
 		 * lock.  If so, start again with a fresh file.
 		 */
-		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+		if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
 		    a.st_ino == b.st_ino)
 			break;
 		close(fd);
@@ -254,12 +256,12 @@ int pidfile_remove(struct pidfile *pf, char *err, size_t errlen)
 
 int rundir_prepare(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], why[PATH_MAX + 256];
 	const char *slash = strrchr(path, '/');
 	size_t n;
 
 	if (slash == NULL || slash == path)
-		return 0; /* the current directory or /: nothing to make */
+		return safefile_check_dir(path, uid, err, errlen); /* the current directory or / */
 	n = (size_t)(slash - path);
 	if (n >= sizeof dir) {
 		snprintf(err, errlen, "%s: path too long", path);
@@ -267,14 +269,8 @@ int rundir_prepare(const char *path, uid_t uid, gid_t gid, char *err, size_t err
 	}
 	memcpy(dir, path, n);
 	dir[n] = '\0';
-	if (mkdir(dir, 0755) < 0) {
-		if (errno == EEXIST)
-			return 0;
-		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (uid != (uid_t)-1 && chown(dir, uid, gid) < 0) {
-		snprintf(err, errlen, "chown %s: %s", dir, strerror(errno));
+	if (safefile_mkdir(dir, 0755, uid, gid, NULL, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
 	return 0;
@@ -304,6 +300,32 @@ int priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errl
 	}
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
+	return 0;
+}
+
+int group_lookup(const char *group, gid_t *gid, char *err, size_t errlen)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	gr = getgrnam(group);
+	if (gr == NULL && group[0] >= '0' && group[0] <= '9') {
+		v = strtoul(group, &end, 10);
+		if (*end == '\0' && v < (unsigned long)(gid_t)-1) {
+			errno = 0;
+			gr = getgrgid((gid_t)v);
+		}
+	}
+	if (gr == NULL) {
+		if (errno != 0)
+			snprintf(err, errlen, "group %s: %s", group, strerror(errno));
+		else
+			snprintf(err, errlen, "no such group: %s", group);
+		return -1;
+	}
+	*gid = gr->gr_gid;
 	return 0;
 }
 

@@ -55,11 +55,16 @@ struct pidfile {
 };
 
 /*
- * Create or take over path, lock it, and write our pid into it.  If
- * another live process holds it: -1 with "already running as pid N (pid
- * file PATH is locked)" in err.  Other failures: -1 with the reason.
+ * Create or take over path, lock it, and write our pid into it.  The file
+ * is opened with safefile_open (safefile.h): never through a symbolic
+ * link, only under checked directories, only a regular file of root's,
+ * ours or user's (the account we become with -u; (uid_t)-1 for none), so
+ * nobody else can swap it and have a script that trusts it signal the
+ * wrong process.  If another live process holds it: -1 with "already
+ * running as pid N (pid file PATH is locked)" in err.  Other failures: -1
+ * with the reason.
  */
-int pidfile_create(struct pidfile *pf, const char *path, char *err, size_t errlen);
+int pidfile_create(struct pidfile *pf, const char *path, uid_t user, char *err, size_t errlen);
 /*
  * Remove the file and release the lock.  Safe to call on a pidfile never
  * created (fd -1).  Returns -1 with the reason in err if the file could
@@ -68,11 +73,16 @@ int pidfile_create(struct pidfile *pf, const char *path, char *err, size_t errle
 int pidfile_remove(struct pidfile *pf, char *err, size_t errlen);
 
 /*
- * Make sure the directory that will hold path exists: if it does not, it
- * is created (mode 0755; only the last level) and, when uid is not
- * (uid_t)-1, given to uid:gid, so that a daemon that drops to that user
- * can still remove its socket and pid file there on exit.  An existing
- * directory is left alone.  Returns 0, or -1 with the reason in err.
+ * Make sure the directory that will hold path (the runtime directory: the
+ * control socket's, the pid file's) exists and can be trusted
+ * (safefile_mkdir): if it does not exist, it is created with mode 0755
+ * (only the last level) and, when uid is not (uid_t)-1, given to uid:gid,
+ * so that a daemon that drops to that user can still remove its socket
+ * and pid file there on exit.  An existing directory is not changed, only
+ * checked with everything above it: one that belongs to another user than
+ * root, us or uid, or that others may write to without the sticky bit, is
+ * refused (whoever controls it could put their own socket in ours' place,
+ * THREATS.md S22).  Returns 0, or -1 with the reason in err.
  */
 int rundir_prepare(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen);
 
@@ -82,6 +92,9 @@ int rundir_prepare(const char *path, uid_t uid, gid_t gid, char *err, size_t err
  * the reason in err.
  */
 int priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+
+/* Look up group (a name or a numeric gid).  Returns 0 and fills *gid, or -1 with the reason. */
+int group_lookup(const char *group, gid_t *gid, char *err, size_t errlen);
 
 /*
  * Become uid:gid for good: supplementary groups set to gid alone, then

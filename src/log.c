@@ -12,12 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safefile.h"
+
 enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
 
 static const char *log_prog = "qun";
 static enum log_dest log_dest = DEST_STDERR;
 static int log_fd = -1;         /* DEST_FILE */
 static char log_path[PATH_MAX]; /* DEST_FILE, for log_reopen */
+static uid_t log_user;          /* DEST_FILE: also trusted to own its directories (safefile.h) */
+static int log_created;         /* DEST_FILE: log_fd is a file we created, ours to hand over */
 static void (*log_fatal_hook)(const char *msg);
 
 void log_init(const char *progname)
@@ -103,29 +107,32 @@ void log_to_syslog(void)
 	log_dest = DEST_SYSLOG;
 }
 
-static int open_log(const char *path, char *err, size_t errlen)
+/*
+ * Open path for appending through safefile_open: never through a symbolic
+ * link, only under directories that pass its checks, and only a file of
+ * ours.  *created says whether this call made it.
+ */
+static int open_log(const char *path, uid_t user, int *created, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-
-	if (fd < 0)
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	return fd;
+	return safefile_open(path, O_WRONLY | O_APPEND | O_CREAT, 0640, user, created, err, errlen);
 }
 
-int log_to_file(const char *path, char *err, size_t errlen)
+int log_to_file(const char *path, uid_t user, char *err, size_t errlen)
 {
-	int fd;
+	int fd, created;
 
 	if (strlen(path) >= sizeof log_path) {
 		snprintf(err, errlen, "log file name too long");
 		return -1;
 	}
-	fd = open_log(path, err, errlen);
+	fd = open_log(path, user, &created, err, errlen);
 	if (fd < 0)
 		return -1;
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;
+	log_user = user;
+	log_created = created;
 	snprintf(log_path, sizeof log_path, "%s", path);
 	log_dest = DEST_FILE;
 	return 0;
@@ -133,21 +140,22 @@ int log_to_file(const char *path, char *err, size_t errlen)
 
 int log_reopen(char *err, size_t errlen)
 {
-	int fd;
+	int fd, created;
 
 	if (log_dest != DEST_FILE)
 		return 0;
-	fd = open_log(log_path, err, errlen);
+	fd = open_log(log_path, log_user, &created, err, errlen);
 	if (fd < 0)
 		return -1;
 	close(log_fd);
 	log_fd = fd;
+	log_created = created;
 	return 0;
 }
 
 int log_chown(uid_t uid, gid_t gid, char *err, size_t errlen)
 {
-	if (log_dest != DEST_FILE)
+	if (log_dest != DEST_FILE || !log_created)
 		return 0;
 	if (fchown(log_fd, uid, gid) < 0) {
 		snprintf(err, errlen, "chown %s: %s", log_path, strerror(errno));

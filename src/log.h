@@ -30,15 +30,27 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * append-mode write() so that lines from several processes never mix.
  */
 void log_to_syslog(void);
-/* Open path for appending (created 0640) and log there.  -1 with a reason in err. */
-int log_to_file(const char *path, char *err, size_t errlen);
 /*
- * Reopen the log file by its name (after logrotate moved it: SIGHUP).
- * Keeps the old file if the new one cannot be opened, and says so in err.
- * A no-op returning 0 when not logging to a file.
+ * Open path for appending (created 0640) and log there.  The file is
+ * opened with safefile_open (safefile.h): never through a symbolic link,
+ * only under checked directories, only a regular file of root's, ours or
+ * user's (the account a daemon becomes with -u, trusted as an owner;
+ * (uid_t)-1 for none).  -1 with the reason in err.
+ */
+int log_to_file(const char *path, uid_t user, char *err, size_t errlen);
+/*
+ * Reopen the log file by its name (after logrotate moved it: SIGHUP),
+ * through the same checks as log_to_file.  Keeps the old file if the new
+ * one cannot be opened, and says so in err.  A no-op returning 0 when not
+ * logging to a file.
  */
 int log_reopen(char *err, size_t errlen);
-/* Hand the open log file to uid:gid, so it can still be reopened after a privilege drop. */
+/*
+ * Hand the open log file to uid:gid, so it can still be reopened after a
+ * privilege drop, but only if this program created it: a file that was
+ * already there keeps its owner (it may be anyone's).  0 when there is
+ * nothing to do.
+ */
 int log_chown(uid_t uid, gid_t gid, char *err, size_t errlen);
 /*
  * hook (NULL for none) is called with the message of a fatal*() just

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,20 @@
 
 #define QUNCTL_VERSION "0.1.0"
 
-/* Exit statuses (qunctl(8)): 0, 1 and 2 are the server's own status line. */
+/*
+ * Exit statuses (qunctl(8)): 0 to 3 are the server's own status line; 3
+ * (CONTROL_DENIED: the server will not let us in) is also ours for a
+ * server that could not be reached or was not trusted: either way nothing
+ * was done.
+ */
 enum { EXIT_NO_SERVER = 3 };
+_Static_assert(EXIT_NO_SERVER == CONTROL_DENIED, "a refusal exits as an unreachable server");
 
-static const char usage_text[] = "usage: qunctl [-j] [-s SOCKET] [-t SECS] COMMAND [ARG...]\n";
+static const char usage_text[] =
+    "usage: qunctl [-j] [-s SOCKET] [-t SECS] [-u USER] COMMAND [ARG...]\n";
+
+/* The account the packaged unit runs qund as (packaging/qund.service.in): trusted by default. */
+#define DEFAULT_SERVER_USER "qund"
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -32,6 +43,10 @@ static void __attribute__((noreturn)) usage(int status)
 		    "  -s, --socket PATH    qund's control socket (default:\n"
 		    "                       $RUNTIME_DIRECTORY/qund.sock or /run/qun/qund.sock)\n"
 		    "  -t, --timeout SECS   give up after SECS (default 10)\n"
+		    "  -u, --server-user USER\n"
+		    "                       qund runs as USER: talk to a server running as\n"
+		    "                       USER, root or yourself, and no other (default: "
+		    "qund)\n"
 		    "  -h, --help           show this help\n"
 		    "  -V, --version        show the version\n"
 		    "\n"
@@ -122,6 +137,65 @@ static int connect_to(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Before anything is sent: is the server at the other end of fd one to
+ * trust?  Its uid comes from the kernel (SO_PEERCRED: whoever called
+ * listen(), for qund root or the user it runs as), not from the socket
+ * file, which a user controlling its directory could have replaced with
+ * their own to read the command and answer it (THREATS.md S22).  Root,
+ * the user running qunctl and server_uid (or none: (uid_t)-1) are
+ * trusted.  -1 with the reason in err.
+ */
+static int check_server(int fd, const char *path, uid_t server_uid, const char *server_user,
+                        char *err, size_t errlen)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	const struct passwd *pw;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		snprintf(err, errlen, "%s: cannot tell who the server is (SO_PEERCRED): %s", path,
+		         strerror(errno));
+		return -1;
+	}
+	if (cred.uid == 0 || cred.uid == getuid() || cred.uid == geteuid() ||
+	    (server_uid != (uid_t)-1 && cred.uid == server_uid))
+		return 0;
+	pw = getpwuid(cred.uid);
+	snprintf(err, errlen,
+	         "refusing to talk to %s: the server there (pid %ld) runs as uid %ld%s%s%s, not as "
+	         "root%s%s or you; nothing was sent (if qund really runs as that user, say so with "
+	         "--server-user)",
+	         path, (long)cred.pid, (long)cred.uid, pw != NULL ? " (" : "",
+	         pw != NULL ? pw->pw_name : "", pw != NULL ? ")" : "",
+	         server_uid != (uid_t)-1 ? ", " : "", server_uid != (uid_t)-1 ? server_user : "");
+	return -1;
+}
+
+/*
+ * The uid of user (a name, or a number, which needs no account) in *uid;
+ * -1 if there is no such user.
+ */
+static int server_user_uid(const char *user, uid_t *uid)
+{
+	const struct passwd *pw = getpwnam(user);
+	char *end;
+	unsigned long v;
+
+	if (pw == NULL && user[0] >= '0' && user[0] <= '9') {
+		errno = 0;
+		v = strtoul(user, &end, 10);
+		if (errno == 0 && *end == '\0' && v < (unsigned long)(uid_t)-1) {
+			*uid = (uid_t)v;
+			return 0;
+		}
+	}
+	if (pw == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	return 0;
 }
 
 /* Wait until fd is ready for events or the deadline passes; -1 with err on timeout. */
@@ -215,13 +289,18 @@ static void default_socket(char *out, size_t size)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},          {"socket", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"server-user", required_argument, NULL, 'u'},
+	    {NULL, 0, NULL, 0},
 	};
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
 	char line[CONTROL_MAX_REQUEST + 1], err[512], *reply = NULL, *end;
-	const char *sock = NULL, *body;
+	const char *sock = NULL, *body, *server_user = NULL;
+	uid_t server_uid = (uid_t)-1;
 	unsigned long timeout = 10;
 	size_t rlen;
 	int c, json = 0, fd, len, status;
@@ -229,7 +308,7 @@ int main(int argc, char **argv)
 	log_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
 	/* '+': options end at the command, so its arguments may start with '-'. */
-	while ((c = getopt_long(argc, argv, "+js:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+js:t:u:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;
@@ -244,6 +323,13 @@ int main(int argc, char **argv)
 			    timeout == 0 || timeout > 86400) {
 				log_warnx("--timeout: expected 1..86400 seconds, got \"%s\"",
 				          optarg);
+				usage(2);
+			}
+			break;
+		case 'u':
+			server_user = optarg;
+			if (server_user_uid(server_user, &server_uid) < 0) {
+				log_warnx("--server-user: no such user: %s", server_user);
 				usage(2);
 			}
 			break;
@@ -264,13 +350,17 @@ int main(int argc, char **argv)
 		default_socket(path, sizeof path);
 		sock = path;
 	}
+	if (server_user == NULL && server_user_uid(DEFAULT_SERVER_USER, &server_uid) == 0)
+		server_user = DEFAULT_SERVER_USER;
 	len = build_request(line, sizeof line, json, argc - optind, argv + optind, err, sizeof err);
 	if (len < 0) {
 		log_warnx("%s", err);
 		return 2;
 	}
 	fd = connect_to(sock, err, sizeof err);
-	if (fd < 0) {
+	if (fd < 0 || check_server(fd, sock, server_uid, server_user, err, sizeof err) < 0) {
+		if (fd >= 0)
+			close(fd);
 		log_warnx("%s", err);
 		return EXIT_NO_SERVER;
 	}
@@ -281,8 +371,8 @@ int main(int argc, char **argv)
 		return EXIT_NO_SERVER;
 	}
 	close(fd);
-	/* The status line: "0", "1" or "2", then the body. */
-	if (rlen < 2 || reply[0] < '0' || reply[0] > '2' || reply[1] != '\n') {
+	/* The status line: "0", "1", "2" or "3" (CONTROL_DENIED: we may not), then the body. */
+	if (rlen < 2 || reply[0] < '0' || reply[0] > '0' + CONTROL_DENIED || reply[1] != '\n') {
 		log_warnx("malformed reply from qund");
 		free(reply);
 		return EXIT_NO_SERVER;

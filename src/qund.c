@@ -57,7 +57,10 @@ struct options {
 	char log[OPT_TEXT];     /* "" = stderr, or syslog with -d; "syslog"; or a file */
 	char control[OPT_TEXT]; /* "" = the default path; "none" = no control socket */
 	int control_default;    /* control is the default path: failing to open it is not fatal */
-	/* Resolved by main from user: whom to become after binding. */
+	char control_group[64]; /* --control-group: its members may use the socket; "" = none */
+	int control_self;       /* with -u, processes running as USER may use the socket too */
+	gid_t control_gid;      /* control_group, resolved by main; (gid_t)-1 for none */
+	/* Resolved by main from user: whom to become after binding ((uid_t)-1 for none). */
 	int drop;
 	uid_t uid;
 	gid_t gid;
@@ -65,7 +68,8 @@ struct options {
 
 static const char usage_text[] =
     "usage: qund [-d] [-c FILE] [-b ADDR] [-p PORT] [--lang zh|en] [--legacy]\n"
-    "            [-u USER] [--control PATH|none] [--pidfile FILE] [--log FILE|syslog]\n"
+    "            [-u USER] [--control PATH|none] [--control-group GROUP] [--control-self]\n"
+    "            [--pidfile FILE] [--log FILE|syslog]\n"
     "            [--idle-timeout SECS] [--keepalive-timeout SECS] [--max-members N]\n"
     "            [--max-per-address N] [--flood-burst N] [--flood-rate N]\n"
     "            [--coalesce USECS] [-h] [-V]\n";
@@ -91,6 +95,9 @@ static void __attribute__((noreturn)) usage(int status)
 		    "      --control PATH|none    operator control socket (default:\n"
 		    "                             $RUNTIME_DIRECTORY/qund.sock or "
 		    "/run/qun/qund.sock)\n"
+		    "      --control-group GROUP  members of GROUP may use the control socket "
+		    "(besides root)\n"
+		    "      --control-self         with -u, so may processes running as USER\n"
 		    "      --pidfile FILE         pid file, locked (default with -d: beside the "
 		    "socket)\n"
 		    "      --log FILE|syslog      log to FILE (reopened on SIGHUP) or to syslog\n"
@@ -143,6 +150,8 @@ enum {
 	OPT_PIDFILE,
 	OPT_LOG,
 	OPT_CONTROL,
+	OPT_CONTROL_GROUP,
+	OPT_CONTROL_SELF,
 	OPT_COALESCE,
 };
 
@@ -162,6 +171,8 @@ static const struct option longopts[] = {
     {"pidfile", required_argument, NULL, OPT_PIDFILE},
     {"log", required_argument, NULL, OPT_LOG},
     {"control", required_argument, NULL, OPT_CONTROL},
+    {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
+    {"control-self", no_argument, NULL, OPT_CONTROL_SELF},
     {"coalesce", required_argument, NULL, OPT_COALESCE},
     /* Not keys of the configuration file: */
     {"config", required_argument, NULL, 'c'},
@@ -260,6 +271,12 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 	case OPT_CONTROL:
 		return text_option(opt->control, sizeof opt->control, "--control", arg, err,
 		                   errlen);
+	case OPT_CONTROL_GROUP:
+		return text_option(opt->control_group, sizeof opt->control_group, "--control-group",
+		                   arg, err, errlen);
+	case OPT_CONTROL_SELF:
+		opt->control_self = strcmp(arg, "no") != 0;
+		return 0;
 	default:
 		snprintf(err, errlen, "option %d cannot be set here", id);
 		return -1;
@@ -798,17 +815,29 @@ static int make_tick(void)
  * a foreground qund started by someone who cannot write /run/qun still
  * serves, without it.  An explicit path, or any path for a daemon, must
  * work.  When we are to drop privileges, the socket (and a directory we
- * made for it) goes to that user, who must be able to remove it at exit.
+ * made for it) goes to that user, who must be able to remove it at exit;
+ * the socket's group is the control group, if there is one, so that its
+ * members get through the file's mode.  Who may use it: root; whoever
+ * started qund, unless it becomes another user with -u (then that user
+ * only with --control-self: other processes may run as it); the control
+ * group's members.
  */
 static void open_control(struct server *s, const struct options *opt)
 {
-	char err[PATH_MAX + 128];
+	const struct control_config cfg = {
+	    .user = opt->uid,
+	    .allow_self = !opt->drop || opt->control_self,
+	    .group = opt->control_gid,
+	    .group_name = opt->control_group,
+	    .lang = opt->lang,
+	};
+	gid_t group = opt->control_gid != (gid_t)-1 ? opt->control_gid : opt->gid;
+	char err[PATH_MAX + 256];
 
 	if (strcmp(opt->control, "none") == 0)
 		return;
-	if (rundir_prepare(opt->control, opt->drop ? opt->uid : (uid_t)-1, opt->gid, err,
-	                   sizeof err) < 0 ||
-	    control_open(&s->ctl, opt->control, on_control_request, s, err, sizeof err) < 0) {
+	if (rundir_prepare(opt->control, opt->uid, opt->gid, err, sizeof err) < 0 ||
+	    control_open(&s->ctl, opt->control, &cfg, on_control_request, s, err, sizeof err) < 0) {
 		s->ctl = NULL;
 		if (opt->control_default && !opt->daemonize) {
 			log_warnx("no control socket: %s (see --control)", err);
@@ -816,7 +845,7 @@ static void open_control(struct server *s, const struct options *opt)
 		}
 		fatalx("control socket: %s", err);
 	}
-	if (opt->drop && control_chown(s->ctl, opt->uid, opt->gid, err, sizeof err) < 0)
+	if (control_chown(s->ctl, opt->uid, group, err, sizeof err) < 0)
 		fatalx("%s", err);
 }
 
@@ -974,14 +1003,20 @@ int main(int argc, char **argv)
 		daemon_close_inherited();
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
+	opt.uid = (uid_t)-1; /* without -u: nobody to become, to trust or to hand files to */
+	opt.gid = (gid_t)-1;
 	if (opt.user[0] != '\0') {
 		if (priv_lookup(opt.user, &opt.uid, &opt.gid, err, sizeof err) < 0)
 			fatalx("--user: %s", err);
 		opt.drop = 1;
 	}
+	opt.control_gid = (gid_t)-1;
+	if (opt.control_group[0] != '\0' &&
+	    group_lookup(opt.control_group, &opt.control_gid, err, sizeof err) < 0)
+		fatalx("--control-group: %s", err);
 	/* A log file is opened here, so that a bad path is reported on the terminal. */
 	if (opt.log[0] != '\0' && strcmp(opt.log, "syslog") != 0 &&
-	    log_to_file(opt.log, err, sizeof err) < 0)
+	    log_to_file(opt.log, opt.uid, err, sizeof err) < 0)
 		fatalx("--log: %s", err);
 	if (opt.daemonize) {
 		switch (daemon_fork(&ready_fd, msg, sizeof msg)) {
@@ -1003,9 +1038,9 @@ int main(int argc, char **argv)
 
 	memset(&s, 0, sizeof s);
 	s.started = now_ms();
-	if (opt.pidfile[0] != '\0' && (rundir_prepare(opt.pidfile, opt.drop ? opt.uid : (uid_t)-1,
-	                                              opt.gid, err, sizeof err) < 0 ||
-	                               pidfile_create(&pf, opt.pidfile, err, sizeof err) < 0))
+	if (opt.pidfile[0] != '\0' &&
+	    (rundir_prepare(opt.pidfile, opt.uid, opt.gid, err, sizeof err) < 0 ||
+	     pidfile_create(&pf, opt.pidfile, opt.uid, err, sizeof err) < 0))
 		fatalx("%s", err);
 	setup(&s, &opt);
 	snprintf(msg, sizeof msg, "listening on %s", net_local_name(s.udp, name, sizeof name));

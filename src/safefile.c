@@ -55,30 +55,36 @@ static void describe_trusted(uid_t user, char *out, size_t size)
 		snprintf(out, size, "root");
 }
 
-/* Is st, the directory dir on the way to file, one to trust?  -1 with the reason in err if not. */
+/*
+ * Is st, the directory dir on the way to file, one to trust?  -1 with the
+ * reason in err if not ("FILE: " in front unless file is dir itself).
+ */
 static int check_dir(const struct stat *st, const char *file, const char *dir, uid_t user,
                      char *err, size_t errlen)
 {
 	char who[96], trusted[256];
+	const char *sep = ": ";
 
+	if (strcmp(file, dir) == 0)
+		file = sep = "";
 	if (!S_ISDIR(st->st_mode)) {
-		snprintf(err, errlen, "%s: %s is not a directory", file, dir);
+		snprintf(err, errlen, "%s%s%s is not a directory", file, sep, dir);
 		return -1;
 	}
 	if (!trusted_owner(st->st_uid, user)) {
 		describe_uid(st->st_uid, who, sizeof who);
 		describe_trusted(user, trusted, sizeof trusted);
 		snprintf(err, errlen,
-		         "%s: directory %s belongs to %s, not to %s: its owner could swap the "
+		         "%s%sdirectory %s belongs to %s, not to %s: its owner could swap the "
 		         "files in it, so it is not used",
-		         file, dir, who, trusted);
+		         file, sep, dir, who, trusted);
 		return -1;
 	}
 	if ((st->st_mode & S_IWOTH) != 0 && (st->st_mode & S_ISVTX) == 0) {
 		snprintf(err, errlen,
-		         "%s: directory %s is writable by every user and has no sticky bit: anyone "
+		         "%s%sdirectory %s is writable by every user and has no sticky bit: anyone "
 		         "could swap the files in it, so it is not used (chmod o-w or chmod +t it)",
-		         file, dir);
+		         file, sep, dir);
 		return -1;
 	}
 	return 0;
@@ -295,13 +301,51 @@ static int open_in(int dfd, const char *base, int flags, mode_t mode, int *creat
 	return fd;
 }
 
+/*
+ * Is fd, just opened at path, a file to use?  A regular file, one link, a
+ * trusted owner.  Then blocking again, and truncated if flags ask.
+ */
+static int check_file(int fd, const char *path, int flags, uid_t user, char *err, size_t errlen)
+{
+	char who[96], trusted[256];
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return -1;
+	}
+	if (st.st_nlink != 1) {
+		snprintf(err, errlen,
+		         "%s has %lu names (hard links): refusing a file that may be another's",
+		         path, (unsigned long)st.st_nlink);
+		return -1;
+	}
+	if (!trusted_owner(st.st_uid, user)) {
+		describe_uid(st.st_uid, who, sizeof who);
+		describe_trusted(user, trusted, sizeof trusted);
+		snprintf(err, errlen, "%s belongs to %s, not to %s: refusing to use it", path, who,
+		         trusted);
+		return -1;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    ((flags & O_TRUNC) && ftruncate(fd, 0) < 0)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int safefile_open(const char *path, int flags, mode_t mode, uid_t user, int *created, char *err,
                   size_t errlen)
 {
-	char dir[PATH_MAX], base[NAME_MAX + 1], who[96], trusted[256];
+	char dir[PATH_MAX], base[NAME_MAX + 1];
 	struct walk w;
-	struct stat st;
-	int fd, fl, e, how;
+	int fd, e, how;
 
 	*created = 0;
 	if (split_path(path, dir, sizeof dir, base, sizeof base, err, errlen) < 0 ||
@@ -322,28 +366,12 @@ int safefile_open(const char *path, int flags, mode_t mode, uid_t user, int *cre
 			snprintf(err, errlen, "%s: %s", path, strerror(e));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
-	} else if (st.st_nlink != 1) {
-		snprintf(err, errlen,
-		         "%s has %lu names (hard links): refusing a file that may be another's",
-		         path, (unsigned long)st.st_nlink);
-	} else if (!trusted_owner(st.st_uid, user)) {
-		describe_uid(st.st_uid, who, sizeof who);
-		describe_trusted(user, trusted, sizeof trusted);
-		snprintf(err, errlen, "%s belongs to %s, not to %s: refusing to use it", path, who,
-		         trusted);
-	} else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-	           ((flags & O_TRUNC) && ftruncate(fd, 0) < 0)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	} else {
-		return fd;
+	if (check_file(fd, path, flags, user, err, errlen) < 0) {
+		close(fd);
+		*created = 0;
+		return -1;
 	}
-	close(fd);
-	*created = 0;
-	return -1;
+	return fd;
 }
 
 int safefile_mkdir(const char *dir, mode_t mode, uid_t user, gid_t group, int *created, char *err,

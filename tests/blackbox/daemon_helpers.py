@@ -344,11 +344,21 @@ class Reply:
         return "Reply(rc=%r, out=%r, err=%r)" % (self.rc, self.out, self.err)
 
 
-def qunctl(sock, *args, as_nobody=False, timeout=WAIT):
-    """Run qunctl -s SOCK ARGS...; optionally as the unprivileged user nobody."""
+def as_user(argv, uid, gid, groups=()):
+    """argv run as uid:gid with exactly the supplementary groups given (setpriv; needs root)."""
+    ids = ["--reuid=%s" % uid, "--regid=%s" % gid]
+    ids += ["--groups=%s" % ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+    return ["setpriv"] + ids + list(argv)
+
+
+def qunctl(sock, *args, as_nobody=False, user=None, timeout=WAIT):
+    """Run qunctl -s SOCK ARGS...; optionally as the unprivileged user nobody, or as
+    user = (uid, gid, supplementary groups)."""
     argv = [QUNCTL, "-s", sock] + list(args)
     if as_nobody:
-        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + argv
+        argv = as_user(argv, "nobody", "nogroup")
+    elif user is not None:
+        argv = as_user(argv, *user)
     return Reply(subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                 timeout=timeout, env=env()))
 

@@ -2,7 +2,8 @@
 """Every qunctl command end to end against a real qund (foreground, with
 --legacy so that scripted v1 peers can be members), in text and --json;
 bans and mutes against clients that reconnect; the socket's permissions
-against an unprivileged user; the console running the same commands."""
+and peer check against an unprivileged user; the console running the same
+commands.  The attacks of other local users are in test_local_attacks.py."""
 
 import grp
 import json
@@ -425,10 +426,12 @@ def test_socket_mode_and_peer_credentials_logged(srv):
 
 @pytest.mark.skipif(not can_setpriv(), reason="needs root and setpriv to act as nobody")
 def test_unprivileged_user_is_refused():
-    """nobody cannot use the socket (mode 0660, root's); given the group, it can: the mode
-    decides, not the path."""
+    """nobody cannot open the socket (mode 0660, root's).  Let through the file's mode (the
+    socket's group made nogroup), it is still refused on its credentials (SO_PEERCRED):
+    status 3 and the reason, and the refusal is logged.  With --control-group nogroup it may
+    use the socket (THREATS.md S23)."""
     d = tempfile.mkdtemp(prefix="qun-test-")
-    os.chmod(d, 0o755)  # every user may reach the socket; its own mode decides
+    os.chmod(d, 0o755)  # every user may reach the socket; its mode and the peer check decide
     fg = Foreground(d)
     try:
         r = qunctl(fg.control, "who", as_nobody=True)
@@ -436,6 +439,22 @@ def test_unprivileged_user_is_refused():
         assert "Permission denied" in r.err, r
         assert fg.ctl("who").rc == 0  # the server is fine
         os.chown(fg.control, 0, grp.getgrnam("nogroup").gr_gid)
+        r = qunctl(fg.control, "who", as_nobody=True)
+        assert (r.rc, r.out) == (3, ""), r
+        assert r.err == ("qunctl: 拒绝访问：uid 65534 无权使用 qund 的控制套接字（可以使用的：root；"
+                         "见 qund(8) 的 --control-group）\n"), r
+        assert fg.wait_stderr("control: refused uid 65534 gid 65534 pid ")
+        assert fg.wait_stderr("(allowed: root): who")
+        assert fg.ctl("who").rc == 0
+    finally:
+        assert fg.cleanup() == []
+        shutil.rmtree(d, ignore_errors=True)
+    d = tempfile.mkdtemp(prefix="qun-test-")
+    os.chmod(d, 0o755)
+    fg = Foreground(d, args=["--control-group", "nogroup"])
+    try:
+        st = os.stat(fg.control)
+        assert (st.st_uid, st.st_gid) == (0, grp.getgrnam("nogroup").gr_gid)
         r = qunctl(fg.control, "who", as_nobody=True)
         assert r.rc == 0, r
         assert fg.wait_stderr("control: uid 65534 gid 65534 ")
@@ -456,6 +475,10 @@ def test_qunctl_usage():
     assert r.returncode == 2 and b"usage: qunctl" in r.stderr
     r = subprocess.run([QUNCTL, "-h"], capture_output=True, timeout=WAIT)
     assert r.returncode == 0 and b"ban NAME|ADDR [DURATION]" in r.stdout
+    assert b"-u, --server-user USER" in r.stdout
+    r = subprocess.run([QUNCTL, "-u", "no-such-user-qun", "who"], capture_output=True,
+                       timeout=WAIT)
+    assert r.returncode == 2 and b"--server-user: no such user: no-such-user-qun" in r.stderr
     r = subprocess.run([QUNCTL, "-s", "/nonexistent", "say", "a\nb"], capture_output=True,
                        timeout=WAIT)
     assert r.returncode == 2 and b"line break" in r.stderr

@@ -1,11 +1,12 @@
 /* test_log.c - unit tests of src/log.c: the refusal rate limit, and logging to a file that is
- * reopened. */
+ * reopened (never through a symbolic link) and handed over only if the log made it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ static void file_log_lines_and_reopen(void **state)
 	snprintf(moved, sizeof moved, "%s/qund.log.1", dir);
 	umask(022);
 	log_init("/usr/sbin/qund");
-	assert_int_equal(log_to_file(path, err, sizeof err), 0);
+	assert_int_equal(log_to_file(path, (uid_t)-1, err, sizeof err), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
 	log_info("first %d", 1);
@@ -119,7 +120,7 @@ static void file_log_refuses_bad_path(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(log_to_file("/nonexistent-dir/qund.log", err, sizeof err), -1);
+	assert_int_equal(log_to_file("/nonexistent-dir/qund.log", (uid_t)-1, err, sizeof err), -1);
 	assert_string_equal(err, "/nonexistent-dir/qund.log: No such file or directory");
 }
 
@@ -130,13 +131,69 @@ static void reopen_failure_keeps_old_file(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/qund.log", dir);
-	assert_int_equal(log_to_file(path, err, sizeof err), 0);
+	assert_int_equal(log_to_file(path, (uid_t)-1, err, sizeof err), 0);
 	/* The directory goes: the name cannot be opened again. */
 	unlink(path);
 	assert_int_equal(rmdir(dir), 0);
 	assert_int_equal(log_reopen(err, sizeof err), -1);
 	assert_non_null(strstr(err, "No such file or directory"));
 	log_info("goes to the old (unlinked) file without crashing");
+}
+
+/* logrotate's place is taken by a link to another file: the reopen refuses it, the old file goes
+ * on.
+ */
+static void reopen_refuses_a_symlink(void **state)
+{
+	char dir[] = "/tmp/test_log_XXXXXX", path[64], moved[64], secret[64], err[256];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/qund.log", dir);
+	snprintf(moved, sizeof moved, "%s/qund.log.1", dir);
+	snprintf(secret, sizeof secret, "%s/secret", dir);
+	assert_int_equal(log_to_file(path, (uid_t)-1, err, sizeof err), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(close(open(secret, O_WRONLY | O_CREAT, 0600)), 0);
+	assert_int_equal(symlink(secret, path), 0);
+	assert_int_equal(log_reopen(err, sizeof err), -1);
+	assert_non_null(strstr(err, "is a symbolic link: refusing to follow it"));
+	log_info("still in the moved file");
+	assert_non_null(strstr(slurp(moved), "still in the moved file"));
+	assert_int_equal(stat(secret, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	unlink(path);
+	unlink(moved);
+	unlink(secret);
+	rmdir(dir);
+}
+
+/* log_chown hands over a file the log created, and leaves one that was there alone. */
+static void chown_only_a_file_it_created(void **state)
+{
+	char dir[] = "/tmp/test_log_XXXXXX", path[64], err[256];
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip(); /* giving a file away needs root */
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/qund.log", dir);
+	assert_int_equal(log_to_file(path, 4242, err, sizeof err), 0);
+	assert_int_equal(log_chown(4242, 4242, err, sizeof err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 4242);
+	/* Found, not made: its owner stays. */
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(log_to_file(path, 4242, err, sizeof err), 0);
+	assert_int_equal(log_chown(4242, 4242, err, sizeof err), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	unlink(path);
+	rmdir(dir);
 }
 
 int main(void)
@@ -148,6 +205,8 @@ int main(void)
 	    cmocka_unit_test(file_log_lines_and_reopen),
 	    cmocka_unit_test(file_log_refuses_bad_path),
 	    cmocka_unit_test(reopen_failure_keeps_old_file),
+	    cmocka_unit_test(reopen_refuses_a_symlink),
+	    cmocka_unit_test(chown_only_a_file_it_created),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
