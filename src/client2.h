@@ -83,6 +83,7 @@ struct c2 {
 	enum c2_state state;
 	struct c2_callbacks cb;
 	char name[QUN_MAX_NAME + 1];
+	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
 	uint64_t nonce, sid;
 	uint8_t cookie[V2_COOKIE_LEN];
 	struct rel rel;
@@ -98,7 +99,7 @@ struct c2 {
 	int ack_now;            /* something is missing or repeated: ack at the next poll */
 	uint64_t ack_since;     /* ms: when the first of the unacked DATA arrived */
 	int quitting;
-	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
+	int quit_waits;   /* c2_quit came while a WHO was in flight: QUIT follows its answer */
 	uint32_t next_id; /* the next message's id (V2_ID): random start, then one up each */
 	/*
 	 * What we said that the server has not acknowledged whole, oldest
@@ -115,9 +116,8 @@ struct c2 {
 	 * its answer came would be refused as flooding: PROTOCOL-v2.md, "/me
 	 * and /who") shares its answer, at most a round trip old.
 	 */
-	unsigned who_asks;
 	uint64_t who_by; /* ms: the WHO in flight is given up; 0 until c2_poll sets it */
-	int quit_waits;  /* c2_quit came while a WHO was in flight: QUIT follows its answer */
+	unsigned who_asks;
 	/* An event arriving in pieces. */
 	char asm_text[V2_MAX_TEXT];
 	size_t asm_len;

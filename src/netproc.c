@@ -32,7 +32,7 @@
  * fill memory.
  */
 static int net_stderr = -1;
-#define NET_STDERR_MAX (1024 * 1024)
+#define NET_STDERR_MAX ((rlim_t)1024 * 1024)
 
 int net_connect(struct net_session *s, char *err, size_t errlen)
 {
