@@ -96,7 +96,11 @@ def rss(pid):
 def qund_argv(build, legacy, members, control):
     argv = [os.path.join(build, "qund"), "-b", "127.0.0.1", "-p", "0", "--lang", "en",
             "--max-members", str(members + 100), "--max-per-address", str(members + 100),
-            "--flood-burst", "1000000", "--flood-rate", "1000000", "--control", control]
+            "--flood-burst", "1000000", "--flood-rate", "1000000", "--control", control,
+            # v1's containment (--legacy): the load generators are v1 logins en masse,
+            # and the memory run's members never speak (the idle timeout still holds).
+            "--max-v1", str(members + 100), "--v1-login-burst", "1000000",
+            "--v1-login-rate", "1000000", "--v1-login-timeout", "86400"]
     if legacy:
         argv.append("--legacy")
     return argv

@@ -55,6 +55,12 @@ static const struct room_config cfg = {
     .flood_rate = 2,
     .keepalive_timeout = 90000,
     .idle_timeout = 3600000,
+    .prefix_v4 = 32,
+    .prefix_v6 = 64, /* the four addresses of 2001:db8::/64 are one */
+    .max_v1 = 40,    /* below max_members, so that it binds */
+    .v1_login_burst = 20,
+    .v1_login_rate = 5,
+    .v1_login_timeout = 30000,
 };
 
 static const char *const names[] = {
@@ -221,13 +227,14 @@ static void set_v6(struct peer_addr *a, const char *ip, uint16_t port, uint32_t 
 /*
  * Four ports on one IP (one more than the per-IP cap of 3), the first
  * address again as IPv4-mapped IPv6 (the same peer: canonical keys), IPv6
- * loopback, one link-local address under two scope ids, and then 64 more
- * IPs, enough for the room's and the session table's hash tables to grow.
+ * loopback, one link-local address under two scope ids, then 60 more IPs,
+ * enough for the room's and the session table's hash tables to grow, and
+ * four addresses of one IPv6 /64 (one more than the cap again).
  */
 static void setup_addrs(void)
 {
 	static int done;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	int i, j;
 
 	if (done)
@@ -241,9 +248,13 @@ static void setup_addrs(void)
 	set_v6(&H.addr[5], "::1", 40001, 0);
 	set_v6(&H.addr[6], "fe80::1", 40001, 1);
 	set_v6(&H.addr[7], "fe80::1", 40001, 2);
-	for (i = 8; i < NADDR; i++) {
+	for (i = 8; i < NADDR - 4; i++) {
 		snprintf(ip, sizeof ip, "127.1.0.%d", i - 7);
 		set_v4(&H.addr[i], ip, 40001);
+	}
+	for (i = NADDR - 4; i < NADDR; i++) {
+		snprintf(ip, sizeof ip, "2001:db8::%x:%x", (i * 7919) & 0xffff, i);
+		set_v6(&H.addr[i], ip, 40001, 0);
 	}
 	for (i = 0; i < NADDR; i++) {
 		for (j = 0; j < i && !addr_equal(&H.addr[i], &H.addr[j]); j++)
@@ -257,12 +268,14 @@ static void setup_addrs(void)
 static void check_room(void)
 {
 	const struct room *r = H.s.room;
-	size_t n = room_count(r), i, j, same_ip;
+	size_t n = room_count(r), i, j, same_net, v1 = 0;
 
 	FZ_CHECK(n <= cfg.max_members, "%zu members, at most %zu", n, cfg.max_members);
+	FZ_CHECK(room_count_v1(r) <= cfg.max_v1, "%zu v1 members, at most %zu", room_count_v1(r),
+	         cfg.max_v1);
 	for (i = 0; i < n; i++) {
 		const struct member *m = room_member(r, i);
-		uint8_t ki[ADDR_KEY_MAX], kj[ADDR_KEY_MAX];
+		uint8_t ki[ADDR_NET_MAX], kj[ADDR_NET_MAX];
 		size_t li;
 
 		FZ_CHECK(m != NULL, "member %zu is NULL", i);
@@ -271,11 +284,14 @@ static void check_room(void)
 		FZ_CHECK(room_find_name(r, m->name, strlen(m->name)) == m, "%s not found by name",
 		         m->name);
 		FZ_CHECK(room_find_addr(r, &m->addr) == m, "%s not found by address", m->name);
-		li = addr_key(&m->addr, ki);
-		same_ip = 0;
+		v1 += m->proto == 1;
+		FZ_CHECK(!m->unproven || (m->proto == 1 && !m->keepalive),
+		         "%s is unproven but no silent v1 member", m->name);
+		li = addr_net_key(&m->addr, cfg.prefix_v4, cfg.prefix_v6, ki);
+		same_net = 0;
 		for (j = 0; j < n; j++) {
 			const struct member *o = room_member(r, j);
-			size_t lj = addr_key(&o->addr, kj);
+			size_t lj = addr_net_key(&o->addr, cfg.prefix_v4, cfg.prefix_v6, kj);
 
 			if (j != i) {
 				FZ_CHECK(strcmp(member_key(m), member_key(o)) != 0,
@@ -283,11 +299,15 @@ static void check_room(void)
 				FZ_CHECK(!addr_equal(&m->addr, &o->addr),
 				         "%s and %s share an address", m->name, o->name);
 			}
-			if (li == lj && memcmp(ki + 3, kj + 3, li - 3) == 0)
-				same_ip++;
+			/* The per-address cap: per network, v1 and the rest counted apart. */
+			if (li == lj && memcmp(ki, kj, li) == 0 &&
+			    (m->proto == 1) == (o->proto == 1))
+				same_net++;
 		}
-		FZ_CHECK(same_ip <= cfg.max_per_address, "%zu members from one IP", same_ip);
+		FZ_CHECK(same_net <= cfg.max_per_address, "%zu members from one network", same_net);
 	}
+	FZ_CHECK(v1 == room_count_v1(r), "%zu v1 members, the room counts %zu", v1,
+	         room_count_v1(r));
 }
 
 static int member_at(int k)

@@ -38,6 +38,33 @@ size_t addr_key(const struct peer_addr *a, uint8_t key[ADDR_KEY_MAX])
 	}
 }
 
+/* Keep the first bits of the n-byte address at p, clear the rest. */
+static void mask_bits(uint8_t *p, size_t n, unsigned bits)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (bits < 8)
+			p[i] &= (uint8_t)(0xff00u >> bits);
+		bits = bits < 8 ? 0 : bits - 8;
+	}
+}
+
+size_t addr_net_key(const struct peer_addr *a, unsigned v4_bits, unsigned v6_bits,
+                    uint8_t key[ADDR_NET_MAX])
+{
+	uint8_t k[ADDR_KEY_MAX];
+	size_t len = addr_key(a, k);
+
+	/* Key layout: family (1), port (2), address (4 or 16), IPv6 scope id (4). */
+	if (len == 0)
+		return 0;
+	key[0] = k[0];
+	memcpy(key + 1, k + 3, len - 3);
+	mask_bits(key + 1, k[0] == 4 ? 4 : 16, k[0] == 4 ? v4_bits : v6_bits);
+	return len - 2;
+}
+
 int addr_equal(const struct peer_addr *a, const struct peer_addr *b)
 {
 	uint8_t ka[ADDR_KEY_MAX], kb[ADDR_KEY_MAX];

@@ -38,6 +38,23 @@ struct peer_addr {
  */
 size_t addr_key(const struct peer_addr *a, uint8_t key[ADDR_KEY_MAX]);
 
+/* Longest network key: family (1) + address (16) + scope id (4). */
+#define ADDR_NET_MAX 21
+
+/*
+ * Write the key of the network a is in: the family, then the address with
+ * every bit after the first v4_bits (IPv4, IPv4-mapped included) or
+ * v6_bits (IPv6) cleared, then the IPv6 scope id; never the port.  Two
+ * peers are in the same network exactly when their keys are equal.  Bits
+ * past the address's width count as all of it (so 32 and 128 mean "this
+ * address").  It is how limits meant for one party count addresses that
+ * party gets in bulk: an IPv6 host typically has a whole /64 to itself
+ * (RFC 4291, RFC 8981), so counting IPv6 addresses one by one counts
+ * nothing.  Returns the key length, or 0 for an unsupported family.
+ */
+size_t addr_net_key(const struct peer_addr *a, unsigned v4_bits, unsigned v6_bits,
+                    uint8_t key[ADDR_NET_MAX]);
+
 /* Returns 1 if a and b are the same peer (same canonical key), else 0. */
 int addr_equal(const struct peer_addr *a, const struct peer_addr *b);
 

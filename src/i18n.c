@@ -75,6 +75,7 @@ static const char *const err_texts[][2] = {
     [QERR_TOO_MANY] = {"此 IP 人数已满", "too many from this IP"},
     [QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
     [QERR_MUTED] = {"你已被禁言", "you are muted"},
+    [QERR_V1_BUSY] = {"v1 繁忙，请稍后", "v1 busy; try later"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -126,6 +127,17 @@ static const char *const ui_texts[][2] = {
     [UI_ME_USAGE] = {"用法：/me 动作", "usage: /me ACTION"},
     [UI_NET_DIED] = {"网络进程意外结束", "the network process ended unexpectedly"},
     [UI_LOST] = {"有 %s 条消息来得太快，没能显示", "%s messages came too fast to be shown"},
+    [UI_LEGACY_WARNING] =
+        {"警告：--legacy 打开了协议 v1。v1 只凭来源地址认人：谁能伪造某个 v1 成员的地址，"
+         "谁就能以他的名义发言和退出，不知道端口也能把所有端口挨个试一遍；v1 的内容在网络上"
+         "是明文。v1 成员有人数上限（--max-v1）和登录速率限制，登录后既没发 P 也没说话的成员很快"
+         "被请出。"
+         "详见 qund(8)。",
+         "warning: --legacy turns on protocol v1, which trusts source addresses: anyone "
+         "who can forge a v1 member's address can speak and quit as that member, even "
+         "blindly, by trying every port; v1 is clear text on the network. v1 members are "
+         "capped (--max-v1), their logins rate-limited, and those that sent no P, C or A "
+         "since logging in soon evicted. See qund(8)."},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

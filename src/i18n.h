@@ -29,6 +29,7 @@ enum qerr {
 	QERR_TOO_MANY,     /* too many members from this IP address */
 	QERR_BANNED,       /* the operator banned this name or address */
 	QERR_MUTED,        /* the operator muted this name */
+	QERR_V1_BUSY,      /* v1 only: the v1 members' cap or login rate (room_join_v1) */
 	QERR_COUNT
 };
 
@@ -60,7 +61,8 @@ enum ui_text {
 	UI_WHO_NO_REPLY,
 	UI_ME_USAGE,
 	UI_NET_DIED,
-	UI_LOST, /* %s = how many */
+	UI_LOST,           /* %s = how many */
+	UI_LEGACY_WARNING, /* qund --legacy: what protocol v1 exposes */
 	UI_COUNT
 };
 

@@ -174,9 +174,8 @@ void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, 
 		return;
 	switch (req.cmd) {
 	case V1_LOGIN:
-		room_join(s->room, from, req.name, req.name_len, now, &o);
-		if (o.reply == REPLY_OK && o.has_event)
-			room_attach(s->room, o.exclude, 1, NULL);
+		/* v1 logins are contained: their own cap, rate and short leash (room.h). */
+		room_join_v1(s->room, from, req.name, req.name_len, now, &o);
 		break;
 	case V1_CHAT:
 		room_say(s->room, from, req.name, req.name_len, req.text, req.text_len, now, &o);

@@ -49,6 +49,8 @@ struct options {
 	enum lang lang;
 	int legacy;
 	unsigned long idle_timeout, keepalive_timeout, max_members, max_per_address;
+	unsigned long prefix_v4, prefix_v6; /* what --max-per-address counts as one address */
+	unsigned long max_v1, v1_login_burst, v1_login_rate, v1_login_timeout; /* --legacy */
 	unsigned long flood_burst, flood_rate;
 	unsigned long coalesce_us; /* receive moderation's pause; 0 = never pause */
 	int daemonize;
@@ -71,8 +73,10 @@ static const char usage_text[] =
     "            [-u USER] [--control PATH|none] [--control-group GROUP] [--control-self]\n"
     "            [--pidfile FILE] [--log FILE|syslog]\n"
     "            [--idle-timeout SECS] [--keepalive-timeout SECS] [--max-members N]\n"
-    "            [--max-per-address N] [--flood-burst N] [--flood-rate N]\n"
-    "            [--coalesce USECS] [-h] [-V]\n";
+    "            [--max-per-address N] [--per-address-prefix-v4 BITS]\n"
+    "            [--per-address-prefix-v6 BITS] [--flood-burst N] [--flood-rate N]\n"
+    "            [--max-v1 N] [--v1-login-burst N] [--v1-login-rate N]\n"
+    "            [--v1-login-timeout SECS] [--coalesce USECS] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -108,9 +112,22 @@ static void __attribute__((noreturn)) usage(int status)
 		    "                             evict clients that sent keepalives after SECS of "
 		    "silence (90)\n"
 		    "      --max-members N        room capacity (1024)\n"
-		    "      --max-per-address N    members from one IP address (8)\n"
+		    "      --max-per-address N    members from one IP address (8), where ...\n"
+		    "      --per-address-prefix-v4 BITS\n"
+		    "                             ... an IPv4 address is its first BITS bits (32)\n"
+		    "      --per-address-prefix-v6 BITS\n"
+		    "                             ... and an IPv6 address its first BITS (64)\n"
 		    "      --flood-burst N        messages a member may send at once (5)\n"
 		    "      --flood-rate N         ... and then per second (2)\n"
+		    "      --max-v1 N             with --legacy: v1 members at most (64)\n"
+		    "      --v1-login-burst N     new v1 members at once from one /24 or /64 "
+		    "(32) ...\n"
+		    "      --v1-login-rate N      ... then per second (4); four times both in "
+		    "total\n"
+		    "      --v1-login-timeout SECS\n"
+		    "                             evict a v1 member that sent no P, C or A since "
+		    "its L\n"
+		    "                             after SECS of silence (30)\n"
 		    "      --coalesce USECS       under heavy load, let a trickle of datagrams\n"
 		    "                             gather for USECS before reading it (250; 0: "
 		    "off)\n"
@@ -153,6 +170,12 @@ enum {
 	OPT_CONTROL_GROUP,
 	OPT_CONTROL_SELF,
 	OPT_COALESCE,
+	OPT_PREFIX_V4,
+	OPT_PREFIX_V6,
+	OPT_MAX_V1,
+	OPT_V1_BURST,
+	OPT_V1_RATE,
+	OPT_V1_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -174,6 +197,12 @@ static const struct option longopts[] = {
     {"control-group", required_argument, NULL, OPT_CONTROL_GROUP},
     {"control-self", no_argument, NULL, OPT_CONTROL_SELF},
     {"coalesce", required_argument, NULL, OPT_COALESCE},
+    {"per-address-prefix-v4", required_argument, NULL, OPT_PREFIX_V4},
+    {"per-address-prefix-v6", required_argument, NULL, OPT_PREFIX_V6},
+    {"max-v1", required_argument, NULL, OPT_MAX_V1},
+    {"v1-login-burst", required_argument, NULL, OPT_V1_BURST},
+    {"v1-login-rate", required_argument, NULL, OPT_V1_RATE},
+    {"v1-login-timeout", required_argument, NULL, OPT_V1_TIMEOUT},
     /* Not keys of the configuration file: */
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
@@ -255,6 +284,23 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 	case OPT_COALESCE:
 		return numeric_option("--coalesce", arg, 0, COALESCE_MAX_US, &opt->coalesce_us, err,
 		                      errlen);
+	case OPT_PREFIX_V4:
+		return numeric_option("--per-address-prefix-v4", arg, 1, 32, &opt->prefix_v4, err,
+		                      errlen);
+	case OPT_PREFIX_V6:
+		return numeric_option("--per-address-prefix-v6", arg, 1, 128, &opt->prefix_v6, err,
+		                      errlen);
+	case OPT_MAX_V1:
+		return numeric_option("--max-v1", arg, 1, 1000000, &opt->max_v1, err, errlen);
+	case OPT_V1_BURST:
+		return numeric_option("--v1-login-burst", arg, 1, 1000000, &opt->v1_login_burst,
+		                      err, errlen);
+	case OPT_V1_RATE:
+		return numeric_option("--v1-login-rate", arg, 1, 1000000, &opt->v1_login_rate, err,
+		                      errlen);
+	case OPT_V1_TIMEOUT:
+		return numeric_option("--v1-login-timeout", arg, 1, 86400UL * 365,
+		                      &opt->v1_login_timeout, err, errlen);
 	case OPT_LEGACY:
 		opt->legacy = strcmp(arg, "no") != 0;
 		return 0;
@@ -356,6 +402,12 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	opt->keepalive_timeout = 90;
 	opt->max_members = 1024;
 	opt->max_per_address = 8;
+	opt->prefix_v4 = 32; /* one IPv4 address: hosts rarely get more than one */
+	opt->prefix_v6 = 64; /* one IPv6 /64: what a host gets to pick addresses from */
+	opt->max_v1 = 64;
+	opt->v1_login_burst = 32; /* a classroom behind one /24 logs in at once */
+	opt->v1_login_rate = 4;
+	opt->v1_login_timeout = 30;
 	opt->flood_burst = 5;
 	opt->flood_rate = 2;
 	opt->coalesce_us = COALESCE_DEFAULT_US;
@@ -869,6 +921,12 @@ static void setup(struct server *s, const struct options *opt)
 	    .flood_rate = (unsigned)opt->flood_rate,
 	    .keepalive_timeout = (uint64_t)opt->keepalive_timeout * 1000,
 	    .idle_timeout = (uint64_t)opt->idle_timeout * 1000,
+	    .prefix_v4 = (unsigned)opt->prefix_v4,
+	    .prefix_v6 = (unsigned)opt->prefix_v6,
+	    .max_v1 = opt->max_v1,
+	    .v1_login_burst = (unsigned)opt->v1_login_burst,
+	    .v1_login_rate = (unsigned)opt->v1_login_rate,
+	    .v1_login_timeout = (uint64_t)opt->v1_login_timeout * 1000,
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
@@ -931,6 +989,9 @@ static void setup(struct server *s, const struct options *opt)
 	/* The first line of output is the contract with scripts: where we listen. */
 	printf("listening on %s\n", net_local_name(s->udp, name, sizeof name));
 	fflush(stdout);
+	/* Whoever turned v1 on is told, every time, what it lets anyone on the path do. */
+	if (s->legacy)
+		log_warnx("%s", ui_text(s->lang, UI_LEGACY_WARNING));
 
 	if (opt->daemonize)
 		return; /* a daemon's standard input is /dev/null: no console */

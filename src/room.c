@@ -14,11 +14,45 @@
  * A list of members ordered by last_heard, oldest first.  Every sign of
  * life moves a member to the tail, so the head is always the next to
  * expire and eviction costs O(1) whatever the room's size.  There is one
- * list per timeout: members that send keepalives, and members that don't.
+ * list per timeout: members that send keepalives, members that don't, and
+ * v1 members that have not yet shown a client behind them (unproven).
  */
 struct lru {
 	struct member *head, *tail;
 };
+
+/*
+ * Members per network (addr_net_key with the configured prefixes), so that
+ * the per-address cap costs O(1) per login.  Open addressing with linear
+ * probing; a slot holds the upper half of the network key's keyed hash
+ * (the lower half chose its first slot) and its count, 8 bytes, since a
+ * large room of distinct addresses has an entry per member.  A lookup
+ * compares two or three slots' 32-bit tags, so about one login in 10^9
+ * meets another network's count (once in some 10,000 fillings of a room
+ * of 100,000), and nobody who does not know the key can make it happen: at
+ * worst a login is refused early.
+ * A slot is empty (count 0), in use, or deleted (NET_GONE); when used and
+ * deleted slots pass half the table, it is rebuilt from the members, twice
+ * as big if more than a quarter is in use.  NULL when the cap cannot bind.
+ * v1 members have a table of their own: a forged v1 login must not take a
+ * v2 client's place at its own address.
+ */
+#define NET_GONE UINT32_MAX
+struct net_slot {
+	uint32_t tag, count;
+};
+struct nets {
+	struct net_slot *slot;
+	size_t size, used, gone; /* size a power of two */
+};
+
+/* Hash slots of the v1 login rate limit (a /24 or /64 each, shared when two collide). */
+#define V1_LIMIT_SLOTS 1024
+/* Everyone together gets V1_LIMIT_ALL times one network's burst and rate. */
+#define V1_LIMIT_ALL 4
+/* The networks of the v1 login rate limit: a site's /24, a subscriber's /64. */
+#define V1_LIMIT_PREFIX_V4 24
+#define V1_LIMIT_PREFIX_V6 64
 
 struct room {
 	struct room_config cfg;
@@ -28,7 +62,11 @@ struct room {
 	size_t nbuckets;         /* a power of two, >= count */
 	struct member **members; /* dense array for iteration */
 	size_t count, cap;
-	struct lru idle, alive; /* never pinged / has pinged */
+	struct lru idle, alive;  /* never pinged / has pinged */
+	struct lru unproven;     /* v1, nothing but L so far: the short v1_login_timeout */
+	struct nets nets, nets1; /* members per network, for max_per_address: v2 / v1 */
+	size_t v1_count;         /* members with proto 1 */
+	struct bucket *v1_limit, v1_limit_all; /* v1 logins: V1_LIMIT_SLOTS by network, and all */
 };
 
 static uint64_t hash_bytes(const struct room *r, const void *p, size_t n)
@@ -93,7 +131,16 @@ static void lru_append(struct lru *l, struct member *m)
 
 static struct lru *lru_of(struct room *r, const struct member *m)
 {
-	return m->keepalive ? &r->alive : &r->idle;
+	return m->keepalive ? &r->alive : m->unproven ? &r->unproven : &r->idle;
+}
+
+/* Move m to the list its new flags say, at the young end: call it before touch(). */
+static void relist(struct room *r, struct member *m, int keepalive, int unproven)
+{
+	lru_remove(lru_of(r, m), m);
+	m->keepalive = (uint8_t)keepalive;
+	m->unproven = (uint8_t)unproven;
+	lru_append(lru_of(r, m), m);
 }
 
 /* Record a sign of life: the member moves to the young end of its list. */
@@ -109,10 +156,24 @@ struct room *room_new(const struct room_config *cfg, const unsigned char hash_ke
 	struct room *r = xcalloc(1, sizeof *r);
 
 	r->cfg = *cfg;
+	if (r->cfg.prefix_v4 == 0)
+		r->cfg.prefix_v4 = 32;
+	if (r->cfg.prefix_v6 == 0)
+		r->cfg.prefix_v6 = 64;
+	if (r->cfg.v1_login_timeout == 0 || r->cfg.v1_login_timeout > r->cfg.idle_timeout)
+		r->cfg.v1_login_timeout = r->cfg.idle_timeout;
 	memcpy(r->hash_key, hash_key, sizeof r->hash_key);
 	r->nbuckets = 64;
 	r->by_name = xcalloc(r->nbuckets, sizeof *r->by_name);
 	r->by_addr = xcalloc(r->nbuckets, sizeof *r->by_addr);
+	if (r->cfg.v1_login_burst > 0)
+		r->v1_limit = xcalloc(V1_LIMIT_SLOTS, sizeof *r->v1_limit);
+	/* Counting per network costs memory; where the cap cannot bind, it is not done. */
+	if (r->cfg.max_per_address > 0 && r->cfg.max_per_address < r->cfg.max_members) {
+		r->nets.size = r->nets1.size = 64;
+		r->nets.slot = xcalloc(r->nets.size, sizeof *r->nets.slot);
+		r->nets1.slot = xcalloc(r->nets1.size, sizeof *r->nets1.slot);
+	}
 	return r;
 }
 
@@ -127,6 +188,9 @@ void room_free(struct room *r)
 	free(r->members);
 	free(r->by_name);
 	free(r->by_addr);
+	free(r->nets.slot);
+	free(r->nets1.slot);
+	free(r->v1_limit);
 	free(r);
 }
 
@@ -202,6 +266,126 @@ size_t room_count(const struct room *r)
 	return r->count;
 }
 
+size_t room_count_v1(const struct room *r)
+{
+	return r->v1_count;
+}
+
+/* ---- members per network (struct nets) ---- */
+
+static uint64_t net_hash(const struct room *r, const struct peer_addr *a)
+{
+	uint8_t key[ADDR_NET_MAX];
+	size_t len = addr_net_key(a, r->cfg.prefix_v4, r->cfg.prefix_v6, key);
+
+	return hash_bytes(r, key, len);
+}
+
+/*
+ * The slot of the network whose key hashed to h (*found 1), or the slot
+ * it would take (*found 0): the first deleted one on its run, else the
+ * empty one that ends the run.  A run always ends: at most half the slots
+ * are used or deleted.
+ */
+static size_t net_find(const struct nets *t, uint64_t h, int *found)
+{
+	size_t mask = t->size - 1, i = (size_t)h & mask, take = SIZE_MAX;
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	for (;; i = (i + 1) & mask) {
+		const struct net_slot *sl = &t->slot[i];
+
+		if (sl->count == 0) {
+			*found = 0;
+			return take != SIZE_MAX ? take : i;
+		}
+		if (sl->count == NET_GONE) {
+			if (take == SIZE_MAX)
+				take = i;
+		} else if (sl->tag == tag) {
+			*found = 1;
+			return i;
+		}
+	}
+}
+
+static void net_insert(struct nets *t, uint64_t h)
+{
+	int found;
+	size_t i = net_find(t, h, &found);
+
+	if (found) {
+		t->slot[i].count++;
+		return;
+	}
+	if (t->slot[i].count == NET_GONE)
+		t->gone--;
+	t->slot[i].tag = (uint32_t)(h >> 32);
+	t->slot[i].count = 1;
+	t->used++;
+}
+
+/* The table that counts members of m's protocol: v1 apart from the rest. */
+static struct nets *nets_of(struct room *r, int v1)
+{
+	return v1 ? &r->nets1 : &r->nets;
+}
+
+/* Count member m's network (m is already in r->members), rebuilding the table when due. */
+static void nets_add(struct room *r, const struct member *m)
+{
+	struct nets *t = nets_of(r, m->proto == 1);
+	size_t i;
+
+	if (t->slot == NULL)
+		return;
+	if ((t->used + t->gone + 1) * 2 <= t->size) {
+		net_insert(t, net_hash(r, &m->addr));
+		return;
+	}
+	/* Rebuilt from the members (m among them): the slots keep too little to rehash. */
+	if ((t->used + 1) * 4 > t->size)
+		t->size *= 2;
+	free(t->slot);
+	t->slot = xcalloc(t->size, sizeof *t->slot);
+	t->used = t->gone = 0;
+	for (i = 0; i < r->count; i++)
+		if ((r->members[i]->proto == 1) == (m->proto == 1))
+			net_insert(t, net_hash(r, &r->members[i]->addr));
+}
+
+/* Stop counting member m's network (m is still in r->members). */
+static void nets_remove(struct room *r, const struct member *m)
+{
+	struct nets *t = nets_of(r, m->proto == 1);
+	int found;
+	size_t i;
+
+	if (t->slot == NULL)
+		return;
+	i = net_find(t, net_hash(r, &m->addr), &found);
+	if (!found)
+		return; /* cannot happen: every member was counted */
+	if (--t->slot[i].count == 0) {
+		t->slot[i].count = NET_GONE;
+		t->used--;
+		t->gone++;
+	}
+}
+
+/* Members of one protocol (v1 or not) in a's network; 0 when the cap cannot bind. */
+static size_t nets_count(const struct room *r, const struct peer_addr *a, int v1)
+{
+	const struct nets *t = v1 ? &r->nets1 : &r->nets;
+	int found;
+	size_t i;
+
+	if (t->slot == NULL)
+		return 0;
+	i = net_find(t, net_hash(r, a), &found);
+	return found ? t->slot[i].count : 0;
+}
+
 const struct member *room_member(const struct room *r, size_t i)
 {
 	return i < r->count ? r->members[i] : NULL;
@@ -269,6 +453,9 @@ static void remove_member(struct room *r, struct member *m)
 {
 	struct member *last = r->members[r->count - 1];
 
+	nets_remove(r, m);
+	if (m->proto == 1)
+		r->v1_count--;
 	unlink_chain(&r->by_name[name_bucket(r, member_skel(m))], m, 1);
 	unlink_chain(&r->by_addr[addr_bucket(r, &m->addr)], m, 0);
 	lru_remove(lru_of(r, m), m);
@@ -334,26 +521,31 @@ static struct member *owner(struct room *r, const struct peer_addr *addr, const 
 }
 
 /*
- * Members whose address has the same IP as a (any port).  A linear scan:
- * it runs once per login, never per message.
+ * May a new v1 member from a's network join now?  A token from both its
+ * network's bucket and everyone's, or from neither: a login refused by one
+ * must not spend the other's.
  */
-static size_t count_from_ip(const struct room *r, const struct peer_addr *a)
+static int v1_login_allowed(struct room *r, const struct peer_addr *a, uint64_t now)
 {
-	uint8_t ka[ADDR_KEY_MAX], km[ADDR_KEY_MAX];
-	size_t la = addr_key(a, ka), i, n = 0;
+	uint8_t key[ADDR_NET_MAX];
+	size_t len = addr_net_key(a, V1_LIMIT_PREFIX_V4, V1_LIMIT_PREFIX_V6, key);
+	unsigned burst = r->cfg.v1_login_burst, rate = r->cfg.v1_login_rate;
+	struct bucket *b, one, all = r->v1_limit_all;
 
-	for (i = 0; i < r->count; i++) {
-		size_t lm = addr_key(&r->members[i]->addr, km);
-
-		/* Key layout: family (1), port (2), address (rest): compare all but the port. */
-		if (lm == la && km[0] == ka[0] && memcmp(km + 3, ka + 3, la - 3) == 0)
-			n++;
-	}
-	return n;
+	if (burst == 0)
+		return 1;
+	b = &r->v1_limit[hash_bytes(r, key, len) % V1_LIMIT_SLOTS];
+	one = *b;
+	if (!bucket_take(&one, now, burst, rate) ||
+	    !bucket_take(&all, now, burst * V1_LIMIT_ALL, rate * V1_LIMIT_ALL))
+		return 0;
+	*b = one;
+	r->v1_limit_all = all;
+	return 1;
 }
 
-void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
-               uint64_t now, struct outcome *o)
+static void join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+                 int v1, uint64_t now, struct outcome *o)
 {
 	char key[QUN_MAX_NAME + 1], skel[CONFUSABLE_KEY_MAX + 1];
 	enum name_status ns;
@@ -392,17 +584,39 @@ void room_join(struct room *r, const struct peer_addr *addr, const char *name, s
 		refuse(o, QERR_ROOM_FULL, 0);
 		return;
 	}
-	/* The scan is O(members): skip it when the cap cannot bind (count < max_members). */
-	if (r->cfg.max_per_address > 0 && r->cfg.max_per_address < r->cfg.max_members &&
-	    count_from_ip(r, addr) >= r->cfg.max_per_address) {
+	if (r->cfg.max_per_address > 0 && nets_count(r, addr, v1) >= r->cfg.max_per_address) {
 		refuse(o, QERR_TOO_MANY, 0);
 		return;
 	}
+	/* The rate last, so that only a login that succeeds spends a token. */
+	if (v1 && ((r->cfg.max_v1 > 0 && r->v1_count >= r->cfg.max_v1) ||
+	           !v1_login_allowed(r, addr, now))) {
+		refuse(o, QERR_V1_BUSY, 0);
+		return;
+	}
 	self = add_member(r, addr, name, name_len, key, skel, now);
+	if (v1) {
+		self->proto = 1;
+		r->v1_count++;
+		relist(r, self, 0, 1);
+	}
+	nets_add(r, self);
 	o->reply = REPLY_OK;
 	reply_member(o, self);
 	set_event(o, V1_EV_JOIN, self->name);
 	o->exclude = self;
+}
+
+void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+               uint64_t now, struct outcome *o)
+{
+	join(r, addr, name, name_len, 0, now, o);
+}
+
+void room_join_v1(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+                  uint64_t now, struct outcome *o)
+{
+	join(r, addr, name, name_len, 1, now, o);
 }
 
 void room_say(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
@@ -426,6 +640,9 @@ void room_say(struct room *r, const struct peer_addr *addr, const char *name, si
 		refuse(o, QERR_FLOOD, 0);
 		return;
 	}
+	/* Words relayed to the room: a client (or a forger the room can see) is there. */
+	if (m->unproven)
+		relist(r, m, 0, 0);
 	set_event(o, V1_EV_SAY, m->name);
 	o->text = text;
 	o->text_len = text_len;
@@ -474,11 +691,8 @@ void room_ping(struct room *r, const struct peer_addr *addr, const char *name, s
 	m = owner(r, addr, name, name_len, o);
 	if (m == NULL)
 		return;
-	if (!m->keepalive) {
-		lru_remove(&r->idle, m);
-		m->keepalive = 1;
-		lru_append(&r->alive, m);
-	}
+	if (!m->keepalive)
+		relist(r, m, 1, 0);
 	touch(r, m, now);
 }
 
@@ -488,11 +702,8 @@ void room_touch(struct room *r, const struct member *m, uint64_t now)
 {
 	struct member *mm = mutable(r, m);
 
-	if (!mm->keepalive) {
-		lru_remove(&r->idle, mm);
-		mm->keepalive = 1;
-		lru_append(&r->alive, mm);
-	}
+	if (!mm->keepalive)
+		relist(r, mm, 1, 0);
 	touch(r, mm, now);
 }
 
@@ -534,8 +745,10 @@ uint64_t room_next_expiry(const struct room *r, uint64_t now)
 {
 	uint64_t a = lru_due(&r->alive, r->cfg.keepalive_timeout, now);
 	uint64_t b = lru_due(&r->idle, r->cfg.idle_timeout, now);
+	uint64_t c = lru_due(&r->unproven, r->cfg.v1_login_timeout, now);
 
-	return a < b ? a : b;
+	a = a < b ? a : b;
+	return a < c ? a : c;
 }
 
 /* The room's own, writable pointer to a member the caller holds as const. */
@@ -562,6 +775,8 @@ int room_expire(struct room *r, uint64_t now, struct outcome *o)
 		m = r->alive.head;
 	else if (lru_due(&r->idle, r->cfg.idle_timeout, now) == 0)
 		m = r->idle.head;
+	else if (lru_due(&r->unproven, r->cfg.v1_login_timeout, now) == 0)
+		m = r->unproven.head;
 	if (m == NULL)
 		return 0;
 	evict(r, m, o);
@@ -577,28 +792,42 @@ void room_evict(struct room *r, const struct member *m, struct outcome *o)
 void room_attach(struct room *r, const struct member *m, int proto, void *data)
 {
 	struct member *mm = mutable(r, m);
+	int moves = (mm->proto == 1) != (proto == 1); /* to the other protocol's count */
 
+	if (moves)
+		nets_remove(r, mm);
+	if (mm->proto == 1)
+		r->v1_count--;
+	if (proto == 1)
+		r->v1_count++;
 	mm->proto = (uint8_t)proto; /* 1 or 2 */
+	if (moves)
+		nets_add(r, mm);
 	mm->data = data;
-	if (proto == 2 && !mm->keepalive) {
-		/* v2 clients always send keepalives: they live by the keepalive timeout. */
-		lru_remove(&r->idle, mm);
-		mm->keepalive = 1;
-		lru_append(&r->alive, mm);
-	}
+	/* v2 clients always send keepalives: they live by the keepalive timeout. */
+	if (proto == 2 && !mm->keepalive)
+		relist(r, mm, 1, 0);
 }
 
 int room_rebind(struct room *r, const struct member *m, const struct peer_addr *addr)
 {
 	struct member *mm = mutable(r, m);
+	int other_net = net_hash(r, addr) != net_hash(r, &mm->addr);
 	size_t b;
 
 	if (find_addr(r, addr) != NULL)
 		return -1;
+	if (other_net && r->cfg.max_per_address > 0 &&
+	    nets_count(r, addr, mm->proto == 1) >= r->cfg.max_per_address)
+		return -1;
+	if (other_net)
+		nets_remove(r, mm);
 	unlink_chain(&r->by_addr[addr_bucket(r, &mm->addr)], mm, 0);
 	mm->addr = *addr;
 	b = addr_bucket(r, &mm->addr);
 	mm->next_by_addr = r->by_addr[b];
 	r->by_addr[b] = mm;
+	if (other_net)
+		nets_add(r, mm);
 	return 0;
 }

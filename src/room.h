@@ -20,6 +20,7 @@ struct member {
 	uint8_t keepalive; /* has sent P at least once (v2 members: always) */
 	uint8_t proto;     /* 1 or 2: the protocol it speaks (set by the caller) */
 	uint8_t key_off;   /* private: the key is at name + key_off (0: the name is its own key) */
+	uint8_t unproven;  /* private: a v1 member that has sent no P, C or A since its L */
 	struct peer_addr addr;
 	uint32_t slot;       /* private: index in the dense member array */
 	uint64_t last_heard; /* ms, any valid datagram from this member */
@@ -86,11 +87,30 @@ struct outcome {
 
 struct room_config {
 	size_t max_members;
-	size_t max_per_address;     /* members from one IP address */
+	size_t max_per_address;     /* members from one address, as the two prefixes below say */
 	unsigned flood_burst;       /* messages at once ... */
 	unsigned flood_rate;        /* ... then this many per second */
 	uint64_t keepalive_timeout; /* ms of silence before a member that sent P is evicted */
 	uint64_t idle_timeout;      /* ms of silence before any other member is evicted */
+	/*
+	 * What max_per_address calls one address: an IPv4 address's first
+	 * prefix_v4 bits, an IPv6 address's first prefix_v6 (0: 32 and 64).
+	 * v1 members are counted apart from the others, so that forged v1
+	 * logins from an address cannot keep its v2 clients out.
+	 */
+	unsigned prefix_v4, prefix_v6;
+	/*
+	 * Protocol v1 cannot authenticate a source, so room_join_v1 contains
+	 * it: at most max_v1 v1 members (0: no cap of its own); new ones at
+	 * most v1_login_burst at once and then v1_login_rate per second from
+	 * one source network (an IPv4 /24, an IPv6 /64), and four times both
+	 * from everyone together (burst 0: no rate limit); and a v1 member that
+	 * has sent no P, C or A since its L is evicted after v1_login_timeout
+	 * ms of silence (0, or more than idle_timeout: idle_timeout).
+	 */
+	size_t max_v1;
+	unsigned v1_login_burst, v1_login_rate;
+	uint64_t v1_login_timeout;
 };
 
 /*
@@ -120,6 +140,15 @@ void room_free(struct room *r);
  */
 void room_join(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
                uint64_t now, struct outcome *o);
+/*
+ * room_join for a v1 login, attached as proto 1 (no room_attach needed).
+ * A new member is also refused (QERR_V1_BUSY) when max_v1 v1 members are
+ * in, or when its source network or everyone together has used up the v1
+ * login rate; only a login that succeeds takes a token.  It starts
+ * unproven: the short v1_login_timeout holds until its first P, C or A.
+ */
+void room_join_v1(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
+                  uint64_t now, struct outcome *o);
 void room_say(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
               const char *text, size_t text_len, uint64_t now, struct outcome *o);
 void room_quit(struct room *r, const struct peer_addr *addr, const char *name, size_t name_len,
@@ -165,7 +194,9 @@ void room_attach(struct room *r, const struct member *m, int proto, void *data);
 
 /*
  * Move member m to a new address (a v2 client whose NAT mapping changed,
- * after it proved the new address).  Returns -1 if another member has it.
+ * after it proved the new address).  Returns -1 if another member has it,
+ * or if the move would put more than max_per_address members in the new
+ * address's network.
  */
 int room_rebind(struct room *r, const struct member *m, const struct peer_addr *addr);
 
@@ -178,6 +209,8 @@ const struct member *room_find_addr(const struct room *r, const struct peer_addr
 
 /* Iteration: members 0..room_count()-1 in no particular order; any change invalidates it. */
 size_t room_count(const struct room *r);
+/* Members that speak v1 (proto 1). */
+size_t room_count_v1(const struct room *r);
 const struct member *room_member(const struct room *r, size_t i);
 
 #endif

@@ -489,10 +489,12 @@ LISTEN_RE = re.compile(r"^listening on (.+):(\d+)$")
 # The v1 tests (test_server, test_security, test_client, test_hygiene) start
 # qund through Procs.qund1: protocol v1 needs --legacy, and since all their
 # clients share one IP address (loopback) and some send faster than a person
-# types, the per-address cap and flood control (THREATS.md S6, S7, tested
-# elsewhere) are opened wide unless a test asks for the defaults.
+# types, the per-address cap, flood control and v1's containment (THREATS.md
+# S5, S6, S7, tested elsewhere) are opened wide unless a test asks for the
+# defaults.
 LEGACY = ["--legacy"]
-WIDE_LIMITS = ["--max-per-address", "1000", "--flood-burst", "1000", "--flood-rate", "1000"]
+WIDE_LIMITS = ["--max-per-address", "1000", "--flood-burst", "1000", "--flood-rate", "1000",
+               "--max-v1", "1000", "--v1-login-burst", "1000", "--v1-login-rate", "1000"]
 
 
 class Qund:

@@ -143,6 +143,21 @@ class Netns:
         s.bind(bind)
         return s
 
+    def udp6(self, bind=("::1", 0)):
+        """An IPv6 UDP socket in this namespace, bound to bind (see add_addresses)."""
+        s = self.socket(socket.AF_INET6)
+        s.bind(bind)
+        return s
+
+    def add_addresses(self, addrs, dev="lo"):
+        """Give dev these extra addresses (IPv6 as /128, no duplicate detection; IPv4
+        as /32), so that sockets of this namespace can send from each of them: many
+        addresses of one network, as a host that owns a whole IPv6 /64 has."""
+        lines = ["address add %s/%d dev %s%s" % (a, 128 if ":" in a else 32, dev,
+                                                   " nodad" if ":" in a else "")
+                 for a in addrs]
+        self._run(["ip", "-n", self.name, "-batch", "-"], input="\n".join(lines) + "\n")
+
     def nft(self, script):
         """Load an nftables script inside the namespace."""
         self._run(self.argv(["nft", "-f", "-"]), input=script)

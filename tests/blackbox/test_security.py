@@ -658,3 +658,257 @@ def test_s21_different_names_still_accepted(procs, v2s):
         procs.member(srv, good)
         assert bob.wait_for(ev("zh", "join", good)) == []
 
+
+# ---------------------------------------------------------------------------
+# S5 and S1 for v1 (issue 17, item 6): v1 cannot tell a forged source from a
+# real one, so --legacy contains it: a cap on v1 members, a rate of v1 logins
+# per /24 (IPv6 /64) and in total, a short leash for members that never sent
+# P, C or A, and a warning at start.  Forged sources come from raw sockets in
+# a network namespace of the test's own (netns.py; skipped without root).
+
+import os as _os  # noqa: E402 - this section's own imports
+import random as _random  # noqa: E402
+import threading as _threading  # noqa: E402
+import time as _time  # noqa: E402
+
+import netns as _netns  # noqa: E402
+import v2client as _v2  # noqa: E402
+
+_V1_SEED = int(_os.environ.get("QUN_SEED") or int.from_bytes(_os.urandom(4), "big"))
+_V1_BUSY = {"zh": "v1 繁忙，请稍后", "en": "v1 busy; try later"}
+QUIET_V1 = 0.5  # seconds for qund to finish the datagrams already sent
+WAIT_V1 = 10.0
+
+
+def _v1_rng(tag):
+    print("%s: seed %d (replay with QUN_SEED=%d)" % (tag, _V1_SEED, _V1_SEED))
+    return _random.Random("%s-%d" % (tag, _V1_SEED))
+
+
+@pytest.fixture
+def v1ns(procs):
+    """A network namespace and the v2 clients of one test (skips without root)."""
+    n = _netns.Netns("v1")
+    cs = _v2.ClientSet()
+    yield n, cs
+    errs = cs.close_all()
+    n.close()
+    assert not errs, "malformed datagrams from qund: %r" % errs
+
+
+def _members(q, prefix):
+    return [n for n, _ in q.who() if n.startswith(prefix)]
+
+
+@pytest.mark.parametrize("args, cap", [((), 64), (("--max-v1", "1000"), None)],
+                         ids=["v1-cap", "total-rate"])
+def test_s5_v1_forged_login_flood(procs, v1ns, args, cap):
+    """S5 for v1: forged `L ghostN` from random sources (random /24s of
+    127/8, random ports) as fast as a raw socket sends them, for 1.5 s,
+    against qund --legacy with its defaults (issue 17 filled a room with
+    1,100 in 0.02 s).  With the v1 cap of 64 at most 64 ghosts get in; with
+    the cap raised out of the way, no more than the total v1 login rate (128
+    at once, then 16 a second).  A v2 client logs in within 2 s during the
+    flood, and the v2 observer is told of no more joins than got in."""
+    ns, cs = v1ns
+    q = _netns.in_namespace(ns, procs, "qund", "--legacy", *args, lang="en")
+    server = ("127.0.0.1", q.port)
+    obs = cs.new(server, sock=ns.udp(), label="obs")
+    obs.login("obs")
+    f = _netns.Forger(ns)
+    r = _v1_rng("s5-v1")
+    sent = [0]
+    t0 = _time.monotonic()
+    times = []
+
+    def flood():
+        while _time.monotonic() - t0 < 1.5:
+            src = ("127.%d.%d.%d" % (r.randrange(1, 255), r.randrange(0, 255),
+                                     r.randrange(1, 255)), r.randrange(1024, 65535))
+            f.send(src, server, b"L ghost%d" % sent[0])
+            sent[0] += 1
+            if sent[0] % 200 == 0:
+                _time.sleep(0.001)  # let the login below have the CPU now and then
+
+    th = _threading.Thread(target=flood, daemon=True)
+    th.start()
+    try:
+        _time.sleep(0.3)
+        late = cs.new(server, sock=ns.udp(), label="late")
+        t = _time.monotonic()
+        late.login("late", timeout=2.0)
+        times.append(_time.monotonic() - t)
+    finally:
+        th.join(10)
+        f.close()
+    flood_s = _time.monotonic() - t0
+    _time.sleep(QUIET_V1)
+    ghosts = _members(q, "ghost")
+    spent = _time.monotonic() - t0  # nobody got in after this: the bound on the rate
+    joins = [e for e in obs.events if e.event == _v2.EV_JOIN and e.name.startswith(b"ghost")]
+    print("S5 v1 (%s): %d forged logins in %.2f s; %d ghosts got in, obs told of %d joins; "
+          "a v2 login took %.3f s" % (" ".join(args) or "defaults", sent[0], flood_s,
+                                       len(ghosts), len(joins), times[0]))
+    assert sent[0] >= 1100, "the flood was too weak: %d" % sent[0]
+    if cap is not None:
+        assert len(ghosts) <= cap, "%d forged v1 members, the v1 cap is %d" % (len(ghosts), cap)
+    assert len(ghosts) <= 128 + 16 * spent + 1, \
+        "%d forged v1 members in %.2f s: more than the v1 login rate" % (len(ghosts), spent)
+    assert len(ghosts) >= min(cap or 128, 64), "only %d got in: is the rate refused " \
+        "wholesale?" % len(ghosts)
+    assert len(joins) == len(ghosts), (len(joins), len(ghosts))
+    assert "late" in [n for n, _ in q.who()]
+    assert times[0] <= 2.0
+
+
+def test_s5_v1_login_rate_per_network(procs, v1ns):
+    """S5 for v1, one network: 300 forged `L netN` from random hosts and ports
+    of one /24 at once get at most 32 members plus 4 a second (the defaults
+    of --v1-login-burst and --v1-login-rate); a real v1 client of another
+    /24 still logs in at once, and a real one from the flooded /24 is told
+    why it was refused (`v1 busy; try later`)."""
+    ns, cs = v1ns
+    q = _netns.in_namespace(ns, procs, "qund", "--legacy", lang="en")
+    server = ("127.0.0.1", q.port)
+    f = _netns.Forger(ns)
+    r = _v1_rng("s5-v1-net")
+    t0 = _time.monotonic()
+    try:
+        for i in range(300):
+            src = ("127.5.6.%d" % r.randrange(1, 255), r.randrange(1024, 65535))
+            f.send(src, server, b"L net%d" % i)
+    finally:
+        f.close()
+    # A real member of the flooded /24, at once: refused, and told why (7 bytes, 21 allowed).
+    s = ns.udp(("127.5.6.77", 0))
+    s.settimeout(5)
+    s.sendto(b"L carol", server)
+    got = s.recvfrom(2000)[0]
+    spent = _time.monotonic() - t0
+    assert got.decode() == _V1_BUSY["en"], got
+    other = ns.udp(("127.0.0.9", 0))
+    other.settimeout(5)
+    other.sendto(b"L dave", server)
+    assert other.recvfrom(2000)[0] == b"OK"
+    n = len(_members(q, "net"))
+    print("S5 v1 (one /24): %d of 300 forged logins got in within %.2f s" % (n, spent))
+    assert n <= 32 + 4 * spent + 1, "%d in %.2f s from one /24" % (n, spent)
+    assert n >= 32, "only %d got in: the burst is 32" % n
+    s.close()
+    other.close()
+
+
+def _pinging(members, until, watch, want):
+    """Every 0.25 s each of members sends P; return seconds until `watch` got
+    `want` (None if not by `until` seconds), and what watch got before."""
+    start = _time.monotonic()
+    before = []
+    while _time.monotonic() - start < until:
+        for m in members:
+            m.send("P " + m.name)
+        got = watch.recv_text(0.25)
+        if got == want:
+            return _time.monotonic() - start, before
+        if got is not None:
+            before.append(got)
+    return None, before
+
+
+def test_s5_v1_silent_login_evicted_soon(procs):
+    """A v1 member that sent nothing since its L (a forged login looks like
+    that) is evicted after --v1-login-timeout (2 s here; 30 by default), not
+    after the hour of --idle-timeout; one that pings, and one that spoke (the
+    lesson's client never pings), stay."""
+    srv = procs.qund1("--v1-login-timeout", "2", "--keepalive-timeout", "4", lang="en")
+    keeper = procs.member(srv, "keeper")
+    pinger = procs.member(srv, "pinger")
+    talker = procs.member(srv, "talker")
+    talker.send("C talker hello")
+    ghost = procs.member(srv, "ghost")
+    start = _time.monotonic()
+    took, before = _pinging([keeper, pinger], 5.0, keeper, ev("en", "timeout", "ghost"))
+    assert took is not None, "the ghost was never evicted; keeper got %r" % before
+    took = _time.monotonic() - start
+    assert 1.8 <= took <= 3.5, "evicted %.2f s after its login, expected 2-3 s" % took
+    # Past the login timeout twice over: the others are all still there.
+    _pinging([keeper, pinger], 2.5, keeper, None)
+    assert sorted(n for n, _ in srv.who()) == ["keeper", "pinger", "talker"]
+    ghost.send("C ghost late")  # no longer a member: dropped
+    keeper.send("C keeper barrier")
+    assert talker.wait_for(ev("en", "say", "keeper", "barrier")) == [
+        ev("en", "join", "ghost"), ev("en", "timeout", "ghost")]
+
+
+@pytest.mark.parametrize("lang, phrases", [
+    ("en", ["warning", "--legacy", "forge", "speak and quit as that member", "every port",
+            "clear text", "--max-v1"]),
+    ("zh", ["警告", "--legacy", "伪造", "发言和退出", "所有端口", "明文", "--max-v1"]),
+])
+def test_legacy_warning(procs, tmp_path, lang, phrases):
+    """qund --legacy says at start, on standard error or in its log file, in
+    the room's language, what protocol v1 exposes; without --legacy it does not."""
+    srv = procs.qund1(lang=lang)
+    got = srv.err.wait_for(lambda l: "--legacy" in l, timeout=5)
+    assert got is not None, "no warning on stderr: %r" % srv.err.lines
+    for p in phrases:
+        assert p in got[1], "%r not in the warning: %r" % (p, got[1])
+    log = tmp_path / "qund.log"
+    logged = procs.qund1("--log", str(log), lang=lang)
+    logged.who()  # serving: the warning was written before the first request was read
+    lines = [l for l in log.read_text(encoding="utf-8").splitlines() if "--legacy" in l]
+    assert len(lines) == 1 and all(p in lines[0] for p in phrases), lines
+    plain = procs.qund(lang=lang)
+    plain.who()
+    _time.sleep(0.2)  # stderr is read on a thread of its own
+    assert not [l for l in plain.err.lines if "--legacy" in l], plain.err.lines
+
+
+def test_s1_v1_spray_is_contained_not_prevented(procs, v1ns):
+    """S1 for v1, honestly: `C dave ...` forged from dave's IP with every port
+    of Linux's ephemeral range (28,232 datagrams) reaches dave's port once and
+    is shown as dave's; nothing prevents that in v1.  What bounds it: the same
+    spray at a v2 member's IP shows nothing (v1 from a v2 member's address is
+    dropped), no forged datagram is answered, and a forger who learnt dave's
+    port from the room gets at most his flood allowance (5 at once, then 2 a
+    second) shown."""
+    ns, cs = v1ns
+    q = _netns.in_namespace(ns, procs, "qund", "--legacy", lang="en")
+    server = ("127.0.0.1", q.port)
+    obs = cs.new(server, sock=ns.udp(("127.0.0.2", 0)), label="obs")
+    obs.login("obs")
+    eve = cs.new(server, sock=ns.udp(("127.0.0.1", 0)), label="eve")
+    eve.login("eve")
+    dave = ns.udp(("127.0.0.1", 0))
+    dave.settimeout(5)
+    dave.sendto(b"L dave", server)
+    assert dave.recvfrom(100)[0] == b"OK"
+    obs.wait_event(_v2.EV_JOIN, "dave")
+    f = _netns.Forger(ns)
+    sweeps = 0
+    try:
+        # A blind forger sweeps again if it must (a full socket buffer may drop the hit).
+        while sweeps < 3 and not obs.said("dave"):
+            sweeps += 1
+            for port in range(32768, 61000):
+                f.send(("127.0.0.1", port), server, b"C dave spray%d" % port)
+                f.send(("127.0.0.1", port), server, b"C eve spray%d" % port)
+            obs.wait(lambda: obs.said("dave"), 3.0)
+        e = obs.wait_event(_v2.EV_SAY, "dave", timeout=WAIT_V1)
+        hit = int(e.text[len(b"spray"):])
+        assert hit == dave.getsockname()[1], e.text
+        # Knowing the port now, 100 more at once: flood control is all that holds them.
+        t0 = _time.monotonic()
+        for i in range(100):
+            f.send(("127.0.0.1", hit), server, b"C dave more%d" % i)
+        spent = _time.monotonic() - t0
+    finally:
+        f.close()
+    eve.say("barrier")
+    obs.wait_event(_v2.EV_SAY, "eve", "barrier")
+    more = [t for t in obs.said("dave") if t.startswith("more")]
+    print("S1 v1 spray: %d sweep(s) of %d datagrams, 1 shown as dave; then %d of 100 at his "
+          "port in %.2f s" % (sweeps, 2 * (61000 - 32768), len(more), spent))
+    assert [t for t in obs.said("dave") if t.startswith("spray")] == ["spray%d" % hit]
+    assert obs.said("eve") == ["barrier"], "v1 spoken into a v2 member's address"
+    assert len(more) <= 4 + 2 * (spent + 1) + 1, "%d shown in %.2f s" % (len(more), spent)
+    dave.close()

@@ -612,3 +612,45 @@ def test_s14_replayed_datagrams_shown_once(procs, v2):
     texts = obs.said("alice")
     assert len(texts) == len(set(texts)), "a replay was shown: %r" % [
         t for t in texts if texts.count(t) > 1]
+
+
+# ---------------------------------------------------------------------------
+# S7 over IPv6: a /64 is one address (issue 17, item 5).
+
+def v6_net(net, n):
+    """n addresses of the /64 fd00:17:NET::/64, as one host that owns it can take."""
+    return ["fd00:17:%x::%x" % (net, i + 1) for i in range(n)]
+
+
+def test_s7_ipv6_slash64_is_one_address(procs, v2, ns):
+    """S7 for IPv6 (issue 17, item 5): 40 v2 clients, each on its own address
+    of one /64 (addresses added to the namespace's loopback), try to log in
+    under the default cap of 8 members per address: at most 8 get a session,
+    every other one is refused with code 9 (too many from this address); a
+    client from another /64 still logs in, and /who shows exactly those."""
+    attacker, other, srv = v6_net(1, 40), v6_net(2, 1), v6_net(0xff, 1)
+    ns.add_addresses(attacker + other + srv)
+    # Bound to an address of its own: replies to local peers then come from it.
+    q = in_namespace(ns, procs, "qund", *FAST, lang="en", bind=srv[0])
+    server = (srv[0], q.port)
+    cs = []
+    for i, a in enumerate(attacker):
+        c = v2.new(server, sock=ns.udp6((a, 0)), label="six%d" % i)
+        c.start_login("six%d" % i)
+        cs.append(c)
+    for c in cs:
+        assert c.wait(lambda c=c: c.hs_state in ("up", "refused"), WAIT), \
+            "%s: no WELCOME or REFUSE (state %s)" % (c.label, c.hs_state)
+    up = [c for c in cs if c.hs_state == "up"]
+    refused = [c for c in cs if c.hs_state == "refused"]
+    print("S7 IPv6: %d of 40 addresses of one /64 got a session, %d refused"
+          % (len(up), len(refused)))
+    assert len(up) <= 8, "%d sessions from one /64, the cap is 8" % len(up)
+    assert len(up) == 8, "only %d sessions: the cap of 8 should let 8 in" % len(up)
+    assert all(c.refuse.code == E_TOO_MANY for c in refused), \
+        [(c.label, c.refuse) for c in refused if c.refuse.code != E_TOO_MANY]
+    o = v2.new(server, sock=ns.udp6((other[0], 0)), label="other")
+    o.login("other")
+    up[0].wait_event(EV_JOIN, "other")
+    names = sorted(n for n, _ in q.who())
+    assert names == sorted([c.label for c in up] + ["other"]), names

@@ -86,7 +86,8 @@ def sanitizer_reports(logdir):
 # ---------------------------------------------------------------------------
 # The server, and members that speak v1 by hand.
 
-WIDE_LIMITS = ["--max-per-address", "1000", "--flood-burst", "1000", "--flood-rate", "1000"]
+WIDE_LIMITS = ["--max-per-address", "1000", "--flood-burst", "1000", "--flood-rate", "1000",
+               "--max-v1", "1000", "--v1-login-burst", "1000", "--v1-login-rate", "1000"]
 
 
 class Server:

@@ -362,6 +362,142 @@ static void format_small_buffer_terminated(void **state)
 	assert_int_equal(buf[6], 'Z');
 }
 
+/* addr_net_key: the network a peer is in, for the per-address cap (THREATS.md S7). */
+
+static size_t net_key(const struct peer_addr *a, unsigned v4_bits, unsigned v6_bits,
+                      uint8_t k[ADDR_NET_MAX])
+{
+	memset(k, 0xEE, ADDR_NET_MAX);
+	return addr_net_key(a, v4_bits, v6_bits, k);
+}
+
+static int same_net(const struct peer_addr *a, const struct peer_addr *b, unsigned v4_bits,
+                    unsigned v6_bits)
+{
+	uint8_t ka[ADDR_NET_MAX], kb[ADDR_NET_MAX];
+	size_t la = net_key(a, v4_bits, v6_bits, ka), lb = net_key(b, v4_bits, v6_bits, kb);
+
+	assert_true(la > 0 && lb > 0);
+	return la == lb && memcmp(ka, kb, la) == 0;
+}
+
+static void net_key_ipv4_layout(void **state)
+{
+	struct peer_addr a = v4("192.0.2.77", 8888, 1);
+	uint8_t k[ADDR_NET_MAX];
+	static const uint8_t want32[] = {4, 192, 0, 2, 77}, want24[] = {4, 192, 0, 2, 0},
+	                     want20[] = {4, 192, 0, 0, 0}, want1[] = {4, 128, 0, 0, 0};
+
+	(void)state;
+	assert_int_equal(net_key(&a, 32, 64, k), 5);
+	assert_memory_equal(k, want32, 5);
+	assert_int_equal(net_key(&a, 24, 64, k), 5);
+	assert_memory_equal(k, want24, 5);
+	assert_int_equal(net_key(&a, 20, 64, k), 5);
+	assert_memory_equal(k, want20, 5);
+	assert_int_equal(net_key(&a, 1, 64, k), 5);
+	assert_memory_equal(k, want1, 5);
+	/* Past the width: the whole address. */
+	assert_int_equal(net_key(&a, 99, 64, k), 5);
+	assert_memory_equal(k, want32, 5);
+}
+
+static void net_key_ipv6_layout(void **state)
+{
+	struct peer_addr a = v6("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 8888, 7, 1);
+	uint8_t k[ADDR_NET_MAX];
+	static const uint8_t want64[] = {6, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0,
+	                                 0, 0,    0,    0,    0,    0, 7, 0, 0, 0};
+	static const uint8_t want68[] = {6, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0xa0, 0,
+	                                 0, 0,    0,    0,    0,    0, 7, 0, 0, 0};
+
+	(void)state;
+	assert_int_equal(net_key(&a, 32, 64, k), 21);
+	assert_memory_equal(k, want64, 5 + 12); /* family, /64, zeros; the scope id is host order */
+	assert_int_equal(net_key(&a, 32, 68, k), 21);
+	assert_memory_equal(k, want68, 11);
+	assert_int_equal(net_key(&a, 32, 128, k), 21);
+	assert_int_equal(k[16], 0xdd);
+	assert_int_equal(k[9], 0xaa);
+}
+
+static void net_key_ignores_port(void **state)
+{
+	struct peer_addr a = v4("10.1.2.3", 1, 0), b = v4("10.1.2.3", 65535, 1);
+	struct peer_addr c = v6("2001:db8::1", 1, 0, 0), d = v6("2001:db8::1", 2, 0, 1);
+
+	(void)state;
+	assert_true(same_net(&a, &b, 32, 64));
+	assert_true(same_net(&c, &d, 32, 128));
+}
+
+static void net_key_ipv6_slash64(void **state)
+{
+	struct peer_addr a = v6("2001:db8:17:1::1", 5000, 0, 0);
+	struct peer_addr b = v6("2001:db8:17:1:ffff:ffff:ffff:fffe", 5000, 0, 1);
+	struct peer_addr c = v6("2001:db8:17:2::1", 5000, 0, 0);
+
+	(void)state;
+	assert_true(same_net(&a, &b, 32, 64));
+	assert_false(same_net(&a, &c, 32, 64));
+	assert_true(same_net(&a, &c, 32, 48));
+	/* /128: every address its own, as before prefixes were counted. */
+	assert_false(same_net(&a, &b, 32, 128));
+}
+
+static void net_key_ipv4_prefixes(void **state)
+{
+	struct peer_addr a = v4("198.51.100.1", 1, 0), b = v4("198.51.100.254", 1, 0),
+	                 c = v4("198.51.101.1", 1, 0);
+
+	(void)state;
+	assert_false(same_net(&a, &b, 32, 64));
+	assert_true(same_net(&a, &b, 24, 64));
+	assert_false(same_net(&a, &c, 24, 64));
+	assert_true(same_net(&a, &c, 23, 64));
+}
+
+static void net_key_mapped_is_ipv4(void **state)
+{
+	struct peer_addr a = v4("203.0.113.9", 1, 0), m = v6("::ffff:203.0.113.200", 2, 0, 1);
+
+	(void)state;
+	/* An IPv4-mapped address is IPv4: its prefix is v4_bits, not v6_bits. */
+	assert_true(same_net(&a, &m, 24, 128));
+	assert_false(same_net(&a, &m, 32, 0));
+}
+
+static void net_key_families_differ(void **state)
+{
+	/* 0.0.0.0/0 and ::/0 are still two networks. */
+	struct peer_addr a = v4("0.0.0.0", 1, 0), b = v6("::", 1, 0, 0);
+
+	(void)state;
+	assert_false(same_net(&a, &b, 0, 0));
+}
+
+static void net_key_scope_id_matters(void **state)
+{
+	/* Link-local addresses on two interfaces are on two links. */
+	struct peer_addr a = v6("fe80::1", 1, 1, 0), b = v6("fe80::2", 1, 2, 0),
+	                 c = v6("fe80::3", 1, 1, 1);
+
+	(void)state;
+	assert_false(same_net(&a, &b, 32, 64));
+	assert_true(same_net(&a, &c, 32, 64));
+}
+
+static void net_key_unsupported_family(void **state)
+{
+	struct peer_addr a;
+	uint8_t k[ADDR_NET_MAX];
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.sa.ss_family = AF_UNIX;
+	assert_int_equal(addr_net_key(&a, 32, 64, k), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +530,15 @@ int main(void)
 	    cmocka_unit_test(format_mapped_as_ipv4),
 	    cmocka_unit_test(format_unknown_family),
 	    cmocka_unit_test(format_small_buffer_terminated),
+	    cmocka_unit_test(net_key_ipv4_layout),
+	    cmocka_unit_test(net_key_ipv6_layout),
+	    cmocka_unit_test(net_key_ignores_port),
+	    cmocka_unit_test(net_key_ipv6_slash64),
+	    cmocka_unit_test(net_key_ipv4_prefixes),
+	    cmocka_unit_test(net_key_mapped_is_ipv4),
+	    cmocka_unit_test(net_key_families_differ),
+	    cmocka_unit_test(net_key_scope_id_matters),
+	    cmocka_unit_test(net_key_unsupported_family),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

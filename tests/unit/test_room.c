@@ -1516,6 +1516,611 @@ static void who_costs_a_flood_token(void **state)
 	assert_int_equal(o.reply, REPLY_NONE);
 }
 
+/* ---- the per-address cap counts networks (THREATS.md S7, issue 17 item 5) ---- */
+
+/* A room from a whole configuration; timeouts default to KEEPALIVE and IDLE. */
+static struct room *new_room_cfg(struct room_config cfg)
+{
+	struct room *r;
+
+	assert_null(current);
+	if (cfg.keepalive_timeout == 0)
+		cfg.keepalive_timeout = KEEPALIVE;
+	if (cfg.idle_timeout == 0)
+		cfg.idle_timeout = IDLE;
+	r = room_new(&cfg, hash_key);
+	assert_non_null(r);
+	current = r;
+	return r;
+}
+
+static struct room *new_capped_room(size_t max_members, size_t per_address, unsigned v4,
+                                    unsigned v6)
+{
+	struct room_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_members = max_members;
+	cfg.max_per_address = per_address;
+	cfg.prefix_v4 = v4;
+	cfg.prefix_v6 = v6;
+	return new_room_cfg(cfg);
+}
+
+static struct peer_addr ip6(const char *ip, uint16_t port)
+{
+	struct peer_addr a;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.sa;
+
+	memset(&a, 0, sizeof(a));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+	a.len = sizeof(*sin6);
+	return a;
+}
+
+/* The address ::i in the /64 number net of 2001:db8::/32. */
+static struct peer_addr in_net64(unsigned net, unsigned i, uint16_t port)
+{
+	char ip[64];
+
+	snprintf(ip, sizeof(ip), "2001:db8:%x:%x::%x", net >> 16, net & 0xffff, i + 1);
+	return ip6(ip, port);
+}
+
+/* Join as PREFIXi-j. */
+static void join_named(struct room *r, const struct peer_addr *a, const char *prefix, unsigned i,
+                       unsigned j, struct outcome *o)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s%u-%u", prefix, i, j);
+	join(r, a, name, 0, o);
+}
+
+/* Issue 17's attack: 40 addresses of one /64 each try; eight get in, another /64 still does. */
+static void per_address_ipv6_counts_by_64(void **state)
+{
+	struct room *r = new_capped_room(100, 8, 0, 0); /* 0: the defaults, /32 and /64 */
+	struct outcome o;
+	unsigned i, in = 0;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		struct peer_addr a = in_net64(0x17, i * 97, 5000);
+
+		join_named(r, &a, "six", i, 0, &o);
+		if (o.reply == REPLY_OK)
+			in++;
+		else
+			assert_refused(&o, &a, QERR_TOO_MANY, 0);
+	}
+	assert_int_equal(in, 8);
+	assert_int_equal(room_count(r), 8);
+	{
+		struct peer_addr other = in_net64(0x18, 0, 5000);
+
+		must_join(r, &other, "other", 0);
+	}
+}
+
+static void per_address_ipv4_counts_by_32(void **state)
+{
+	struct room *r = new_capped_room(100, 8, 0, 0);
+	struct peer_addr b = ip4(0x0A000002, 5000);
+	struct outcome o;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) {
+		struct peer_addr a = ip4(0x0A000001, (uint16_t)(5000 + i));
+
+		join_named(r, &a, "p", i, 0, &o);
+		assert_int_equal(o.reply, REPLY_OK);
+	}
+	{
+		struct peer_addr a = ip4(0x0A000001, 6000);
+
+		join(r, &a, "ninth", 0, &o);
+		assert_refused(&o, &a, QERR_TOO_MANY, 0);
+	}
+	must_join(r, &b, "next-door", 0); /* 10.0.0.2: another /32 */
+}
+
+static void per_address_ipv4_prefix_24(void **state)
+{
+	struct room *r = new_capped_room(100, 3, 24, 0);
+	struct peer_addr a = ip4(0x0A000001, 1), b = ip4(0x0A0000FE, 1), c = ip4(0x0A000010, 1),
+	                 d = ip4(0x0A000011, 1), e = ip4(0x0A000101, 1);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "a", 0);
+	must_join(r, &b, "b", 0);
+	must_join(r, &c, "c", 0);
+	join(r, &d, "d", 0, &o); /* 10.0.0.17: the same /24 */
+	assert_refused(&o, &d, QERR_TOO_MANY, 0);
+	must_join(r, &e, "e", 0); /* 10.0.1.1 */
+}
+
+static void per_address_ipv6_prefix_128(void **state)
+{
+	struct room *r = new_capped_room(100, 2, 0, 128);
+	struct outcome o;
+	unsigned i;
+
+	(void)state;
+	/* Every address its own: nine of one /64 all get in, two ports of one address only. */
+	for (i = 0; i < 9; i++) {
+		struct peer_addr a = in_net64(1, i, 5000);
+
+		join_named(r, &a, "x", i, 0, &o);
+		assert_int_equal(o.reply, REPLY_OK);
+	}
+	{
+		struct peer_addr a = in_net64(1, 0, 5001), b = in_net64(1, 0, 5002);
+
+		must_join(r, &a, "second-port", 0);
+		join(r, &b, "third-port", 0, &o);
+		assert_refused(&o, &b, QERR_TOO_MANY, 0);
+	}
+}
+
+static void per_address_mapped_is_the_ipv4_address(void **state)
+{
+	struct room *r = new_capped_room(100, 2, 0, 0);
+	struct peer_addr a = local(5000), m = local_mapped(5001), x = local(5002);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "alice", 0);
+	must_join(r, &m, "mapped", 0);
+	join(r, &x, "third", 0, &o);
+	assert_refused(&o, &x, QERR_TOO_MANY, 0);
+}
+
+/* A place comes back however a member goes: quit, kick, timeout, eviction. */
+static void per_address_place_returns(void **state)
+{
+	struct room *r = new_capped_room(100, 2, 0, 0);
+	struct peer_addr a = in_net64(5, 1, 1), b = in_net64(5, 2, 1), c = in_net64(5, 3, 1);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "a", 0);
+	must_join(r, &b, "b", 0);
+	join(r, &c, "c", 0, &o);
+	assert_refused(&o, &c, QERR_TOO_MANY, 0);
+	quit(r, &a, "a", 0, &o);
+	must_join(r, &c, "c", 0);
+	assert_int_not_equal(kick(r, "b", &o), -1);
+	must_join(r, &a, "a", 0);
+	assert_int_equal(expire(r, IDLE, &o), 1); /* c or a, both joined at 0 */
+	assert_int_equal(expire(r, IDLE, &o), 1);
+	assert_int_equal(room_count(r), 0);
+	must_join(r, &b, "b", IDLE);
+	must_join(r, &c, "c", IDLE);
+	room_evict(r, find(r, "b"), &o);
+	must_join(r, &a, "a", IDLE);
+}
+
+/* Many networks: the table grows, loses entries and is rebuilt, and keeps every count right. */
+static void per_address_many_networks(void **state)
+{
+	enum { NETS = 1500, CAP = 2 };
+	struct room *r = new_capped_room(NETS * CAP + 10, CAP, 0, 0);
+	struct outcome o;
+	unsigned n, i;
+
+	(void)state;
+	for (n = 0; n < NETS; n++)
+		for (i = 0; i < CAP; i++) {
+			struct peer_addr a = in_net64(n, i, 7000);
+
+			join_named(r, &a, "n", n, i, &o);
+			assert_int_equal(o.reply, REPLY_OK);
+		}
+	assert_int_equal(room_count(r), NETS * CAP);
+	for (n = 0; n < NETS; n++) {
+		struct peer_addr a = in_net64(n, 99, 7000);
+
+		join_named(r, &a, "extra", n, 0, &o);
+		assert_refused(&o, &a, QERR_TOO_MANY, 0);
+	}
+	/* Empty the even networks (whole entries go), one member of each odd one leaves. */
+	for (n = 0; n < NETS; n++)
+		for (i = 0; i < (n % 2 ? 1u : (unsigned)CAP); i++) {
+			struct peer_addr a = in_net64(n, i, 7000);
+			char name[32];
+
+			snprintf(name, sizeof(name), "n%u-%u", n, i);
+			quit(r, &a, name, 0, &o);
+			assert_int_equal(o.reply, REPLY_EXIT);
+		}
+	for (n = 0; n < NETS; n++) {
+		struct peer_addr a = in_net64(n, 50, 7000), b = in_net64(n, 51, 7000),
+		                 c = in_net64(n, 52, 7000);
+
+		join_named(r, &a, "back", n, 0, &o);
+		assert_int_equal(o.reply, REPLY_OK);
+		join_named(r, &b, "back", n, 1, &o);
+		if (n % 2) {
+			assert_refused(&o, &b, QERR_TOO_MANY, 0);
+			continue;
+		}
+		assert_int_equal(o.reply, REPLY_OK);
+		join_named(r, &c, "back", n, 2, &o);
+		assert_refused(&o, &c, QERR_TOO_MANY, 0);
+	}
+}
+
+static void per_address_rebind(void **state)
+{
+	struct room *r = new_capped_room(100, 2, 0, 0);
+	struct peer_addr a = in_net64(1, 1, 1), b = in_net64(1, 2, 1), c = in_net64(2, 1, 1),
+	                 a2 = in_net64(1, 3, 1), c2 = in_net64(2, 2, 1), x = in_net64(1, 4, 1);
+	struct outcome o;
+
+	(void)state;
+	must_join(r, &a, "a", 0);
+	must_join(r, &b, "b", 0);
+	must_join(r, &c, "c", 0);
+	/* Within its own network, a member may move even when it is full. */
+	assert_int_equal(room_rebind(r, find(r, "a"), &a2), 0);
+	/* Into a full network it may not: that is one more from there. */
+	assert_int_equal(room_rebind(r, find(r, "c"), &x), -1);
+	assert_ptr_equal(room_find_addr(r, &c), find(r, "c"));
+	/* Out of a full network it may, and leaves a place behind. */
+	assert_int_equal(room_rebind(r, find(r, "b"), &c2), 0);
+	must_join(r, &x, "x", 0);
+	join(r, &b, "late", 0, &o);
+	assert_refused(&o, &b, QERR_TOO_MANY, 0);
+}
+
+/* Forged v1 logins from an address must not keep its v2 clients out: two counts. */
+static void per_address_v1_and_v2_apart(void **state)
+{
+	struct room *r = new_capped_room(100, 2, 0, 0);
+	struct peer_addr a = local(1), b = local(2), c = local(3), d = local(4), e = local(5);
+	struct outcome o;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	room_join_v1(r, &a, "v1a", 3, 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	room_join_v1(r, &b, "v1b", 3, 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	room_join_v1(r, &c, "v1c", 3, 0, &o);
+	assert_refused(&o, &c, QERR_TOO_MANY, 0);
+	must_join(r, &c, "v2c", 0);
+	room_attach(r, find(r, "v2c"), 2, NULL);
+	must_join(r, &d, "v2d", 0);
+	room_attach(r, find(r, "v2d"), 2, NULL);
+	join(r, &e, "v2e", 0, &o);
+	assert_refused(&o, &e, QERR_TOO_MANY, 0);
+	/* A v1 member leaving frees a v1 place, not a v2 one. */
+	quit(r, &a, "v1a", 0, &o);
+	join(r, &e, "v2e", 0, &o);
+	assert_refused(&o, &e, QERR_TOO_MANY, 0);
+	room_join_v1(r, &e, "v1e", 3, 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+}
+
+static void per_address_unbound_cap_counts_nothing(void **state)
+{
+	/* A cap of max_members or more cannot bind: nothing counted, nobody refused for it. */
+	struct room *r = new_capped_room(4, 4, 0, 0);
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		struct peer_addr a = local((uint16_t)(100 + i));
+		struct outcome o;
+
+		join_named(r, &a, "u", i, 0, &o);
+		assert_int_equal(o.reply, REPLY_OK);
+	}
+}
+
+/* ---- protocol v1 contained (THREATS.md S5, issue 17 item 6) ---- */
+
+static void join1(struct room *r, const struct peer_addr *a, const char *name, uint64_t now,
+                  struct outcome *o)
+{
+	memset(o, 0xA5, sizeof(*o));
+	room_join_v1(r, a, name, strlen(name), now, o);
+}
+
+static void must_join1(struct room *r, const struct peer_addr *a, const char *name, uint64_t now)
+{
+	struct outcome o;
+
+	join1(r, a, name, now, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+}
+
+static struct room *new_v1_room(size_t max_v1, unsigned burst, unsigned rate, uint64_t timeout)
+{
+	struct room_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_members = 1000;
+	cfg.max_v1 = max_v1;
+	cfg.v1_login_burst = burst;
+	cfg.v1_login_rate = rate;
+	cfg.v1_login_timeout = timeout;
+	return new_room_cfg(cfg);
+}
+
+static void v1_join_is_proto_1(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 0);
+	struct peer_addr a = local(1);
+	struct outcome o;
+
+	(void)state;
+	join1(r, &a, "alice", 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(find(r, "alice")->proto, 1);
+	assert_int_equal(find(r, "alice")->keepalive, 0);
+	assert_int_equal(room_count_v1(r), 1);
+}
+
+static void v1_cap(void **state)
+{
+	struct room *r = new_v1_room(3, 0, 0, 0);
+	struct peer_addr a = local(1), b = local(2), c = local(3), d = local(4), v = local(5);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "a", 0);
+	must_join1(r, &b, "b", 0);
+	must_join1(r, &c, "c", 0);
+	join1(r, &d, "d", 0, &o);
+	assert_refused(&o, &d, QERR_V1_BUSY, 0);
+	assert_int_equal(room_count_v1(r), 3);
+	/* v2 logins are not v1's: they still get in. */
+	must_join(r, &v, "v2member", 0);
+	room_attach(r, find(r, "v2member"), 2, NULL);
+	assert_int_equal(room_count_v1(r), 3);
+	/* A v1 member's retry after a lost OK is no new member. */
+	join1(r, &a, "a", 0, &o);
+	assert_int_equal(o.reply, REPLY_OK);
+	assert_int_equal(o.has_event, 0);
+	quit(r, &a, "a", 0, &o);
+	assert_int_equal(room_count_v1(r), 2);
+	must_join1(r, &d, "d", 0);
+}
+
+static void v1_cap_counts_every_way_out(void **state)
+{
+	struct room *r = new_v1_room(2, 0, 0, 0);
+	struct peer_addr a = local(1), b = local(2), c = local(3);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "a", 0);
+	must_join1(r, &b, "b", 0);
+	assert_int_not_equal(kick(r, "a", &o), -1);
+	assert_int_equal(room_count_v1(r), 1);
+	room_evict(r, find(r, "b"), &o);
+	assert_int_equal(room_count_v1(r), 0);
+	must_join1(r, &a, "a", 0);
+	must_join1(r, &b, "b", 0);
+	while (expire(r, IDLE, &o) == 1)
+		;
+	assert_int_equal(room_count_v1(r), 0);
+	must_join1(r, &c, "c", IDLE);
+}
+
+static void v1_rate_per_network(void **state)
+{
+	struct room *r = new_v1_room(0, 2, 1, 0);
+	struct peer_addr a = ip4(0x0A000001, 1), b = ip4(0x0A000002, 1), c = ip4(0x0A0000FE, 1),
+	                 d = ip4(0x0A000101, 1), e = ip4(0x0A000003, 1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "a", 0);
+	must_join1(r, &b, "b", 0);
+	join1(r, &c, "c", 0, &o); /* the third from 10.0.0.0/24 at once */
+	assert_refused(&o, &c, QERR_V1_BUSY, 0);
+	must_join1(r, &d, "d", 0); /* 10.0.1.1: another /24 */
+	join1(r, &c, "c", 999, &o);
+	assert_refused(&o, &c, QERR_V1_BUSY, 0);
+	must_join1(r, &c, "c", 1000); /* a token a second */
+	join1(r, &e, "e", 1000, &o);
+	assert_refused(&o, &e, QERR_V1_BUSY, 0);
+}
+
+static void v1_rate_per_network_ipv6_64(void **state)
+{
+	struct room *r = new_v1_room(0, 1, 1, 0);
+	struct peer_addr a = in_net64(9, 1, 1), b = in_net64(9, 2, 1), c = in_net64(10, 1, 1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "a", 0);
+	join1(r, &b, "b", 0, &o);
+	assert_refused(&o, &b, QERR_V1_BUSY, 0);
+	must_join1(r, &c, "c", 0);
+}
+
+static void v1_rate_in_total(void **state)
+{
+	/* Per network 1 at once and 1/s; everyone together 4 at once and 4/s. */
+	struct room *r = new_v1_room(0, 1, 1, 0);
+	struct outcome o;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		struct peer_addr a = ip4(0x0B000001 + (i << 8), 1);
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%u", i);
+		must_join1(r, &a, name, 0);
+	}
+	{
+		struct peer_addr f = ip4(0x0C000001, 1), g = ip4(0x0C000101, 1);
+
+		join1(r, &f, "fifth", 0, &o); /* a fresh /24, but the total is spent */
+		assert_refused(&o, &f, QERR_V1_BUSY, 0);
+		join1(r, &f, "fifth", 249, &o);
+		assert_refused(&o, &f, QERR_V1_BUSY, 0);
+		must_join1(r, &f, "fifth", 250); /* 4 a second in total */
+		join1(r, &g, "sixth", 250, &o);
+		assert_refused(&o, &g, QERR_V1_BUSY, 0);
+	}
+}
+
+static void v1_refused_login_spends_no_token(void **state)
+{
+	struct room *r = new_v1_room(0, 1, 1, 0);
+	struct peer_addr a = local(1), b = local(2);
+	struct outcome o;
+	int i;
+
+	(void)state;
+	must_join1(r, &a, "alice", 0);
+	/* Refused for their names: no member made, no token spent (the next second's is there). */
+	for (i = 0; i < 10; i++) {
+		join1(r, &b, "alice", 1000, &o);
+		assert_refused(&o, &b, QERR_NAME_TAKEN, 0);
+		join1(r, &b, "admin", 1000, &o);
+		assert_refused(&o, &b, QERR_NAME_INVALID, 0);
+	}
+	must_join1(r, &b, "bob", 1000);
+}
+
+static void v1_refused_by_total_spends_no_network_token(void **state)
+{
+	struct room *r = new_v1_room(0, 1, 1, 0);
+	struct peer_addr late = ip4(0x0D000001, 1);
+	struct outcome o;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		struct peer_addr a = ip4(0x0B000001 + (i << 8), 1);
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%u", i);
+		must_join1(r, &a, name, 0);
+	}
+	join1(r, &late, "late", 0, &o);
+	assert_refused(&o, &late, QERR_V1_BUSY, 0);
+	/* 250 ms later the total has a token again, and late's network never lost its own. */
+	must_join1(r, &late, "late", 250);
+}
+
+static void v1_unproven_evicted_after_login_timeout(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 3000);
+	struct peer_addr a = local(1), b = local(2);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "ghost", 0);
+	must_join1(r, &b, "lesson", 0);
+	say(r, &b, "lesson", "hi", 10, &o); /* spoke: a client is there, the idle timeout holds */
+	assert_int_equal(o.has_event, 1);
+	assert_int_equal(room_next_expiry(r, 0), 3000);
+	assert_int_equal(expire(r, 2999, &o), 0);
+	assert_int_equal(expire(r, 3000, &o), 1);
+	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_string_equal(o.name, "ghost");
+	assert_int_equal(o.reply, REPLY_EXIT);
+	assert_int_equal(expire(r, IDLE, &o), 0);
+	assert_int_equal(expire(r, 10 + IDLE, &o), 1);
+	assert_string_equal(o.name, "lesson");
+}
+
+static void v1_ping_keeps_member(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 3000);
+	struct peer_addr a = local(1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "pinger", 0);
+	ping(r, &a, "pinger", 2500, &o);
+	assert_int_equal(find(r, "pinger")->keepalive, 1);
+	ping(r, &a, "pinger", 3400, &o);
+	assert_int_equal(expire(r, 4000, &o), 0); /* past the login timeout, within KEEPALIVE */
+	assert_non_null(find(r, "pinger"));
+	assert_int_equal(room_next_expiry(r, 4000), 3400 + KEEPALIVE - 4000);
+	assert_int_equal(expire(r, 3400 + KEEPALIVE, &o), 1);
+}
+
+static void v1_who_and_relogin_do_not_prove(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 3000);
+	struct peer_addr a = local(1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "ghost", 0);
+	join1(r, &a, "ghost", 1000, &o); /* a retry: a sign of life, not of a client */
+	assert_int_equal(o.reply, REPLY_OK);
+	memset(&o, 0xA5, sizeof(o));
+	assert_non_null(room_who(r, &a, "ghost", 5, 0, 2000, &o));
+	assert_int_equal(expire(r, 4999, &o), 0);
+	assert_int_equal(expire(r, 5000, &o), 1);
+}
+
+static void v1_refused_chat_does_not_prove(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 3000);
+	struct peer_addr a = local(1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "ghost", 0);
+	say(r, &a, "ghost", "\x01", 100, &o); /* refused to it, shown to nobody */
+	assert_int_equal(o.reply, REPLY_ERR);
+	assert_int_equal(expire(r, 3100, &o), 1);
+}
+
+static void v1_login_timeout_at_most_idle(void **state)
+{
+	struct room *r = new_v1_room(0, 0, 0, 0); /* 0: the idle timeout */
+	struct peer_addr a = local(1);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &a, "ghost", 0);
+	assert_int_equal(room_next_expiry(r, 0), IDLE);
+	assert_int_equal(expire(r, IDLE - 1, &o), 0);
+	assert_int_equal(expire(r, IDLE, &o), 1);
+	free_room(NULL);
+	r = new_v1_room(0, 0, 0, 10 * IDLE); /* longer than the idle timeout: the idle timeout */
+	must_join1(r, &a, "ghost", 0);
+	assert_int_equal(expire(r, IDLE, &o), 1);
+}
+
+static void v2_never_unproven(void **state)
+{
+	struct room *r = new_v1_room(1, 1, 1, 3000);
+	struct peer_addr a = local(1), b = local(2), c = local(3);
+	struct outcome o;
+
+	(void)state;
+	must_join1(r, &c, "v1", 0);
+	must_join(r, &a, "v2a", 2500);
+	room_attach(r, find(r, "v2a"), 2, NULL);
+	must_join(r, &b, "v2b", 2500); /* neither the v1 cap nor the v1 rate applies */
+	room_attach(r, find(r, "v2b"), 2, NULL);
+	assert_int_equal(room_count_v1(r), 1);
+	assert_int_equal(find(r, "v2a")->unproven, 0);
+	assert_int_equal(expire(r, 3000, &o), 1);
+	assert_string_equal(o.name, "v1");
+	assert_int_equal(expire(r, 3000, &o), 0); /* v2 lives by KEEPALIVE from its last sign */
+	assert_int_equal(room_next_expiry(r, 3000), 2500 + KEEPALIVE - 3000);
+}
+
 /* Look-alike names (issue 17): one member per confusable key (confusable.h). */
 
 static void lookalike_of_member_refused(void **state)
@@ -1761,6 +2366,30 @@ int main(void)
 	    cmocka_unit_test_teardown(kick_reaches_lookalike, free_room),
 	    cmocka_unit_test_teardown(lookalike_keys_kept_apart, free_room),
 	    cmocka_unit_test_teardown(lookalike_key_memory, free_room),
+	    cmocka_unit_test_teardown(per_address_ipv6_counts_by_64, free_room),
+	    cmocka_unit_test_teardown(per_address_ipv4_counts_by_32, free_room),
+	    cmocka_unit_test_teardown(per_address_ipv4_prefix_24, free_room),
+	    cmocka_unit_test_teardown(per_address_ipv6_prefix_128, free_room),
+	    cmocka_unit_test_teardown(per_address_mapped_is_the_ipv4_address, free_room),
+	    cmocka_unit_test_teardown(per_address_place_returns, free_room),
+	    cmocka_unit_test_teardown(per_address_many_networks, free_room),
+	    cmocka_unit_test_teardown(per_address_rebind, free_room),
+	    cmocka_unit_test_teardown(per_address_v1_and_v2_apart, free_room),
+	    cmocka_unit_test_teardown(per_address_unbound_cap_counts_nothing, free_room),
+	    cmocka_unit_test_teardown(v1_join_is_proto_1, free_room),
+	    cmocka_unit_test_teardown(v1_cap, free_room),
+	    cmocka_unit_test_teardown(v1_cap_counts_every_way_out, free_room),
+	    cmocka_unit_test_teardown(v1_rate_per_network, free_room),
+	    cmocka_unit_test_teardown(v1_rate_per_network_ipv6_64, free_room),
+	    cmocka_unit_test_teardown(v1_rate_in_total, free_room),
+	    cmocka_unit_test_teardown(v1_refused_login_spends_no_token, free_room),
+	    cmocka_unit_test_teardown(v1_refused_by_total_spends_no_network_token, free_room),
+	    cmocka_unit_test_teardown(v1_unproven_evicted_after_login_timeout, free_room),
+	    cmocka_unit_test_teardown(v1_ping_keeps_member, free_room),
+	    cmocka_unit_test_teardown(v1_who_and_relogin_do_not_prove, free_room),
+	    cmocka_unit_test_teardown(v1_refused_chat_does_not_prove, free_room),
+	    cmocka_unit_test_teardown(v1_login_timeout_at_most_idle, free_room),
+	    cmocka_unit_test_teardown(v2_never_unproven, free_room),
 	};
 
 	if (sodium_init() < 0)
