@@ -26,23 +26,21 @@ LIBS_SODIUM  = -lsodium
 # ICU (libicu-dev): the look-alike names of confusable.c; qund and its tests only, not qun.
 LIBS_ICU     = -licui18n -licuuc
 
-CORE    = log text addr i18n crc32 wire1 wire2 rel cookie room bucket client2 sanction config buf nonceset \
-          safefile confusable
-CORE_O  = $(CORE:%=$(B)/%.o)
-QUND_O  = $(B)/qund.o $(B)/server.o $(B)/proto1.o $(B)/proto2.o $(B)/console.o $(B)/net.o \
-          $(B)/daemon.o $(B)/control.o $(B)/command.o $(CORE_O)
-QUNCTL_O = $(B)/qunctl.o $(B)/log.o $(B)/safefile.o
-# The client's pure cores: the UI/network messages, display widths, members, rendering.
-UICORE  = ipc width members render keys
-UICORE_O = $(UICORE:%=$(B)/%.o)
-QUN_O   = $(B)/qun.o $(B)/netproc.o $(B)/netproc1.o $(B)/netproc2.o $(B)/uilink.o $(B)/ui.o \
-          $(B)/term.o $(UICORE_O) $(B)/client2.o $(B)/net.o $(B)/log.o $(B)/text.o $(B)/addr.o \
-          $(B)/i18n.o $(B)/wire1.o $(B)/crc32.o $(B)/wire2.o $(B)/rel.o $(B)/safefile.o
+# The layout (README, "How the code is laid out"): one folder per program under
+# src/, and what they share in src/common/ (plumbing) and src/proto/ (the
+# protocols), built once into libqun.a.  Each program's folder but its main is
+# an archive too, so that a program, a unit test or a fuzzer links only the
+# objects it uses (qund has no c2_* symbol, qun no p2_*).
+obj       = $(patsubst src/%.c,$(1)/obj/%.o,$(2))
+LIB_SRC   = $(wildcard src/common/*.c src/proto/*.c)
+QUND_SRC  = $(filter-out src/qund/qund.c,$(wildcard src/qund/*.c))
+QUN_SRC   = $(filter-out src/qun/qun.c,$(wildcard src/qun/*.c))
+FORKCP_SRC = $(wildcard src/forkcp/*.c)
+LIBQUN    = $(B)/libqun.a
+LIBQUND   = $(B)/libqund.a
+LIBQUNC   = $(B)/libqunc.a
 LIBS_EDIT = -ledit
-FORKCP_O = $(B)/forkcp.o $(B)/log.o $(B)/safefile.o
-UNIT    = test_text test_addr test_wire1 test_wire2 test_room test_rel test_cookie test_bucket test_client2 \
-          test_nonceset test_safefile test_confusable \
-          test_sanction test_config test_log test_buf test_ipc test_width test_members test_render test_uilink test_keys
+UNIT    = $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
@@ -51,32 +49,39 @@ PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 all: $(PROGS)
 
-$(B)/%.o: src/%.c src/*.h | $(B)
-	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -c -o $@ $<
+# -MMD: each object also depends on the headers it includes (the .d files).
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/test_%.o: tests/unit/test_%.c src/*.h | $(B)
-	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations -c -o $@ $<
+$(B)/test_%.o: tests/unit/test_%.c
+	@mkdir -p $(@D)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -MMD -MP -Wno-missing-prototypes -Wno-missing-declarations \
+		-c -o $@ $<
 
-$(B):
-	mkdir -p $@
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-$(B)/qund: $(QUND_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUND_O) $(LIBS_SODIUM) $(LIBS_ICU)
+$(LIBQUN): $(call obj,$(B),$(LIB_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBQUND): $(call obj,$(B),$(QUND_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+$(LIBQUNC): $(call obj,$(B),$(QUN_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/qunctl: $(QUNCTL_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUNCTL_O)
+$(B)/qund: $(B)/obj/qund/qund.o $(LIBQUND) $(LIBQUN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
 
-$(B)/qun: $(QUN_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(QUN_O) $(LIBS_SODIUM) $(LIBS_EDIT)
+$(B)/qunctl: $(B)/obj/qunctl/qunctl.o $(LIBQUN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-$(B)/forkcp: $(FORKCP_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(FORKCP_O)
+$(B)/qun: $(B)/obj/qun/qun.o $(LIBQUNC) $(LIBQUN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_SODIUM) $(LIBS_EDIT)
 
-$(B)/test_%: $(B)/test_%.o $(CORE_O) $(UICORE_O)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU)
+$(B)/forkcp: $(call obj,$(B),$(FORKCP_SRC)) $(LIBQUN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-# uilink.c is no pure core, but its choices are tested over a real socketpair.
-$(B)/test_uilink: $(B)/test_uilink.o $(B)/uilink.o $(CORE_O) $(UICORE_O)
+# A unit test links whatever it needs from the three archives (pure cores, mostly).
+$(B)/test_%: $(B)/test_%.o $(LIBQUND) $(LIBQUNC) $(LIBQUN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU)
 
 deps:
@@ -157,7 +162,7 @@ check-timing: deps-check
 	done; \
 	echo "check-timing: $$n of $(RUNS) runs passed"; [ $$n -eq $(RUNS) ]
 
-FORMAT_FILES = $(wildcard src/*.c src/*.h tests/unit/*.c tests/blackbox/*.c bench/*.c fuzz/*.c fuzz/*.h)
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h tests/unit/*.c tests/blackbox/*.c bench/*.c fuzz/*.c fuzz/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -177,32 +182,41 @@ REPLAY_B := build/replay
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
-FZ_CORE   = log text addr i18n crc32 wire1 wire2 rel cookie room bucket sanction buf nonceset safefile \
-            fuzzlib confusable
-FZ_EXTRA_client2 = client2.o
-FZ_EXTRA_server  = server.o proto1.o p2_peek.o command.o
+FZ_EXTRA_server  = p2_peek
 FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
 FZ_CFLAGS = -std=gnu11 -g -O1 $(WARN) $(WERROR) -Wno-missing-field-initializers $(SAN)
 FZ_CPPFLAGS = -Isrc -Ifuzz -D_GNU_SOURCE
+# Both trees hold the same three archives as a normal build (see LIBQUN).
+FZ_LIBS = libqund.a libqunc.a libqun.a
 
-$(FUZZ_B)/%.o: src/%.c src/*.h | $(FUZZ_B)
-	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(FUZZ_B)/%.o: fuzz/%.c fuzz/*.h src/*.c src/*.h | $(FUZZ_B)
-	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(REPLAY_B)/%.o: src/%.c src/*.h | $(REPLAY_B)
-	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -c -o $@ $<
-$(REPLAY_B)/%.o: fuzz/%.c fuzz/*.h src/*.c src/*.h | $(REPLAY_B)
-	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -c -o $@ $<
-$(FUZZ_B) $(REPLAY_B):
-	mkdir -p $@
+$(FUZZ_B)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_B)/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+$(REPLAY_B)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(REPLAY_B)/fuzz/%.o: fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(FZ_CPPFLAGS) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
+-include $(shell find $(FUZZ_B) $(REPLAY_B) -name '*.d' 2>/dev/null)
 
 # Keep the objects of the two fuzz trees (make would delete them as intermediates).
 .SECONDARY:
 .SECONDEXPANSION:
-$(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz_%.o $(FZ_CORE:%=$(FUZZ_B)/%.o) $$(addprefix $(FUZZ_B)/,$$(FZ_EXTRA_$$*))
+$(FUZZ_B)/libqun.a $(REPLAY_B)/libqun.a: %/libqun.a: $$(call obj,$$*,$(LIB_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+$(FUZZ_B)/libqund.a $(REPLAY_B)/libqund.a: %/libqund.a: $$(call obj,$$*,$(QUND_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+$(FUZZ_B)/libqunc.a $(REPLAY_B)/libqunc.a: %/libqunc.a: $$(call obj,$$*,$(QUN_SRC))
+	rm -f $@ && $(AR) rcs $@ $^
+$(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz/fuzz_%.o $(FUZZ_B)/fuzz/fuzzlib.o \
+		$$(addprefix $(FUZZ_B)/fuzz/,$$(addsuffix .o,$$(FZ_EXTRA_$$*))) $(FZ_LIBS:%=$(FUZZ_B)/%)
 	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
-$(REPLAY_B)/replay_%: $(REPLAY_B)/replay.o $(REPLAY_B)/fuzz_%.o $(FZ_CORE:%=$(REPLAY_B)/%.o) \
-		$$(addprefix $(REPLAY_B)/,$$(FZ_EXTRA_$$*))
+$(REPLAY_B)/replay_%: $(REPLAY_B)/fuzz/replay.o $(REPLAY_B)/fuzz/fuzz_%.o $(REPLAY_B)/fuzz/fuzzlib.o \
+		$$(addprefix $(REPLAY_B)/fuzz/,$$(addsuffix .o,$$(FZ_EXTRA_$$*))) $(FZ_LIBS:%=$(REPLAY_B)/%)
 	$(CC) $(SAN) -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
 
 fuzz-build: $(FUZZERS:%=$(FUZZ_B)/fuzz_%)
@@ -258,17 +272,20 @@ BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
 bench-qund: all $(BENCH_PROGS)
 	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
 
-$(B)/loadgen: bench/loadgen.c $(B)/crc32.o | $(B)
-	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/crc32.o -lm
+$(B)/loadgen: bench/loadgen.c $(LIBQUN)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $^ -lm
 
-$(B)/kernel_ceiling: bench/kernel_ceiling.c | $(B)
+$(B)/kernel_ceiling: bench/kernel_ceiling.c
+	@mkdir -p $(@D)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $< -lm
 
-$(B)/dropsend.so: bench/dropsend.c | $(B)
+$(B)/dropsend.so: bench/dropsend.c
+	@mkdir -p $(@D)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # The flood tests' shim (tests/blackbox/test_flood.py): a UDP socket that never runs dry.
-$(B)/recvflood.so: tests/blackbox/recvflood.c | $(B)
+$(B)/recvflood.so: tests/blackbox/recvflood.c
+	@mkdir -p $(@D)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # forkcp(1) comes with forkcp's own branch; it is installed once it is here.

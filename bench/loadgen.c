@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32.h"
-#include "rel.h"
+#include "common/crc32.h"
+#include "proto/rel.h"
 
 /*
  * What this program does, in order: log N members into a running server

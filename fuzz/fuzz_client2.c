@@ -1,12 +1,12 @@
-/* fuzz_client2.c - libFuzzer harness for the v2 client state machine (src/client2.c) against a
+/* fuzz_client2.c - libFuzzer harness for the v2 client state machine (src/qun/client2.c) against a
  * hostile server. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "client2.h"
+#include "common/text.h"
+#include "proto/wire2.h"
+#include "qun/client2.h"
 #include "fuzzlib.h"
-#include "text.h"
-#include "wire2.h"
 
 /*
  * The input plays the server (and the user).  The server side keeps just
@@ -75,11 +75,11 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	rel_on_data(&h->srv_rx, p.seq, p.payload, p.payload_len, srv_deliver, h);
 }
 
-static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)
+static void cb_event(void *ctx, enum room_event ev, const char *name, const char *text, size_t len)
 {
 	struct harness *h = ctx;
 
-	FZ_CHECK(ev <= V1_EV_ACTION, "event %d shown", ev);
+	FZ_CHECK(ev <= EV_ACTION, "event %d shown", ev);
 	FZ_CHECK(strlen(name) <= QUN_MAX_NAME, "a name of %zu bytes shown", strlen(name));
 	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a text of %zu bytes shown",
 	         len);

@@ -1,10 +1,10 @@
-/* fuzz_rel.c - libFuzzer harness for the reliability state machine (src/rel.c): two ends, a hostile
- * network, a fake clock. */
+/* fuzz_rel.c - libFuzzer harness for the reliability state machine (src/proto/rel.c): two ends, a
+ * hostile network, a fake clock. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/rel.h"
 #include "fuzzlib.h"
-#include "rel.h"
 
 /*
  * Two ends, 0 and 1, each a struct rel, joined by a network that the input

@@ -7,14 +7,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/text.h"
+#include "proto/wire1.h"
+#include "proto/wire2.h"
+#include "qund/room.h"
+#include "qund/sanction.h"
+#include "qund/server.h"
 #include "fuzzlib.h"
 #include "p2_peek.h"
-#include "room.h"
-#include "sanction.h"
-#include "server.h"
-#include "text.h"
-#include "wire1.h"
-#include "wire2.h"
 
 /*
  * The input is a program for a crowd of fake clients at 72 addresses:
@@ -346,8 +346,8 @@ static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 		FZ_CHECK(m.code > QERR_NONE && m.code < QERR_COUNT, "notice code %d", m.code);
 		return;
 	}
-	FZ_CHECK(m.event <= V1_EV_ACTION, "event %d", m.event);
-	if (m.event == V1_EV_ADMIN || m.event == V1_EV_SHUTDOWN)
+	FZ_CHECK(m.event <= EV_ACTION, "event %d", m.event);
+	if (m.event == EV_ADMIN || m.event == EV_SHUTDOWN)
 		FZ_CHECK(m.name_len == 0, "the operator's event carries a name");
 	else
 		FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK, "event about an invalid name");

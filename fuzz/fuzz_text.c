@@ -1,11 +1,11 @@
 /* fuzz_text.c - libFuzzer harness for the text rules: UTF-8, names, messages, the terminal
- * sanitiser (src/text.c), and the look-alike key of names (src/confusable.c). */
+ * sanitiser (src/common/text.c), and the look-alike key of names (src/qund/confusable.c). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "confusable.h"
+#include "common/text.h"
+#include "qund/confusable.h"
 #include "fuzzlib.h"
-#include "text.h"
 
 /*
  * An independent UTF-8 check, written from the table in RFC 3629 section 4

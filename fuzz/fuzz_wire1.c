@@ -1,11 +1,11 @@
-/* fuzz_wire1.c - libFuzzer harness for protocol v1's parser and formatters (src/wire1.c). */
+/* fuzz_wire1.c - libFuzzer harness for protocol v1's parser and formatters (src/proto/wire1.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
+#include "proto/wire1.h"
 #include "fuzzlib.h"
-#include "text.h"
-#include "wire1.h"
 
 /* A NUL-terminated copy of s[0..n), so it can go where a C string is expected. */
 static char *cstr(const char *s, size_t n)
@@ -84,10 +84,10 @@ static void check_events(const char *buf, size_t len, size_t size)
 
 	FZ_CHECK(out != NULL, "out of memory");
 	for (lang = LANG_ZH; lang <= LANG_EN; lang++) {
-		for (ev = V1_EV_JOIN; ev <= V1_EV_ACTION + 1; ev++) {
-			n = v1_format_event(out, size, (enum lang)lang, (enum v1_event)ev, name,
+		for (ev = EV_JOIN; ev <= EV_ACTION + 1; ev++) {
+			n = v1_format_event(out, size, (enum lang)lang, (enum room_event)ev, name,
 			                    buf, len);
-			if (ev > V1_EV_ACTION || size == 0) {
+			if (ev > EV_ACTION || size == 0) {
 				FZ_CHECK(n == -1, "event %d formatted into %zu bytes", ev, size);
 				continue;
 			}
@@ -112,7 +112,7 @@ static void check_client_side(const char *buf, size_t len)
 	struct v1_who w;
 
 	if (v1_parse_event(buf, len, &l) == 0) {
-		FZ_CHECK(l.ev <= V1_EV_ACTION, "event %d recognised", l.ev);
+		FZ_CHECK(l.ev <= EV_ACTION, "event %d recognised", l.ev);
 		if (l.name != NULL)
 			FZ_CHECK(l.name == buf + l.name_at && l.name_at + l.name_len <= len &&
 			             name_check(l.name, l.name_len) == NAME_OK,

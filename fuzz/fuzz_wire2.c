@@ -1,10 +1,11 @@
-/* fuzz_wire2.c - libFuzzer harness for protocol v2's datagram and message codecs (src/wire2.c). */
+/* fuzz_wire2.c - libFuzzer harness for protocol v2's datagram and message codecs
+ * (src/proto/wire2.c). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
+#include "proto/wire2.h"
 #include "fuzzlib.h"
-#include "text.h"
-#include "wire2.h"
 
 static void *xalloc(size_t n)
 {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rel.h"
+#include "proto/rel.h"
 
 /*
  * The libFuzzer entry points.  Every harness defines LLVMFuzzerTestOneInput;

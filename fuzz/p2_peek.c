@@ -1,5 +1,5 @@
-/* p2_peek.c - test-only: src/proto2.c compiled with a window onto its private state, for the server
- * fuzz harness. */
+/* p2_peek.c - test-only: src/qund/proto2.c compiled with a window onto its private state, for the
+ * server fuzz harness. */
 
 /*
  * The server harness must check invariants inside protocol v2's private
@@ -10,7 +10,7 @@
  * whole and adds them here: the harness links this object instead of
  * proto2.o, so it runs exactly the daemon's code.
  */
-#include "../src/proto2.c" /* NOLINT(bugprone-suspicious-include): the point of this file */
+#include "../src/qund/proto2.c" /* NOLINT(bugprone-suspicious-include): the point of this file */
 
 #include "p2_peek.h"
 

@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
+#include "proto/wire2.h"
+#include "qund/server.h"
 #include "fuzzlib.h"
-#include "server.h"
-#include "wire2.h"
 
 /* The cookie the server would give addr for nonce (a valid LOGIN can be built without HELLO). */
 void p2_peek_cookie(const struct server *s, const struct peer_addr *addr, uint64_t nonce,

@@ -10,14 +10,14 @@
 #     style (Linux/OpenBSD) declares locals at the top of the function.
 #   - missingIncludeSystem: cppcheck does not need libc's headers, and
 #     reads its own models of them instead.
-#   - unreachableCode in src/forkcp.c: cppcheck takes raise() for noreturn;
+#   - unreachableCode in src/forkcp/forkcp.c: cppcheck takes raise() for noreturn;
 #     the _exit after raise(sig) there runs when the signal is ignored.
 #   cppcheck's posix library model is not loaded: in 2.10 it rejects
 #   mmap(..., MAP_ANONYMOUS, -1, 0), the documented way to map anonymous
 #   memory.  Inline suppressions (cppcheck-suppress) carry their own reason.
 set -eu
 
-files="$(ls src/*.c fuzz/*.c)"
+files="$(ls src/*/*.c fuzz/*.c)"
 jobs=$(nproc 2>/dev/null || echo 2)
 status=0
 
@@ -25,7 +25,7 @@ echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc -Ifuzz \
 	--enable=warning,style,performance,portability \
 	--suppress=variableScope --suppress=missingIncludeSystem \
-	--suppress=unreachableCode:src/forkcp.c \
+	--suppress=unreachableCode:src/forkcp/forkcp.c \
 	--template='{file}:{line}: {severity} ({id}): {message}' \
 	$files || status=1
 

@@ -1,4 +1,4 @@
-/* test_addr.c - unit tests of src/addr.c: peer address keys, equality and printing. */
+/* test_addr.c - unit tests of src/common/addr.c: peer address keys, equality and printing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "addr.h"
+#include "common/addr.h"
 
 /*
  * Build addresses as recvfrom() would.  With garbage set, every byte of the

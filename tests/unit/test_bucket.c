@@ -1,4 +1,4 @@
-/* test_bucket.c - unit tests of src/bucket.c: burst, steady refill, caps and odd clocks. */
+/* test_bucket.c - unit tests of src/common/bucket.c: burst, steady refill, caps and odd clocks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "bucket.h"
+#include "common/bucket.h"
 
 /* The flood-control defaults of the spec: 5 at once, then 2 per second. */
 #define BURST 5

@@ -1,4 +1,4 @@
-/* test_buf.c - unit tests of src/buf.c: growth, the size cap that never cuts silently, JSON
+/* test_buf.c - unit tests of src/common/buf.c: growth, the size cap that never cuts silently, JSON
  * strings. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 static void add_and_printf(void **state)
 {

@@ -9,7 +9,8 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "client2.h"
+#include "common/i18n.h"
+#include "qun/client2.h"
 
 /* Everything the engine did, as the fake server and the owner saw it. */
 struct seen {
@@ -39,7 +40,7 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	seen.nsent++;
 }
 
-static void cb_event(void *ctx, enum v1_event ev, const char *name, const char *text, size_t len)
+static void cb_event(void *ctx, enum room_event ev, const char *name, const char *text, size_t len)
 {
 	(void)ctx;
 	if (seen.nevents < 16)
@@ -175,7 +176,7 @@ static void feed_event(uint64_t sid, uint32_t seq, uint64_t id, uint8_t flags, c
 	uint8_t payload[QUN_MAX_DATAGRAM];
 	struct v2_msg m = {.kind = V2_K_EVENT,
 	                   .event_id = id,
-	                   .event = V1_EV_SAY,
+	                   .event = EV_SAY,
 	                   .flags = flags,
 	                   .name = "bob",
 	                   .name_len = 3,
@@ -986,7 +987,7 @@ static void action_event_passed_on(void **state)
 	uint8_t payload[QUN_MAX_DATAGRAM];
 	struct v2_msg m = {.kind = V2_K_EVENT,
 	                   .event_id = 1,
-	                   .event = V1_EV_ACTION,
+	                   .event = EV_ACTION,
 	                   .name = "bob",
 	                   .name_len = 3,
 	                   .text = "waves",

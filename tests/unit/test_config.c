@@ -1,5 +1,5 @@
-/* test_config.c - unit tests of src/config.c: the `key = value` grammar and its errors, with line
- * numbers. */
+/* test_config.c - unit tests of src/qund/config.c: the `key = value` grammar and its errors, with
+ * line numbers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "qund/config.h"
 
 enum { K_PORT = 1, K_BIND, K_DAEMON, K_LOG };
 

@@ -1,4 +1,5 @@
-/* test_confusable.c - unit tests of src/confusable.c: look-alike keys of names, and their uses. */
+/* test_confusable.c - unit tests of src/qund/confusable.c: look-alike keys of names, and their
+ * uses. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "confusable.h"
-#include "sanction.h"
-#include "text.h"
+#include "common/text.h"
+#include "qund/confusable.h"
+#include "qund/sanction.h"
 
 #define KEYSZ (CONFUSABLE_KEY_MAX + 1)
 

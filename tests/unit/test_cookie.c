@@ -1,5 +1,5 @@
-/* test_cookie.c - unit tests of src/cookie.c: v2 login cookies bound to address and nonce, secret
- * rotation. */
+/* test_cookie.c - unit tests of src/proto/cookie.c: v2 login cookies bound to address and nonce,
+ * secret rotation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "cookie.h"
+#include "proto/cookie.h"
 
 /* The jar's clock starts here; the tests step it by COOKIE_ROTATE_MS. */
 #define T0 5000

@@ -1,4 +1,4 @@
-/* test_ipc.c - unit tests of src/ipc.c: the messages between qun's UI and network processes. */
+/* test_ipc.c - unit tests of src/qun/ipc.c: the messages between qun's UI and network processes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "ipc.h"
+#include "qun/ipc.h"
 
 static unsigned char buf[IPC_MAX + 16];
 

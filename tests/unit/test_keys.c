@@ -1,4 +1,4 @@
-/* test_keys.c - unit tests of src/keys.c: where the next key ends in bytes from a terminal. */
+/* test_keys.c - unit tests of src/qun/keys.c: where the next key ends in bytes from a terminal. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "keys.h"
+#include "qun/keys.h"
 
 static size_t len_of(const char *s)
 {

@@ -1,5 +1,5 @@
-/* test_log.c - unit tests of src/log.c: the refusal rate limit, and logging to a file that is
- * reopened (never through a symbolic link) and handed over only if the log made it. */
+/* test_log.c - unit tests of src/common/log.c: the refusal rate limit, and logging to a file that
+ * is reopened (never through a symbolic link) and handed over only if the log made it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static void ratelimit_allows_burst_then_holds(void **state)
 {

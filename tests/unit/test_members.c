@@ -1,4 +1,5 @@
-/* test_members.c - unit tests of src/members.c: the client's member list and name completion. */
+/* test_members.c - unit tests of src/qun/members.c: the client's member list and name completion.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "members.h"
+#include "qun/members.h"
 
 static struct members m;
 

@@ -1,4 +1,5 @@
-/* test_nonceset.c - unit tests of src/nonceset.c: retired login nonces and their two generations.
+/* test_nonceset.c - unit tests of src/qund/nonceset.c: retired login nonces and their two
+ * generations.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "nonceset.h"
+#include "qund/nonceset.h"
 
 static const unsigned char key[16] = "0123456789abcdef";
 

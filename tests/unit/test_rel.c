@@ -1,4 +1,4 @@
-/* test_rel.c - unit tests of src/rel.c: windows, acks, timers, reordering, and a lossy-link
+/* test_rel.c - unit tests of src/proto/rel.c: windows, acks, timers, reordering, and a lossy-link
  * simulation. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rel.h"
+#include "proto/rel.h"
 
 /* The fake clock starts here; oldest_at_time_zero checks a clock that starts at 0. */
 #define T0 1000

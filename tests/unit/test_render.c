@@ -1,4 +1,5 @@
-/* test_render.c - unit tests of src/render.c: how a line of the room reaches the screen, safe. */
+/* test_render.c - unit tests of src/qun/render.c: how a line of the room reaches the screen, safe.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "render.h"
+#include "qun/render.h"
 
 static char out[8192];
 static const struct render_style plain = {0, 0};

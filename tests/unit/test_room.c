@@ -1,4 +1,5 @@
-/* test_room.c - unit tests of src/room.c: who may join, speak and leave, who gets what, ghosts. */
+/* test_room.c - unit tests of src/qund/room.c: who may join, speak and leave, who gets what,
+ * ghosts. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,8 +14,8 @@
 
 #include <sodium.h>
 
-#include "room.h"
-#include "text.h"
+#include "common/text.h"
+#include "qund/room.h"
 
 /* Timeouts in ms: short, so that the expiry tests read plainly. */
 #define KEEPALIVE 1000
@@ -221,7 +222,7 @@ static void join_ok(void **state)
 	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
 	assert_int_equal(o.reply_to_member, 1);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_JOIN);
+	assert_int_equal(o.event, EV_JOIN);
 	assert_string_equal(o.name, "alice");
 
 	m = find(r, "alice");
@@ -264,7 +265,7 @@ static void join_event_excludes_joiner(void **state)
 	join(r, &b, "bob", 0, &o);
 	assert_int_equal(o.reply, REPLY_OK);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_JOIN);
+	assert_int_equal(o.event, EV_JOIN);
 	assert_string_equal(o.name, "bob");
 	assert_ptr_equal(o.exclude, find(r, "bob"));
 	assert_ptr_not_equal(o.exclude, find(r, "alice"));
@@ -470,7 +471,7 @@ static void say_ok(void **state)
 	assert_int_equal(o.drop, DROP_NONE);
 	assert_int_equal(o.reply, REPLY_NONE);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_SAY);
+	assert_int_equal(o.event, EV_SAY);
 	assert_string_equal(o.name, "alice");
 	assert_ptr_equal(o.text, text);
 	assert_int_equal(o.text_len, strlen(text));
@@ -641,7 +642,7 @@ static void assert_relayed(const struct outcome *o, const struct room *r, const 
 	assert_int_equal(o->drop, DROP_NONE);
 	assert_int_equal(o->reply, REPLY_NONE);
 	assert_int_equal(o->has_event, 1);
-	assert_int_equal(o->event, V1_EV_SAY);
+	assert_int_equal(o->event, EV_SAY);
 	assert_string_equal(o->name, name);
 	assert_int_equal(o->text_len, strlen(text));
 	assert_memory_equal(o->text, text, strlen(text));
@@ -740,7 +741,7 @@ static void quit_ok(void **state)
 	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
 	assert_int_equal(o.reply_to_member, 1);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_LEAVE);
+	assert_int_equal(o.event, EV_LEAVE);
 	assert_string_equal(o.name, "alice");
 }
 
@@ -914,7 +915,7 @@ static void expire_keepalive_member(void **state)
 	assert_int_equal(expire(r, 100 + KEEPALIVE + 1, &o), 1);
 	assert_int_equal(o.drop, DROP_NONE);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_int_equal(o.event, EV_TIMEOUT);
 	assert_string_equal(o.name, "alice");
 	assert_int_equal(room_count(r), 1);
 	assert_null(find(r, "alice"));
@@ -936,7 +937,7 @@ static void expire_idle_member(void **state)
 	assert_int_equal(room_count(r), 1);
 	assert_int_equal(expire(r, IDLE + 1, &o), 1);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_int_equal(o.event, EV_TIMEOUT);
 	assert_string_equal(o.name, "alice");
 	assert_int_equal(room_count(r), 0);
 	assert_int_equal(expire(r, IDLE + 1, &o), 0);
@@ -953,7 +954,7 @@ static void expire_sends_exit_to_evicted(void **state)
 	must_join(r, &a, "alice", 0);
 	assert_int_equal(expire(r, IDLE + 1, &o), 1);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_int_equal(o.event, EV_TIMEOUT);
 	assert_int_equal(o.reply, REPLY_EXIT);
 	assert_true(addr_equal(&o.reply_to, &a));
 	assert_null(o.exclude);
@@ -1025,7 +1026,7 @@ static void expire_one_at_a_time(void **state)
 	must_join(r, &b, "bob", 0);
 	must_join(r, &c, "carol", IDLE);
 	while (expire(r, IDLE + 1, &o) == 1) {
-		assert_int_equal(o.event, V1_EV_TIMEOUT);
+		assert_int_equal(o.event, EV_TIMEOUT);
 		assert_true(strcmp(o.name, "alice") == 0 || strcmp(o.name, "bob") == 0);
 		assert_true(++gone <= 2);
 	}
@@ -1122,7 +1123,7 @@ static void kick_ok(void **state)
 	assert_int_equal(addr_equal(&o.reply_to, &a), 1);
 	assert_int_equal(o.reply_to_member, 1);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_KICK);
+	assert_int_equal(o.event, EV_KICK);
 	assert_string_equal(o.name, "alice");
 	assert_int_equal(room_count(r), 1);
 	assert_null(find(r, "alice"));
@@ -1183,7 +1184,7 @@ static void admin_event(void **state)
 	assert_int_equal(o.drop, DROP_NONE);
 	assert_int_equal(o.reply, REPLY_NONE);
 	assert_int_equal(o.has_event, 1);
-	assert_int_equal(o.event, V1_EV_ADMIN);
+	assert_int_equal(o.event, EV_ADMIN);
 	assert_ptr_equal(o.text, text);
 	assert_int_equal(o.text_len, strlen(text));
 	assert_null(o.exclude);
@@ -2030,7 +2031,7 @@ static void v1_unproven_evicted_after_login_timeout(void **state)
 	assert_int_equal(room_next_expiry(r, 0), 3000);
 	assert_int_equal(expire(r, 2999, &o), 0);
 	assert_int_equal(expire(r, 3000, &o), 1);
-	assert_int_equal(o.event, V1_EV_TIMEOUT);
+	assert_int_equal(o.event, EV_TIMEOUT);
 	assert_string_equal(o.name, "ghost");
 	assert_int_equal(o.reply, REPLY_EXIT);
 	assert_int_equal(expire(r, IDLE, &o), 0);

@@ -1,5 +1,5 @@
-/* test_safefile.c - unit tests of src/safefile.c: no symbolic link followed, untrusted directories
- * and files refused, files and directories created as asked. */
+/* test_safefile.c - unit tests of src/common/safefile.c: no symbolic link followed, untrusted
+ * directories and files refused, files and directories created as asked. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safefile.h"
+#include "common/safefile.h"
 
 /* A private directory under /tmp for one test, and names in it. */
 struct scratch {

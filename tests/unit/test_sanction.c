@@ -1,4 +1,4 @@
-/* test_sanction.c - unit tests of src/sanction.c: durations, bans by name and address, mutes,
+/* test_sanction.c - unit tests of src/qund/sanction.c: durations, bans by name and address, mutes,
  * expiry. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sanction.h"
+#include "qund/sanction.h"
 
 #define S(x) x, strlen(x)
 #define MIN  (60ULL * 1000)

@@ -1,4 +1,5 @@
-/* test_text.c - unit tests of src/text.c: UTF-8 decoding, name and text rules, sanitising. */
+/* test_text.c - unit tests of src/common/text.c: UTF-8 decoding, name and text rules, sanitising.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,8 +8,8 @@
 
 #include <string.h>
 
-#include "i18n.h"
-#include "text.h"
+#include "common/i18n.h"
+#include "common/text.h"
 
 /*
  * Helpers.  Byte strings are written with hex escapes; a literal is split

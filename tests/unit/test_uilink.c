@@ -1,4 +1,5 @@
-/* test_uilink.c - unit tests of src/uilink.c: what waits, what is dropped, what is said about it.
+/* test_uilink.c - unit tests of src/qun/uilink.c: what waits, what is dropped, what is said about
+ * it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ipc.h"
-#include "uilink.h"
+#include "qun/ipc.h"
+#include "qun/uilink.h"
 
 static unsigned char got[IPC_MAX];
 

@@ -1,4 +1,5 @@
-/* test_width.c - unit tests of src/width.c: column widths and libedit's layout of the edit line. */
+/* test_width.c - unit tests of src/qun/width.c: column widths and libedit's layout of the edit
+ * line. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "width.h"
+#include "qun/width.h"
 
 static const wchar_t prompt[] = L"> ";
 

@@ -1,4 +1,5 @@
-/* test_wire1.c - unit tests of src/wire1.c: parsing v1 requests, formatting events and requests. */
+/* test_wire1.c - unit tests of src/proto/wire1.c: parsing v1 requests, formatting events and
+ * requests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,8 +8,8 @@
 
 #include <string.h>
 
-#include "text.h"
-#include "wire1.h"
+#include "common/text.h"
+#include "proto/wire1.h"
 
 /* Helpers */
 
@@ -66,7 +67,7 @@ static size_t fill(char *buf, size_t size, const char *prefix, char fillc, size_
 	return len;
 }
 
-static void assert_event(enum lang lang, enum v1_event ev, const char *name, const char *text,
+static void assert_event(enum lang lang, enum room_event ev, const char *name, const char *text,
                          const char *want)
 {
 	char buf[1200];
@@ -467,45 +468,45 @@ static void parse_status_strings(void **state)
 static void event_join_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_JOIN, "alice", NULL, "alice 进入了聊天室");
+	assert_event(LANG_ZH, EV_JOIN, "alice", NULL, "alice 进入了聊天室");
 }
 
 static void event_say_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_SAY, "alice", "hi", "alice 说：hi");
+	assert_event(LANG_ZH, EV_SAY, "alice", "hi", "alice 说：hi");
 }
 
 static void event_leave_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_LEAVE, "alice", NULL, "alice 退出了聊天室");
+	assert_event(LANG_ZH, EV_LEAVE, "alice", NULL, "alice 退出了聊天室");
 }
 
 static void event_timeout_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_TIMEOUT, "alice", NULL, "alice 退出了聊天室（超时）");
+	assert_event(LANG_ZH, EV_TIMEOUT, "alice", NULL, "alice 退出了聊天室（超时）");
 }
 
 static void event_kick_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_KICK, "alice", NULL, "alice 被管理员请出了聊天室");
+	assert_event(LANG_ZH, EV_KICK, "alice", NULL, "alice 被管理员请出了聊天室");
 }
 
 static void event_admin_zh(void **state)
 {
 	(void)state;
 	/* The operator's line, whatever name is passed. */
-	assert_event(LANG_ZH, V1_EV_ADMIN, "alice", "x", "管理员 说：x");
-	assert_event(LANG_ZH, V1_EV_ADMIN, "", "x", "管理员 说：x");
+	assert_event(LANG_ZH, EV_ADMIN, "alice", "x", "管理员 说：x");
+	assert_event(LANG_ZH, EV_ADMIN, "", "x", "管理员 说：x");
 }
 
 static void event_shutdown_zh(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_SHUTDOWN, "", NULL, "服务器即将关闭");
+	assert_event(LANG_ZH, EV_SHUTDOWN, "", NULL, "服务器即将关闭");
 }
 
 /* v1_format_event: English */
@@ -513,44 +514,44 @@ static void event_shutdown_zh(void **state)
 static void event_join_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_JOIN, "alice", NULL, "alice joined the room");
+	assert_event(LANG_EN, EV_JOIN, "alice", NULL, "alice joined the room");
 }
 
 static void event_say_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_SAY, "alice", "hi", "alice: hi");
+	assert_event(LANG_EN, EV_SAY, "alice", "hi", "alice: hi");
 }
 
 static void event_leave_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_LEAVE, "alice", NULL, "alice left the room");
+	assert_event(LANG_EN, EV_LEAVE, "alice", NULL, "alice left the room");
 }
 
 static void event_timeout_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_TIMEOUT, "alice", NULL, "alice left the room (timed out)");
+	assert_event(LANG_EN, EV_TIMEOUT, "alice", NULL, "alice left the room (timed out)");
 }
 
 static void event_kick_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_KICK, "alice", NULL, "alice was removed by the admin");
+	assert_event(LANG_EN, EV_KICK, "alice", NULL, "alice was removed by the admin");
 }
 
 static void event_admin_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_ADMIN, "alice", "x", "[admin] x");
-	assert_event(LANG_EN, V1_EV_ADMIN, "", "x", "[admin] x");
+	assert_event(LANG_EN, EV_ADMIN, "alice", "x", "[admin] x");
+	assert_event(LANG_EN, EV_ADMIN, "", "x", "[admin] x");
 }
 
 static void event_shutdown_en(void **state)
 {
 	(void)state;
-	assert_event(LANG_EN, V1_EV_SHUTDOWN, "", NULL, "the server is shutting down");
+	assert_event(LANG_EN, EV_SHUTDOWN, "", NULL, "the server is shutting down");
 }
 
 /* v1_format_event: details */
@@ -560,7 +561,7 @@ static void event_say_uses_text_len(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(v1_format_event(buf, sizeof(buf), LANG_EN, V1_EV_SAY, "alice", "hello", 2),
+	assert_int_equal(v1_format_event(buf, sizeof(buf), LANG_EN, EV_SAY, "alice", "hello", 2),
 	                 9);
 	assert_string_equal(buf, "alice: he");
 }
@@ -568,7 +569,7 @@ static void event_say_uses_text_len(void **state)
 static void event_say_cjk(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_SAY, "小明", "你好", "小明 说：你好");
+	assert_event(LANG_ZH, EV_SAY, "小明", "你好", "小明 说：你好");
 }
 
 static void event_exact_fit(void **state)
@@ -577,7 +578,7 @@ static void event_exact_fit(void **state)
 
 	(void)state;
 	/* "alice: hi" is 9 bytes and its NUL one more. */
-	assert_int_equal(v1_format_event(buf, 10, LANG_EN, V1_EV_SAY, "alice", "hi", 2), 9);
+	assert_int_equal(v1_format_event(buf, 10, LANG_EN, EV_SAY, "alice", "hi", 2), 9);
 	assert_string_equal(buf, "alice: hi");
 }
 
@@ -586,9 +587,9 @@ static void event_buffer_too_small(void **state)
 	char buf[16];
 
 	(void)state;
-	assert_int_equal(v1_format_event(buf, 9, LANG_EN, V1_EV_SAY, "alice", "hi", 2), -1);
-	assert_int_equal(v1_format_event(buf, 5, LANG_EN, V1_EV_JOIN, "alice", NULL, 0), -1);
-	assert_int_equal(v1_format_event(buf, 10, LANG_ZH, V1_EV_SHUTDOWN, "", NULL, 0), -1);
+	assert_int_equal(v1_format_event(buf, 9, LANG_EN, EV_SAY, "alice", "hi", 2), -1);
+	assert_int_equal(v1_format_event(buf, 5, LANG_EN, EV_JOIN, "alice", NULL, 0), -1);
+	assert_int_equal(v1_format_event(buf, 10, LANG_ZH, EV_SHUTDOWN, "", NULL, 0), -1);
 }
 
 static void event_buffer_zero(void **state)
@@ -596,7 +597,7 @@ static void event_buffer_zero(void **state)
 	char buf[4] = "XYZ";
 
 	(void)state;
-	assert_int_equal(v1_format_event(buf, 0, LANG_EN, V1_EV_SAY, "alice", "hi", 2), -1);
+	assert_int_equal(v1_format_event(buf, 0, LANG_EN, EV_SAY, "alice", "hi", 2), -1);
 }
 
 static void event_longest_say(void **state)
@@ -608,11 +609,10 @@ static void event_longest_say(void **state)
 	memset(name, 'n', QUN_MAX_NAME);
 	name[QUN_MAX_NAME] = '\0';
 	memset(text, 't', sizeof(text));
-	assert_int_equal(v1_format_event(buf, 1040, LANG_ZH, V1_EV_SAY, name, text, QUN_MAX_TEXT),
+	assert_int_equal(v1_format_event(buf, 1040, LANG_ZH, EV_SAY, name, text, QUN_MAX_TEXT),
 	                 1039);
 	assert_int_equal(strlen(buf), 1039);
-	assert_int_equal(v1_format_event(buf, 1039, LANG_ZH, V1_EV_SAY, name, text, QUN_MAX_TEXT),
-	                 -1);
+	assert_int_equal(v1_format_event(buf, 1039, LANG_ZH, EV_SAY, name, text, QUN_MAX_TEXT), -1);
 }
 
 /* v1_format_request */
@@ -866,12 +866,12 @@ static void request_action(void **state)
 static void event_action_both_languages(void **state)
 {
 	(void)state;
-	assert_event(LANG_ZH, V1_EV_ACTION, "小明", "挥手", "* 小明 挥手");
-	assert_event(LANG_EN, V1_EV_ACTION, "alice", "waves", "* alice waves");
+	assert_event(LANG_ZH, EV_ACTION, "小明", "挥手", "* 小明 挥手");
+	assert_event(LANG_EN, EV_ACTION, "alice", "waves", "* alice waves");
 }
 
 /* Parse line s; check its event, name (NULL for none) and text (NULL for none). */
-static void assert_line(const char *s, enum v1_event ev, const char *name, const char *text)
+static void assert_line(const char *s, enum room_event ev, const char *name, const char *text)
 {
 	struct v1_line l;
 
@@ -902,8 +902,8 @@ static void assert_not_line(const char *s)
 static void line_kick_with_reason(void **state)
 {
 	(void)state;
-	assert_line("alice 被管理员请出了聊天室（刷屏）", V1_EV_KICK, "alice", "刷屏");
-	assert_line("alice was removed by the admin (spam)", V1_EV_KICK, "alice", "spam");
+	assert_line("alice 被管理员请出了聊天室（刷屏）", EV_KICK, "alice", "刷屏");
+	assert_line("alice was removed by the admin (spam)", EV_KICK, "alice", "spam");
 	assert_not_line("alice 被管理员请出了聊天室（）");
 	assert_not_line("alice was removed by the admin (spam");
 	assert_not_line("alice was removed by the admin spam");
@@ -912,25 +912,25 @@ static void line_kick_with_reason(void **state)
 static void line_every_event_chinese(void **state)
 {
 	(void)state;
-	assert_line("alice 进入了聊天室", V1_EV_JOIN, "alice", NULL);
-	assert_line("alice 说：你好 世界", V1_EV_SAY, "alice", "你好 世界");
-	assert_line("alice 退出了聊天室", V1_EV_LEAVE, "alice", NULL);
-	assert_line("alice 退出了聊天室（超时）", V1_EV_TIMEOUT, "alice", NULL);
-	assert_line("alice 被管理员请出了聊天室", V1_EV_KICK, "alice", NULL);
-	assert_line("管理员 说：18:00 重启", V1_EV_ADMIN, NULL, "18:00 重启");
-	assert_line("服务器即将关闭", V1_EV_SHUTDOWN, NULL, NULL);
+	assert_line("alice 进入了聊天室", EV_JOIN, "alice", NULL);
+	assert_line("alice 说：你好 世界", EV_SAY, "alice", "你好 世界");
+	assert_line("alice 退出了聊天室", EV_LEAVE, "alice", NULL);
+	assert_line("alice 退出了聊天室（超时）", EV_TIMEOUT, "alice", NULL);
+	assert_line("alice 被管理员请出了聊天室", EV_KICK, "alice", NULL);
+	assert_line("管理员 说：18:00 重启", EV_ADMIN, NULL, "18:00 重启");
+	assert_line("服务器即将关闭", EV_SHUTDOWN, NULL, NULL);
 }
 
 static void line_every_event_english(void **state)
 {
 	(void)state;
-	assert_line("bob joined the room", V1_EV_JOIN, "bob", NULL);
-	assert_line("bob: hi there", V1_EV_SAY, "bob", "hi there");
-	assert_line("bob left the room", V1_EV_LEAVE, "bob", NULL);
-	assert_line("bob left the room (timed out)", V1_EV_TIMEOUT, "bob", NULL);
-	assert_line("bob was removed by the admin", V1_EV_KICK, "bob", NULL);
-	assert_line("[admin] hello all", V1_EV_ADMIN, NULL, "hello all");
-	assert_line("the server is shutting down", V1_EV_SHUTDOWN, NULL, NULL);
+	assert_line("bob joined the room", EV_JOIN, "bob", NULL);
+	assert_line("bob: hi there", EV_SAY, "bob", "hi there");
+	assert_line("bob left the room", EV_LEAVE, "bob", NULL);
+	assert_line("bob left the room (timed out)", EV_TIMEOUT, "bob", NULL);
+	assert_line("bob was removed by the admin", EV_KICK, "bob", NULL);
+	assert_line("[admin] hello all", EV_ADMIN, NULL, "hello all");
+	assert_line("the server is shutting down", EV_SHUTDOWN, NULL, NULL);
 }
 
 static void line_language_reported(void **state)
@@ -949,8 +949,8 @@ static void line_language_reported(void **state)
 static void line_action(void **state)
 {
 	(void)state;
-	assert_line("* alice waves at bob", V1_EV_ACTION, "alice", "waves at bob");
-	assert_line("* 小明 挥手", V1_EV_ACTION, "小明", "挥手");
+	assert_line("* alice waves at bob", EV_ACTION, "alice", "waves at bob");
+	assert_line("* 小明 挥手", EV_ACTION, "小明", "挥手");
 	assert_not_line("* alice");
 	assert_not_line("* alice ");
 	assert_not_line("* ");
@@ -958,8 +958,8 @@ static void line_action(void **state)
 
 static void line_round_trips_format(void **state)
 {
-	static const enum v1_event evs[] = {V1_EV_JOIN, V1_EV_SAY,   V1_EV_LEAVE,    V1_EV_TIMEOUT,
-	                                    V1_EV_KICK, V1_EV_ADMIN, V1_EV_SHUTDOWN, V1_EV_ACTION};
+	static const enum room_event evs[] = {EV_JOIN, EV_SAY,   EV_LEAVE,    EV_TIMEOUT,
+	                                      EV_KICK, EV_ADMIN, EV_SHUTDOWN, EV_ACTION};
 	char buf[1200];
 	struct v1_line l;
 	size_t i;
@@ -981,10 +981,10 @@ static void line_chat_wins_when_ambiguous(void **state)
 {
 	(void)state;
 	/* "a" saying "joined the room", or a member "a:" joining: chat, never a notice. */
-	assert_line("a: joined the room", V1_EV_SAY, "a", "joined the room");
+	assert_line("a: joined the room", EV_SAY, "a", "joined the room");
 	/* A chat text that looks like an event stays the chat of its sender. */
-	assert_line("bob 说：carol 进入了聊天室", V1_EV_SAY, "bob", "carol 进入了聊天室");
-	assert_line("bob: * carol waves", V1_EV_SAY, "bob", "* carol waves");
+	assert_line("bob 说：carol 进入了聊天室", EV_SAY, "bob", "carol 进入了聊天室");
+	assert_line("bob: * carol waves", EV_SAY, "bob", "* carol waves");
 }
 
 static void line_not_an_event(void **state)

@@ -1,4 +1,5 @@
-/* test_wire2.c - unit tests of src/wire2.c: v2 datagrams and reliable messages, byte for byte. */
+/* test_wire2.c - unit tests of src/proto/wire2.c: v2 datagrams and reliable messages, byte for
+ * byte. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crc32.h"
-#include "wire2.h"
+#include "common/crc32.h"
+#include "proto/wire2.h"
 
 /* Room for any datagram plus a tail that must stay untouched. */
 #define BUFSZ (QUN_MAX_DATAGRAM + 64)
@@ -1107,7 +1108,7 @@ static void msg_event_round_trip(void **state)
 	memset(&m, 0, sizeof(m));
 	m.kind = V2_K_EVENT;
 	m.event_id = NONCE;
-	m.event = 1; /* V1_EV_SAY */
+	m.event = 1; /* EV_SAY */
 	m.name = "alice";
 	m.name_len = 5;
 	m.text = "hello";
@@ -1156,7 +1157,7 @@ static void msg_event_no_text(void **state)
 	memset(&m, 0, sizeof(m));
 	m.kind = V2_K_EVENT;
 	m.event_id = 7;
-	m.event = 0; /* V1_EV_JOIN */
+	m.event = 0; /* EV_JOIN */
 	m.name = "b";
 	m.name_len = 1;
 	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);

@@ -1,0 +1,173 @@
+/* wire2.h - protocol v2 datagrams and reliable messages: parse and encode. Pure; see
+ * docs/PROTOCOL-v2.md. */
+#ifndef QUN_WIRE2_H
+#define QUN_WIRE2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/sizes.h"
+
+#define V2_MAGIC       0xFE
+#define V2_VERSION     2
+#define V2_COOKIE_LEN  16
+#define V2_SESSION_HDR 23 /* header + session id + seq + ack + ack bits */
+#define V2_CHECK_LEN   4  /* CRC-32 trailer on every datagram */
+#define V2_MAX_BODY    (QUN_MAX_DATAGRAM - V2_CHECK_LEN) /* a datagram less its trailer */
+#define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR)    /* largest DATA payload */
+#define V2_MAX_TEXT    QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
+#define V2_MORE        0x01            /* SAY/EVENT flag: the text continues in the next DATA */
+#define V2_ID          0x02            /* SAY/ME flag: a 4-byte message id follows the flags */
+/*
+ * WELCOME's last field: the longest message in its low 12 bits, the
+ * server's features in its high 4 (a server older than the features
+ * sends them all clear, and a client older than them ignores the field).
+ */
+#define V2_MAX_MESSAGE_MASK 0x0FFF
+#define V2_FEATURES_SHIFT   12
+#define V2_FEATURES_ALL     0xF
+#define V2_F_MSG_ID         0x1 /* takes SAY/ME with V2_ID and shows each id once */
+/*
+ * How far behind the last id taken a message id still counts as one taken
+ * before (serial arithmetic): a client re-sends at most what it had in
+ * flight, fewer messages than the send window's 33 DATA.
+ */
+#define V2_ID_WINDOW 64
+
+enum v2_type {
+	V2_HELLO = 0x01,
+	V2_COOKIE = 0x02,
+	V2_LOGIN = 0x03,
+	V2_WELCOME = 0x04,
+	V2_REFUSE = 0x05,
+	V2_DATA = 0x10,
+	V2_ACK = 0x11,
+	V2_PING = 0x12,
+	V2_CLOSE = 0x13,
+	V2_CHALLENGE = 0x14,
+	V2_REBIND = 0x15,
+};
+
+enum v2_close_reason {
+	V2_CLOSE_UNKNOWN = 0,
+	V2_CLOSE_QUIT = 1,
+	V2_CLOSE_KICKED = 2,
+	V2_CLOSE_TIMEOUT = 3,
+	V2_CLOSE_SHUTDOWN = 4,
+	V2_CLOSE_SLOW = 5,
+};
+
+/* One datagram, parsed.  Pointers point into the caller's buffer. */
+struct v2_packet {
+	enum v2_type type;
+	uint64_t nonce;                /* HELLO COOKIE LOGIN WELCOME REFUSE */
+	uint64_t sid;                  /* WELCOME and session types */
+	uint8_t cookie[V2_COOKIE_LEN]; /* COOKIE LOGIN CHALLENGE REBIND */
+	const char *name;              /* LOGIN */
+	size_t name_len;
+	uint16_t keepalive, max_message; /* WELCOME; max_message <= V2_MAX_MESSAGE_MASK */
+	uint8_t features;                /* WELCOME: V2_F_* (<= V2_FEATURES_ALL) */
+	uint8_t code, detail;            /* REFUSE; code is also CLOSE's reason */
+	const char *reason;              /* REFUSE */
+	size_t reason_len;
+	uint32_t seq, ack, ack_bits; /* DATA ACK PING */
+	const uint8_t *payload;      /* DATA */
+	size_t payload_len;
+};
+
+enum v2_status {
+	V2_OK = 0,
+	V2_NOT_V2, /* first byte is not the magic: maybe v1 */
+	V2_BAD_VERSION,
+	V2_BAD_TYPE,
+	V2_BAD_LENGTH, /* too short for its type, or trailing bytes */
+	V2_TOO_LONG,   /* over QUN_MAX_DATAGRAM */
+	V2_BAD_FIELD,  /* DATA with seq 0, ACK/PING with seq != 0, empty DATA */
+};
+
+/* Returns 1 if the datagram claims to be v2 (its first byte is the magic). */
+int v2_is_v2(const uint8_t *buf, size_t len);
+
+/* Parse one datagram.  On any status but V2_OK, *p is unspecified. */
+enum v2_status v2_parse(const uint8_t *buf, size_t len, struct v2_packet *p);
+
+/*
+ * Encode p (the fields its type uses) into buf.  Returns the length, or 0
+ * if it would not fit in size bytes or in V2_MAX_BODY (room is left for
+ * the trailer that v2_seal adds).
+ */
+size_t v2_encode(const struct v2_packet *p, uint8_t *buf, size_t size);
+
+/*
+ * The integrity trailer.  Every v2 datagram on the wire is a body (what
+ * v2_encode makes and v2_parse reads) followed by the CRC-32 of the body,
+ * big-endian, so that a datagram damaged on the way (a bit flip the UDP
+ * checksum missed, a truncation) is dropped instead of shown or obeyed.
+ * v2_seal appends it to buf[0..n) (size is buf's size) and returns the new
+ * length, or 0 if it does not fit.  v2_unseal checks it and returns the
+ * body's length, or 0 if the datagram is too short or damaged.
+ */
+size_t v2_seal(uint8_t *buf, size_t n, size_t size);
+size_t v2_unseal(const uint8_t *buf, size_t n);
+
+const char *v2_status_str(enum v2_status st);
+
+/* Reliable message kinds (the first byte of a DATA payload). */
+enum v2_kind {
+	V2_K_SAY = 0x01,
+	V2_K_QUIT = 0x02,
+	V2_K_ME = 0x03,  /* an action ("/me waves"): like SAY, relayed as event ACTION */
+	V2_K_WHO = 0x04, /* who is online? answered with MEMBERS */
+	V2_K_EVENT = 0x81,
+	V2_K_NOTICE = 0x82,
+	V2_K_MEMBERS = 0x83, /* the answer to WHO, in as many pieces as it takes */
+};
+
+/* MEMBERS: at most this many names in all, each a length byte and the name. */
+#define V2_WHO_MAX_NAMES 1024
+
+struct v2_msg {
+	enum v2_kind kind;
+	uint8_t flags;     /* SAY ME EVENT MEMBERS: V2_MORE; SAY ME: V2_ID */
+	uint32_t id;       /* SAY ME with V2_ID: the client's message id */
+	uint32_t total;    /* MEMBERS: members in the room */
+	uint64_t event_id; /* EVENT */
+	uint8_t event;     /* EVENT: enum room_event */
+	const char *name;  /* EVENT */
+	size_t name_len;
+	const char *text; /* SAY ME EVENT NOTICE; MEMBERS: the names, each length-prefixed */
+	size_t text_len;
+	uint8_t code, detail; /* NOTICE: enum qerr and its detail */
+};
+
+/*
+ * Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind) or
+ * V2_BAD_LENGTH (cut short, bytes after QUIT or WHO, or MEMBERS names
+ * whose length bytes do not add up to the payload's end).
+ */
+enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m);
+
+/* Encode a message; returns its length or 0 if it does not fit in size. */
+size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
+
+/* Largest text that fits in one DATA for a SAY, and for an EVENT naming a name of name_len bytes.
+ */
+#define V2_SAY_CHUNK     (V2_MAX_PAYLOAD - 2)
+#define V2_SAY_ID_CHUNK  (V2_SAY_CHUNK - 4)   /* the same, with a message id */
+#define V2_MEMBERS_CHUNK (V2_MAX_PAYLOAD - 6) /* bytes of names in one MEMBERS */
+
+/*
+ * Walk the names of a parsed MEMBERS: start with *pos = 0; each call
+ * returns 1 and the next name (not NUL-terminated), or 0 after the last.
+ * v2_msg_parse has checked that the length bytes fill the payload exactly.
+ */
+int v2_members_next(const struct v2_msg *m, size_t *pos, const char **name, size_t *len);
+#define V2_EVENT_CHUNK(name_len) (V2_MAX_PAYLOAD - 12 - (name_len))
+
+/*
+ * Length of the longest prefix of s[0..n) that is at most max bytes and
+ * does not end inside a UTF-8 sequence (for splitting long text).
+ */
+size_t utf8_prefix(const char *s, size_t n, size_t max);
+
+#endif

@@ -1,0 +1,797 @@
+/* command.c - the operator's commands, their texts in both languages, and their text and JSON
+ * replies. */
+#include "command.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/text.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The operator's texts live here rather than in i18n.c: they are seen
+ * only by whoever runs the server, never on the wire, and they change
+ * with the command set.  Like i18n.c's UI texts they take "%s"
+ * placeholders filled by ui_format(), never printf directives.
+ */
+enum msg {
+	M_WHO_HEADER,  /* %s = count */
+	M_SENT,        /* %s = count */
+	M_KICKED,      /* %s = name */
+	M_NO_SUCH,     /* %s = name */
+	M_BANNED_FOR,  /* %s = target, %s = duration */
+	M_BANNED,      /* %s = target */
+	M_ALSO_KICKED, /* %s = names */
+	M_UNBANNED,
+	M_NOT_BANNED,
+	M_MUTED_FOR,
+	M_MUTED,
+	M_UNMUTED,
+	M_NOT_MUTED,
+	M_BAD_TARGET,   /* %s = target */
+	M_BAD_PREFIX,   /* %s = target */
+	M_BAD_DURATION, /* %s = text */
+	M_FULL,
+	M_SHUTDOWN,
+	M_UNKNOWN, /* %s = command */
+	M_USAGE,   /* %s = synopsis */
+	M_BANS,
+	M_MUTES,
+	M_NONE,
+	M_EXPIRES, /* %s = duration */
+	M_FOREVER,
+	M_STATS_MEMBERS,
+	M_STATS_UPTIME,
+	M_STATS_IN,
+	M_STATS_OUT,
+	M_STATS_SEND_ERRORS,
+	M_STATS_RETRANS,
+	M_STATS_HEAP,
+	M_STATS_WAKEUPS,
+	M_STATS_PAUSES,
+	M_STATS_DROPS,
+	M_STATS_BANS,
+	M_STATS_MUTES,
+	M_HELP,
+	M_COUNT
+};
+
+static const char *const msgs[M_COUNT][2] = {
+    [M_WHO_HEADER] = {"在线 %s 人：", "%s member(s) online:"},
+    [M_SENT] = {"已发送给 %s 人", "sent to %s member(s)"},
+    [M_KICKED] = {"已请出 %s", "kicked %s"},
+    [M_NO_SUCH] = {"没有这个人：%s", "no such member: %s"},
+    [M_BANNED_FOR] = {"已禁止 %s，时长 %s", "banned %s for %s"},
+    [M_BANNED] = {"已禁止 %s，直到解除", "banned %s until unbanned"},
+    [M_ALSO_KICKED] = {"已请出：%s", "kicked: %s"},
+    [M_UNBANNED] = {"已解除禁止：%s", "unbanned %s"},
+    [M_NOT_BANNED] = {"没有被禁止：%s", "not banned: %s"},
+    [M_MUTED_FOR] = {"已禁言 %s，时长 %s", "muted %s for %s"},
+    [M_MUTED] = {"已禁言 %s，直到解除", "muted %s until unmuted"},
+    [M_UNMUTED] = {"已解除禁言：%s", "unmuted %s"},
+    [M_NOT_MUTED] = {"没有被禁言：%s", "not muted: %s"},
+    [M_BAD_TARGET] = {"不是有效的名字或地址：%s", "not a valid name or address: %s"},
+    [M_BAD_PREFIX] = {"地址前缀无效：%s", "bad address prefix: %s"},
+    [M_BAD_DURATION] = {"时长无效：%s（例如 90、90s、15m、2h、7d、2w）",
+                        "bad duration: %s (e.g. 90, 90s, 15m, 2h, 7d, 2w)"},
+    [M_FULL] = {"条目太多，请先解除一些", "too many entries; lift some first"},
+    [M_SHUTDOWN] = {"正在关闭服务器", "shutting down"},
+    [M_UNKNOWN] = {"未知命令：%s（输入 help 查看命令）", "unknown command: %s (try help)"},
+    [M_USAGE] = {"用法：%s", "usage: %s"},
+    [M_BANS] = {"禁止：", "bans:"},
+    [M_MUTES] = {"禁言：", "mutes:"},
+    [M_NONE] = {"  （无）", "  (none)"},
+    [M_EXPIRES] = {"剩余 %s", "expires in %s"},
+    [M_FOREVER] = {"直到解除", "until lifted"},
+    [M_STATS_MEMBERS] = {"在线人数：%s", "members: %s"},
+    [M_STATS_UPTIME] = {"运行时间：%s", "uptime: %s"},
+    [M_STATS_IN] = {"收到数据报：%s", "datagrams in: %s"},
+    [M_STATS_OUT] = {"发出数据报：%s", "datagrams out: %s"},
+    [M_STATS_SEND_ERRORS] = {"发送失败：%s", "send errors: %s"},
+    [M_STATS_RETRANS] = {"重传：%s", "retransmissions: %s"},
+    [M_STATS_HEAP] = {"已用内存：%s 字节", "heap in use: %s bytes"},
+    [M_STATS_WAKEUPS] = {"接收唤醒：%s", "receive wake-ups: %s"},
+    [M_STATS_PAUSES] = {"合并等待：%s", "coalescing pauses: %s"},
+    [M_STATS_DROPS] = {"丢弃（按原因）：", "drops by reason:"},
+    [M_STATS_BANS] = {"禁止条目：%s", "bans: %s"},
+    [M_STATS_MUTES] = {"禁言条目：%s", "mutes: %s"},
+    [M_HELP] = {"命令：", "commands:"},
+};
+
+/* Names of the room's drop reasons, as stats shows them; a reason added later shows as its number.
+ */
+static const char *const drop_names[] = {
+    [DROP_NOT_MEMBER] = "not_member",
+    [DROP_WRONG_NAME] = "wrong_name",
+    [DROP_MALFORMED] = "malformed",
+    [DROP_TOO_LONG] = "too_long",
+};
+
+/* One command being run: where its reply goes and in which form. */
+struct call {
+	const struct cmd_server *srv;
+	enum cmd_format fmt;
+	enum lang lang; /* of the texts: the server's, but English in JSON */
+	struct buf *out;
+};
+
+typedef enum cmd_status (*cmd_fn)(struct call *c, const char *args, size_t n);
+
+struct command {
+	const char *name;
+	cmd_fn run;
+	const char *synopsis;
+};
+
+/* Longest piece of an operator's input echoed back in a message. */
+#define ECHO_MAX 64
+
+/* Fill a text template (ui_format) into out. */
+static void text(const struct call *c, enum msg m, const char *a, const char *b, char *out,
+                 size_t size)
+{
+	ui_format(out, size, msgs[m][c->lang == LANG_ZH ? 0 : 1], a, b);
+}
+
+/* Copy s[0..n) as a C string for a message, at most ECHO_MAX bytes, marking a cut with "...". */
+static char *echo(const char *s, size_t n, char out[ECHO_MAX + 4])
+{
+	size_t k = n;
+
+	if (k > ECHO_MAX) {
+		k = ECHO_MAX;
+		while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+			k--; /* never cut a UTF-8 sequence */
+	}
+	memcpy(out, s, k);
+	memcpy(out + k, k < n ? "..." : "", k < n ? 4 : 1);
+	return out;
+}
+
+/* Reply with an error given as a finished text: the line, or {"ok":false,"error":...}.  Returns st.
+ */
+static enum cmd_status fail_raw(struct call *c, enum cmd_status st, const char *line)
+{
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":false,\"error\":");
+		buf_json_str(c->out, line, strlen(line));
+		buf_puts(c->out, "}\n");
+	} else {
+		buf_printf(c->out, "%s\n", line);
+	}
+	return st;
+}
+
+/* Reply with an error from the message table.  Returns st. */
+static enum cmd_status fail(struct call *c, enum cmd_status st, enum msg m, const char *a,
+                            const char *b)
+{
+	char line[512];
+
+	text(c, m, a, b, line, sizeof line);
+	return fail_raw(c, st, line);
+}
+
+/* A line of text output (text format only). */
+static void say_line(struct call *c, enum msg m, const char *a, const char *b)
+{
+	char line[512];
+
+	text(c, m, a, b, line, sizeof line);
+	buf_printf(c->out, "%s\n", line);
+}
+
+static enum cmd_status usage_of(struct call *c, const char *synopsis)
+{
+	return fail(c, CMD_USAGE, M_USAGE, synopsis, NULL);
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Split the first blank-separated word off s[0..n); *rest is what follows it, leading blanks
+ * skipped. */
+static void split(const char *s, size_t n, const char **w, size_t *wn, const char **rest,
+                  size_t *rn)
+{
+	size_t i = 0, j;
+
+	while (i < n && is_blank(s[i]))
+		i++;
+	for (j = i; j < n && !is_blank(s[j]); j++)
+		;
+	*w = s + i;
+	*wn = j - i;
+	while (j < n && is_blank(s[j]))
+		j++;
+	*rest = s + j;
+	*rn = n - j;
+}
+
+static size_t trim_right(const char *s, size_t n)
+{
+	while (n > 0 && is_blank(s[n - 1]))
+		n--;
+	return n;
+}
+
+static void json_u64(struct buf *out, const char *key, uint64_t v, int comma)
+{
+	buf_printf(out, "%s\"%s\":%llu", comma ? "," : "", key, (unsigned long long)v);
+}
+
+/* "expires_in_s": seconds left, or null for a sanction without end. */
+static void json_expiry(struct buf *out, uint64_t until, uint64_t now)
+{
+	if (until == 0)
+		buf_puts(out, ",\"expires_in_s\":null");
+	else
+		json_u64(out, "expires_in_s", (until - now + 999) / 1000, 1);
+}
+
+/* Validate an operator's text (say, kick reason, shutdown message); on failure the reply says why.
+ */
+static int check_text(struct call *c, const char *s, size_t n, enum cmd_status *st)
+{
+	enum text_status ts = text_check(s, n);
+
+	if (ts == TEXT_OK)
+		return 0;
+	*st = fail_raw(c, CMD_FAILED, qerr_text(c->lang, QERR_TEXT_INVALID, (int)ts));
+	return -1;
+}
+
+static enum cmd_status cmd_say(struct call *c, const char *args, size_t n)
+{
+	struct outcome o;
+	enum cmd_status st;
+	char count[24];
+	size_t members = room_count(c->srv->room);
+
+	if (n == 0)
+		return usage_of(c, "say TEXT");
+	if (check_text(c, args, n, &st) < 0)
+		return st;
+	room_admin(c->srv->room, args, n, &o);
+	c->srv->deliver(c->srv->ctx, &o);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true");
+		json_u64(c->out, "recipients", members, 1);
+		buf_puts(c->out, "}\n");
+	} else {
+		snprintf(count, sizeof count, "%zu", members);
+		say_line(c, M_SENT, count, NULL);
+	}
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_who(struct call *c, const char *args, size_t n)
+{
+	const struct room *r = c->srv->room;
+	size_t i, count = room_count(r);
+	char a[ADDR_STRLEN], num[24];
+
+	(void)args;
+	if (n != 0)
+		return usage_of(c, "who");
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true");
+		json_u64(c->out, "count", count, 1);
+		buf_puts(c->out, ",\"members\":[");
+		for (i = 0; i < count; i++) {
+			const struct member *m = room_member(r, i);
+			uint64_t idle =
+			    c->srv->now > m->last_heard ? c->srv->now - m->last_heard : 0;
+
+			buf_puts(c->out, i ? ",{\"name\":" : "{\"name\":");
+			buf_json_str(c->out, m->name, strlen(m->name));
+			buf_puts(c->out, ",\"addr\":");
+			addr_format(&m->addr, a, sizeof a);
+			buf_json_str(c->out, a, strlen(a));
+			json_u64(c->out, "idle_s", idle / 1000, 1);
+			buf_printf(c->out, ",\"keepalive\":%s,\"muted\":%s}",
+			           m->keepalive ? "true" : "false",
+			           sanction_is_muted(c->srv->sanctions, m->name, strlen(m->name),
+			                             c->srv->now)
+			               ? "true"
+			               : "false");
+		}
+		buf_puts(c->out, "]}\n");
+		return CMD_OK;
+	}
+	/* The console's historic format: scripts and tests read it. */
+	snprintf(num, sizeof num, "%zu", count);
+	say_line(c, M_WHO_HEADER, num, NULL);
+	for (i = 0; i < count; i++) {
+		const struct member *m = room_member(r, i);
+
+		buf_printf(c->out, "  %s %s\n", m->name, addr_format(&m->addr, a, sizeof a));
+	}
+	return CMD_OK;
+}
+
+/* Remove the member called name[0..n) with an optional reason shown to the room; -1 if absent. */
+static int kick_one(struct call *c, const char *name, size_t n, const char *reason, size_t rlen)
+{
+	struct outcome o;
+
+	if (room_kick(c->srv->room, name, n, &o) < 0)
+		return -1;
+	o.text = rlen > 0 ? reason : NULL;
+	o.text_len = rlen;
+	c->srv->deliver(c->srv->ctx, &o);
+	return 0;
+}
+
+static enum cmd_status cmd_kick(struct call *c, const char *args, size_t n)
+{
+	const struct member *m;
+	const char *name, *reason;
+	size_t nn, rn;
+	char who[QUN_MAX_NAME + 1], e[ECHO_MAX + 4];
+	enum cmd_status st;
+
+	split(args, n, &name, &nn, &reason, &rn);
+	rn = trim_right(reason, rn);
+	if (nn == 0)
+		return usage_of(c, c->lang == LANG_ZH ? "kick 名字 [理由]" : "kick NAME [REASON]");
+	if (rn > 0 && check_text(c, reason, rn, &st) < 0)
+		return st;
+	m = room_find_name(c->srv->room, name, nn);
+	if (m == NULL)
+		return fail(c, CMD_FAILED, M_NO_SUCH, echo(name, nn, e), NULL);
+	snprintf(who, sizeof who, "%s", m->name);
+	kick_one(c, name, nn, reason, rn);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"kicked\":");
+		buf_json_str(c->out, who, strlen(who));
+		buf_puts(c->out, "}\n");
+	} else {
+		say_line(c, M_KICKED, who, NULL);
+	}
+	return CMD_OK;
+}
+
+/* Parse an optional duration word; 0 = none given.  Fails the call on a bad one. */
+static int duration_arg(struct call *c, const char *s, size_t n, uint64_t *ms, enum cmd_status *st)
+{
+	char e[ECHO_MAX + 4];
+
+	*ms = 0;
+	if (n == 0)
+		return 0;
+	if (sanction_parse_duration(s, n, ms) == 0)
+		return 0;
+	*st = fail(c, CMD_USAGE, M_BAD_DURATION, echo(s, n, e), NULL);
+	return -1;
+}
+
+/* The reply for a status of sanction.h that is not success; st for the caller. */
+static enum cmd_status sanction_fail(struct call *c, enum sanction_status ss, const char *t,
+                                     size_t tn, enum msg not_found)
+{
+	char e[ECHO_MAX + 4];
+
+	switch (ss) {
+	case SANCTION_BAD_ADDR:
+		return fail(c, CMD_USAGE, M_BAD_PREFIX, echo(t, tn, e), NULL);
+	case SANCTION_FULL:
+		return fail(c, CMD_FAILED, M_FULL, NULL, NULL);
+	case SANCTION_NOT_FOUND:
+		return fail(c, CMD_FAILED, not_found, echo(t, tn, e), NULL);
+	case SANCTION_BAD_NAME:
+	default:
+		return fail(c, CMD_USAGE, M_BAD_TARGET, echo(t, tn, e), NULL);
+	}
+}
+
+/* Kick every member the ban set now covers; their names are appended to kicked ("a, b"). */
+static size_t kick_banned(struct call *c, struct buf *kicked)
+{
+	const struct room *r = c->srv->room;
+	char(*names)[QUN_MAX_NAME + 1];
+	size_t i, k = 0, count = room_count(r);
+
+	/* Collect first: each kick reorders the room's member array. */
+	names = xcalloc(count ? count : 1, sizeof *names);
+	for (i = 0; i < count; i++) {
+		const struct member *m = room_member(r, i);
+
+		if (sanction_is_banned(c->srv->sanctions, m->name, strlen(m->name), &m->addr,
+		                       c->srv->now))
+			snprintf(names[k++], sizeof names[0], "%s", m->name);
+	}
+	for (i = 0; i < k; i++) {
+		kick_one(c, names[i], strlen(names[i]), NULL, 0);
+		if (c->fmt == CMD_JSON) {
+			if (i > 0)
+				buf_puts(kicked, ",");
+			buf_json_str(kicked, names[i], strlen(names[i]));
+		} else {
+			buf_printf(kicked, "%s%s", i > 0 ? ", " : "", names[i]);
+		}
+	}
+	free(names);
+	return k;
+}
+
+static enum cmd_status cmd_ban(struct call *c, const char *args, size_t n)
+{
+	const char *t, *d, *extra;
+	size_t tn, dn, xn;
+	uint64_t ms;
+	enum sanction_status ss;
+	enum sanction_kind kind = SANCTION_BAN_NAME;
+	enum cmd_status st;
+	struct buf kicked;
+	char dur[32], target[SANCTION_TARGET_MAX];
+	size_t nk;
+
+	split(args, n, &t, &tn, &d, &dn);
+	split(d, dn, &d, &dn, &extra, &xn);
+	if (tn == 0 || xn != 0)
+		return usage_of(c, c->lang == LANG_ZH ? "ban 名字|地址 [时长]"
+		                                      : "ban NAME|ADDR [DURATION]");
+	if (duration_arg(c, d, dn, &ms, &st) < 0)
+		return st;
+	ss = sanction_ban(c->srv->sanctions, t, tn, c->srv->now, ms, &kind);
+	if (ss != SANCTION_OK && ss != SANCTION_UPDATED)
+		return sanction_fail(c, ss, t, tn, M_NOT_BANNED);
+	/* The target as stored: an address in canonical form, a name as typed. */
+	sanction_canonical(t, tn, target, sizeof target);
+	buf_init(&kicked, 1 << 20);
+	nk = kick_banned(c, &kicked);
+	sanction_format_duration(ms, dur, sizeof dur);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"banned\":");
+		buf_json_str(c->out, target, strlen(target));
+		buf_printf(c->out, ",\"kind\":\"%s\",\"updated\":%s",
+		           kind == SANCTION_BAN_ADDR ? "address" : "name",
+		           ss == SANCTION_UPDATED ? "true" : "false");
+		json_expiry(c->out, ms ? c->srv->now + ms : 0, c->srv->now);
+		buf_printf(c->out, ",\"kicked\":[%s]}\n", kicked.data ? kicked.data : "");
+	} else {
+		if (ms)
+			say_line(c, M_BANNED_FOR, target, dur);
+		else
+			say_line(c, M_BANNED, target, NULL);
+		if (nk > 0)
+			say_line(c, M_ALSO_KICKED, kicked.data, NULL);
+	}
+	buf_free(&kicked);
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_unban(struct call *c, const char *args, size_t n)
+{
+	const char *t, *extra;
+	size_t tn, xn;
+	enum sanction_status ss;
+	char target[SANCTION_TARGET_MAX];
+
+	split(args, n, &t, &tn, &extra, &xn);
+	if (tn == 0 || xn != 0)
+		return usage_of(c, c->lang == LANG_ZH ? "unban 名字|地址" : "unban NAME|ADDR");
+	ss = sanction_unban(c->srv->sanctions, t, tn, c->srv->now);
+	if (ss != SANCTION_OK)
+		return sanction_fail(c, ss, t, tn, M_NOT_BANNED);
+	sanction_canonical(t, tn, target, sizeof target);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"unbanned\":");
+		buf_json_str(c->out, target, strlen(target));
+		buf_puts(c->out, "}\n");
+	} else {
+		say_line(c, M_UNBANNED, target, NULL);
+	}
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_mute(struct call *c, const char *args, size_t n)
+{
+	const char *t, *d, *extra;
+	size_t tn, dn, xn;
+	uint64_t ms;
+	enum sanction_status ss;
+	enum cmd_status st;
+	char dur[32], name[QUN_MAX_NAME + 1];
+
+	split(args, n, &t, &tn, &d, &dn);
+	split(d, dn, &d, &dn, &extra, &xn);
+	if (tn == 0 || xn != 0)
+		return usage_of(c,
+		                c->lang == LANG_ZH ? "mute 名字 [时长]" : "mute NAME [DURATION]");
+	if (duration_arg(c, d, dn, &ms, &st) < 0)
+		return st;
+	ss = sanction_mute(c->srv->sanctions, t, tn, c->srv->now, ms);
+	if (ss != SANCTION_OK && ss != SANCTION_UPDATED)
+		return sanction_fail(c, ss, t, tn, M_NOT_MUTED);
+	snprintf(name, sizeof name, "%.*s", (int)tn, t);
+	sanction_format_duration(ms, dur, sizeof dur);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"muted\":");
+		buf_json_str(c->out, name, strlen(name));
+		buf_printf(c->out, ",\"updated\":%s", ss == SANCTION_UPDATED ? "true" : "false");
+		json_expiry(c->out, ms ? c->srv->now + ms : 0, c->srv->now);
+		buf_puts(c->out, "}\n");
+	} else if (ms) {
+		say_line(c, M_MUTED_FOR, name, dur);
+	} else {
+		say_line(c, M_MUTED, name, NULL);
+	}
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_unmute(struct call *c, const char *args, size_t n)
+{
+	const char *t, *extra;
+	size_t tn, xn;
+	enum sanction_status ss;
+	char name[QUN_MAX_NAME + 1];
+
+	split(args, n, &t, &tn, &extra, &xn);
+	if (tn == 0 || xn != 0)
+		return usage_of(c, c->lang == LANG_ZH ? "unmute 名字" : "unmute NAME");
+	ss = sanction_unmute(c->srv->sanctions, t, tn, c->srv->now);
+	if (ss != SANCTION_OK)
+		return sanction_fail(c, ss, t, tn, M_NOT_MUTED);
+	snprintf(name, sizeof name, "%.*s", (int)tn, t);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"unmuted\":");
+		buf_json_str(c->out, name, strlen(name));
+		buf_puts(c->out, "}\n");
+	} else {
+		say_line(c, M_UNMUTED, name, NULL);
+	}
+	return CMD_OK;
+}
+
+/* List one kind of sanction, as text lines or as a JSON array. */
+static void list_kind(struct call *c, enum sanction_kind kind)
+{
+	const struct sanctions *s = c->srv->sanctions;
+	size_t i, n = sanction_count(s, kind);
+	char dur[32], line[128];
+
+	for (i = 0; i < n; i++) {
+		const struct sanction *e = sanction_get(s, kind, i);
+
+		if (c->fmt == CMD_JSON) {
+			buf_puts(c->out, i ? ",{\"target\":" : "{\"target\":");
+			buf_json_str(c->out, e->target, strlen(e->target));
+			buf_printf(c->out, ",\"kind\":\"%s\"",
+			           kind == SANCTION_BAN_ADDR ? "address" : "name");
+			json_expiry(c->out, e->until, c->srv->now);
+			buf_puts(c->out, "}");
+			continue;
+		}
+		if (e->until == 0)
+			text(c, M_FOREVER, NULL, NULL, line, sizeof line);
+		else
+			text(c, M_EXPIRES,
+			     sanction_format_duration(e->until - c->srv->now, dur, sizeof dur),
+			     NULL, line, sizeof line);
+		buf_printf(c->out, "  %s (%s)\n", e->target, line);
+	}
+}
+
+static enum cmd_status cmd_bans(struct call *c, const char *args, size_t n)
+{
+	struct sanctions *s = c->srv->sanctions;
+
+	(void)args;
+	if (n != 0)
+		return usage_of(c, "bans");
+	sanction_expire(s, c->srv->now);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"bans\":[");
+		list_kind(c, SANCTION_BAN_NAME);
+		if (sanction_count(s, SANCTION_BAN_NAME) && sanction_count(s, SANCTION_BAN_ADDR))
+			buf_puts(c->out, ",");
+		list_kind(c, SANCTION_BAN_ADDR);
+		buf_puts(c->out, "],\"mutes\":[");
+		list_kind(c, SANCTION_MUTE);
+		buf_puts(c->out, "]}\n");
+		return CMD_OK;
+	}
+	say_line(c, M_BANS, NULL, NULL);
+	if (sanction_count(s, SANCTION_BAN_NAME) + sanction_count(s, SANCTION_BAN_ADDR) == 0)
+		say_line(c, M_NONE, NULL, NULL);
+	list_kind(c, SANCTION_BAN_NAME);
+	list_kind(c, SANCTION_BAN_ADDR);
+	say_line(c, M_MUTES, NULL, NULL);
+	if (sanction_count(s, SANCTION_MUTE) == 0)
+		say_line(c, M_NONE, NULL, NULL);
+	list_kind(c, SANCTION_MUTE);
+	return CMD_OK;
+}
+
+const char *command_drop_name(size_t reason, char *tmp, size_t size)
+{
+	if (reason < NELEM(drop_names) && drop_names[reason] != NULL)
+		return drop_names[reason];
+	snprintf(tmp, size, "reason_%zu", reason);
+	return tmp;
+}
+
+static void stat_line(struct call *c, enum msg m, uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+	say_line(c, m, num, NULL);
+}
+
+static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
+{
+	const struct sanctions *s = c->srv->sanctions;
+	struct cmd_stats st;
+	size_t i, bans, mutes;
+	char dur[32];
+
+	(void)args;
+	if (n != 0)
+		return usage_of(c, "stats");
+	memset(&st, 0, sizeof st);
+	c->srv->stats(c->srv->ctx, &st);
+	sanction_expire(c->srv->sanctions, c->srv->now);
+	bans = sanction_count(s, SANCTION_BAN_NAME) + sanction_count(s, SANCTION_BAN_ADDR);
+	mutes = sanction_count(s, SANCTION_MUTE);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true");
+		json_u64(c->out, "members", room_count(c->srv->room), 1);
+		json_u64(c->out, "uptime_s", st.uptime_ms / 1000, 1);
+		json_u64(c->out, "datagrams_in", st.datagrams_in, 1);
+		json_u64(c->out, "datagrams_out", st.datagrams_out, 1);
+		json_u64(c->out, "send_errors", st.send_errors, 1);
+		json_u64(c->out, "retransmissions", st.retransmissions, 1);
+		json_u64(c->out, "heap_bytes", st.heap_bytes, 1);
+		json_u64(c->out, "udp_wakeups", st.udp_wakeups, 1);
+		json_u64(c->out, "rx_pauses", st.rx_pauses, 1);
+		buf_puts(c->out, ",\"drops\":{");
+		for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++) {
+			buf_puts(c->out, i ? "," : "");
+			buf_json_str(c->out, st.drops[i].name, strnlen(st.drops[i].name, 24));
+			buf_printf(c->out, ":%llu", (unsigned long long)st.drops[i].count);
+		}
+		buf_puts(c->out, "}");
+		json_u64(c->out, "bans", bans, 1);
+		json_u64(c->out, "mutes", mutes, 1);
+		buf_puts(c->out, "}\n");
+		return CMD_OK;
+	}
+	stat_line(c, M_STATS_MEMBERS, room_count(c->srv->room));
+	say_line(c, M_STATS_UPTIME,
+	         sanction_format_duration(st.uptime_ms / 1000 * 1000, dur, sizeof dur), NULL);
+	stat_line(c, M_STATS_IN, st.datagrams_in);
+	stat_line(c, M_STATS_OUT, st.datagrams_out);
+	stat_line(c, M_STATS_SEND_ERRORS, st.send_errors);
+	stat_line(c, M_STATS_RETRANS, st.retransmissions);
+	stat_line(c, M_STATS_HEAP, st.heap_bytes);
+	stat_line(c, M_STATS_WAKEUPS, st.udp_wakeups);
+	stat_line(c, M_STATS_PAUSES, st.rx_pauses);
+	say_line(c, M_STATS_DROPS, NULL, NULL);
+	for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++)
+		buf_printf(c->out, "  %.24s: %llu\n", st.drops[i].name,
+		           (unsigned long long)st.drops[i].count);
+	stat_line(c, M_STATS_BANS, bans);
+	stat_line(c, M_STATS_MUTES, mutes);
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_shutdown(struct call *c, const char *args, size_t n)
+{
+	struct outcome o;
+	enum cmd_status st;
+
+	n = trim_right(args, n);
+	if (n > 0) {
+		if (check_text(c, args, n, &st) < 0)
+			return st;
+		room_admin(c->srv->room, args, n, &o);
+		c->srv->deliver(c->srv->ctx, &o);
+	}
+	c->srv->shutdown(c->srv->ctx);
+	if (c->fmt == CMD_JSON)
+		buf_puts(c->out, "{\"ok\":true,\"shutdown\":true}\n");
+	else
+		say_line(c, M_SHUTDOWN, NULL, NULL);
+	return CMD_OK;
+}
+
+static enum cmd_status cmd_help(struct call *c, const char *args, size_t n);
+
+static const struct command commands[] = {
+    {"say", cmd_say, "say TEXT"},
+    {"who", cmd_who, "who"},
+    {"kick", cmd_kick, "kick NAME [REASON]"},
+    {"ban", cmd_ban, "ban NAME|ADDR [DURATION]"},
+    {"unban", cmd_unban, "unban NAME|ADDR"},
+    {"mute", cmd_mute, "mute NAME [DURATION]"},
+    {"unmute", cmd_unmute, "unmute NAME"},
+    {"bans", cmd_bans, "bans"},
+    {"stats", cmd_stats, "stats"},
+    {"shutdown", cmd_shutdown, "shutdown [MESSAGE]"},
+    {"help", cmd_help, "help"},
+};
+
+static enum cmd_status cmd_help(struct call *c, const char *args, size_t n)
+{
+	size_t i;
+
+	(void)args;
+	(void)n;
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"commands\":[");
+		for (i = 0; i < NELEM(commands); i++) {
+			if (i > 0)
+				buf_puts(c->out, ",");
+			buf_json_str(c->out, commands[i].synopsis, strlen(commands[i].synopsis));
+		}
+		buf_puts(c->out, "]}\n");
+		return CMD_OK;
+	}
+	say_line(c, M_HELP, NULL, NULL);
+	for (i = 0; i < NELEM(commands); i++)
+		buf_printf(c->out, "  %s\n", commands[i].synopsis);
+	return CMD_OK;
+}
+
+enum cmd_status command_run(const struct cmd_server *srv, const char *line, size_t len,
+                            enum cmd_format fmt, struct buf *out)
+{
+	struct call c = {srv, fmt, fmt == CMD_JSON ? LANG_EN : srv->lang, out};
+	const char *w, *args;
+	size_t wn, an, i;
+	char e[ECHO_MAX + 4];
+
+	split(line, len, &w, &wn, &args, &an);
+	for (i = 0; i < NELEM(commands); i++)
+		if (strlen(commands[i].name) == wn && memcmp(commands[i].name, w, wn) == 0)
+			return commands[i].run(&c, args, an);
+	if (wn == 0)
+		return fail(&c, CMD_USAGE, M_UNKNOWN, "\"\"", NULL);
+	return fail(&c, CMD_USAGE, M_UNKNOWN, echo(w, wn, e), NULL);
+}
+
+enum cmd_status command_control(const struct cmd_server *srv, const char *line, size_t len,
+                                struct buf *out)
+{
+	static const char json[] = "--json";
+	const char *w, *rest;
+	size_t wn, rn;
+
+	split(line, len, &w, &wn, &rest, &rn);
+	if (wn == sizeof json - 1 && memcmp(w, json, wn) == 0)
+		return command_run(srv, rest, rn, CMD_JSON, out);
+	return command_run(srv, line, len, CMD_TEXT, out);
+}
+
+enum cmd_status command_console(const struct cmd_server *srv, const char *line, size_t len,
+                                struct buf *out)
+{
+	struct call c = {srv, CMD_TEXT, srv->lang, out};
+	const char *w, *args;
+	size_t wn, an;
+	enum cmd_status st;
+
+	if (len == 0)
+		return CMD_OK; /* an empty line at the console is nothing to say */
+	if (line[0] != '/') {
+		/* Plain speech: the operator sees what they typed, so success prints nothing. */
+		st = cmd_say(&c, line, len);
+		if (st == CMD_OK)
+			buf_reset(out);
+		return st;
+	}
+	split(line + 1, len - 1, &w, &wn, &args, &an);
+	if (wn == 4 && memcmp(w, "quit", 4) == 0)
+		return cmd_shutdown(&c, args, an);
+	if (wn == 3 && memcmp(w, "who", 3) == 0)
+		return cmd_who(&c, "", 0); /* "/who" ignored its arguments, and still does */
+	return command_run(srv, line + 1, len - 1, CMD_TEXT, out);
+}
