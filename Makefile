@@ -174,16 +174,14 @@ format-check:
 # Fuzzing (docs/HARDENING.md).  Each harness in fuzz/ is built twice: with
 # clang and libFuzzer for fuzzing, and with $(CC) + ASan/UBSan into a replay
 # driver that runs the checked-in corpus (every input that ever crashed
-# included) without libFuzzer.  The server harness replaces the clock,
-# sendto/sendmmsg and two log calls with GNU ld's --wrap (see its header).
+# included) without libFuzzer.  The server harness drives qund through its
+# own interfaces: a fake clock and send in the server's io table, a log sink.
 FUZZERS   = wire1 wire2 text rel client2 server
 FUZZ_B   := build/fuzz
 REPLAY_B := build/replay
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_CHECK_SECONDS ?= 10
-FZ_EXTRA_server  = p2_peek
-FZ_WRAP_server   = -Wl,--wrap=now_ms,--wrap=sendto,--wrap=sendmmsg,--wrap=log_info,--wrap=log_warnx
 FZ_CFLAGS = -std=gnu11 -g -O1 $(WARN) $(WERROR) -Wno-missing-field-initializers $(SAN)
 FZ_CPPFLAGS = -Isrc -Ifuzz -D_GNU_SOURCE
 # Both trees hold the same three archives as a normal build (see LIBQUN).
@@ -213,11 +211,11 @@ $(FUZZ_B)/libqund.a $(REPLAY_B)/libqund.a: %/libqund.a: $$(call obj,$$*,$(QUND_S
 $(FUZZ_B)/libqunc.a $(REPLAY_B)/libqunc.a: %/libqunc.a: $$(call obj,$$*,$(QUN_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz/fuzz_%.o $(FUZZ_B)/fuzz/fuzzlib.o \
-		$$(addprefix $(FUZZ_B)/fuzz/,$$(addsuffix .o,$$(FZ_EXTRA_$$*))) $(FZ_LIBS:%=$(FUZZ_B)/%)
-	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
+		$(FZ_LIBS:%=$(FUZZ_B)/%)
+	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
 $(REPLAY_B)/replay_%: $(REPLAY_B)/fuzz/replay.o $(REPLAY_B)/fuzz/fuzz_%.o $(REPLAY_B)/fuzz/fuzzlib.o \
-		$$(addprefix $(REPLAY_B)/fuzz/,$$(addsuffix .o,$$(FZ_EXTRA_$$*))) $(FZ_LIBS:%=$(REPLAY_B)/%)
-	$(CC) $(SAN) -o $@ $^ $(FZ_WRAP_$*) $(LIBS_SODIUM) $(LIBS_ICU)
+		$(FZ_LIBS:%=$(REPLAY_B)/%)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
 
 fuzz-build: $(FUZZERS:%=$(FUZZ_B)/fuzz_%)
 

@@ -6,15 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <syslog.h>
 
 #include "common/text.h"
 #include "proto/wire1.h"
 #include "proto/wire2.h"
 #include "qund/room.h"
 #include "qund/sanction.h"
+#include "qund/proto1.h"
+#include "qund/proto2.h"
 #include "qund/server.h"
+#include "common/log.h"
 #include "fuzzlib.h"
-#include "p2_peek.h"
 
 /*
  * The input is a program for a crowd of fake clients at 72 addresses:
@@ -23,24 +26,23 @@
  * datagrams with their own or another client's session id, REBIND, the
  * clock moving on (timers: expiry, retransmission, cookie rotation) and
  * the operator's /kick and speech.  Each datagram goes where qund's
- * on_udp() sends it (v2_is_v2 decides), followed by p2_flush() unless the
- * input batches several.
+ * the loop sends it (v2_is_v2 decides), followed by server_before_sleep()
+ * unless the input batches several.
  *
- * How the harness stands in for the world, without touching src/ (the
- * link line in the Makefile does it with GNU ld's --wrap):
- *   - now_ms() is a fake clock that only the input moves, and libsodium's
- *     randomness is seeded (fuzzlib.c): every input replays exactly.
- *   - sendto() and sendmmsg() are captured in memory instead of reaching
- *     a socket.  That is faster and deterministic (a real loopback socket
- *     would cost syscalls and could drop), and it lets the harness check
- *     every datagram the server sends: its size, its format, who gets it
+ * How the harness stands in for the world, through the server's own
+ * interfaces (no link tricks):
+ *   - the server's io table (server.h, struct server_io) is the harness's:
+ *     a clock that only the input moves (libsodium's randomness is seeded
+ *     in fuzzlib.c), so every input replays exactly; and a send that
+ *     captures every datagram in memory instead of reaching a socket, so
+ *     that the harness checks each one: its size, its format, who gets it
  *     (only members, or the sender within the anti-amplification bound),
- *     and lets the fake clients learn their session ids and cookies from
+ *     and the fake clients learn their session ids and cookies from
  *     WELCOME, COOKIE and CHALLENGE as a real client does.
- *   - log_info()/log_warnx() are silenced; log_warnx is only called by
- *     the v1 layer when an event does not fit in a datagram, which the
- *     harness treats as a bug.
- *   - p2_peek.c compiles proto2.c with accessors for its private state.
+ *   - the log goes to a sink (log.h): info is dropped; a warning is a bug
+ *     (the v1 layer warns only when an event does not fit in a datagram).
+ *   - proto2.h's test interface gives valid cookies and checks the
+ *     layer's invariants.
  * After every step the room and protocol v2's state are checked.
  */
 
@@ -126,18 +128,9 @@ static struct {
 
 /* ---- what the harness puts in place of the world ------------------------------------------ */
 
-/* GNU ld's --wrap=SYM sends calls of SYM to __wrap_SYM: the names are the linker's, not ours. */
-/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
-uint64_t __wrap_now_ms(void);
-ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
-                      socklen_t tolen);
-int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags);
-void __wrap_log_info(const char *fmt, ...);
-void __wrap_log_warnx(const char *fmt, ...);
-/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
-
-uint64_t __wrap_now_ms(void)
+static uint64_t fake_now(void *ctx)
 {
+	(void)ctx;
 	return H.now;
 }
 
@@ -164,39 +157,27 @@ static void capture(const void *buf, size_t len, const struct sockaddr *to, sock
 	H.nout++;
 }
 
-ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
-                      socklen_t tolen)
+static int fake_send(void *ctx, struct mmsghdr *msgs, unsigned count)
 {
-	(void)fd;
-	(void)flags;
-	capture(buf, len, to, tolen);
-	return (ssize_t)len;
-}
+	unsigned i;
 
-int __wrap_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
-{
-	unsigned int i;
-
-	(void)fd;
-	(void)flags;
-	for (i = 0; i < vlen; i++) {
+	(void)ctx;
+	for (i = 0; i < count; i++) {
 		const struct msghdr *h = &msgs[i].msg_hdr;
 
-		FZ_CHECK(h->msg_iovlen == 1, "sendmmsg with %zu iovecs", (size_t)h->msg_iovlen);
+		FZ_CHECK(h->msg_iovlen == 1, "a datagram of %zu iovecs", (size_t)h->msg_iovlen);
 		capture(h->msg_iov[0].iov_base, h->msg_iov[0].iov_len, h->msg_name, h->msg_namelen);
 		msgs[i].msg_len = (unsigned int)h->msg_iov[0].iov_len;
 	}
-	return (int)vlen;
+	return (int)count;
 }
 
-void __wrap_log_info(const char *fmt, ...)
-{
-	(void)fmt;
-}
+static const struct server_io fake_io = {.now_ms = fake_now, .send = fake_send};
 
-void __wrap_log_warnx(const char *fmt, ...)
+static void log_sink(int prio, const char *msg)
 {
-	fz_fail("qund warned: %s", fmt);
+	if (prio != LOG_INFO)
+		fz_fail("qund warned: %s", msg);
 }
 
 /* ---- the fake addresses --------------------------------------------------------------------- */
@@ -427,7 +408,7 @@ static void follow_rebinds(const uint64_t before[NADDR])
 
 		if (H.canon[j] != j || (m = room_find_addr(H.s.room, &H.addr[j])) == NULL)
 			continue;
-		sid = p2_peek_sid(m);
+		sid = p2_session_id(m);
 		if (sid == 0 || sid == before[j] || sid == H.cl[j].sid)
 			continue;
 		for (i = 0; i < NADDR; i++) {
@@ -449,8 +430,40 @@ static void session_ids(uint64_t sid[NADDR])
 	for (k = 0; k < NADDR; k++) {
 		const struct member *m = room_find_addr(H.s.room, &H.addr[k]);
 
-		sid[k] = m != NULL ? p2_peek_sid(m) : 0;
+		sid[k] = m != NULL ? p2_session_id(m) : 0;
 	}
+}
+
+/* Protocol v2's invariants (proto2.h, p2_check), and each session's reliability state. */
+static void check_p2(int flushed)
+{
+	char err[256];
+	size_t i, n = room_count(H.s.room);
+
+	FZ_CHECK(p2_check(H.s.p2, flushed, err, sizeof err) == 0, "protocol v2: %s", err);
+	for (i = 0; i < n; i++) {
+		const struct member *m = room_member(H.s.room, i);
+		const struct rel *r = p2_session_rel(m);
+
+		if (r != NULL)
+			fz_check_rel(r, m->name);
+	}
+}
+
+/*
+ * Right after a tick: the dirty and busy lists' arrays were given back
+ * down to 64 entries or a quarter full (a broadcast fills them with the
+ * whole room; an idle room must not keep that).
+ */
+static void check_lists_shrunk(void)
+{
+	struct p2_counts c;
+
+	p2_counts(H.s.p2, &c);
+	FZ_CHECK(c.dirty_cap <= 64 || c.dirty > c.dirty_cap / 4,
+	         "dirty list kept %zu slots for %zu entries", c.dirty_cap, c.dirty);
+	FZ_CHECK(c.busy_cap <= 64 || c.busy > c.busy_cap / 4,
+	         "busy list kept %zu slots for %zu entries", c.busy_cap, c.busy);
 }
 
 /*
@@ -500,7 +513,7 @@ static void step_end(struct step *st, int flushed)
 	for (i = 0; i < NADDR; i++)
 		H.queued_member[i] = !flushed && (st->before[i] || member_at((int)i));
 	check_room();
-	p2_peek_check(&H.s, flushed);
+	check_p2(flushed);
 }
 
 /* ---- the steps ------------------------------------------------------------------------------ */
@@ -525,21 +538,19 @@ static void datagram(int k, const uint8_t *data, size_t have, size_t len, int fl
 		limit = 3 * len;
 		/* A LOGIN with a valid cookie proves the address: its answer may be larger. */
 		if (len <= QUN_MAX_DATAGRAM && v2_parse(buf, v2_unseal(buf, len), &p) == V2_OK &&
-		    p.type == V2_LOGIN && p2_peek_cookie_ok(&H.s, &H.addr[k], p.nonce, p.cookie))
+		    p.type == V2_LOGIN && p2_cookie_valid(H.s.p2, &H.addr[k], p.nonce, p.cookie))
 			limit = SIZE_MAX;
 	} else {
 		limit = 3 * len; /* v1: a refusal to a stranger (proto1.c, reply_budget) */
 	}
 	step_begin(&st, k, limit);
 	H.s.st.datagrams_in++;
-	if (v2_is_v2(buf, len))
-		p2_handle(&H.s, &H.addr[k], buf, len);
-	else if (H.s.legacy)
-		v1_handle(&H.s, &H.addr[k], (const char *)buf, len);
+	if (H.s.proto[v2_is_v2(buf, len) ? 2 : 1] != NULL)
+		H.s.proto[v2_is_v2(buf, len) ? 2 : 1]->handle(&H.s, &H.addr[k], buf, len);
 	else
 		H.s.st.sdrops[SDROP_V1_DISABLED]++;
 	if (flush)
-		p2_flush(&H.s);
+		server_before_sleep(&H.s);
 	step_end(&st, flush);
 	free(buf);
 }
@@ -632,7 +643,7 @@ static void op_login(struct fz *f, int k, int flush)
 	switch ((how >> 1) % 4) {
 	case 0:
 	case 1:
-		p2_peek_cookie(&H.s, &H.addr[k], p.nonce, p.cookie);
+		p2_cookie(H.s.p2, &H.addr[k], p.nonce, p.cookie);
 		break;
 	case 2:
 		if (c->cookie_nonce == p.nonce)
@@ -729,7 +740,7 @@ static void op_rebind(struct fz *f, int k, int flush)
 	if (how & 2)
 		memcpy(p.cookie, c->challenge, V2_COOKIE_LEN);
 	else if (how & 4)
-		p2_peek_cookie(&H.s, &H.addr[k], p.sid, p.cookie);
+		p2_cookie(H.s.p2, &H.addr[k], p.sid, p.cookie);
 	else if (fz_bytes(f, V2_COOKIE_LEN, &b) == V2_COOKIE_LEN)
 		memcpy(p.cookie, b, V2_COOKIE_LEN);
 	send_v2(k, &p, flush);
@@ -747,9 +758,9 @@ static void op_tick(struct fz *f)
 	step_begin(&st, -1, 0);
 	while (room_expire(H.s.room, H.now, &o))
 		server_deliver(&H.s, &o, 0);
-	p2_tick(&H.s);
-	p2_peek_check_lists_shrunk(&H.s);
-	p2_flush(&H.s);
+	server_tick(&H.s);
+	check_lists_shrunk();
+	server_before_sleep(&H.s);
 	step_end(&st, 1);
 }
 
@@ -774,7 +785,7 @@ static void op_console(struct fz *f)
 			server_deliver(&H.s, &o, 0);
 		}
 	}
-	p2_flush(&H.s);
+	server_before_sleep(&H.s);
 	step_end(&st, 1);
 }
 
@@ -784,8 +795,7 @@ static void op_shutdown(void)
 	struct step st;
 
 	step_begin(&st, -1, 0);
-	v1_goodbye(&H.s);
-	p2_goodbye(&H.s);
+	server_goodbye(&H.s);
 	step_end(&st, 1);
 }
 
@@ -794,7 +804,7 @@ static void op_flush(void)
 	struct step st;
 
 	step_begin(&st, -1, 0);
-	p2_flush(&H.s);
+	server_before_sleep(&H.s);
 	step_end(&st, 1);
 }
 
@@ -816,10 +826,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_init(&f, data, size);
 	flags = fz_u8(&f);
 	H.s.udp = H.s.sigfd = H.s.tickfd = H.s.epfd = H.s.console = -1;
+	H.s.io = &fake_io;
 	H.s.legacy = !(flags & 1);
 	H.s.lang = flags & 2 ? LANG_EN : LANG_ZH;
 	H.s.room = room_new(&cfg, key);
-	H.s.p2 = p2_new(&H.s, H.now);
+	H.s.p2 = p2_new(&H.s);
+	H.s.proto[2] = &proto2_ops;
+	H.s.proto[1] = H.s.legacy ? &proto1_ops : NULL;
+	log_to_sink(log_sink);
 	H.s.sanctions = sanction_new(); /* empty: nobody banned or muted */
 	check_room();
 	while (fz_more(&f)) {

@@ -21,6 +21,9 @@ files="$(ls src/*/*.c fuzz/*.c)"
 jobs=$(nproc 2>/dev/null || echo 2)
 status=0
 
+echo "lint: layers"
+/usr/bin/python3 scripts/layers.py || status=1
+
 echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc -Ifuzz \
 	--enable=warning,style,performance,portability \

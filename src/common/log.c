@@ -14,7 +14,7 @@
 
 #include "safefile.h"
 
-enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE };
+enum log_dest { DEST_STDERR, DEST_SYSLOG, DEST_FILE, DEST_SINK };
 
 static const char *log_prog = "qun";
 static enum log_dest log_dest = DEST_STDERR;
@@ -23,6 +23,7 @@ static char log_path[PATH_MAX]; /* DEST_FILE, for log_reopen */
 static uid_t log_user;          /* DEST_FILE: also trusted to own its directories (safefile.h) */
 static int log_created;         /* DEST_FILE: log_fd is a file we created, ours to hand over */
 static void (*log_fatal_hook)(const char *msg);
+static void (*log_sink)(int prio, const char *msg); /* DEST_SINK */
 
 void log_init(const char *progname)
 {
@@ -90,6 +91,9 @@ static void vlog(int prio, int with_errno, const char *fmt, va_list ap)
 	case DEST_FILE:
 		to_file(msg);
 		break;
+	case DEST_SINK:
+		log_sink(prio, msg);
+		break;
 	case DEST_STDERR:
 	default:
 		fprintf(stderr, "%s: %s\n", log_prog, msg);
@@ -99,6 +103,12 @@ static void vlog(int prio, int with_errno, const char *fmt, va_list ap)
 	if (prio == LOG_ERR && log_fatal_hook != NULL)
 		log_fatal_hook(msg);
 	errno = saved;
+}
+
+void log_to_sink(void (*sink)(int prio, const char *msg))
+{
+	log_sink = sink;
+	log_dest = DEST_SINK;
 }
 
 void log_to_syslog(void)

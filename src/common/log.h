@@ -31,6 +31,12 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  */
 void log_to_syslog(void);
 /*
+ * Hand every message to sink instead, with its priority (syslog.h's
+ * LOG_INFO, LOG_WARNING, LOG_ERR): for tests and fuzzers, which drive a
+ * server's code without a terminal and may treat a warning as a failure.
+ */
+void log_to_sink(void (*sink)(int prio, const char *msg));
+/*
  * Open path for appending (created 0640) and log there.  The file is
  * opened with safefile_open (safefile.h): never through a symbolic link,
  * only under checked directories, only a regular file of root's, ours or

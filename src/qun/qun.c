@@ -224,6 +224,12 @@ static void setup_locale(void)
 		setlocale(LC_CTYPE, "C.UTF-8");
 }
 
+/* The UI's last words for a network process that died (ui.h): the protocol's own. */
+static void farewell(void *ctx)
+{
+	net_farewell(ctx);
+}
+
 int main(int argc, char **argv)
 {
 	static const int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCHLD};
@@ -266,6 +272,8 @@ int main(int argc, char **argv)
 	ui.ipc = s.ipc[0];
 	ui.lang = s.lang;
 	ui.mode = term_detect();
-	ui.net = &s;
+	ui.max_text = s.max_text;
+	ui.farewell = farewell;
+	ui.farewell_ctx = &s;
 	return ui_run(&ui);
 }

@@ -156,12 +156,12 @@ static int is_cmd(const char *line, const char *cmd)
  */
 static void say(struct ui *u, enum ipc_type type, const char *s, size_t len)
 {
-	enum text_status ts = text_check_max(s, len, u->cfg->net->max_text);
+	enum text_status ts = text_check_max(s, len, u->cfg->max_text);
 	char have[32], limit[32];
 
 	if (ts == TEXT_TOO_LONG) {
 		snprintf(have, sizeof have, "%zu", len);
-		snprintf(limit, sizeof limit, "%zu", u->cfg->net->max_text);
+		snprintf(limit, sizeof limit, "%zu", u->cfg->max_text);
 		show_text(u, IPC_LINE_ERROR, UI_TOO_LONG, have, limit);
 	} else if (ts != TEXT_OK) {
 		show_text(u, IPC_LINE_ERROR, UI_BAD_INPUT,
@@ -477,7 +477,8 @@ static int finish(struct ui *u)
 
 	if (!u->exited || u->killed) {
 		/* It died without its goodbye (or we had to kill it): say it for it. */
-		net_farewell(u->cfg->net);
+		if (u->cfg->farewell != NULL)
+			u->cfg->farewell(u->cfg->farewell_ctx);
 		t = u->quitting ? UI_QUIT_UNCONFIRMED : UI_NET_DIED;
 		out = stderr;
 		status = 1;

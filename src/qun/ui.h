@@ -4,17 +4,22 @@
 
 #include <sys/types.h>
 
+#include <stddef.h>
+
 #include "common/i18n.h"
-#include "netproc.h"
 #include "term.h"
 
 struct ui_config {
 	enum lang lang;
 	enum term_mode mode;
-	struct net_session *net; /* max_text, and net_farewell() if the child is killed */
-	pid_t child;             /* the network process */
-	int ipc;                 /* our end of the socketpair to it */
-	int sigfd;               /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCHLD */
+	size_t max_text; /* longest text the session takes, bytes */
+	/* Last words for the server when the network process died without its goodbye; NULL: none.
+	 */
+	void (*farewell)(void *ctx);
+	void *farewell_ctx;
+	pid_t child; /* the network process */
+	int ipc;     /* our end of the socketpair to it */
+	int sigfd;   /* SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGWINCH, SIGCHLD */
 };
 
 /*

@@ -103,12 +103,6 @@ static const char *const msgs[M_COUNT][2] = {
 
 /* Names of the room's drop reasons, as stats shows them; a reason added later shows as its number.
  */
-static const char *const drop_names[] = {
-    [DROP_NOT_MEMBER] = "not_member",
-    [DROP_WRONG_NAME] = "wrong_name",
-    [DROP_MALFORMED] = "malformed",
-    [DROP_TOO_LONG] = "too_long",
-};
 
 /* One command being run: where its reply goes and in which form. */
 struct call {
@@ -608,14 +602,6 @@ static enum cmd_status cmd_bans(struct call *c, const char *args, size_t n)
 		say_line(c, M_NONE, NULL, NULL);
 	list_kind(c, SANCTION_MUTE);
 	return CMD_OK;
-}
-
-const char *command_drop_name(size_t reason, char *tmp, size_t size)
-{
-	if (reason < NELEM(drop_names) && drop_names[reason] != NULL)
-		return drop_names[reason];
-	snprintf(tmp, size, "reason_%zu", reason);
-	return tmp;
 }
 
 static void stat_line(struct call *c, enum msg m, uint64_t v)

@@ -81,11 +81,4 @@ enum cmd_status command_control(const struct cmd_server *srv, const char *line, 
 enum cmd_status command_console(const struct cmd_server *srv, const char *line, size_t len,
                                 struct buf *out);
 
-/*
- * The name of a drop reason of room.h ("not_member", ...), as stats and
- * the log show it; a reason without a name yet is "reason_N", written to
- * tmp.
- */
-const char *command_drop_name(size_t reason, char *tmp, size_t size);
-
 #endif

@@ -9,6 +9,7 @@
 #include "common/text.h"
 #include "proto/wire1.h"
 #include "proto/wire2.h"
+#include "proto1.h"
 #include "sanction.h"
 #include "server.h"
 
@@ -148,12 +149,14 @@ static void send_who(struct server *s, const struct peer_addr *from, const struc
 		server_send(s, from, buf, (size_t)n);
 }
 
-void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len)
+static void v1_handle(struct server *s, const struct peer_addr *from, const uint8_t *data,
+                      size_t len)
 {
+	const char *buf = (const char *)data;
 	struct v1_request req;
 	struct outcome o;
 	enum v1_status st;
-	uint64_t now = now_ms();
+	uint64_t now = server_now(s);
 	const struct member *m;
 
 	/*
@@ -208,7 +211,7 @@ void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, 
  * goes instead, or nothing.  The refusal texts a login can meet are short
  * (i18n.c) so that the lesson's clients, which never pad, read the reason.
  */
-void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
+static void v1_reply(struct server *s, const struct outcome *o, size_t req_len)
 {
 	const char *text;
 	size_t len;
@@ -262,7 +265,7 @@ static void send_line_to_v1(struct server *s, const char *buf, size_t len,
  * member's text may be longer than a v1 line allows: it goes out as
  * several lines of at most QUN_MAX_TEXT bytes, cut between characters.
  */
-void v1_broadcast(struct server *s, const struct outcome *o)
+static void v1_broadcast(struct server *s, const struct outcome *o)
 {
 	char line[QUN_MAX_DATAGRAM + 1];
 	const char *text = o->text;
@@ -286,7 +289,7 @@ void v1_broadcast(struct server *s, const struct outcome *o)
 }
 
 /* Tell every v1 member the server is closing, then EXIT, so their clients end cleanly. */
-void v1_goodbye(struct server *s)
+static void v1_goodbye(struct server *s)
 {
 	char line[QUN_MAX_DATAGRAM + 1];
 	int n = v1_format_event(line, sizeof line, s->lang, EV_SHUTDOWN, "", NULL, 0);
@@ -296,3 +299,10 @@ void v1_goodbye(struct server *s)
 	send_line_to_v1(s, V1_REPLY_EXIT, strlen(V1_REPLY_EXIT), NULL);
 	server_flush(s);
 }
+
+const struct proto_ops proto1_ops = {
+    .handle = v1_handle,
+    .reply = v1_reply,
+    .broadcast = v1_broadcast,
+    .goodbye = v1_goodbye,
+};

@@ -10,6 +10,7 @@
 #include "proto/rel.h"
 #include "proto/wire2.h"
 #include "nonceset.h"
+#include "proto2.h"
 #include "sanction.h"
 #include "server.h"
 
@@ -111,8 +112,9 @@ struct proto2 {
 	uint64_t rotated_at; /* the cookie jar's, when the retired nonces last rotated with it */
 };
 
-struct proto2 *p2_new(struct server *s, uint64_t now)
+struct proto2 *p2_new(struct server *s)
 {
+	uint64_t now = server_now(s);
 	struct proto2 *p = xcalloc(1, sizeof *p);
 	unsigned char key[16];
 
@@ -341,7 +343,7 @@ static void retire_nonce(struct proto2 *p, uint64_t nonce, uint64_t now)
 /* Forget a session whose member has left the room. */
 static void session_destroy(struct proto2 *p, struct session *ss)
 {
-	retire_nonce(p, ss->nonce, now_ms());
+	retire_nonce(p, ss->nonce, server_now(p->srv));
 	sid_unlink(p, ss);
 	dirty_unlink(p, ss);
 	busy_unlink(p, ss);
@@ -575,13 +577,14 @@ static void say_text(struct proto2 *p, struct session *ss, enum v2_kind kind, co
 	struct outcome o;
 
 	/* A muted member (sanction.h) is told so, and nobody hears it. */
-	if (sanction_is_muted(p->srv->sanctions, ss->m->name, strlen(ss->m->name), now_ms())) {
+	if (sanction_is_muted(p->srv->sanctions, ss->m->name, strlen(ss->m->name),
+	                      server_now(p->srv))) {
 		p->srv->st.sdrops[SDROP_MUTED]++;
 		queue_notice(p, ss, QERR_MUTED, 0);
 		return;
 	}
-	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, now_ms(),
-	         &o);
+	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len,
+	         server_now(p->srv), &o);
 	if (o.has_event && kind == V2_K_ME)
 		o.event = EV_ACTION; /* relayed like chat, shown as "* NAME TEXT" */
 	server_deliver(p->srv, &o, 0);
@@ -643,8 +646,8 @@ static void answer_who(struct proto2 *p, struct session *ss)
 		queue_notice(p, ss, QERR_FLOOD, 0);
 		return;
 	}
-	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, now_ms(), &o) ==
-	    NULL) {
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
+	             &o) == NULL) {
 		server_deliver(s, &o, 0);
 		return;
 	}
@@ -788,12 +791,13 @@ static void on_other_address(struct proto2 *p, struct session *ss, const struct 
 	send_packet(p->srv, from, &ch);
 }
 
-void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *buf, size_t len)
+static void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *buf,
+                      size_t len)
 {
 	struct proto2 *p = s->p2;
 	struct v2_packet pk;
 	struct session *ss;
-	uint64_t now = now_ms();
+	uint64_t now = server_now(s);
 
 	len = v2_unseal(buf, len);
 	if (len == 0 || v2_parse(buf, len, &pk) != V2_OK) {
@@ -837,11 +841,13 @@ void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *bu
 }
 
 /* The reply an outcome has for a v2 member: a NOTICE, or the end of its session. */
-void p2_reply(struct server *s, const struct outcome *o)
+static void p2_reply(struct server *s, const struct outcome *o, size_t req_len)
 {
 	struct proto2 *p = s->p2;
 	struct session *ss = o->reply_data;
 	int reason;
+
+	(void)req_len; /* v2 answers strangers itself: every reply here goes to a member */
 
 	if (ss == NULL)
 		return;
@@ -867,7 +873,7 @@ void p2_reply(struct server *s, const struct outcome *o)
  * Encode the event once, in as many pieces as its text needs, and queue
  * the same blobs to every v2 member but the excluded one.
  */
-void p2_broadcast(struct server *s, const struct outcome *o)
+static void p2_broadcast(struct server *s, const struct outcome *o)
 {
 	struct proto2 *p = s->p2;
 	struct blob *pieces[V2_MAX_TEXT / 64 + 2];
@@ -936,10 +942,10 @@ static void evict_doomed(struct proto2 *p)
 	}
 }
 
-void p2_flush(struct server *s)
+static void p2_flush(struct server *s)
 {
 	struct proto2 *p = s->p2;
-	uint64_t now = now_ms();
+	uint64_t now = server_now(s);
 
 	evict_doomed(p);
 	while (p->dirty.n > 0) {
@@ -955,10 +961,10 @@ void p2_flush(struct server *s)
 	server_flush(s);
 }
 
-void p2_tick(struct server *s)
+static void p2_tick(struct server *s)
 {
 	struct proto2 *p = s->p2;
-	uint64_t now = now_ms();
+	uint64_t now = server_now(s);
 	size_t i = 0;
 
 	cookie_rotate(&p->jar, now);
@@ -989,7 +995,7 @@ void p2_tick(struct server *s)
 	list_shrink(&p->dirty);
 }
 
-void p2_goodbye(struct server *s)
+static void p2_goodbye(struct server *s)
 {
 	struct proto2 *p = s->p2;
 	struct session *ss;
@@ -1009,4 +1015,145 @@ void p2_goodbye(struct server *s)
 		while ((ss = next_session(p, &i)) != NULL)
 			send_close(s, &ss->m->addr, ss->sid, V2_CLOSE_SHUTDOWN);
 	}
+}
+
+const struct proto_ops proto2_ops = {
+    .handle = p2_handle,
+    .reply = p2_reply,
+    .broadcast = p2_broadcast,
+    .flush = p2_flush,
+    .tick = p2_tick,
+    .goodbye = p2_goodbye,
+};
+
+/* ---- for tests and fuzzers (proto2.h) ---------------------------------------------------- */
+
+void p2_cookie(const struct proto2 *p, const struct peer_addr *addr, uint64_t nonce,
+               uint8_t out[V2_COOKIE_LEN])
+{
+	cookie_make(&p->jar, addr, nonce, out);
+}
+
+int p2_cookie_valid(const struct proto2 *p, const struct peer_addr *addr, uint64_t nonce,
+                    const uint8_t cookie[V2_COOKIE_LEN])
+{
+	return cookie_check(&p->jar, addr, nonce, cookie);
+}
+
+uint64_t p2_session_id(const struct member *m)
+{
+	const struct session *ss = m->proto == 2 ? m->data : NULL;
+
+	return ss != NULL ? ss->sid : 0;
+}
+
+const struct rel *p2_session_rel(const struct member *m)
+{
+	const struct session *ss = m->proto == 2 ? m->data : NULL;
+
+	return ss != NULL ? &ss->rel : NULL;
+}
+
+void p2_counts(const struct proto2 *p, struct p2_counts *c)
+{
+	c->sessions = p->count;
+	c->sid_buckets = p->nbuckets;
+	c->dirty = p->dirty.n;
+	c->dirty_cap = p->dirty.cap;
+	c->busy = p->busy.n;
+	c->busy_cap = p->busy.cap;
+	c->doomed = p->ndoomed;
+	c->retired_nonces = nonceset_count(&p->retired);
+}
+
+static int is_member(const struct room *r, const struct member *m)
+{
+	size_t i, n = room_count(r);
+
+	for (i = 0; i < n; i++)
+		if (room_member(r, i) == m)
+			return 1;
+	return 0;
+}
+
+static int in_list(const struct session_list *l, const struct session *ss)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == ss)
+			return 1;
+	return 0;
+}
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf(err, errlen, __VA_ARGS__);                                        \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* Each session on a list is live and flagged, and a busy one knows its index. */
+static int check_lists(const struct proto2 *p, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < p->dirty.n; i++)
+		CHECK(p->dirty.v[i]->dirty && is_member(p->srv->room, p->dirty.v[i]->m),
+		      "a dirty session that is not live");
+	for (i = 0; i < p->busy.n; i++)
+		CHECK(p->busy.v[i]->busy && p->busy.v[i]->busy_at == i &&
+		          is_member(p->srv->room, p->busy.v[i]->m),
+		      "busy list entry %zu broken", i);
+	CHECK(p->dirty.n <= p->dirty.cap && p->busy.n <= p->busy.cap, "a list past its array");
+	return 0;
+}
+
+/* One session's invariants (see p2_check). */
+static int check_session(const struct proto2 *p, const struct session *ss, int flushed, char *err,
+                         size_t errlen)
+{
+	CHECK(ss->sid != 0 && find_sid((struct proto2 *)(uintptr_t)p, ss->sid) == ss,
+	      "session %llx not findable by its id", (unsigned long long)ss->sid);
+	CHECK(ss->m->proto == 2 && ss->m->data == ss, "member and session disagree");
+	CHECK(ss->asm_text == NULL || ss->asm_text->len <= V2_MAX_TEXT, "reassembly too long");
+	CHECK(ss->asm_text != NULL || !ss->asm_overflow,
+	      "an overflow flag left over from a reassembly that is gone");
+	CHECK(!ss->dirty || in_list(&p->dirty, ss), "dirty but not on the list");
+	CHECK(!ss->busy || in_list(&p->busy, ss), "busy but not on the list");
+	CHECK(!flushed || !ss->dirty, "still dirty after a flush");
+	CHECK(!flushed || !ss->doomed, "a doomed session survived a flush");
+	/* An ACK that freed room must have let the queue in (it marks the session). */
+	CHECK(!flushed || rel_queued(&ss->rel) == 0 ||
+	          ss->rel.next_seq - ss->rel.base >= REL_SEND_WINDOW,
+	      "%u queued with %u of %d window slots used after a flush", rel_queued(&ss->rel),
+	      ss->rel.next_seq - ss->rel.base, REL_SEND_WINDOW);
+	CHECK(rel_pending(&ss->rel) <= REL_WINDOW + REL_QUEUE_MAX, "%zu pending",
+	      rel_pending(&ss->rel));
+	return 0;
+}
+
+int p2_check(const struct proto2 *p, int flushed, char *err, size_t errlen)
+{
+	const struct room *r = p->srv->room;
+	size_t n = 0, i, members = room_count(r);
+
+	for (i = 0; i < members; i++) {
+		const struct member *m = room_member(r, i);
+
+		if (m->proto != 2) {
+			CHECK(m->proto == 1 && m->data == NULL, "member %s: proto %d", m->name,
+			      m->proto);
+			continue;
+		}
+		CHECK(m->data != NULL, "v2 member %s without a session", m->name);
+		if (check_session(p, m->data, flushed, err, errlen) < 0)
+			return -1;
+		n++;
+	}
+	CHECK(n == p->count, "%zu sessions counted as %zu", n, p->count);
+	CHECK(p->count <= SID_LOAD * p->nbuckets, "%zu sessions in %zu buckets", p->count,
+	      p->nbuckets);
+	return check_lists(p, err, errlen);
 }

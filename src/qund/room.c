@@ -831,3 +831,15 @@ int room_rebind(struct room *r, const struct member *m, const struct peer_addr *
 		nets_add(r, mm);
 	return 0;
 }
+
+const char *room_drop_name(enum drop_reason reason)
+{
+	static const char *const names[DROP_COUNT] = {
+	    [DROP_NOT_MEMBER] = "not_member",
+	    [DROP_WRONG_NAME] = "wrong_name",
+	    [DROP_MALFORMED] = "malformed",
+	    [DROP_TOO_LONG] = "too_long",
+	};
+
+	return (unsigned)reason < DROP_COUNT ? names[reason] : NULL;
+}

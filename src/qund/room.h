@@ -60,6 +60,9 @@ enum drop_reason {
 	DROP_COUNT
 };
 
+/* The name of a drop reason, for stats and logs ("not_member"); NULL if unknown. */
+const char *room_drop_name(enum drop_reason reason);
+
 enum reply_kind { REPLY_NONE = 0, REPLY_OK, REPLY_EXIT, REPLY_ERR };
 
 /*

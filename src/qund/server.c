@@ -1,13 +1,10 @@
-/* server.c - what both protocol layers share: the clock, sending, and carrying out the room's
- * outcomes. */
+/* server.c - qund's core: sending through the io table, carrying out the room's outcomes. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/sizes.h"
-#include "command.h"
 #include "server.h"
 
 /* The send queue: one slot per datagram, its bytes and its address copied in. */
@@ -20,12 +17,18 @@ static struct {
 	int ready; /* the headers point at their slots: see queue_init() */
 } q;
 
-void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count)
+uint64_t server_now(const struct server *s)
+{
+	return s->io->now_ms(s->io->ctx);
+}
+
+/* Send msgs[0..count) through io->send; a datagram that fails is counted and skipped. */
+static void send_all(struct server *s, struct mmsghdr *msgs, unsigned count)
 {
 	unsigned done = 0;
 
 	while (done < count) {
-		int n = sendmmsg(s->udp, msgs + done, count - done, 0);
+		int n = s->io->send(s->io->ctx, msgs + done, count - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -42,7 +45,7 @@ void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count)
 
 void server_flush(struct server *s)
 {
-	server_sendmmsg(s, q.msgs, q.n);
+	send_all(s, q.msgs, q.n);
 	q.n = 0;
 }
 
@@ -78,17 +81,15 @@ void server_queue(struct server *s, const struct peer_addr *to, const void *buf,
 
 void server_send(struct server *s, const struct peer_addr *to, const void *buf, size_t len)
 {
-	ssize_t n;
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+	struct mmsghdr m = {.msg_hdr = {.msg_name = (void *)(uintptr_t)&to->sa,
+	                                .msg_namelen = to->len,
+	                                .msg_iov = &iov,
+	                                .msg_iovlen = 1}};
 
 	if (q.n > 0)
 		server_flush(s);
-	do
-		n = sendto(s->udp, buf, len, 0, (const struct sockaddr *)&to->sa, to->len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		s->st.send_errors++;
-	else
-		s->st.datagrams_out++;
+	send_all(s, &m, 1);
 }
 
 static void log_event(const struct outcome *o)
@@ -127,9 +128,9 @@ static void log_event(const struct outcome *o)
 #define REFUSAL_WINDOW 10000
 static void log_refusal(struct server *s, const struct outcome *o)
 {
-	char a[ADDR_STRLEN], tmp[32];
+	char a[ADDR_STRLEN];
 	unsigned long held = 0;
-	uint64_t now = now_ms();
+	uint64_t now = server_now(s);
 
 	if (o->reply == REPLY_ERR && (unsigned)o->err < QERR_COUNT) {
 		if (ratelimit_allow(&s->refusal_rl[o->err], now, REFUSAL_BURST, REFUSAL_WINDOW,
@@ -141,27 +142,85 @@ static void log_refusal(struct server *s, const struct outcome *o)
 		if (ratelimit_allow(&s->drop_rl[o->drop], now, REFUSAL_BURST, REFUSAL_WINDOW,
 		                    &held))
 			log_info("dropped a datagram from %s: %s%s",
-			         addr_format(&o->reply_to, a, sizeof a),
-			         command_drop_name((size_t)o->drop, tmp, sizeof tmp),
+			         addr_format(&o->reply_to, a, sizeof a), room_drop_name(o->drop),
 			         held ? " (and more, not logged)" : "");
 	}
 }
 
+/*
+ * Who gets an outcome's reply, in which protocol: a member in its own; a
+ * stranger (reply_proto 0) only ever asked in v1, since v2 answers its
+ * strangers itself (proto2.c: COOKIE, REFUSE).
+ */
+static const struct proto_ops *reply_proto(const struct server *s, const struct outcome *o)
+{
+	int p = o->reply_proto == 0 ? 1 : o->reply_proto;
+
+	return p > 0 && p < SERVER_PROTOS ? s->proto[p] : NULL;
+}
+
 void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 {
+	const struct proto_ops *rp = reply_proto(s, o);
+	size_t i;
+
 	if (o->drop != DROP_NONE)
 		s->st.drops[o->drop]++;
 	log_refusal(s, o);
-	if (o->reply != REPLY_NONE) {
-		if (o->reply_proto == 2)
-			p2_reply(s, o);
-		else
-			v1_reply(s, o, req_len);
-	}
+	if (o->reply != REPLY_NONE && rp != NULL)
+		rp->reply(s, o, req_len);
 	if (!o->has_event)
 		return;
 	log_event(o);
 	s->event_id++;
-	v1_broadcast(s, o);
-	p2_broadcast(s, o);
+	for (i = 1; i < SERVER_PROTOS; i++)
+		if (s->proto[i] != NULL)
+			s->proto[i]->broadcast(s, o);
+}
+
+void server_before_sleep(struct server *s)
+{
+	size_t i;
+
+	for (i = 1; i < SERVER_PROTOS; i++)
+		if (s->proto[i] != NULL && s->proto[i]->flush != NULL)
+			s->proto[i]->flush(s);
+	server_flush(s);
+}
+
+void server_tick(struct server *s)
+{
+	size_t i;
+
+	for (i = 1; i < SERVER_PROTOS; i++)
+		if (s->proto[i] != NULL && s->proto[i]->tick != NULL)
+			s->proto[i]->tick(s);
+}
+
+void server_goodbye(struct server *s)
+{
+	size_t i;
+
+	for (i = 1; i < SERVER_PROTOS; i++)
+		if (s->proto[i] != NULL)
+			s->proto[i]->goodbye(s);
+	server_flush(s);
+}
+
+const char *server_sdrop_name(enum srv_drop reason)
+{
+	static const char *const names[SDROP_COUNT] = {
+	    [SDROP_V1_DISABLED] = "v1_disabled",
+	    [SDROP_V2_MALFORMED] = "v2_malformed",
+	    [SDROP_V2_BAD_COOKIE] = "v2_bad_cookie",
+	    [SDROP_V2_UNKNOWN_SID] = "v2_unknown_sid",
+	    [SDROP_V2_WRONG_ADDR] = "v2_wrong_addr",
+	    [SDROP_RATE_LIMITED] = "rate_limited",
+	    [SDROP_BANNED] = "banned",
+	    [SDROP_MUTED] = "muted",
+	    [SDROP_V2_REPEAT] = "v2_repeat",
+	    [SDROP_V2_REPLAY] = "v2_replay",
+	};
+
+	return (unsigned)reason < SDROP_COUNT ? names[reason] : NULL;
 }

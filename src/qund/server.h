@@ -1,5 +1,5 @@
-/* server.h - qund's state, shared by the loop (qund.c) and the two protocol layers (proto1.c,
- * proto2.c). */
+/* server.h - qund's state and core: delivery of the room's outcomes, sending, the protocols' table.
+ */
 #ifndef QUN_SERVER_H
 #define QUN_SERVER_H
 
@@ -14,8 +14,10 @@
 #include "room.h"
 
 struct control;
+struct mmsghdr;
 struct proto2;
 struct sanctions;
+struct server;
 
 /* Why a datagram was dropped, beyond the room's own reasons (enum drop_reason). */
 enum srv_drop {
@@ -36,11 +38,50 @@ struct server_stats {
 	uint64_t drops[DROP_COUNT];
 	uint64_t sdrops[SDROP_COUNT];
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmits;
-	uint64_t udp_wakeups, rx_pauses; /* receive moderation, see qund.c */
+	uint64_t udp_wakeups, rx_pauses; /* receive moderation, see loop.c */
+};
+
+/*
+ * A member protocol as the core sees it.  The core (server.c) and the loop
+ * call down into a protocol only through this table, and a protocol calls
+ * down into the core (server_deliver, server_send...): no cycle.  Indexed
+ * by a member's proto (1: v1, proto1.c; 2: v2, proto2.c); NULL where a
+ * protocol is off (v1 without --legacy).
+ */
+struct proto_ops {
+	/* One datagram the loop gave this protocol (v2: first byte V2_MAGIC; v1: the rest). */
+	void (*handle)(struct server *s, const struct peer_addr *from, const uint8_t *buf,
+	               size_t len);
+	/* The reply an outcome has for a member of this protocol (req_len: server_deliver's). */
+	void (*reply)(struct server *s, const struct outcome *o, size_t req_len);
+	/* An outcome's event, to each member of this protocol but o->exclude. */
+	void (*broadcast)(struct server *s, const struct outcome *o);
+	/* Send what the work since the last call queued (server_before_sleep); NULL: nothing. */
+	void (*flush)(struct server *s);
+	/* Every tick: timers (retransmissions, secret rotation); NULL: none. */
+	void (*tick)(struct server *s);
+	/* Shutdown: tell every member of this protocol and end its session. */
+	void (*goodbye)(struct server *s);
+};
+#define SERVER_PROTOS 3 /* proto[0] is unused */
+
+/*
+ * The server's clock and its way out: the real ones (qund.c: the monotonic
+ * clock, sendmmsg on the UDP socket), or a test's or a fuzzer's.  send
+ * takes count datagrams, each a msghdr with one iovec and its address, and
+ * returns how many went from the first on (as sendmmsg(2)), or -1 with
+ * errno when the first could not.
+ */
+struct server_io {
+	void *ctx;
+	uint64_t (*now_ms)(void *ctx);
+	int (*send)(void *ctx, struct mmsghdr *msgs, unsigned count);
 };
 
 /* Everything the server knows, owned by main() and passed down by pointer. */
 struct server {
+	const struct server_io *io;
+	const struct proto_ops *proto[SERVER_PROTOS];
 	int udp, sigfd, tickfd, epfd;
 	int console;       /* our end of the console socketpair, -1 once closed */
 	pid_t console_pid; /* 0 once reaped */
@@ -56,11 +97,14 @@ struct server {
 	struct sanctions *sanctions;
 	struct control *ctl;
 	uint64_t started; /* now_ms() at start, for uptime */
-	/* Receive moderation (qund.c): the pause, and the datagrams read this tick. */
+	/* Receive moderation (loop.c): the pause, and the datagrams read this tick. */
 	unsigned coalesce_us, tick_input;
 	int moderating;
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 };
+
+/* The server's clock, in ms (io->now_ms). */
+uint64_t server_now(const struct server *s);
 
 /*
  * Send one datagram now; a failure concerns one peer only and is counted,
@@ -77,13 +121,11 @@ void server_send(struct server *s, const struct peer_addr *to, const void *buf, 
 #define SERVER_BATCH 64
 
 /*
- * Send count prepared datagrams with as few sendmmsg() calls as the kernel
+ * server_flush sends the queue with as few io->send calls as the kernel
  * allows.  A datagram that fails (a full buffer, an unreachable peer) is
  * counted in send_errors and skipped: the rest still go.  Never blocks
  * beyond what the socket does.
  */
-struct mmsghdr;
-void server_sendmmsg(struct server *s, struct mmsghdr *msgs, unsigned count);
 void server_queue(struct server *s, const struct peer_addr *to, const void *buf, size_t len);
 void server_flush(struct server *s);
 
@@ -95,20 +137,21 @@ void server_flush(struct server *s);
  */
 void server_deliver(struct server *s, const struct outcome *o, size_t req_len);
 
-/* proto1.c: protocol v1. */
-void v1_handle(struct server *s, const struct peer_addr *from, const char *buf, size_t len);
-void v1_reply(struct server *s, const struct outcome *o, size_t req_len);
-void v1_broadcast(struct server *s, const struct outcome *o);
-void v1_goodbye(struct server *s);
+/*
+ * Once per turn of the loop, before it sleeps (Redis's beforesleep): each
+ * protocol sends what the turn queued, then the send queue goes.  Handlers
+ * queue; only this (and the receive loop, once per batch, so that output
+ * keeps going while input never stops) flushes.
+ */
+void server_before_sleep(struct server *s);
 
-/* proto2.c: protocol v2. */
-struct proto2 *p2_new(struct server *s, uint64_t now);
-void p2_free(struct proto2 *p);
-void p2_handle(struct server *s, const struct peer_addr *from, const uint8_t *buf, size_t len);
-void p2_reply(struct server *s, const struct outcome *o);
-void p2_broadcast(struct server *s, const struct outcome *o);
-void p2_flush(struct server *s);   /* after a batch of datagrams: send what is due, and acks */
-void p2_tick(struct server *s);    /* timers: retransmissions, secret rotation */
-void p2_goodbye(struct server *s); /* shutdown: tell every v2 member and close */
+/* Every tick: each protocol's timers. */
+void server_tick(struct server *s);
+
+/* Shutdown: each protocol tells its members, then the queue goes. */
+void server_goodbye(struct server *s);
+
+/* The name of a server drop reason, for stats and logs ("v1_disabled"); NULL if unknown. */
+const char *server_sdrop_name(enum srv_drop reason);
 
 #endif

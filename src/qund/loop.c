@@ -1,0 +1,266 @@
+/* loop.c - qund's event loop: epoll over the UDP socket, signals, the tick, the console, control.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sizes.h"
+#include "proto/wire2.h"
+#include "console.h"
+#include "control.h"
+#include "operator.h"
+#include "room.h"
+#include "sanction.h"
+
+#define RECV_BATCH  64 /* datagrams per recvmmsg() */
+#define RECV_ROUNDS 16 /* batches per wake-up before the timers and the console get a turn */
+
+/*
+ * Read the waiting datagrams, RECV_BATCH per recvmmsg(), hand each to its
+ * protocol (v2 by its first byte; v1 only with --legacy), and after each
+ * batch send what the batch caused (server_before_sleep): with input that
+ * never stops, flushing only when the socket is empty would send nothing
+ * and let every member's queue overflow (docs/PERFORMANCE.md).  After
+ * RECV_ROUNDS batches the loop gets the CPU back.  MSG_TRUNC makes msg_len
+ * the datagram's full length, so an oversized one is refused whole.  The
+ * buffers are static: one thread, and 77 KB is too much for the stack.
+ * Returns the number of datagrams read.
+ */
+static int on_udp(struct server *s)
+{
+	static char buf[RECV_BATCH][QUN_MAX_DATAGRAM + 1];
+	static struct peer_addr from[RECV_BATCH];
+	static struct mmsghdr msgs[RECV_BATCH];
+	static struct iovec iov[RECV_BATCH];
+	int i, n, round, total = 0;
+
+	for (round = 0; round < RECV_ROUNDS; round++) {
+		for (i = 0; i < RECV_BATCH; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof buf[i];
+			memset(&from[i], 0, sizeof from[i]);
+			memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+			msgs[i].msg_hdr.msg_name = &from[i].sa;
+			msgs[i].msg_hdr.msg_namelen = sizeof from[i].sa;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(s->udp, msgs, RECV_BATCH, MSG_TRUNC | MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("recvmmsg");
+			break;
+		}
+		total += n;
+		for (i = 0; i < n; i++) {
+			const uint8_t *d = (const uint8_t *)buf[i];
+			size_t len = msgs[i].msg_len;
+
+			const struct proto_ops *p = s->proto[v2_is_v2(d, len) ? 2 : 1];
+
+			from[i].len = msgs[i].msg_hdr.msg_namelen;
+			s->st.datagrams_in++;
+			if (p != NULL)
+				p->handle(s, &from[i], d, len);
+			else
+				s->st.sdrops[SDROP_V1_DISABLED]++;
+		}
+		server_before_sleep(s);
+		if (n < RECV_BATCH)
+			break; /* the queue is empty: no need to ask again for EAGAIN */
+	}
+	return total;
+}
+
+#define MODERATE_INPUT (2000 * TICK_MS / 1000) /* a tick's datagrams that turn it on */
+#define MODERATE_FEW   16 /* a wake-up that read fewer datagrams than this was a trickle */
+
+/*
+ * Receive moderation, the user-space form of a network card's rx-usecs:
+ * while the last tick read more than MODERATE_INPUT datagrams, a wake-up
+ * that read fewer than MODERATE_FEW and took less than the pause is
+ * followed by a pause of --coalesce microseconds, in which the next
+ * datagrams gather into one batch.  Why: in a busy v2 room most datagrams
+ * are ACKs arriving as a trickle, and a wake-up per few of them costs more
+ * than the datagrams.  The price is up to one pause of latency for
+ * whatever arrives meanwhile; the switch is the input rate, not the
+ * wake-ups, which the pauses themselves bring down.  Measurements:
+ * docs/PERFORMANCE.md, "Receive moderation".  Called after each wake-up on
+ * the UDP socket with the datagrams it read and the microseconds they took.
+ */
+static void moderate(struct server *s, int nread, uint64_t busy_us)
+{
+	struct timespec pause = {0, (long)s->coalesce_us * 1000};
+
+	s->st.udp_wakeups++;
+	s->tick_input += (unsigned)nread;
+	if (!s->moderating || s->coalesce_us == 0 || nread >= MODERATE_FEW ||
+	    busy_us >= s->coalesce_us)
+		return;
+	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
+		;
+	s->st.rx_pauses++;
+}
+
+/* Once per tick: moderate the next ticks' input if the input since the last was heavy. */
+static void moderate_tick(struct server *s, uint64_t expirations)
+{
+	s->moderating =
+	    s->tick_input > MODERATE_INPUT * expirations; /* a late tick covers several */
+	s->tick_input = 0;
+}
+
+/* The UDP socket is readable: read, answer, and moderate the next wake-up. */
+static void on_udp_ready(struct server *s)
+{
+	uint64_t t0 = now_us();
+	int n = on_udp(s);
+
+	moderate(s, n, now_us() - t0);
+}
+
+static void on_console(struct server *s)
+{
+	char line[CONSOLE_MAX_LINE + 1];
+	ssize_t n;
+
+	n = recv(s->console, line, sizeof line - 1, 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* The console child is gone (end of input): serve on without it. */
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->console, NULL);
+		close(s->console);
+		s->console = -1;
+		return;
+	}
+	line[n] = '\0';
+	operator_console_line(s, line, (size_t)n);
+}
+
+/* Reap every child that has ended, saying how a console that failed went. */
+static void reap_children(struct server *s)
+{
+	pid_t pid;
+	int status;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return;
+		if (pid == s->console_pid)
+			s->console_pid = 0;
+		if (WIFSIGNALED(status))
+			log_warnx("console process %ld killed by signal %d", (long)pid,
+			          WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warnx("console process %ld exited with status %d", (long)pid,
+			          WEXITSTATUS(status));
+	}
+}
+
+static void on_signal(struct server *s)
+{
+	struct signalfd_siginfo si;
+	char err[PATH_MAX + 64];
+
+	while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap_children(s);
+		} else if (si.ssi_signo == SIGHUP) {
+			if (log_reopen(err, sizeof err) < 0)
+				log_warnx("SIGHUP: cannot reopen the log, keeping the old file: %s",
+				          err);
+			else
+				log_info("SIGHUP: log reopened");
+		} else {
+			log_info("SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
+			s->stopping = 1;
+		}
+	}
+}
+
+/* Every TICK_MS: evictions, the protocols' timers, expired sanctions, the control socket. */
+static void on_tick(struct server *s)
+{
+	uint64_t expirations, now = server_now(s);
+	struct outcome o;
+
+	if (read(s->tickfd, &expirations, sizeof expirations) < 0)
+		return;
+	moderate_tick(s, expirations);
+	while (room_expire(s->room, now, &o))
+		server_deliver(s, &o, 0);
+	server_tick(s);
+	sanction_expire(s->sanctions, now);
+	if (s->ctl != NULL)
+		control_tick(s->ctl, now);
+}
+
+int loop_add_fd(struct server *s, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int loop_make_tick(void)
+{
+	struct itimerspec its = {
+	    .it_interval = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
+	    .it_value = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L},
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void loop_run(struct server *s)
+{
+	struct epoll_event evs[8];
+	int i, n;
+
+	while (!s->stopping) {
+		n = epoll_wait(s->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("epoll_wait");
+		}
+		for (i = 0; i < n && !s->stopping; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == s->udp)
+				on_udp_ready(s);
+			else if (fd == s->sigfd)
+				on_signal(s);
+			else if (fd == s->tickfd)
+				on_tick(s);
+			else if (fd == s->console)
+				on_console(s);
+			else if (s->ctl != NULL && fd == control_fd(s->ctl))
+				control_run(s->ctl, server_now(s));
+		}
+		server_before_sleep(s);
+	}
+}

@@ -1,0 +1,138 @@
+/* operator.c - the operator's side wired to the server: console lines and control requests as
+ * commands. */
+#include "operator.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/text.h"
+#include "command.h"
+#include "control.h"
+#include "room.h"
+
+/* An outcome of a command (a kick, the operator's words): sent with the loop's next flush. */
+static void cmd_deliver(void *ctx, const struct outcome *o)
+{
+	server_deliver(ctx, o, 0);
+}
+
+static void add_drop(struct cmd_stats *st, const char *name, size_t i, uint64_t count)
+{
+	struct cmd_drop *d;
+
+	if (st->ndrops >= CMD_MAX_DROPS)
+		return;
+	d = &st->drops[st->ndrops++];
+	if (name != NULL)
+		snprintf(d->name, sizeof d->name, "%s", name);
+	else
+		snprintf(d->name, sizeof d->name, "server_%zu", i);
+	d->count = count;
+}
+
+/*
+ * The memory malloc has handed out and not had back: the main arena's
+ * chunks in use plus the blocks it mapped on its own (qund has one
+ * thread, so one arena).  Unlike RSS it leaves out freed memory that
+ * malloc keeps for later, so it shows what the members cost now.  Under
+ * AddressSanitizer malloc is ASan's, whose mallinfo2 is all zeros: ask
+ * its allocator instead (make check runs the tests that read this under
+ * ASan too).
+ */
+#ifdef __SANITIZE_ADDRESS__
+size_t __sanitizer_get_current_allocated_bytes(void); /* NOLINT(bugprone-reserved-identifier) */
+
+static uint64_t heap_in_use(void)
+{
+	return (uint64_t)__sanitizer_get_current_allocated_bytes();
+}
+#else
+static uint64_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+#endif
+
+static void cmd_stats(void *ctx, struct cmd_stats *st)
+{
+	const struct server *s = ctx;
+	size_t i;
+
+	st->uptime_ms = server_now(s) - s->started;
+	st->datagrams_in = s->st.datagrams_in;
+	st->datagrams_out = s->st.datagrams_out;
+	st->send_errors = s->st.send_errors;
+	st->retransmissions = s->st.retransmits;
+	st->heap_bytes = heap_in_use();
+	st->udp_wakeups = s->st.udp_wakeups;
+	st->rx_pauses = s->st.rx_pauses;
+
+	for (i = 1; i < DROP_COUNT; i++)
+		add_drop(st, room_drop_name((enum drop_reason)i), i, s->st.drops[i]);
+	for (i = 0; i < SDROP_COUNT; i++)
+		add_drop(st, server_sdrop_name((enum srv_drop)i), i, s->st.sdrops[i]);
+}
+
+static void cmd_shutdown(void *ctx)
+{
+	struct server *s = ctx;
+
+	s->stopping = 1;
+}
+
+/* The server as the operator's commands (command.h) see it. */
+static void cmd_server_init(struct server *s, struct cmd_server *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	cs->room = s->room;
+	cs->sanctions = s->sanctions;
+	cs->lang = s->lang;
+	cs->now = server_now(s);
+	cs->ctx = s;
+	cs->deliver = cmd_deliver;
+	cs->stats = cmd_stats;
+	cs->shutdown = cmd_shutdown;
+}
+
+void operator_console_line(struct server *s, const char *line, size_t len)
+{
+	struct cmd_server cs;
+	struct buf out;
+	enum cmd_status st;
+
+	cmd_server_init(s, &cs);
+	buf_init(&out, CONTROL_MAX_REPLY);
+	st = command_console(&cs, line, len, &out);
+	if (out.len > 0 && st == CMD_OK) {
+		fwrite(out.data, 1, out.len, stdout);
+		fflush(stdout);
+	} else if (out.len > 0) {
+		log_warnx("%.*s", (int)(out.len - (out.data[out.len - 1] == '\n')), out.data);
+	}
+	buf_free(&out);
+}
+
+int operator_control_request(void *ctx, const struct control_peer *peer, const char *line,
+                             size_t len, struct buf *reply)
+{
+	struct server *s = ctx;
+	struct cmd_server cs;
+	enum cmd_status st;
+	char safe[256];
+
+	cmd_server_init(s, &cs);
+	st = command_control(&cs, line, len, reply);
+	text_sanitize(line, len < 200 ? len : 200, safe, sizeof safe);
+	log_info("control: uid %ld gid %ld pid %ld: %s%s: %s", (long)peer->uid, (long)peer->gid,
+	         (long)peer->pid, safe, len > 200 ? "..." : "",
+	         st == CMD_OK       ? "done"
+	         : st == CMD_FAILED ? "failed"
+	                            : "refused");
+	return (int)st;
+}
