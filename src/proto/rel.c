@@ -1,5 +1,4 @@
-/* rel.c - protocol v2 reliability: windows, selective acks, RFC 6298 timers with back-off,
- * reordering. */
+/* rel.c - protocol v2 reliability: windows, selective acks, RFC 6298 timers, reordering. */
 #include "rel.h"
 
 #include <stdlib.h>

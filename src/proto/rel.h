@@ -124,13 +124,11 @@ typedef void (*rel_emit_fn)(void *ctx, uint32_t seq, const struct blob *b);
  * flight) and (re)send everything due at now through fn, oldest first.
  * A message's first timer is the current RTO; each retransmission doubles
  * that message's timer, up to REL_RTO_MAX.  The shared RTO is not backed
- * off (RFC 6298 5.5 would): on a lossy Wi-Fi link most timeouts are loss,
- * not delay, and a backed-off RTO made recovery several times slower in
- * our simulations.  The cost is on links whose round trip exceeds the
- * current RTO (500 ms before the first sample): there every message is
- * sent twice until a sample from a message sent once arrives.  Returns
- * the time of the next due retransmission (UINT64_MAX if nothing is in
- * flight).
+ * off (RFC 6298 5.5 would), because on lossy Wi-Fi most timeouts are
+ * loss, not delay (measured: docs/PERFORMANCE.md); the cost, on a link
+ * slower than the current RTO, is a second copy of each message until a
+ * sample from one sent once arrives.  Returns the time of the next due
+ * retransmission (UINT64_MAX if nothing is in flight).
  */
 uint64_t rel_poll(struct rel *r, uint64_t now, rel_emit_fn fn, void *ctx);
 

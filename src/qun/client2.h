@@ -64,16 +64,11 @@ struct c2_out;
  * Delayed acknowledgements (PROTOCOL-v2.md, "Reliability"): DATA is
  * acknowledged once C2_ACK_EVERY are unacknowledged, or C2_ACK_DELAY ms
  * after the first of them arrived, or at once when something is missing
- * or repeated; anything we send carries the ack anyway.  Every ACK costs
- * the server a datagram to read: in a busy room this takes its reads
- * from about one per two deliveries to one per eight.  8 is a quarter of
- * the server's window of 33.  The delay matters in big rooms, where each
- * member gets a DATA every 20 to 100 ms, too seldom for the count: with
- * 5,000 members getting 20 a second each, the server read a datagram per
- * 2.8 deliveries at 80 ms and one per 5.9 at 200 ms (docs/PERFORMANCE.md,
- * "Acknowledgement delay").  So we wait the longest the protocol allows,
- * REL_MAX_ACK_DELAY; losses are still noticed at once from the gap they
- * leave.
+ * or repeated; anything we send carries the ack anyway.  Why: every ACK
+ * is a datagram the server must read, and in a big room each member gets
+ * a DATA only every few tens of ms, so only the longest delay the protocol
+ * allows lets one ACK cover several (numbers: docs/PERFORMANCE.md,
+ * "Acknowledgement delay").  8 is a quarter of the server's window of 33.
  */
 #define C2_ACK_EVERY     8
 #define C2_ACK_DELAY     REL_MAX_ACK_DELAY

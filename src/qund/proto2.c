@@ -38,7 +38,6 @@
 #define LIMIT_IP_RATE      2500
 #define LIMIT_GLOBAL_BURST 10000
 #define LIMIT_GLOBAL_RATE  10000 /* bounds what forged sources can make us send: ~300 kB/s */
-#define KEEPALIVE_HINT     25 /* seconds, told to clients in WELCOME (less if our timeout is short) */
 
 /* A long SAY or ME being put together from its pieces: only while one is arriving. */
 struct reassembly {
@@ -736,9 +735,9 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 /*
  * A session datagram from the session's own address.  The session needs
  * p2_flush only if we owe it an ACK or its ack made room for queued DATA
- * (whatever it said queued its answers, which marks it too): most
- * datagrams in a busy room are ACKs that free a slot with nothing behind
- * it, and polling the window for each was a third of the polls.
+ * (whatever it said queued its answers, which marks it too), because
+ * most datagrams in a busy room are ACKs that free a slot with nothing
+ * behind it (docs/PERFORMANCE.md).
  * Retransmissions do not need the mark: the session is on the busy list
  * while anything is in flight, and the timer polls it.
  */
