@@ -923,6 +923,16 @@ def procs():
         assert not problems, "; ".join(problems)
 
 
+@pytest.fixture
+def v2(procs):
+    """V2Clients for one test; at the end, none may have received anything malformed."""
+    from v2client import ClientSet
+    cs = ClientSet()
+    yield cs
+    errs = cs.close_all()
+    assert not errs, "malformed datagrams from qund: %r" % errs
+
+
 @pytest.fixture(params=["v1", "v2"])
 def proto(request):
     """qun's protocol option: v1 (--legacy) or the default, v2; qund --legacy speaks both."""

@@ -20,25 +20,16 @@ import struct
 import threading
 import time
 
-import pytest
 
 from conftest import WAIT, wait_until
 from relay import Relay
-from v2client import (ACK, EV_JOIN, EV_SAY, F_MSG_ID, WELCOME, ClientSet, hello, login, parse,
+from v2client import (ACK, EV_JOIN, EV_SAY, F_MSG_ID, WELCOME, hello, login, parse,
                       say_payload)
 
 FAST = ("--flood-burst", "100000", "--flood-rate", "100000", "--max-per-address", "200")
 RECONNECTING = "正在重新连接"
 RECONNECTED = "已重新连接"
 TOO_FAST = "太快"
-
-
-@pytest.fixture
-def v2(procs):
-    cs = ClientSet()
-    yield cs
-    errs = cs.close_all()
-    assert not errs, "malformed datagrams from qund: %r" % errs
 
 
 def qun(procs, port, name, *extra):

@@ -31,7 +31,7 @@ from netns import Netns, in_namespace
 from relay import Faults, Relay
 from relay import main as relay_main
 from v2client import (ACK, CL_SLOW, DATA, EV_JOIN, EV_LEAVE, EV_SAY, EV_TIMEOUT, MAX_ACK_DELAY,
-                      MAX_DATAGRAM, PING, ClientSet)
+                      MAX_DATAGRAM, PING)
 
 LONG = os.environ.get("QUN_LONG") == "1"
 FAST = ("--flood-burst", "100000", "--flood-rate", "100000", "--max-per-address", "200")
@@ -43,15 +43,6 @@ RECONNECTED = "已重新连接"
 
 def addr(q):
     return ("127.0.0.1", q.port)
-
-
-@pytest.fixture
-def v2(procs):
-    """V2Clients for one test; at the end, none may have received anything malformed."""
-    cs = ClientSet()
-    yield cs
-    errs = cs.close_all()
-    assert not errs, "malformed datagrams from qund: %r" % errs
 
 
 @pytest.fixture

@@ -19,21 +19,13 @@ import time
 import pytest
 
 from netns import Forger, Netns, in_namespace
-from v2client import EV_JOIN, EV_LEAVE, EV_SAY, LOGIN, ClientSet, hello, parse
+from v2client import EV_JOIN, EV_LEAVE, EV_SAY, LOGIN, hello, parse
 
 SEED = int(os.environ.get("QUN_SEED") or int.from_bytes(os.urandom(4), "big"))
 
 
 def addr(q):
     return ("127.0.0.1", q.port)
-
-
-@pytest.fixture
-def v2(procs):
-    cs = ClientSet()
-    yield cs
-    errs = cs.close_all()
-    assert not errs, "malformed datagrams from qund: %r" % errs
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from conftest import QUIET, WAIT
 from netns import Forger, Netns, in_namespace
 from v2client import (ACK, CHALLENGE, CL_UNKNOWN, CLOSE, COOKIE, DATA, E_FLOOD,
-                      E_TEXT_INVALID, E_TOO_MANY, EV_JOIN, EV_LEAVE, EV_SAY, PING, ClientSet,
+                      E_TEXT_INVALID, E_TOO_MANY, EV_JOIN, EV_LEAVE, EV_SAY, PING,
                       Raw, hello, login, new_nonce, parse, quit_payload, rebind, say_payload,
                       session)
 
@@ -39,15 +39,6 @@ def rng(tag):
     """A seeded random generator for one test; the seed is printed so a failure replays."""
     print("%s: seed %d (replay with QUN_SEED=%d)" % (tag, SEED, SEED))
     return random.Random("%s-%d" % (tag, SEED))
-
-
-@pytest.fixture
-def v2(procs):
-    """V2Clients for one test; at the end, none may have received anything malformed."""
-    cs = ClientSet()
-    yield cs
-    errs = cs.close_all()
-    assert not errs, "malformed datagrams from qund: %r" % errs
 
 
 @pytest.fixture
