@@ -21,7 +21,8 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototype
        -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough -Wdouble-promotion \
        -Wold-style-definition -Wmissing-declarations -Wredundant-decls
 QUN_CFLAGS   = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS)
-QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(CPPFLAGS)
+# make TRACE=1: qund follows chat messages stage by stage (src/qund/trace.h, qunctl stats).
+QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(if $(filter 1,$(TRACE)),-DQUN_TRACE) $(CPPFLAGS)
 LIBS_SODIUM  = -lsodium
 # ICU (libicu-dev): the look-alike names of confusable.c; qund and its tests only, not qun.
 LIBS_ICU     = -licui18n -licuuc

@@ -612,6 +612,22 @@ static void stat_line(struct call *c, enum msg m, uint64_t v)
 	say_line(c, m, num, NULL);
 }
 
+/* stats' "trace" object: each stage's count and times (trace.h), in a TRACE=1 build. */
+static void json_trace(struct buf *out, const struct cmd_stats *st)
+{
+	size_t i;
+
+	buf_puts(out, ",\"trace\":{");
+	for (i = 0; i < TRACE_STAGES; i++)
+		buf_printf(out,
+		           "%s\"%s\":{\"n\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu}",
+		           i ? "," : "", st->trace[i].name, (unsigned long long)st->trace[i].n,
+		           (unsigned long long)st->trace[i].p50_us,
+		           (unsigned long long)st->trace[i].p99_us,
+		           (unsigned long long)st->trace[i].max_us);
+	buf_printf(out, ",\"deferred\":%llu}", (unsigned long long)st->trace_deferred);
+}
+
 static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 {
 	const struct sanctions *s = c->srv->sanctions;
@@ -647,6 +663,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		buf_puts(c->out, "}");
 		json_u64(c->out, "bans", bans, 1);
 		json_u64(c->out, "mutes", mutes, 1);
+		if (st.traced)
+			json_trace(c->out, &st);
 		buf_puts(c->out, "}\n");
 		return CMD_OK;
 	}
@@ -666,6 +684,17 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		           (unsigned long long)st.drops[i].count);
 	stat_line(c, M_STATS_BANS, bans);
 	stat_line(c, M_STATS_MUTES, mutes);
+	if (st.traced) {
+		buf_puts(c->out, "trace (us: n p50 p99 max):\n");
+		for (i = 0; i < TRACE_STAGES; i++)
+			buf_printf(c->out, "  %s: %llu %llu %llu %llu\n", st.trace[i].name,
+			           (unsigned long long)st.trace[i].n,
+			           (unsigned long long)st.trace[i].p50_us,
+			           (unsigned long long)st.trace[i].p99_us,
+			           (unsigned long long)st.trace[i].max_us);
+		buf_printf(c->out, "  deferred copies: %llu\n",
+		           (unsigned long long)st.trace_deferred);
+	}
 	return CMD_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "common/i18n.h"
 #include "room.h"
 #include "sanction.h"
+#include "trace.h"
 
 enum cmd_format { CMD_TEXT = 0, CMD_JSON };
 
@@ -29,6 +30,13 @@ struct cmd_stats {
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmissions;
 	uint64_t heap_bytes; /* malloc'd memory in use, not counting freed chunks kept */
 	uint64_t udp_wakeups, rx_pauses; /* receive moderation (qund.c) */
+	/* Stage times of chat messages (trace.h): only a TRACE=1 build fills them. */
+	int traced;
+	struct cmd_trace {
+		const char *name;
+		uint64_t n, p50_us, p99_us, max_us;
+	} trace[TRACE_STAGES];
+	uint64_t trace_deferred;
 	size_t ndrops;
 	struct cmd_drop {
 		char name[24];

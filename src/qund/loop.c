@@ -38,6 +38,33 @@
  * buffers are static: one thread, and 77 KB is too much for the stack.
  * Returns the number of datagrams read.
  */
+#ifdef QUN_TRACE
+/* Room for the SCM_TIMESTAMPNS of each datagram (trace.h). */
+static char cmsgs[RECV_BATCH][CMSG_SPACE(sizeof(struct timespec))];
+
+/* When datagram i reached the socket, on the monotonic clock (us); 0 if not said. */
+static uint64_t arrival(const struct mmsghdr *m, uint64_t read_mono,
+                        const struct timespec *read_real)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(&m->msg_hdr); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)&m->msg_hdr, c)) {
+		const struct timespec *k = (const struct timespec *)(const void *)CMSG_DATA(c);
+		int64_t ago_ns;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		ago_ns = (int64_t)(read_real->tv_sec - k->tv_sec) * 1000000000 +
+		         (read_real->tv_nsec - k->tv_nsec);
+		return ago_ns > 0 && (uint64_t)ago_ns / 1000 < read_mono
+		           ? read_mono - (uint64_t)ago_ns / 1000
+		           : read_mono;
+	}
+	return 0;
+}
+#endif
+
 static int on_udp(struct server *s)
 {
 	static char buf[RECV_BATCH][QUN_MAX_DATAGRAM + 1];
@@ -45,6 +72,10 @@ static int on_udp(struct server *s)
 	static struct mmsghdr msgs[RECV_BATCH];
 	static struct iovec iov[RECV_BATCH];
 	int i, n, round, total = 0;
+#ifdef QUN_TRACE
+	struct timespec read_real;
+	uint64_t read_mono;
+#endif
 
 	for (round = 0; round < RECV_ROUNDS; round++) {
 		for (i = 0; i < RECV_BATCH; i++) {
@@ -56,8 +87,16 @@ static int on_udp(struct server *s)
 			msgs[i].msg_hdr.msg_namelen = sizeof from[i].sa;
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
+#ifdef QUN_TRACE
+			msgs[i].msg_hdr.msg_control = cmsgs[i];
+			msgs[i].msg_hdr.msg_controllen = sizeof cmsgs[i];
+#endif
 		}
 		n = recvmmsg(s->udp, msgs, RECV_BATCH, MSG_TRUNC | MSG_DONTWAIT, NULL);
+#ifdef QUN_TRACE
+		read_mono = now_us();
+		clock_gettime(CLOCK_REALTIME, &read_real);
+#endif
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -74,6 +113,8 @@ static int on_udp(struct server *s)
 
 			from[i].len = msgs[i].msg_hdr.msg_namelen;
 			s->st.datagrams_in++;
+			TRACE(trace_datagram(&s->trace, arrival(&msgs[i], read_mono, &read_real),
+			                     read_mono));
 			if (p != NULL)
 				p->handle(s, &from[i], d, len);
 			else

@@ -73,6 +73,17 @@ static void cmd_stats(void *ctx, struct cmd_stats *st)
 	st->udp_wakeups = s->st.udp_wakeups;
 	st->rx_pauses = s->st.rx_pauses;
 
+#ifdef QUN_TRACE
+	st->traced = 1;
+	for (i = 0; i < TRACE_STAGES; i++) {
+		st->trace[i].name = trace_stage_name((enum trace_stage)i);
+		st->trace[i].n = s->trace.hist[i].n;
+		st->trace[i].p50_us = trace_percentile(&s->trace, (enum trace_stage)i, 50);
+		st->trace[i].p99_us = trace_percentile(&s->trace, (enum trace_stage)i, 99);
+		st->trace[i].max_us = s->trace.hist[i].max_us;
+	}
+	st->trace_deferred = s->trace.deferred;
+#endif
 	for (i = 1; i < DROP_COUNT; i++)
 		add_drop(st, room_drop_name((enum drop_reason)i), i, s->st.drops[i]);
 	for (i = 0; i < SDROP_COUNT; i++)

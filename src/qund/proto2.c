@@ -953,6 +953,8 @@ static void p2_flush(struct server *s)
 
 		ss->dirty = 0;
 		rel_poll(&ss->rel, now, emit_data, &e);
+		if (rel_queued(&ss->rel) > 0)
+			TRACE(trace_deferred(&s->trace, 1));
 		if (ss->rel.ack_pending)
 			send_session(p, ss, V2_ACK, 0,
 			             NULL); /* nothing carried it: one ACK per batch */

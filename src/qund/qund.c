@@ -145,6 +145,11 @@ static void setup(struct server *s, const struct options *opt)
 	 */
 	if (setsockopt(s->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
 		log_warn("SO_RCVBUF");
+#ifdef QUN_TRACE
+	/* The kernel's receive time of each datagram, for trace.h's first stage. */
+	if (setsockopt(s->udp, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int)) < 0)
+		log_warn("SO_TIMESTAMPNS");
+#endif
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s);

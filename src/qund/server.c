@@ -173,9 +173,12 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 		return;
 	log_event(o);
 	s->event_id++;
+	if (o->event == EV_SAY || o->event == EV_ACTION)
+		TRACE(trace_decided(&s->trace, now_us()));
 	for (i = 1; i < SERVER_PROTOS; i++)
 		if (s->proto[i] != NULL)
 			s->proto[i]->broadcast(s, o);
+	TRACE(trace_queued(&s->trace, now_us()));
 }
 
 void server_before_sleep(struct server *s)
@@ -186,6 +189,7 @@ void server_before_sleep(struct server *s)
 		if (s->proto[i] != NULL && s->proto[i]->flush != NULL)
 			s->proto[i]->flush(s);
 	server_flush(s);
+	TRACE(trace_flushed(&s->trace, now_us()));
 }
 
 void server_tick(struct server *s)

@@ -12,6 +12,7 @@
 #include "common/i18n.h"
 #include "common/log.h"
 #include "room.h"
+#include "trace.h"
 
 struct control;
 struct mmsghdr;
@@ -101,6 +102,7 @@ struct server {
 	unsigned coalesce_us, tick_input;
 	int moderating;
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
+	struct trace trace; /* stage times of chat messages: only a TRACE=1 build fills it */
 };
 
 /* The server's clock, in ms (io->now_ms). */
