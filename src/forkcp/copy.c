@@ -1,6 +1,6 @@
 /* copy.c - one worker's job: copy its byte range of SRC into the temporary, holes skipped; or a
  * whole pipe. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "copy.h"
 

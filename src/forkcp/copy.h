@@ -3,7 +3,7 @@
 #ifndef QUN_FORKCP_COPY_H
 #define QUN_FORKCP_COPY_H
 
-#include "forkcp.h"
+#include "run.h"
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* fmt.c - text for people: file names made safe to print, byte counts. Pure. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "fmt.h"
 

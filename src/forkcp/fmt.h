@@ -2,7 +2,7 @@
 #ifndef QUN_FORKCP_FMT_H
 #define QUN_FORKCP_FMT_H
 
-#include "forkcp.h"
+#include "run.h"
 
 #include <stddef.h>
 

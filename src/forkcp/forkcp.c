@@ -17,7 +17,7 @@
  * parent's forking, supervision and reaping; copy.c, one worker's copy
  * loop; report.c, what is printed; fmt.c, names and sizes for people.
  */
-#include "forkcp.h"
+#include "run.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* paths.c - SRC, DST and the temporary: open SRC, decide what DST is, make the temporary, rename it
  * over DST. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "paths.h"
 

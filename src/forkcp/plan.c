@@ -1,5 +1,5 @@
 /* plan.c - how forkcp splits a file into byte ranges, one per worker, and names them. Pure. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "plan.h"
 

@@ -2,7 +2,7 @@
 #ifndef QUN_FORKCP_PLAN_H
 #define QUN_FORKCP_PLAN_H
 
-#include "forkcp.h"
+#include "run.h"
 
 #include <stddef.h>
 

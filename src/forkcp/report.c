@@ -1,5 +1,5 @@
 /* report.c - what forkcp shows people: the progress bar, the -v summary, why a copy failed. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "report.h"
 

@@ -2,7 +2,7 @@
 #ifndef QUN_FORKCP_REPORT_H
 #define QUN_FORKCP_REPORT_H
 
-#include "forkcp.h"
+#include "run.h"
 
 #include <stdint.h>
 

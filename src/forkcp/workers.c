@@ -1,6 +1,6 @@
 /* workers.c - the parent's side of a copy: fork the workers, supervise them, reap and decode every
  * exit. */
-#include "forkcp.h"
+#include "run.h"
 
 #include "workers.h"
 

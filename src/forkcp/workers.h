@@ -3,7 +3,7 @@
 #ifndef QUN_FORKCP_WORKERS_H
 #define QUN_FORKCP_WORKERS_H
 
-#include "forkcp.h"
+#include "run.h"
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
-/* forkcp.h - what every part of forkcp shares: its limits, the workers' shared memory, one run's
+/* run.h - what every part of forkcp shares: its limits, the workers' shared memory, one run's
  * state. */
-#ifndef QUN_FORKCP_H
-#define QUN_FORKCP_H
+#ifndef QUN_FORKCP_RUN_H
+#define QUN_FORKCP_RUN_H
 
 /*
  * Make off_t 64-bit even where the ABI default is 32: files over 4 GiB must
