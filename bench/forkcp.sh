@@ -1,5 +1,5 @@
 #!/bin/sh
-# forkcp.sh - benchmark forkcp -j 1, 2, 4 against cp: a new DST, an existing DST replaced, and a series of replacements.
+# forkcp.sh - benchmark forkcp -j 1, 2, 4 against cp: a new DST, an existing DST replaced (at once, after a pause, in a series).
 #
 # Usage: sh bench/forkcp.sh [path/to/forkcp]    (make bench runs it on build/forkcp)
 #
@@ -16,6 +16,10 @@
 #            users usually do: its pages may still be dirty or being
 #            written back, and the file system may flush the new file
 #            when it replaces the old one.
+#   pause    as replace, but each copy starts after PAUSE seconds of
+#            idleness, as when a file written a while ago is replaced: on
+#            a virtual machine that hands free memory back to its host, the
+#            memory a copy takes is then no longer at hand (docs/FORKCP.md).
 #   series   SERIES back-to-back replacements timed as one: writeback of
 #            the earlier copies runs while the later ones copy.
 #
@@ -23,14 +27,16 @@
 # median measured in the same run, all the runs, the load and the page
 # cache's dirty and writeback pages before each case.  Environment:
 # FORKCP_BENCH_MIB (size, default 1024), FORKCP_BENCH_RUNS (runs per tool
-# in new and replace, default 7), FORKCP_BENCH_ROUNDS (series per tool,
-# default 3), FORKCP_BENCH_SERIES (copies per series, default 10).
+# in new, replace and pause, default 7), FORKCP_BENCH_PAUSE (seconds,
+# default 3), FORKCP_BENCH_ROUNDS (series per tool, default 3),
+# FORKCP_BENCH_SERIES (copies per series, default 10).  About 6 minutes.
 # Everything it made is removed on exit, even on Ctrl-C.
 set -eu
 
 forkcp=${1:-build/forkcp}
 mib=${FORKCP_BENCH_MIB:-1024}
 runs=${FORKCP_BENCH_RUNS:-7}
+pause=${FORKCP_BENCH_PAUSE:-3}
 rounds=${FORKCP_BENCH_ROUNDS:-3}
 series=${FORKCP_BENCH_SERIES:-10}
 
@@ -70,7 +76,8 @@ echo "dirty limits: $(cat /proc/sys/vm/dirty_ratio)% of available memory" \
 	"(background $(cat /proc/sys/vm/dirty_background_ratio)%)," \
 	"$(cat /proc/sys/vm/dirty_bytes) / $(cat /proc/sys/vm/dirty_background_bytes) bytes"
 echo "forkcp:  $forkcp ($(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo '?'))"
-echo "runs:    $mib MiB; new and replace $runs runs per tool; series $rounds x $series replacements per tool"
+echo "runs:    $mib MiB; new, replace and pause ($pause s) $runs runs per tool;" \
+	"series $rounds x $series replacements per tool"
 echo "making a $mib MiB file of random bytes..."
 head -c $((mib * 1048576)) /dev/urandom >"$dir/src"
 sync
@@ -89,10 +96,12 @@ copy() {
 	esac
 }
 
-# timed CASE TOOL: one timed copy (CASE new: DST removed first; series:
-# $series copies in a row), its milliseconds appended to $dir/CASE.TOOL.
+# timed CASE TOOL: one timed copy (CASE new: DST removed first; pause:
+# after $pause s; series: $series copies in a row), its milliseconds
+# appended to $dir/CASE.TOOL.
 timed() {
 	[ "$1" = new ] && rm -f "$dir/dst"
+	[ "$1" = pause ] && sleep "$pause"
 	n=1
 	[ "$1" = series ] && n=$series
 	t0=$(now_ns)
@@ -176,6 +185,7 @@ $1: target missed: forkcp -j 2 (median $j2 ms) is slower than cp ($cpm ms)"
 bench new "$runs"
 cp "$dir/src" "$dir/dst"
 bench replace "$runs"
+bench pause "$runs"
 bench series "$rounds"
 rm -f "$dir/dst"
 echo "$verdicts"

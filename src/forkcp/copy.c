@@ -19,6 +19,7 @@
 
 #define CHUNK   (8L << 20)   /* bytes between two stop checks, and per cache hint */
 #define RWBUF   (512L << 10) /* pread/pwrite buffer: stays in L2 between the two copies */
+#define RWSTEP  (64L << 10)  /* pread/pwrite size when replacing: see copy_chunk() */
 #define BUFSZ   (128L << 10) /* stream buffer for pipes, the size cp uses */
 #define POLL_MS 100          /* longest wait for a pipe between two ticks */
 
@@ -144,11 +145,17 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t *off)
  * and lets the file systems that can share or offload the data do so; when
  * the file systems cannot (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP) the slot
  * switches to pread()/pwrite() through *BUF, allocated on first use.
+ * pread()/pwrite() move RWBUF bytes at a time, but only RWSTEP when a DST
+ * is being replaced: the page cache gives each write a folio of its size,
+ * and 64 KiB folios, the size copy_file_range() and so cp write, can reuse
+ * the memory just dropped from the old DST whoever wrote it, where larger
+ * ones must come from memory that may have been idle (docs/FORKCP.md).
  * Returns 0, or -1 with the slot's error filled, also when SRC ends early.
  */
 static int copy_chunk(const struct copy_job *job, off_t off, off_t end, char **buf)
 {
 	struct slot *s = job->slot;
+	off_t step = job->replacing ? RWSTEP : RWBUF;
 	off_t in, out, at;
 	ssize_t n;
 	size_t len;
@@ -171,7 +178,7 @@ static int copy_chunk(const struct copy_job *job, off_t off, off_t end, char **b
 		} else {
 			if (*buf == NULL)
 				*buf = xmalloc(RWBUF);
-			len = (size_t)(end - off < RWBUF ? end - off : RWBUF);
+			len = (size_t)(end - off < step ? end - off : step);
 			n = pread(job->sfd, *buf, len, off);
 			if (n == -1) {
 				if (errno == EINTR)
@@ -197,8 +204,19 @@ static int copy_chunk(const struct copy_job *job, off_t off, off_t end, char **b
 
 /*
  * Copy the data region [OFF, END) chunk by chunk, checking for a stop
- * request between chunks.  Returns 0, 1 if told to stop, or -1 with the
- * slot's error filled.
+ * request between chunks.  When a DST is being replaced, each chunk gets
+ * two hints, whose failure changes nothing but the speed:
+ *   - before it is written, the old DST's cached pages of the chunk are
+ *     dropped (from the cache only: the old DST's contents are untouched
+ *     until the rename), so that the new pages take the old ones' memory
+ *     at once, as after cp's truncation, instead of the page cache holding
+ *     both files until the rename;
+ *   - once it is written, its writeback is started: ext4 and Btrfs flush
+ *     a file that is renamed over another one in the rename anyway, all at
+ *     once; started here, each worker flushes its own chunks while the
+ *     others copy.
+ * The measurements behind both: docs/FORKCP.md, "Replacing an existing DST".
+ * Returns 0, 1 if told to stop, or -1 with the slot's error filled.
  */
 static int copy_data(const struct copy_job *job, off_t off, off_t end, char **buf)
 {
@@ -208,8 +226,12 @@ static int copy_data(const struct copy_job *job, off_t off, off_t end, char **bu
 		if (should_stop(job))
 			return 1;
 		next = end - off < CHUNK ? end : off + CHUNK;
+		if (job->oldfd != -1)
+			(void)posix_fadvise(job->oldfd, off, next - off, POSIX_FADV_DONTNEED);
 		if (copy_chunk(job, off, next, buf) == -1)
 			return -1;
+		if (job->replacing)
+			(void)sync_file_range(job->tfd, off, next - off, SYNC_FILE_RANGE_WRITE);
 		off = next;
 	}
 	return 0;

@@ -17,6 +17,8 @@ struct copy_job {
 	off_t size;       /* SRC's size when the copy started: SRC ending sooner is an error */
 	int sfd;          /* SRC: read only at explicit offsets (but for a pipe) */
 	int tfd;          /* the temporary: written only at explicit offsets */
+	int oldfd;        /* the DST being replaced, only to drop its cached pages; or -1 */
+	int replacing;    /* a DST is being replaced: start writing back each chunk at once */
 	int method;       /* enum method to start with (copy_method()) */
 	int w, nworkers;  /* worker w (from 0) of nworkers, for messages; 0 workers: a pipe */
 	const char *vsrc; /* printable names, for messages */
@@ -50,9 +52,11 @@ const char *method_name(int method);
  * Copy JOB's range, walking SRC with SEEK_DATA/SEEK_HOLE so that holes are
  * skipped (the temporary was sized, so they read as zeros and stay
  * unallocated).  Between chunks of 8 MiB it calls job->tick and looks at
- * the stop flag.  Returns 0 when the range is copied, 1 when told to stop,
- * -1 with the slot's error filled as "worker W of N (bytes A-B): what
- * failed: why".
+ * the stop flag.  When a DST is being replaced, it also drops the old
+ * DST's cached pages of each chunk before writing it, and starts writing
+ * the chunk back once written (copy.c says why).  Returns 0 when the range
+ * is copied, 1 when told to stop, -1 with the slot's error filled as
+ * "worker W of N (bytes A-B): what failed: why".
  */
 int copy_range(const struct copy_job *job);
 

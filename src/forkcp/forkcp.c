@@ -137,6 +137,8 @@ static int copy_file(struct forkcp *fc, int *changed, char *err, size_t errlen)
 	if (open_src(fc, err, errlen) == -1 || resolve_dst(fc, err, errlen) == -1 ||
 	    make_temp(fc, err, errlen) == -1)
 		return -1;
+	if (fc->replacing && !fc->stream)
+		open_old_dst(fc);
 	if (fc->stream) {
 		if (run_stream(fc, err, errlen) == -1)
 			return -1;
@@ -173,7 +175,7 @@ int main(int argc, char **argv)
 
 	memset(&fc, 0, sizeof fc);
 	fc.jobs = 2;
-	fc.sfd = fc.tfd = -1;
+	fc.sfd = fc.tfd = fc.oldfd = -1;
 	for (i = 0; i < MAX_JOBS; i++)
 		fc.outcome[i] = O_RUNNING;
 	log_init("forkcp");

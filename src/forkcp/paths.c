@@ -191,6 +191,8 @@ int resolve_dst(struct forkcp *fc, char *err, size_t errlen)
 		return -1;
 	}
 	fc->replacing = 1;
+	fc->dst_dev = st.st_dev;
+	fc->dst_ino = st.st_ino;
 	return 0;
 }
 
@@ -232,6 +234,34 @@ int size_temp(struct forkcp *fc, char *err, size_t errlen)
 	return 0;
 }
 
+void open_old_dst(struct forkcp *fc)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(fc->dst, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_dev != fc->dst_dev ||
+	    st.st_ino != fc->dst_ino) {
+		close(fd);
+		return;
+	}
+	fc->oldfd = fd;
+}
+
+/*
+ * Close the old DST, if open: the rename must drop its last reference, so
+ * that its blocks are freed there and not, later, at our exit.
+ */
+static void close_old_dst(struct forkcp *fc)
+{
+	if (fc->oldfd != -1) {
+		close(fc->oldfd);
+		fc->oldfd = -1;
+	}
+}
+
 int finish_copy(struct forkcp *fc, int *changed, char *err, size_t errlen)
 {
 	struct stat now;
@@ -266,6 +296,7 @@ int finish_copy(struct forkcp *fc, int *changed, char *err, size_t errlen)
 		snprintf(err, errlen, "writing '%s': %s", fc->vdst, strerror(errno));
 		return -1;
 	}
+	close_old_dst(fc);
 	if (rename(fc->tmp, fc->dst) == -1) {
 		snprintf(err, errlen, "cannot replace '%s': %s", fc->vdst, strerror(errno));
 		return -1;
@@ -279,6 +310,7 @@ int remove_temp(struct forkcp *fc, char *err, size_t errlen)
 	char vtmp[NAMESZ];
 	int rc = 0;
 
+	close_old_dst(fc);
 	if (fc->tfd != -1) {
 		close(fc->tfd);
 		fc->tfd = -1;

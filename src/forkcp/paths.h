@@ -27,7 +27,8 @@ int open_src(struct forkcp *fc, char *err, size_t errlen);
  * as cp writes through it; a dangling link, a directory, any other
  * non-regular file, and SRC itself (same device and inode) are refused.
  * Without -f, an existing DST we may not write is refused, as cp would
- * fail to open it.  Sets fc->replacing when DST exists.
+ * fail to open it.  Sets fc->replacing (and fc->dst_dev, fc->dst_ino) when
+ * DST exists.
  */
 int resolve_dst(struct forkcp *fc, char *err, size_t errlen);
 
@@ -41,6 +42,16 @@ int make_temp(struct forkcp *fc, char *err, size_t errlen);
 /* Size the temporary to SRC's size, so that workers write at any offset and SRC's holes stay holes.
  */
 int size_temp(struct forkcp *fc, char *err, size_t errlen);
+
+/*
+ * Open the DST being replaced read-only into fc->oldfd, for the workers to
+ * drop its cached pages as they copy (copy.h); only a hint, so nothing is
+ * reported: fc->oldfd stays -1 when DST cannot be read or is no longer the
+ * regular file resolve_dst() checked.  DST's contents are never touched
+ * through it, and it is closed before the rename (finish_copy()) or on
+ * failure (remove_temp()).
+ */
+void open_old_dst(struct forkcp *fc);
 
 /*
  * Make the temporary the new DST: check that SRC did not change size during

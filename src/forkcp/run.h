@@ -82,13 +82,16 @@ struct forkcp {
 	int force;
 	int verbose;
 
-	/* DST and its temporary */
+	/* DST, its temporary, and the DST being replaced */
 	int tfd;       /* the temporary, open read-write */
+	int oldfd;     /* the DST being replaced, read-only, or -1 (paths.h: open_old_dst) */
 	int have_tmp;  /* tmp exists and must be removed on failure */
 	int made_tmp;  /* tmp was created at some point: something was written */
 	int replacing; /* DST existed before */
 	mode_t umask;
-	int method;       /* enum method every worker starts with (copy.h: copy_method) */
+	int method;    /* enum method every worker starts with (copy.h: copy_method) */
+	dev_t dst_dev; /* the DST being replaced, as resolve_dst() saw it */
+	ino_t dst_ino;
 	char dst[PATHSZ]; /* the path finally renamed over */
 	char tmp[PATHSZ]; /* the temporary in DST's directory */
 

@@ -182,6 +182,8 @@ static void make_job(struct forkcp *fc, int w, struct copy_job *job)
 	job->size = fc->sst.st_size;
 	job->sfd = fc->sfd;
 	job->tfd = fc->tfd;
+	job->oldfd = fc->oldfd;
+	job->replacing = fc->replacing;
 	job->method = fc->method;
 	job->w = w;
 	job->nworkers = fc->stream ? 0 : fc->nworkers;

@@ -464,6 +464,51 @@ def test_existing_dst_is_replaced_atomically(tmp_path):
     assert (tmp_path / "old-link").read_bytes() == b"old contents"
 
 
+@pytest.mark.parametrize("j", [1, 2, 3])
+def test_replacing_drops_only_the_old_dsts_cache(j, tmp_path):
+    # Replacing drops the old DST's cached pages chunk by chunk (8 MiB) as the
+    # workers copy: its contents, seen through another hard link, must not change.
+    src = make_file(tmp_path / "src", 20 * MiB + 5)
+    dst = make_file(tmp_path / "dst", 30 * MiB + 3)
+    with open(dst, "rb") as f:
+        old = f.read()
+    os.link(dst, tmp_path / "old-link")
+    r = forkcp("-v", "-j", j, src, dst)
+    assert r.rc == 0 and "(replaced)" in r.out, r
+    assert os.path.getsize(dst) == 20 * MiB + 5 and same_bytes(src, dst)
+    with open(tmp_path / "old-link", "rb") as f:
+        assert f.read() == old, "the old DST's contents changed"
+    assert temps(tmp_path) == []
+
+
+def test_failed_replacement_keeps_every_old_byte(tmp_path):
+    # The workers have dropped the old DST's cache of the ranges they started
+    # on when the file size limit stops them: DST must still read back whole.
+    src = make_file(tmp_path / "src", 24 * MiB)
+    dst = make_file(tmp_path / "dst", 24 * MiB)
+    with open(dst, "rb") as f:
+        old = f.read()
+    r = forkcp("-j", 2, src, dst, fsize=18 * MiB)
+    assert_failed_cleanly(r, dst, old)
+    assert "File too large" in r.err, r
+
+
+def test_dst_that_cannot_be_read_is_still_replaced(world_dir):
+    # Without read permission forkcp cannot open the old DST to drop its cache
+    # (a hint): it replaces it all the same.
+    need_nobody()
+    src = make_file(os.path.join(world_dir, "src"), 10 * MiB + 1, 0o644)
+    out = os.path.join(world_dir, "out")
+    os.mkdir(out)
+    os.chown(out, 65534, 65534)
+    dst = os.path.join(out, "dst")
+    make_file(dst, 3 * MiB, 0o200)
+    os.chown(dst, 65534, 65534)
+    r = forkcp("-j", 2, src, dst, as_nobody=True)
+    assert r.rc == 0, r
+    assert same_bytes(src, dst) and temps(out) == []
+
+
 def test_dst_symlink_is_followed(tmp_path):
     src = make_file(tmp_path / "src", 5000)
     target = tmp_path / "target"
