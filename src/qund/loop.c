@@ -133,12 +133,14 @@ static int on_udp(struct server *s)
 /*
  * Receive moderation, the user-space form of a network card's rx-usecs:
  * while the last tick read more than MODERATE_INPUT datagrams, a wake-up
- * that read fewer than MODERATE_FEW and took less than the pause is
- * followed by a pause of --coalesce microseconds, in which the next
- * datagrams gather into one batch.  Why: in a busy v2 room most datagrams
- * are ACKs arriving as a trickle, and a wake-up per few of them costs more
- * than the datagrams.  The price is up to one pause of latency for
- * whatever arrives meanwhile; the switch is the input rate, not the
+ * that read fewer than MODERATE_FEW datagrams, all of them pure ACKs, and
+ * took less than the pause is followed by a pause of --coalesce
+ * microseconds, in which the next datagrams gather into one batch.  Why:
+ * in a busy v2 room most datagrams are ACKs arriving as a trickle, and a
+ * wake-up per few of them costs more than the datagrams.  The price is up
+ * to one pause of latency for whatever arrives meanwhile, so a trickle
+ * that carried anything else (a chat line, a v1 datagram: its sender is
+ * active) is not followed by one; the switch is the input rate, not the
  * wake-ups, which the pauses themselves bring down.  Measurements:
  * docs/PERFORMANCE.md, "Receive moderation".  Called after each wake-up on
  * the UDP socket with the datagrams it read and the microseconds they took.
@@ -147,10 +149,13 @@ static void moderate(struct server *s, int nread, uint64_t busy_us)
 {
 	struct timespec pause = {0, (long)s->coalesce_us * 1000};
 
+	unsigned acks = s->wake_acks;
+
+	s->wake_acks = 0;
 	s->st.udp_wakeups++;
 	s->tick_input += (unsigned)nread;
 	if (!s->moderating || s->coalesce_us == 0 || nread >= MODERATE_FEW ||
-	    busy_us >= s->coalesce_us)
+	    acks < (unsigned)nread || busy_us >= s->coalesce_us)
 		return;
 	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
 		;

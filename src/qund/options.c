@@ -71,7 +71,7 @@ static void __attribute__((noreturn)) usage(int status)
 		    "                             evict a v1 member that sent no P, C or A since "
 		    "its L\n"
 		    "                             after SECS of silence (30)\n"
-		    "      --coalesce USECS       under heavy load, let a trickle of datagrams\n"
+		    "      --coalesce USECS       under heavy load, let a trickle of ACKs\n"
 		    "                             gather for USECS before reading it (250; 0: "
 		    "off)\n"
 		    "  -h, --help                 show this help\n"

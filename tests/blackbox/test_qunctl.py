@@ -334,12 +334,15 @@ def test_stats_heap_follows_the_members(srv, peers):
     assert full - after >= 60 * 80, (before, full, after)
 
 
-def trickle(port, rate, seconds, during=None):
-    """Send a v2-looking datagram too short to parse (qund drops it unanswered)
-    rate times a second for seconds, one at a time: time.sleep is too coarse
-    for 10,000/s, so wait by spinning.  during() is called once, halfway.
-    Returns how many were sent."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def trickle(port, rate, seconds, during=None, datagram=b"\xfe\x02", sock=None):
+    """Send datagram (by default a v2-looking one too short to parse, which
+    qund drops unanswered) rate times a second for seconds, one at a time,
+    from sock or a new socket: time.sleep is too coarse for 10,000/s, so wait
+    by spinning.  during() is called once, halfway.  Returns how many were
+    sent."""
+    own = sock is None
+    if own:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     t0 = time.perf_counter()
     sent = 0
     try:
@@ -351,39 +354,58 @@ def trickle(port, rate, seconds, during=None):
                 during()
                 during = None
             if sent < (now - t0) * rate:
-                sock.sendto(b"\xfe\x02", ("127.0.0.1", port))
+                sock.sendto(datagram, ("127.0.0.1", port))
                 sent += 1
     finally:
-        sock.close()
+        if own:
+            sock.close()
+
+
+def moderated_trickle(srv, peers, coalesce_us, acks):
+    """A 10,000/s trickle for 1.5 s with alice's chat line in the middle (bob
+    must see it): pure v2 ACKs of a logged-in member (acks) or unparsable
+    datagrams.  Returns (sent, read, wake-ups, pauses, elapsed us)."""
+    import v2client
+    carol = v2client.V2Client(("127.0.0.1", srv.port), label="carol")
+    try:
+        datagram = b"\xfe\x02"
+        if acks:
+            carol.login("carol")
+            datagram = v2client.session(v2client.ACK, carol.sid)
+        alice, bob = room(srv, peers, "alice", "bob")
+        t0 = time.monotonic()
+        before = srv.ctl("-j", "stats").json()
+        sent = trickle(srv.port, 10000, 1.5, lambda: alice.send("C alice 在高负载下"),
+                       datagram, carol.sock)
+        bob.wait_for("alice 说：在高负载下")
+        after = srv.ctl("-j", "stats").json()
+    finally:
+        carol.close()
+    elapsed_us = (time.monotonic() - t0) * 1e6
+    got = after["datagrams_in"] - before["datagrams_in"]
+    wakeups = after["udp_wakeups"] - before["udp_wakeups"]
+    pauses = after["rx_pauses"] - before["rx_pauses"]
+    print("coalesce %d, %s: sent %d, read %d in %d wake-ups, %d pauses" % (
+        coalesce_us, "acks" if acks else "junk", sent, got, wakeups, pauses))
+    # 1 ms of the trickle is 10 datagrams; only a long stall of the whole
+    # machine with a small net.core.rmem_max could drop some.
+    assert got >= sent * 0.98, (got, sent)
+    return sent, got, wakeups, pauses, elapsed_us
 
 
 @pytest.mark.parametrize("coalesce", [0, 1000])
 def test_stats_receive_moderation(tmp_path, peers, coalesce):
-    """A trickle of 10,000 datagrams/s wakes qund for about every one.  Once
+    """A trickle of 10,000 pure ACKs/s wakes qund for about every one.  Once
     a 50 ms tick has read more than 100 datagrams, --coalesce 1000 makes it
-    pause 1 ms after each wake-up that read fewer than 16, so the trickle is
-    read in batches: at least 2 datagrams per wake-up over the whole run.
-    --coalesce 0 never pauses.  The pauses are real: together they fit in
-    the time that passed.  Either way a member's chat sent in the middle of
-    it is relayed, (almost) nothing is lost, and the text reply shows the
-    counters."""
+    pause 1 ms after each wake-up that read fewer than 16, all ACKs, so the
+    trickle is read in batches: at least 2 datagrams per wake-up over the
+    whole run.  --coalesce 0 never pauses.  The pauses are real: together
+    they fit in the time that passed.  Either way a member's chat sent in
+    the middle of it is relayed, (almost) nothing is lost, and the text
+    reply shows the counters."""
     srv = Foreground(tmp_path, args=["--coalesce", str(coalesce)])
     try:
-        alice, bob = room(srv, peers, "alice", "bob")
-        t0 = time.monotonic()
-        before = srv.ctl("-j", "stats").json()
-        sent = trickle(srv.port, 10000, 1.5, lambda: alice.send("C alice 在高负载下"))
-        bob.wait_for("alice 说：在高负载下")
-        after = srv.ctl("-j", "stats").json()
-        elapsed_us = (time.monotonic() - t0) * 1e6
-        got = after["datagrams_in"] - before["datagrams_in"]
-        wakeups = after["udp_wakeups"] - before["udp_wakeups"]
-        pauses = after["rx_pauses"] - before["rx_pauses"]
-        print("coalesce %d: sent %d, read %d in %d wake-ups, %d pauses" % (
-            coalesce, sent, got, wakeups, pauses))
-        # 1 ms of the trickle is 10 datagrams; only a long stall of the whole
-        # machine with a small net.core.rmem_max could drop some.
-        assert got >= sent * 0.98, (got, sent)
+        sent, got, wakeups, pauses, elapsed_us = moderated_trickle(srv, peers, coalesce, True)
         if coalesce == 0:
             assert pauses == 0
         else:
@@ -391,6 +413,20 @@ def test_stats_receive_moderation(tmp_path, peers, coalesce):
             assert pauses * coalesce <= elapsed_us, (pauses, elapsed_us)
         text = srv.ctl("stats").out
         assert "接收唤醒：" in text and "合并等待：" in text, text
+    finally:
+        assert srv.cleanup() == []
+
+
+def test_no_moderation_pause_after_anything_but_acks(tmp_path, peers):
+    """The pause delays whatever arrives during it, so it follows only a
+    trickle of pure ACKs (issue 19): a trickle of anything else (here
+    datagrams qund cannot parse; a v1 room's chat is the same) is read as it
+    comes, with no pause, even with --coalesce 1000 and the input well past
+    the threshold."""
+    srv = Foreground(tmp_path, args=["--coalesce", "1000"])
+    try:
+        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, False)
+        assert pauses == 0, (pauses, wakeups)
     finally:
         assert srv.cleanup() == []
 
