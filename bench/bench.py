@@ -119,28 +119,36 @@ def heap(build, server):
     return json.loads(out.stdout)["heap_bytes"]
 
 
-def run_loadgen(build, server, proto, sizes, runs, trial, guess, senders, timeout):
+def run_loadgen(build, server, proto, sizes, runs, trial, guess, senders, timeout, at=()):
+    """loadgen's JSON per size; AT is a list of (size, msgs/s) extra fixed-rate trials."""
     argv = pin(1) + [os.path.join(build, "loadgen"), "-s", "127.0.0.1:%d" % server.port,
                      "-P", str(proto), "--pid", str(server.pid), "--senders", str(senders),
                      "--sizes", ",".join(map(str, sizes)), "--runs", str(runs),
                      "--trial", str(trial), "--guess", str(guess)]
     if server.control:
         argv += ["--control", server.control]
+    if at:
+        argv += ["--at", ",".join("%d:%.3f" % (n, r) for n, r in at)]
     out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout)
     if out.returncode != 0:
         log("loadgen failed (%d); keeping the sizes it finished" % out.returncode)
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
-def ceiling(build, n, secs, runs):
+def ceiling(build, n, secs, runs, cores=1):
+    """The kernel's own sending loops (medians of RUNS); with CORES > 1 also "split":
+    CORES senders on CORES cores, each to its slice of the members (PERFORMANCE.md,
+    "Past one core")."""
     res = []
     for _ in range(runs):
-        out = subprocess.run(pin(1) + [os.path.join(build, "kernel_ceiling"), "--members",
-                                       str(n), "--secs", str(secs), "--cpu", "0"],
-                             stdout=subprocess.PIPE, text=True, check=True, timeout=120)
+        argv = pin(1) + [os.path.join(build, "kernel_ceiling"), "--members", str(n),
+                         "--secs", str(secs), "--cpu", "0"]
+        if cores > 1:
+            argv += ["--split", str(cores)]
+        out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True, timeout=120)
         res.append(json.loads(out.stdout))
     med = {}
-    for mode in ("sendto", "sendmmsg"):
+    for mode in ("sendto", "sendmmsg", "split") if cores > 1 else ("sendto", "sendmmsg"):
         med[mode] = {k: statistics.median(r[mode][k] for r in res)
                      for k in ("dgrams_per_s", "cpu_ns_per_dgram", "loss")}
     return med
@@ -160,6 +168,7 @@ def summarise(size_result):
         "logins_per_s": size_result["logins_per_s"],
         "rss_per_member": size_result["rss_per_member"],
         "heap_per_member": size_result.get("heap_per_member", 0),
+        "at": [t["trial"] for t in size_result.get("at", [])],
     }
 
 
@@ -236,6 +245,76 @@ def ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
 
+def lat(x):
+    """p50 / p99 / p999 of a trial (or a summary), in microseconds."""
+    return "%.0f / %.0f / %.0f" % (x["p50_us"], x["p99_us"], x["p999_us"]) if x else "-"
+
+
+def same_rate_row(r, ref):
+    """(rate, [python, v1, v2 trial or None]) for the servers run at REF's half rate."""
+    base = r.get(ref)
+    if not base or not base.get("half"):
+        return None
+    names = ("python", "qund_v1", "qund_v2")
+    cells = [r[x]["half"] if x == ref else (r.get(x) or {}).get("at", {}).get(ref)
+             for x in names]
+    if not any(c for x, c in zip(names, cells) if x != ref):
+        return None
+    return base["half"]["rate"], cells
+
+
+def same_rate_verdicts(n, ref, cells):
+    """At one rate: v2's p99 no higher than v1's; at the common rate qund's the lowest."""
+    py, v1, v2 = cells
+    out = []
+    p99 = lambda x: x["p99_us"]
+    if v1 and v2:
+        out.append("%d members at %s's half rate: v2 p99 %.0f us %s v1 p99 %.0f us: %s" % (
+            n, ref.replace("_", " "), p99(v2), "<=" if p99(v2) <= p99(v1) else ">", p99(v1),
+            "met" if p99(v2) <= p99(v1) else "MISSED"))
+    if ref == "python" and py and (v1 or v2):
+        worst = max(p99(x) for x in (v1, v2) if x)
+        out.append("%d members at the common rate: qund's p99 (worst %.0f us) below python's "
+                   "%.0f us: %s" % (n, worst, p99(py), "met" if worst < p99(py) else "MISSED"))
+    return out
+
+
+def floor_verdict(n, r):
+    """At 1,000 members: v2's p99 at its half rate <= 1.5x one fan-out on one core."""
+    v2 = r.get("qund_v2")
+    if n != 1000 or not v2 or not v2.get("half"):
+        return []
+    floor = (n - 1) * r["kernel"]["sendmmsg"]["cpu_ns_per_dgram"] / 1000.0
+    p99 = v2["half"]["p99_us"]
+    return ["%d members: v2 p99 at half its max %.0f us <= 1.5x the one-core floor (%.0f us "
+            "= %d x the kernel's sendmmsg CPU per datagram): %s" % (
+                n, p99, floor, n - 1, "met" if p99 <= 1.5 * floor else "MISSED")]
+
+
+def split_table(results, args, add):
+    """One message's fan-out on one core and split over K (BENCH_CORES), from the kernel's loops."""
+    rows = [(n, results["sizes"][str(n)]["kernel"]) for n in args.sizes
+            if "split" in results["sizes"][str(n)]["kernel"]]
+    if not rows:
+        return
+    k = results.get("cores", "K")
+    add("One message's fan-out, kernel only: one sendmmsg sender against %s senders on %s "
+        "cores (SO_REUSEPORT sockets, a slice of the members each); the fan-out time is "
+        "members / datagrams per second" % (k, k))
+    add("")
+    add("| members | 1 core dgrams/s | %s cores dgrams/s | speed-up | 1 core fan-out us "
+        "| %s cores fan-out us | CPU ns/dgram 1 core | %s cores |" % (k, k, k))
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, kern in rows:
+        one, split = kern["sendmmsg"], kern["split"]
+        add("| %d | %s | %s | %s | %.0f | %.0f | %.0f | %.0f |" % (
+            n, fmt_rate(one["dgrams_per_s"]), fmt_rate(split["dgrams_per_s"]),
+            ratio(split["dgrams_per_s"], one["dgrams_per_s"]),
+            n * 1e6 / one["dgrams_per_s"], n * 1e6 / split["dgrams_per_s"],
+            one["cpu_ns_per_dgram"], split["cpu_ns_per_dgram"]))
+    add("")
+
+
 def table(results, machine, args):
     lines = []
     add = lines.append
@@ -293,6 +372,7 @@ def table(results, machine, args):
             n, fmt_rate(1e9 / r["kernel"]["sendmmsg"]["cpu_ns_per_dgram"]), fmt_rate(py),
             fmt_rate(v1), fmt_rate(v2), ratio(v1, py), ratio(v2, py), ratio(v2, v1)))
     add("")
+    split_table(results, args, add)
     add("Delivery latency p50 / p99 / p999 (us): at the max rate, and at half of it")
     add("")
     add("| members | python v1 max | qund v1 max | qund v2 max | python v1 half | qund v1 half "
@@ -300,12 +380,33 @@ def table(results, machine, args):
     add("|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         r = results["sizes"][str(n)]
-        lat = lambda x: "%.0f / %.0f / %.0f" % (x["p50_us"], x["p99_us"], x["p999_us"]) \
-            if x else "-"
         half = lambda x: lat(x["half"]) if x else "-"
         add("| %d | %s | %s | %s | %s | %s | %s |" % (
             n, lat(r.get("python")), lat(r.get("qund_v1")), lat(r.get("qund_v2")),
             half(r.get("python")), half(r.get("qund_v1")), half(r.get("qund_v2"))))
+    add("")
+    add("Delivery latency p50 / p99 / p999 (us) at the same rates: python's half rate (the "
+        "common rate) and qund v1's half rate")
+    add("")
+    add("| members | rate | msg/s | python v1 | qund v1 | qund v2 |")
+    add("|---:|---|---:|---:|---:|---:|")
+    verdicts = []
+    for n in args.sizes:
+        r = results["sizes"][str(n)]
+        for ref in ("python", "qund_v1"):
+            row = same_rate_row(r, ref)
+            if row is None:
+                continue
+            rate, cells = row
+            add("| %d | %s's half | %.0f | %s |" % (n, ref.replace("_", " "), rate, " | ".join(
+                lat(c) for c in cells)))
+            verdicts += same_rate_verdicts(n, ref, cells)
+        verdicts += floor_verdict(n, r)
+    if verdicts:
+        add("")
+        add("Targets (issue 19):")
+        add("")
+        lines.extend("- " + v for v in verdicts)
     add("")
     add("Logins/s (growing the room to this size), server RSS per member and qund's heap in "
         "use per member (bytes; RSS also counts memory freed during the fill and kept by malloc)")
@@ -351,6 +452,9 @@ def main():
                     help="members that speak (v2: each has its own window of 33)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table-from", default=None, help="print the table of an earlier JSON")
+    ap.add_argument("--cores", type=int, default=int(os.environ.get("BENCH_CORES", "1")),
+                    help="also measure one fan-out split over this many cores (kernel_ceiling "
+                    "--split; docs/PERFORMANCE.md, 'Past one core')")
     args = ap.parse_args()
     args.command = " ".join(["bench/bench.py"] + sys.argv[1:])
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
@@ -392,11 +496,11 @@ def main():
     log(machine)
     results = {"machine": machine, "sizes": {str(n): {} for n in args.sizes},
                "load_before": loadavg(), "command": args.command, "runs": args.runs,
-               "senders": args.senders, "nice": NICE}
+               "senders": args.senders, "nice": NICE, "cores": args.cores}
 
     log("kernel ceiling")
     for n in args.sizes:
-        results["sizes"][str(n)]["kernel"] = ceiling(args.build, n, args.trial, 3)
+        results["sizes"][str(n)]["kernel"] = ceiling(args.build, n, args.trial, 3, args.cores)
         log("  %d members: sendto %.0f/s %.0f ns, sendmmsg %.0f/s %.0f ns" % (
             n, results["sizes"][str(n)]["kernel"]["sendto"]["dgrams_per_s"],
             results["sizes"][str(n)]["kernel"]["sendto"]["cpu_ns_per_dgram"],
@@ -419,11 +523,23 @@ def main():
         log("%s: sizes %s" % (name, sizes))
         if not sizes:
             continue  # loadgen would take an empty --sizes for its default
+        # The same rates for everyone: python's half rate (the common rate) for both
+        # qund, and qund v1's half rate for v2 (v2 against v1 at v1's own load).
+        at, labels = [], {}
+        for n in sizes:
+            for ref in ("python", "qund_v1"):
+                half = (results["sizes"][str(n)].get(ref) or {}).get("half")
+                if name.startswith("qund") and name != ref and half and half["rate"] > 0:
+                    at.append((n, half["rate"]))
+                    labels.setdefault(n, []).append(ref)
         srv = start()
         try:
             for res in run_loadgen(args.build, srv, proto, sizes, args.runs, args.trial,
-                                   guess, args.senders, timeout=3600):
-                results["sizes"][str(res["members"])][name] = summarise(res)
+                                   guess, args.senders, timeout=3600, at=at):
+                summary = summarise(res)
+                if summary:
+                    summary["at"] = dict(zip(labels.get(res["members"], []), summary["at"]))
+                results["sizes"][str(res["members"])][name] = summary
                 results["sizes"][str(res["members"])][name + "_raw"] = res
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             log("%s: %s" % (name, e))

@@ -30,7 +30,8 @@
  * most --max-loss of the deliveries go missing, and report the
  * deliveries per second, the delivery latency percentiles
  * and the server's CPU time per delivery at that rate; finally one trial at
- * half the median rate.  Members are grown in steps (--sizes 10,100,...),
+ * half the median rate, and one at each rate --at names for that size (so
+ * that servers can be compared at one rate).  Members are grown in steps (--sizes 10,100,...),
  * so one login storm serves every size.  One JSON object per size goes to
  * stdout; progress goes to stderr.
  *
@@ -125,6 +126,8 @@ static struct {
 	double trial_secs, max_loss, grace_secs, max_drain;
 	int runs;
 	size_t *sizes, nsizes;
+	size_t *at_size, nat; /* --at: extra fixed-rate trials, at_size[i] members at at_rate[i] */
+	double *at_rate;
 	int ep;
 	struct member *m;
 	size_t nm, cap;
@@ -1124,10 +1127,48 @@ static void usage(int status)
 	      "               [--runs R] [--trial SECS] [--grace SECS] [--max-loss FRACTION]\n"
 	      "               [--guess DELIVERIES_PER_S] [--fixed DELIVERIES_PER_S]\n"
 	      "               [--max-drain SECS] [--ack-every N] [--ack-delay MS]\n"
-	      "               [--control PATH]\n"
+	      "               [--control PATH] [--at SIZE:MSGS_PER_S,...]\n"
 	      "See the comment at the top of bench/loadgen.c and docs/PERFORMANCE.md.\n",
 	      status == 0 ? stdout : stderr);
 	exit(status);
+}
+
+/* --at SIZE:RATE,SIZE:RATE,...: RATE in messages per second, as a trial's rate. */
+static void parse_at(const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL, *colon;
+
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		colon = strchr(tok, ':');
+		if (colon == NULL || atof(colon + 1) <= 0)
+			die("--at: need SIZE:RATE, got %s", tok);
+		G.at_size = realloc(G.at_size, (G.nat + 1) * sizeof *G.at_size);
+		G.at_rate = realloc(G.at_rate, (G.nat + 1) * sizeof *G.at_rate);
+		G.at_size[G.nat] = strtoul(tok, NULL, 10);
+		G.at_rate[G.nat++] = atof(colon + 1);
+	}
+	free(copy);
+}
+
+/* The trials --at asks for at N members, as a JSON array (key "at"). */
+static void at_trials(size_t n)
+{
+	struct trial t;
+	size_t i;
+	int first = 1;
+
+	printf(", \"at\": [");
+	for (i = 0; i < G.nat; i++) {
+		if (G.at_size[i] != n)
+			continue;
+		note("at %.1f msg/s, %zu members", G.at_rate[i], n);
+		run_trial(G.at_rate[i], G.trial_secs * 2, &t);
+		printf("%s{", first ? "" : ", ");
+		print_trial("trial", &t, 0);
+		printf("}");
+		first = 0;
+	}
+	printf("]");
 }
 
 static void parse_sizes(const char *arg)
@@ -1159,6 +1200,7 @@ int main(int argc, char **argv)
 	    {"ack-delay", required_argument, NULL, 'D'},
 	    {"max-drain", required_argument, NULL, 'd'},
 	    {"control", required_argument, NULL, 'C'},
+	    {"at", required_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1180,7 +1222,7 @@ int main(int argc, char **argv)
 	G.max_loss = 0.001;
 	memset(&G.server, 0, sizeof G.server);
 	G.server.sin_family = AF_INET;
-	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:F:A:D:d:C:", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "s:P:p:n:S:r:t:g:l:G:F:A:D:d:C:a:", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 's':
@@ -1233,6 +1275,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			G.control = optarg;
+			break;
+		case 'a':
+			parse_at(optarg);
 			break;
 		case 'h':
 			usage(0);
@@ -1300,6 +1345,7 @@ int main(int argc, char **argv)
 		}
 		printf("], ");
 		print_trial("half", &half, 0);
+		at_trials(n);
 		printf("}\n");
 		fflush(stdout);
 		guess = rates[G.runs / 2] * (double)(n - 1);
