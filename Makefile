@@ -269,7 +269,8 @@ bench: deps
 # 25-30 minutes on a shared 2-vCPU VM with the 10,000-member room; BENCH_QUICK=1: about 2.
 BENCH_PROGS = $(B)/loadgen $(B)/kernel_ceiling $(B)/dropsend.so
 bench-qund: all $(BENCH_PROGS)
-	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick)
+	$(PYTHON) bench/bench.py --build $(B) $(if $(filter 1,$(BENCH_QUICK)),--quick) \
+		$(if $(BENCH_CORES),--cores $(BENCH_CORES))
 
 $(B)/loadgen: bench/loadgen.c $(LIBQUN)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) $(LDFLAGS) -o $@ $^ -lm

@@ -30,10 +30,19 @@
  * --batch.  The child measures its own CPU time (CLOCK_PROCESS_CPUTIME_ID,
  * the same sum_exec_runtime the load generator reads for the server from
  * /proc/PID/task/TID/schedstat), so "CPU per datagram" here and "server CPU
- * per delivery" there are the same measure.  Output: one JSON object.
+ * per delivery" there are the same measure.
+ *
+ * --split K adds a third run, the multi-core design of docs/PERFORMANCE.md
+ * ("Past one core"): K senders at once, each pinned to its own core (--cpu,
+ * --cpu + 1, ...), each with its own socket on the same address and port
+ * (SO_REUSEPORT, so members see one server), each sending with sendmmsg to
+ * its own slice of the members.  It reports the datagrams per second of
+ * all K together and the time one message's fan-out to every member would
+ * take at that rate, against the single sender's.  Output: one JSON object.
  */
 
 #define RECV_BATCH 64
+#define MAX_SPLIT  64
 
 struct result {
 	uint64_t sent, cpu_ns, wall_ns;
@@ -136,66 +145,107 @@ static uint64_t receive(int ep, const int *fds, int timeout_ms)
 	return got;
 }
 
-static void run(const char *name, int sfd, const struct sockaddr_in *to, const int *fds, size_t n,
-                int ep, int use_mmsg, int batch, size_t len, double secs, int cpu, int last)
+/*
+ * One run: K sender children (K = 1 but for --split), child i on socks[i]
+ * sending to its slice of the N members, pinned to cpu + i (if cpu >= 0),
+ * while this process receives; then one JSON member NAME.
+ */
+static void run(const char *name, const int *socks, int k, const struct sockaddr_in *to,
+                const int *fds, size_t n, int ep, int use_mmsg, int batch, size_t len, double secs,
+                int cpu, int last)
 {
-	struct result r;
+	struct result r, sum = {0, 0, 0};
 	uint64_t got = 0, quiet_since;
-	int pfd[2], status;
-	pid_t pid;
+	int pfd[2], i, live = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (pipe(pfd) < 0)
 		die("pipe");
 	fflush(stdout);
-	switch (pid = fork()) {
-	case -1:
-		die("fork");
-	case 0:
-		close(pfd[0]);
-		sender(sfd, to, n, use_mmsg, batch, len, secs, cpu, pfd[1]);
-	default:
-		break;
+	for (i = 0; i < k; i++) {
+		size_t lo = n * (size_t)i / (size_t)k, hi = n * (size_t)(i + 1) / (size_t)k;
+
+		switch (fork()) {
+		case -1:
+			die("fork");
+		case 0:
+			close(pfd[0]);
+			sender(socks[i], to + lo, hi - lo, use_mmsg, batch, len, secs,
+			       cpu < 0 ? -1 : (int)((cpu + i) % (ncpu > 0 ? ncpu : 1)), pfd[1]);
+		default:
+			live++;
+		}
 	}
 	close(pfd[1]);
-	/* Receive while the child sends; then until the sockets are quiet for 200 ms. */
-	while (waitpid(pid, &status, WNOHANG) == 0)
+	/* Receive while the children send; then until the sockets are quiet for 200 ms. */
+	while (live > 0) {
+		int status;
+
+		while (live > 0 && waitpid(-1, &status, WNOHANG) > 0)
+			live--;
 		got += receive(ep, fds, 10);
+	}
 	quiet_since = now_ns(CLOCK_MONOTONIC);
 	while (now_ns(CLOCK_MONOTONIC) - quiet_since < 200000000ull) {
-		uint64_t k = receive(ep, fds, 10);
+		uint64_t g = receive(ep, fds, 10);
 
-		if (k > 0) {
-			got += k;
+		if (g > 0) {
+			got += g;
 			quiet_since = now_ns(CLOCK_MONOTONIC);
 		}
 	}
-	if (read(pfd[0], &r, sizeof r) != (ssize_t)sizeof r) {
-		fprintf(stderr, "kernel_ceiling: the sender died\n");
-		exit(1);
+	for (i = 0; i < k; i++) {
+		if (read(pfd[0], &r, sizeof r) != (ssize_t)sizeof r) {
+			fprintf(stderr, "kernel_ceiling: a sender died\n");
+			exit(1);
+		}
+		sum.sent += r.sent;
+		sum.cpu_ns += r.cpu_ns;
+		if (r.wall_ns > sum.wall_ns)
+			sum.wall_ns = r.wall_ns; /* together they took as long as the slowest */
 	}
 	close(pfd[0]);
-	printf("\"%s\": {\"dgrams_per_s\": %.1f, \"cpu_ns_per_dgram\": %.1f, \"sent\": %" PRIu64
-	       ", \"received\": %" PRIu64 ", \"loss\": %.6f}%s",
-	       name, (double)r.sent / ((double)r.wall_ns / 1e9),
-	       r.sent ? (double)r.cpu_ns / (double)r.sent : 0, r.sent, got,
-	       r.sent ? 1.0 - (double)got / (double)r.sent : 0, last ? "" : ", ");
+	printf("\"%s\": {\"senders\": %d, \"dgrams_per_s\": %.1f, \"cpu_ns_per_dgram\": %.1f, "
+	       "\"fanout_us\": %.1f, \"sent\": %" PRIu64 ", \"received\": %" PRIu64
+	       ", \"loss\": %.6f}%s",
+	       name, k, (double)sum.sent / ((double)sum.wall_ns / 1e9),
+	       sum.sent ? (double)sum.cpu_ns / (double)sum.sent : 0,
+	       sum.sent ? (double)n * (double)sum.wall_ns / 1e3 / (double)sum.sent : 0, sum.sent,
+	       got, sum.sent ? 1.0 - (double)got / (double)sum.sent : 0, last ? "" : ", ");
+}
+
+/* A UDP socket on *a (port 0: any; the chosen address is written back), shared by SO_REUSEPORT. */
+static int sender_socket(struct sockaddr_in *a)
+{
+	socklen_t alen = sizeof *a;
+	int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)a, sizeof *a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)a, &alen) < 0)
+		die("sender socket");
+	return fd;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"members", required_argument, NULL, 'n'}, {"secs", required_argument, NULL, 't'},
-	    {"len", required_argument, NULL, 'l'},     {"cpu", required_argument, NULL, 'c'},
-	    {"batch", required_argument, NULL, 'b'},   {NULL, 0, NULL, 0},
+	    {"members", required_argument, NULL, 'n'},
+	    {"secs", required_argument, NULL, 't'},
+	    {"len", required_argument, NULL, 'l'},
+	    {"cpu", required_argument, NULL, 'c'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"split", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	size_t n = 100, len = 40, i;
 	double secs = 1.0;
-	int cpu = -1, batch = 64, c, ep, sfd, buf = 4 << 20;
+	int cpu = -1, batch = 64, split = 1, c, ep, buf = 4 << 20, socks[MAX_SPLIT];
 	struct sockaddr_in *to, a;
 	socklen_t alen;
 	int *fds;
 
-	while ((c = getopt_long(argc, argv, "n:t:l:c:b:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:l:c:b:s:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			n = strtoul(optarg, NULL, 10);
@@ -212,25 +262,26 @@ int main(int argc, char **argv)
 		case 'b':
 			batch = atoi(optarg);
 			break;
+		case 's':
+			split = atoi(optarg);
+			break;
 		default:
 			fputs("usage: kernel_ceiling [--members N] [--secs S] [--len BYTES] [--cpu "
 			      "C] "
-			      "[--batch B]\n",
+			      "[--batch B] [--split K]\n",
 			      stderr);
 			return 2;
 		}
 	}
-	if (n == 0 || len == 0 || len > 1200 || batch < 1 || batch > 1024)
+	if (n == 0 || len == 0 || len > 1200 || batch < 1 || batch > 1024 || split < 1 ||
+	    split > MAX_SPLIT || (size_t)split > n)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	sfd = socket(AF_INET, SOCK_DGRAM, 0);
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (sfd < 0 || bind(sfd, (struct sockaddr *)&a, sizeof a) < 0)
-		die("sender socket");
-	alen = sizeof a;
-	getsockname(sfd, (struct sockaddr *)&a, &alen);
+	for (c = 0; c < split; c++)
+		socks[c] = sender_socket(&a); /* the first picks the port, the others share it */
 	ep = epoll_create1(0);
 	to = calloc(n, sizeof *to);
 	fds = calloc(n, sizeof *fds);
@@ -255,8 +306,10 @@ int main(int argc, char **argv)
 			die("epoll_ctl");
 	}
 	printf("{\"members\": %zu, \"len\": %zu, \"batch\": %d, ", n, len, batch);
-	run("sendto", sfd, to, fds, n, ep, 0, batch, len, secs, cpu, 0);
-	run("sendmmsg", sfd, to, fds, n, ep, 1, batch, len, secs, cpu, 1);
+	run("sendto", socks, 1, to, fds, n, ep, 0, batch, len, secs, cpu, 0);
+	run("sendmmsg", socks, 1, to, fds, n, ep, 1, batch, len, secs, cpu, split == 1);
+	if (split > 1)
+		run("split", socks, split, to, fds, n, ep, 1, batch, len, secs, cpu, 1);
 	printf("}\n");
 	return 0;
 }
