@@ -46,7 +46,7 @@ PROGS   = $(B)/qund $(B)/qunctl $(B)/qun $(B)/forkcp
 
 .PHONY: all run deps deps-check check check-unit check-blackbox check-asan \
         check-long check-timing soak soak-check bench bench-qund format format-check install uninstall clean \
-        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint valgrind-check
+        fuzz fuzz-build fuzz-check fuzz-replay fuzz-merge lint valgrind-check trace-build
 
 all: $(PROGS)
 
@@ -122,8 +122,13 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/loadgen
-	QUN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
+check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/loadgen trace-build
+	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
+
+# The TRACE=1 qund beside each build, for tests/blackbox/test_trace.py.
+trace-build:
+	$(MAKE) B=$(B)/trace TRACE=1 $(B)/trace/qund
 
 check-asan:
 	$(MAKE) B=$(ASAN_B) WERROR=-Werror CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)" \

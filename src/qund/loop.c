@@ -247,6 +247,9 @@ static void on_tick(struct server *s)
 {
 	uint64_t expirations, now = server_now(s);
 	struct outcome o;
+#ifdef QUN_TRACE
+	uint64_t t0 = now_us();
+#endif
 
 	if (read(s->tickfd, &expirations, sizeof expirations) < 0)
 		return;
@@ -257,6 +260,9 @@ static void on_tick(struct server *s)
 	sanction_expire(s->sanctions, now);
 	if (s->ctl != NULL)
 		control_tick(s->ctl, now);
+#ifdef QUN_TRACE
+	trace_span(&s->trace, TRACE_TICK, t0, now_us());
+#endif
 }
 
 int loop_add_fd(struct server *s, int fd)

@@ -184,11 +184,17 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 void server_before_sleep(struct server *s)
 {
 	size_t i;
+#ifdef QUN_TRACE
+	uint64_t t0 = now_us();
+#endif
 
 	for (i = 1; i < SERVER_PROTOS; i++)
 		if (s->proto[i] != NULL && s->proto[i]->flush != NULL)
 			s->proto[i]->flush(s);
 	server_flush(s);
+#ifdef QUN_TRACE
+	trace_span(&s->trace, TRACE_FLUSH, t0, now_us());
+#endif
 	TRACE(trace_flushed(&s->trace, now_us()));
 }
 

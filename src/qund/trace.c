@@ -78,6 +78,11 @@ void trace_flushed(struct trace *t, uint64_t now)
 	t->t_arrive = t->t_read = t->t_decided = t->t_queued = 0;
 }
 
+void trace_span(struct trace *t, enum trace_stage s, uint64_t from, uint64_t to)
+{
+	record(t, s, from, to);
+}
+
 uint64_t trace_percentile(const struct trace *t, enum trace_stage s, unsigned p)
 {
 	const struct trace_hist *h = &t->hist[s];
@@ -96,7 +101,8 @@ uint64_t trace_percentile(const struct trace *t, enum trace_stage s, unsigned p)
 
 const char *trace_stage_name(enum trace_stage s)
 {
-	static const char *const names[TRACE_STAGES] = {"wait", "read", "queue", "hand", "total"};
+	static const char *const names[TRACE_STAGES] = {"wait",  "read", "queue", "hand",
+	                                                "total", "tick", "flush"};
 
 	return (unsigned)s < TRACE_STAGES ? names[s] : "?";
 }

@@ -21,6 +21,10 @@ enum trace_stage {
 	TRACE_QUEUE, /* decided -> a copy queued for every member, in both protocols */
 	TRACE_HAND,  /* queued -> the end of the flush that handed the copies to the kernel */
 	TRACE_TOTAL, /* the kernel's receive time -> that flush's end */
+	/* Not stages of a message: what the loop spends its time on, which a message may wait for.
+	 */
+	TRACE_TICK,  /* the work of one 50 ms tick (evictions, timers, retransmissions) */
+	TRACE_FLUSH, /* one flush after a receive batch (server_before_sleep) */
 	TRACE_STAGES
 };
 
@@ -54,6 +58,9 @@ void trace_deferred(struct trace *t, size_t n);
 
 /* A flush ended at now: the followed event's stages are recorded, and the next may be followed. */
 void trace_flushed(struct trace *t, uint64_t now);
+
+/* One span of the loop's own work (TRACE_TICK, TRACE_FLUSH) ran from..to (monotonic us). */
+void trace_span(struct trace *t, enum trace_stage s, uint64_t from, uint64_t to);
 
 /* Stage s's percentile p (0..100) in us, from its histogram (an upper bound of the bucket). */
 uint64_t trace_percentile(const struct trace *t, enum trace_stage s, unsigned p);
