@@ -37,7 +37,12 @@
  *
  * Each SAY's text carries the sender's CLOCK_MONOTONIC send time and the
  * trial number, so a receiver knows its latency and ignores stragglers of
- * an earlier trial.  v2 members acknowledge DATA once per receive batch, as
+ * an earlier trial.  The latency ends when the datagram reached the
+ * receiver's socket (SO_TIMESTAMPNS), not when this process read it: one
+ * process reads a thousand members' sockets in turn, and acknowledges for
+ * them (v2), so its own queueing is not the server's, where each real
+ * client reads on its own (docs/PERFORMANCE.md).  The latency to our read
+ * is reported too (p50_read_us, ...).  v2 members acknowledge DATA once per receive batch, as
  * the protocol asks; v2 senders keep at most 33 SAYs in flight (the
  * protocol's send window) and retransmit after 300 ms.  Every v2 datagram
  * carries the protocol's CRC-32 trailer, appended by msend() and checked
@@ -114,7 +119,8 @@ struct trial {
 	double loss, deliveries_per_s, achieved_rate;
 	double drain_secs; /* from the last SAY sent to the last delivery */
 	double cpu_ns_per_delivery, cpu_busy;
-	double p50_us, p99_us, p999_us;
+	double p50_us, p99_us, p999_us; /* send -> arrival in the receiver's socket */
+	double p50_read_us, p99_read_us, p999_read_us; /* send -> read by this process */
 };
 
 static struct {
@@ -137,7 +143,8 @@ static struct {
 	/* current trial */
 	uint32_t trial_id;
 	uint64_t t_start, t_end;
-	struct hist h;
+	struct hist h, h_read; /* latency to arrival (the kernel's stamp) and to our read */
+	uint64_t arrived;      /* ns: when the datagram being handled reached its socket */
 	uint64_t received, dups, evicted, notices;
 	uint64_t last_rx; /* ns: the latest delivery of this trial */
 	uint64_t other_in;
@@ -435,7 +442,7 @@ static void add_member(void)
 	struct sockaddr_in a;
 	struct epoll_event ev;
 	size_t i = G.nm;
-	int buf = 4 << 20;
+	int buf = 4 << 20, one = 1;
 
 	if (G.nm == G.cap) {
 		G.cap = G.cap ? G.cap * 2 : 64;
@@ -461,6 +468,9 @@ static void add_member(void)
 	 * here. */
 	if (setsockopt(m->fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0)
 		setsockopt(m->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+	/* Latency is to the datagram's arrival, not to our read of it (see the top). */
+	if (setsockopt(m->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
+		die("SO_TIMESTAMPNS: %s", strerror(errno));
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(0x7F020000u | (uint32_t)((i + 1) & 0xFFFF));
@@ -480,6 +490,7 @@ static void add_member(void)
 /* A SAY's text: "t<16 hex ns> <4 hex trial> ...". Account one delivery. */
 static void on_say_text(const char *t, size_t len, uint64_t now)
 {
+	uint64_t arrived = G.arrived < now ? G.arrived : now;
 	char hex[17];
 	uint64_t ts;
 	unsigned long trial;
@@ -496,7 +507,8 @@ static void on_say_text(const char *t, size_t len, uint64_t now)
 		return;
 	G.received++;
 	G.last_rx = now;
-	hist_add(&G.h, now > ts ? now - ts : 0);
+	hist_add(&G.h, arrived > ts ? arrived - ts : 0);
+	hist_add(&G.h_read, now > ts ? now - ts : 0);
 }
 
 static void v1_in(struct member *m, const char *b, size_t n, uint64_t now)
@@ -727,11 +739,36 @@ static void flush_acks(uint64_t now)
 }
 
 static uint8_t rbufs[RECV_BATCH][MAX_DGRAM];
+static char rcmsgs[RECV_BATCH][CMSG_SPACE(sizeof(struct timespec))];
+
+/*
+ * When datagram m reached its socket, on the monotonic clock (ns): its
+ * SO_TIMESTAMPNS (the real-time clock) moved by the age it had when read
+ * at read_mono / read_real; read_mono if the kernel gave none.
+ */
+static uint64_t arrival(struct mmsghdr *m, uint64_t read_mono, const struct timespec *read_real)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(&m->msg_hdr); c != NULL; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
+		struct timespec k;
+		int64_t age;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&k, CMSG_DATA(c), sizeof k);
+		age = (int64_t)(read_real->tv_sec - k.tv_sec) * 1000000000 +
+		      (read_real->tv_nsec - k.tv_nsec);
+		return age > 0 && (uint64_t)age < read_mono ? read_mono - (uint64_t)age : read_mono;
+	}
+	return read_mono;
+}
 
 static void drain_fd(struct member *m)
 {
 	struct mmsghdr msgs[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
+	struct timespec real;
 	uint64_t now;
 	int i, n;
 
@@ -741,12 +778,16 @@ static void drain_fd(struct member *m)
 		memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_control = rcmsgs[i];
+		msgs[i].msg_hdr.msg_controllen = sizeof rcmsgs[i];
 	}
 	n = recvmmsg(m->fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
 	now = now_ns();
+	clock_gettime(CLOCK_REALTIME, &real);
 	for (i = 0; i < n; i++) {
+		G.arrived = arrival(&msgs[i], now, &real);
 		if (G.proto == 1)
 			v1_in(m, (const char *)rbufs[i], msgs[i].msg_len, now);
 		else
@@ -953,6 +994,7 @@ static void run_trial(double rate, double secs, struct trial *t)
 	t->secs = secs;
 	G.trial_id++;
 	memset(&G.h, 0, sizeof G.h);
+	memset(&G.h_read, 0, sizeof G.h_read);
 	G.received = G.dups = G.evicted = G.notices = 0;
 	G.last_rx = 0;
 	members_in = G.joined;
@@ -1026,6 +1068,9 @@ static void run_trial(double rate, double secs, struct trial *t)
 	t->p50_us = hist_pct(&G.h, 0.50);
 	t->p99_us = hist_pct(&G.h, 0.99);
 	t->p999_us = hist_pct(&G.h, 0.999);
+	t->p50_read_us = hist_pct(&G.h_read, 0.50);
+	t->p99_read_us = hist_pct(&G.h_read, 0.99);
+	t->p999_read_us = hist_pct(&G.h_read, 0.999);
 	note("  rate %9.0f/s: sent %" PRIu64 " blocked %" PRIu64 " loss %.4f%% drain %.0fms "
 	     "deliveries %.0f/s p50 %.0fus p99 %.0fus cpu %.0fns/delivery (%.0f%% busy)%s",
 	     rate, t->sent, t->blocked, 100 * t->loss, t->drain_secs * 1e3, t->deliveries_per_s,
@@ -1113,11 +1158,13 @@ static void print_trial(const char *key, const struct trial *t, int comma)
 	printf("\"%s\": {\"rate\": %.1f, \"sent\": %" PRIu64 ", \"expected\": %" PRIu64
 	       ", \"received\": %" PRIu64 ", \"loss\": %.6f, \"deliveries_per_s\": %.1f, "
 	       "\"p50_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, "
+	       "\"p50_read_us\": %.1f, \"p99_read_us\": %.1f, \"p999_read_us\": %.1f, "
 	       "\"drain_s\": %.4f, \"cpu_ns_per_delivery\": %.1f, \"cpu_busy\": %.3f, \"dups\": "
 	       "%" PRIu64 ", \"evicted\": %" PRIu64 "}%s",
 	       key, t->rate, t->sent, t->expected, t->received, t->loss, t->deliveries_per_s,
-	       t->p50_us, t->p99_us, t->p999_us, t->drain_secs, t->cpu_ns_per_delivery, t->cpu_busy,
-	       t->dups, t->evicted, comma ? ", " : "");
+	       t->p50_us, t->p99_us, t->p999_us, t->p50_read_us, t->p99_read_us, t->p999_read_us,
+	       t->drain_secs, t->cpu_ns_per_delivery, t->cpu_busy, t->dups, t->evicted,
+	       comma ? ", " : "");
 }
 
 /* The usage text: to stdout and exit 0 for --help, else to stderr and exit 2. */
