@@ -122,7 +122,7 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/loadgen trace-build
+check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/loadgen trace-build
 	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 
@@ -290,6 +290,11 @@ $(B)/dropsend.so: bench/dropsend.c
 
 # The flood tests' shim (tests/blackbox/test_flood.py): a UDP socket that never runs dry.
 $(B)/recvflood.so: tests/blackbox/recvflood.c
+	@mkdir -p $(@D)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+
+# The forkcp tests' shim (tests/blackbox/test_forkcp.py): writes that fail half-way.
+$(B)/failwrite.so: tests/blackbox/failwrite.c
 	@mkdir -p $(@D)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 

@@ -236,18 +236,28 @@ int size_temp(struct forkcp *fc, char *err, size_t errlen)
 
 void open_old_dst(struct forkcp *fc)
 {
+	char self[64];
 	struct stat st;
-	int fd;
+	int path, fd;
 
-	fd = open(fc->dst, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1)
+	/*
+	 * O_PATH first: opening whatever was swapped in at DST since
+	 * resolve_dst() looked (a device, a FIFO) could have effects of its own;
+	 * only the regular file checked is then opened for reading.
+	 */
+	path = open(fc->dst, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (path == -1)
 		return;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_dev != fc->dst_dev ||
+	if (fstat(path, &st) == -1 || !S_ISREG(st.st_mode) || st.st_dev != fc->dst_dev ||
 	    st.st_ino != fc->dst_ino) {
-		close(fd);
+		close(path);
 		return;
 	}
-	fc->oldfd = fd;
+	snprintf(self, sizeof self, "/proc/self/fd/%d", path);
+	fd = open(self, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	close(path);
+	if (fd != -1)
+		fc->oldfd = fd;
 }
 
 /*

@@ -46,8 +46,9 @@ int size_temp(struct forkcp *fc, char *err, size_t errlen);
 /*
  * Open the DST being replaced read-only into fc->oldfd, for the workers to
  * drop its cached pages as they copy (copy.h); only a hint, so nothing is
- * reported: fc->oldfd stays -1 when DST cannot be read or is no longer the
- * regular file resolve_dst() checked.  DST's contents are never touched
+ * reported: fc->oldfd stays -1 when DST cannot be read, is no longer the
+ * regular file resolve_dst() checked (it is checked through an O_PATH
+ * descriptor before it is opened), or /proc is not mounted.  DST's contents are never touched
  * through it, and it is closed before the rename (finish_copy()) or on
  * failure (remove_temp()).
  */

@@ -124,8 +124,18 @@ def _report_path():
     return path
 
 
-def forkcp(*args, input=None, fsize=None, umask=None, as_nobody=False, cwd=None):
-    """Run forkcp with args; returns a Run, having checked that no process was left."""
+def failwrite_env(at):
+    """The environment that makes writes into forkcp's temporary fail from byte at
+    on (tests/blackbox/failwrite.c, built next to forkcp)."""
+    env = dict(os.environ, LD_PRELOAD=os.path.join(os.path.dirname(FORKCP), "failwrite.so"),
+               FAILWRITE_AT=str(at))
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    return env
+
+
+def forkcp(*args, input=None, fsize=None, umask=None, as_nobody=False, cwd=None, env=None):
+    """Run forkcp with args (in env, if given); returns a Run, having checked that no
+    process was left."""
     def limits():
         if fsize is not None:
             import resource
@@ -138,7 +148,7 @@ def forkcp(*args, input=None, fsize=None, umask=None, as_nobody=False, cwd=None)
     p = subprocess.Popen(_wrapped(report, args, as_nobody),
                          stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limits,
-                         cwd=cwd, start_new_session=True)
+                         cwd=cwd, env=env, start_new_session=True)
     try:
         out, err = p.communicate(input, timeout=DEADLINE)
     except subprocess.TimeoutExpired:
@@ -481,16 +491,18 @@ def test_replacing_drops_only_the_old_dsts_cache(j, tmp_path):
     assert temps(tmp_path) == []
 
 
-def test_failed_replacement_keeps_every_old_byte(tmp_path):
-    # The workers have dropped the old DST's cache of the ranges they started
-    # on when the file size limit stops them: DST must still read back whole.
-    src = make_file(tmp_path / "src", 24 * MiB)
-    dst = make_file(tmp_path / "dst", 24 * MiB)
+@pytest.mark.parametrize("j", [1, 2])
+def test_replacement_failing_midway_keeps_every_old_byte(j, tmp_path):
+    # Writes into the temporary fail from 28 MiB on (failwrite.so), after every
+    # worker has copied at least one 8 MiB chunk and so dropped the old DST's
+    # cached pages of it: DST must still read back whole, from the disk.
+    src = make_file(tmp_path / "src", 40 * MiB)
+    dst = make_file(tmp_path / "dst", 40 * MiB)
     with open(dst, "rb") as f:
         old = f.read()
-    r = forkcp("-j", 2, src, dst, fsize=18 * MiB)
+    r = forkcp("-j", j, src, dst, env=failwrite_env(28 * MiB))
     assert_failed_cleanly(r, dst, old)
-    assert "File too large" in r.err, r
+    assert "Input/output error" in r.err and "cannot size" not in r.err, r
 
 
 def test_dst_that_cannot_be_read_is_still_replaced(world_dir):
