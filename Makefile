@@ -123,7 +123,7 @@ check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
 check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/loadgen trace-build
-	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) \
+	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) QUN_TRACE=$(TRACE) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 
 # The TRACE=1 qund beside each build, for tests/blackbox/test_trace.py.

@@ -133,29 +133,30 @@ static int on_udp(struct server *s)
 /*
  * Receive moderation, the user-space form of a network card's rx-usecs:
  * while the last tick read more than MODERATE_INPUT datagrams, a wake-up
- * that read fewer than MODERATE_FEW datagrams, all of them pure ACKs, and
- * took less than the pause is followed by a pause of --coalesce
- * microseconds, in which the next datagrams gather into one batch.  Why:
- * in a busy v2 room most datagrams are ACKs arriving as a trickle, and a
- * wake-up per few of them costs more than the datagrams.  The price is up
- * to one pause of latency for whatever arrives meanwhile, so a trickle
- * that carried anything else (a chat line, a v1 datagram: its sender is
- * active) is not followed by one; the switch is the input rate, not the
- * wake-ups, which the pauses themselves bring down.  Measurements:
+ * that read fewer than MODERATE_FEW datagrams, none of which made an event
+ * in the room, and took less than the pause is followed by a pause of
+ * --coalesce microseconds, in which the next datagrams gather into one
+ * batch.  Why: in a busy v2 room most datagrams are ACKs arriving as a
+ * trickle, and a wake-up per few of them costs more than the datagrams.
+ * The price is up to one pause of latency for whatever arrives meanwhile,
+ * so a wake-up that carried a chat line (or any event: its sender is
+ * active) is not followed by one; datagrams that make no event (ACKs,
+ * junk) cannot cancel a pause, so a flood of junk costs what it did.  The
+ * switch is the input rate, not the wake-ups, which the pauses themselves
+ * bring down.  Measurements:
  * docs/PERFORMANCE.md, "Receive moderation".  Called after each wake-up on
  * the UDP socket with the datagrams it read and the microseconds they took.
  */
 static void moderate(struct server *s, int nread, uint64_t busy_us)
 {
 	struct timespec pause = {0, (long)s->coalesce_us * 1000};
+	unsigned events = s->wake_events;
 
-	unsigned acks = s->wake_acks;
-
-	s->wake_acks = 0;
+	s->wake_events = 0;
 	s->st.udp_wakeups++;
 	s->tick_input += (unsigned)nread;
-	if (!s->moderating || s->coalesce_us == 0 || nread >= MODERATE_FEW ||
-	    acks < (unsigned)nread || busy_us >= s->coalesce_us)
+	if (!s->moderating || s->coalesce_us == 0 || nread == 0 || nread >= MODERATE_FEW ||
+	    events > 0 || busy_us >= s->coalesce_us)
 		return;
 	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
 		;
@@ -174,7 +175,10 @@ static void moderate_tick(struct server *s, uint64_t expirations)
 static void on_udp_ready(struct server *s)
 {
 	uint64_t t0 = now_us();
-	int n = on_udp(s);
+	int n;
+
+	s->wake_events = 0; /* only this wake-up's events count (a tick's evictions do not) */
+	n = on_udp(s);
 
 	moderate(s, n, now_us() - t0);
 }

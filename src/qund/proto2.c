@@ -817,10 +817,8 @@ static void p2_handle(struct server *s, const struct peer_addr *from, const uint
 				send_cookie(p, from, pk.nonce);
 		}
 		return;
-	case V2_ACK:
-		s->wake_acks++;
-		break;
 	case V2_DATA:
+	case V2_ACK:
 	case V2_PING:
 	case V2_REBIND:
 		break;

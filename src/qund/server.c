@@ -178,6 +178,7 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 	for (i = 1; i < SERVER_PROTOS; i++)
 		if (s->proto[i] != NULL)
 			s->proto[i]->broadcast(s, o);
+	s->wake_events++;
 	TRACE(trace_queued(&s->trace, now_us()));
 }
 
@@ -185,7 +186,7 @@ void server_before_sleep(struct server *s)
 {
 	size_t i;
 #ifdef QUN_TRACE
-	uint64_t t0 = now_us();
+	uint64_t t0 = now_us(), out0 = s->st.datagrams_out;
 #endif
 
 	for (i = 1; i < SERVER_PROTOS; i++)
@@ -193,7 +194,8 @@ void server_before_sleep(struct server *s)
 			s->proto[i]->flush(s);
 	server_flush(s);
 #ifdef QUN_TRACE
-	trace_span(&s->trace, TRACE_FLUSH, t0, now_us());
+	if (s->st.datagrams_out != out0) /* a flush that sent nothing is not a span of work */
+		trace_span(&s->trace, TRACE_FLUSH, t0, now_us());
 #endif
 	TRACE(trace_flushed(&s->trace, now_us()));
 }

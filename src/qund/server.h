@@ -100,7 +100,7 @@ struct server {
 	uint64_t started; /* now_ms() at start, for uptime */
 	/* Receive moderation (loop.c): the pause, and the datagrams read this tick. */
 	unsigned coalesce_us, tick_input;
-	unsigned wake_acks; /* pure acknowledgements read by this wake-up (loop.c: moderate) */
+	unsigned wake_events; /* room events decided during this wake-up (loop.c: moderate) */
 	int moderating;
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 	struct trace trace; /* stage times of chat messages: only a TRACE=1 build fills it */

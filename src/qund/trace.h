@@ -24,7 +24,7 @@ enum trace_stage {
 	/* Not stages of a message: what the loop spends its time on, which a message may wait for.
 	 */
 	TRACE_TICK,  /* the work of one 50 ms tick (evictions, timers, retransmissions) */
-	TRACE_FLUSH, /* one flush after a receive batch (server_before_sleep) */
+	TRACE_FLUSH, /* one flush that sent something (server_before_sleep) */
 	TRACE_STAGES
 };
 

@@ -361,24 +361,31 @@ def trickle(port, rate, seconds, during=None, datagram=b"\xfe\x02", sock=None):
             sock.close()
 
 
-def moderated_trickle(srv, peers, coalesce_us, acks):
-    """A 10,000/s trickle for 1.5 s with alice's chat line in the middle (bob
-    must see it): pure v2 ACKs of a logged-in member (acks) or unparsable
-    datagrams.  Returns (sent, read, wake-ups, pauses, elapsed us)."""
+def moderated_trickle(srv, peers, coalesce_us, kind):
+    """A 10,000/s trickle for 1.5 s of one kind of datagram: "acks" (pure v2
+    ACKs of a logged-in member, carol), "junk" (datagrams qund cannot parse)
+    or "chat" (alice's v1 lines, which the room relays: run qund with flood
+    limits above the rate).  With acks and junk, alice says a line in the
+    middle and bob must see it.  Returns (sent, read, wake-ups, pauses,
+    elapsed us)."""
     import v2client
     carol = v2client.V2Client(("127.0.0.1", srv.port), label="carol")
     try:
-        datagram = b"\xfe\x02"
-        if acks:
+        alice, bob = room(srv, peers, "alice", "bob")
+        datagram, sock, during = b"\xfe\x02", carol.sock, lambda: alice.send("C alice 在高负载下")
+        if kind == "acks":
             carol.login("carol")
             datagram = v2client.session(v2client.ACK, carol.sid)
-        alice, bob = room(srv, peers, "alice", "bob")
+        elif kind == "chat":
+            datagram, sock, during = "C alice 刷屏".encode(), alice.sock, None
         t0 = time.monotonic()
         before = srv.ctl("-j", "stats").json()
-        sent = trickle(srv.port, 10000, 1.5, lambda: alice.send("C alice 在高负载下"),
-                       datagram, carol.sock)
-        bob.wait_for("alice 说：在高负载下")
+        sent = trickle(srv.port, 10000, 1.5, during, datagram, sock)
+        if during is not None:
+            bob.wait_for("alice 说：在高负载下")
         after = srv.ctl("-j", "stats").json()
+        if kind == "acks":
+            assert carol.closed is None, carol.closed  # its session took every ACK
     finally:
         carol.close()
     elapsed_us = (time.monotonic() - t0) * 1e6
@@ -386,7 +393,9 @@ def moderated_trickle(srv, peers, coalesce_us, acks):
     wakeups = after["udp_wakeups"] - before["udp_wakeups"]
     pauses = after["rx_pauses"] - before["rx_pauses"]
     print("coalesce %d, %s: sent %d, read %d in %d wake-ups, %d pauses" % (
-        coalesce_us, "acks" if acks else "junk", sent, got, wakeups, pauses))
+        coalesce_us, kind, sent, got, wakeups, pauses))
+    # Moderation turns on above 2,000 datagrams/s: the trickle must be well above.
+    assert sent >= 4000 * 1.5, sent
     # 1 ms of the trickle is 10 datagrams; only a long stall of the whole
     # machine with a small net.core.rmem_max could drop some.
     assert got >= sent * 0.98, (got, sent)
@@ -397,15 +406,15 @@ def moderated_trickle(srv, peers, coalesce_us, acks):
 def test_stats_receive_moderation(tmp_path, peers, coalesce):
     """A trickle of 10,000 pure ACKs/s wakes qund for about every one.  Once
     a 50 ms tick has read more than 100 datagrams, --coalesce 1000 makes it
-    pause 1 ms after each wake-up that read fewer than 16, all ACKs, so the
-    trickle is read in batches: at least 2 datagrams per wake-up over the
-    whole run.  --coalesce 0 never pauses.  The pauses are real: together
-    they fit in the time that passed.  Either way a member's chat sent in
-    the middle of it is relayed, (almost) nothing is lost, and the text
-    reply shows the counters."""
+    pause 1 ms after each wake-up that read fewer than 16 and made no event,
+    so the trickle is read in batches: at least 2 datagrams per wake-up over
+    the whole run.  --coalesce 0 never pauses.  The pauses are real:
+    together they fit in the time that passed.  Either way a member's chat
+    sent in the middle of it is relayed, (almost) nothing is lost, and the
+    text reply shows the counters."""
     srv = Foreground(tmp_path, args=["--coalesce", str(coalesce)])
     try:
-        sent, got, wakeups, pauses, elapsed_us = moderated_trickle(srv, peers, coalesce, True)
+        sent, got, wakeups, pauses, elapsed_us = moderated_trickle(srv, peers, coalesce, "acks")
         if coalesce == 0:
             assert pauses == 0
         else:
@@ -417,15 +426,26 @@ def test_stats_receive_moderation(tmp_path, peers, coalesce):
         assert srv.cleanup() == []
 
 
-def test_no_moderation_pause_after_anything_but_acks(tmp_path, peers):
-    """The pause delays whatever arrives during it, so it follows only a
-    trickle of pure ACKs (issue 19): a trickle of anything else (here
-    datagrams qund cannot parse; a v1 room's chat is the same) is read as it
-    comes, with no pause, even with --coalesce 1000 and the input well past
-    the threshold."""
+def test_junk_cannot_cancel_the_pauses(tmp_path, peers):
+    """Datagrams that make no event are gathered like ACKs: a flood of junk
+    cannot switch the pauses off and so cost qund a wake-up per datagram."""
     srv = Foreground(tmp_path, args=["--coalesce", "1000"])
     try:
-        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, False)
+        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, "junk")
+        assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
+    finally:
+        assert srv.cleanup() == []
+
+
+def test_no_moderation_pause_after_a_chat_line(tmp_path, peers):
+    """The pause delays whatever arrives during it, so it never follows a
+    wake-up that carried a chat line (issue 19): a trickle of v1 lines is
+    read as it comes, with no pause, even with --coalesce 1000 and the input
+    well past the threshold."""
+    srv = Foreground(tmp_path, args=["--coalesce", "1000", "--flood-burst", "100000",
+                                     "--flood-rate", "100000"])
+    try:
+        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, "chat")
         assert pauses == 0, (pauses, wakeups)
     finally:
         assert srv.cleanup() == []
