@@ -132,7 +132,14 @@ def run_loadgen(build, server, proto, sizes, runs, trial, guess, senders, timeou
     out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout)
     if out.returncode != 0:
         log("loadgen failed (%d); keeping the sizes it finished" % out.returncode)
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    results = []
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                results.append(json.loads(line))
+            except ValueError:
+                log("loadgen left half a line (it died printing a size); dropping it")
+    return results
 
 
 def ceiling(build, n, secs, runs, cores=1):
@@ -144,7 +151,7 @@ def ceiling(build, n, secs, runs, cores=1):
         argv = pin(1) + [os.path.join(build, "kernel_ceiling"), "--members", str(n),
                          "--secs", str(secs), "--cpu", "0"]
         if cores > 1:
-            argv += ["--split", str(cores)]
+            argv += ["--split", str(min(cores, n))]
         out = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True, timeout=120)
         res.append(json.loads(out.stdout))
     med = {}
@@ -452,7 +459,7 @@ def main():
                     help="members that speak (v2: each has its own window of 33)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--table-from", default=None, help="print the table of an earlier JSON")
-    ap.add_argument("--cores", type=int, default=int(os.environ.get("BENCH_CORES", "1")),
+    ap.add_argument("--cores", type=int, default=int(os.environ.get("BENCH_CORES") or 1),
                     help="also measure one fan-out split over this many cores (kernel_ceiling "
                     "--split; docs/PERFORMANCE.md, 'Past one core')")
     args = ap.parse_args()

@@ -79,7 +79,9 @@ sender(int fd, const struct sockaddr_in *to, size_t n, int use_mmsg, int batch, 
 	if (cpu >= 0) {
 		CPU_ZERO(&set);
 		CPU_SET(cpu, &set);
-		sched_setaffinity(0, sizeof set, &set);
+		if (sched_setaffinity(0, sizeof set, &set) < 0)
+			fprintf(stderr, "kernel_ceiling: cannot pin a sender to CPU %d: %s\n", cpu,
+			        strerror(errno));
 	}
 	memset(payload, 'x', sizeof payload);
 	for (i = 0; i < batch; i++) {
@@ -146,9 +148,32 @@ static uint64_t receive(int ep, const int *fds, int timeout_ms)
 }
 
 /*
+ * The CPU for sender i of a run that starts at CPU first: the i-th CPU from
+ * first on that this process (the receivers) may not run on, so that the
+ * senders do not share the receivers' cores; when there are not enough of
+ * those, the i-th from first whatever it is.
+ */
+static int sender_cpu(int first, int i)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t mine;
+	int c, k, free_seen = 0;
+
+	if (ncpu < 1)
+		ncpu = 1;
+	if (sched_getaffinity(0, sizeof mine, &mine) == 0)
+		for (k = 0; k < ncpu; k++) {
+			c = (int)((first + k) % ncpu);
+			if (!CPU_ISSET(c, &mine) && free_seen++ == i)
+				return c;
+		}
+	return (int)((first + i) % ncpu);
+}
+
+/*
  * One run: K sender children (K = 1 but for --split), child i on socks[i]
- * sending to its slice of the N members, pinned to cpu + i (if cpu >= 0),
- * while this process receives; then one JSON member NAME.
+ * sending to its slice of the N members, pinned by sender_cpu() (if
+ * cpu >= 0), while this process receives; then one JSON member NAME.
  */
 static void run(const char *name, const int *socks, int k, const struct sockaddr_in *to,
                 const int *fds, size_t n, int ep, int use_mmsg, int batch, size_t len, double secs,
@@ -157,7 +182,6 @@ static void run(const char *name, const int *socks, int k, const struct sockaddr
 	struct result r, sum = {0, 0, 0};
 	uint64_t got = 0, quiet_since;
 	int pfd[2], i, live = 0;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (pipe(pfd) < 0)
 		die("pipe");
@@ -171,7 +195,7 @@ static void run(const char *name, const int *socks, int k, const struct sockaddr
 		case 0:
 			close(pfd[0]);
 			sender(socks[i], to + lo, hi - lo, use_mmsg, batch, len, secs,
-			       cpu < 0 ? -1 : (int)((cpu + i) % (ncpu > 0 ? ncpu : 1)), pfd[1]);
+			       cpu < 0 ? -1 : sender_cpu(cpu, i), pfd[1]);
 		default:
 			live++;
 		}
@@ -273,9 +297,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n == 0 || len == 0 || len > 1200 || batch < 1 || batch > 1024 || split < 1 ||
-	    split > MAX_SPLIT || (size_t)split > n)
+	if (n == 0 || len == 0 || len > 1200 || batch < 1 || batch > 1024) {
+		fputs("kernel_ceiling: need --members > 0, --len 1..1200, --batch 1..1024\n",
+		      stderr);
 		return 2;
+	}
+	if (split < 1 || split > MAX_SPLIT || (size_t)split > n) {
+		fprintf(stderr, "kernel_ceiling: --split must be 1..%d and at most --members\n",
+		        MAX_SPLIT);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;

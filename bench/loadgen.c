@@ -1183,7 +1183,7 @@ static void usage(int status)
 /* --at SIZE:RATE,SIZE:RATE,...: RATE in messages per second, as a trial's rate. */
 static void parse_at(const char *arg)
 {
-	char *copy = strdup(arg), *tok, *save = NULL, *colon;
+	char *copy = strdup(arg), *tok, *save = NULL, *colon, *end;
 
 	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		colon = strchr(tok, ':');
@@ -1191,29 +1191,58 @@ static void parse_at(const char *arg)
 			die("--at: need SIZE:RATE, got %s", tok);
 		G.at_size = realloc(G.at_size, (G.nat + 1) * sizeof *G.at_size);
 		G.at_rate = realloc(G.at_rate, (G.nat + 1) * sizeof *G.at_rate);
-		G.at_size[G.nat] = strtoul(tok, NULL, 10);
+		if (G.at_size == NULL || G.at_rate == NULL)
+			die("out of memory");
+		G.at_size[G.nat] = strtoul(tok, &end, 10);
+		if (end != colon || G.at_size[G.nat] == 0)
+			die("--at: need SIZE:RATE, got %s", tok);
 		G.at_rate[G.nat++] = atof(colon + 1);
 	}
 	free(copy);
 }
 
-/* The trials --at asks for at N members, as a JSON array (key "at"). */
-static void at_trials(size_t n)
+/* Every --at SIZE must be one of --sizes: a trial that never runs would go unnoticed. */
+static void check_at(void)
 {
-	struct trial t;
-	size_t i;
-	int first = 1;
+	size_t i, k;
 
-	printf(", \"at\": [");
 	for (i = 0; i < G.nat; i++) {
+		for (k = 0; k < G.nsizes && G.sizes[k] != G.at_size[i]; k++)
+			;
+		if (k == G.nsizes)
+			die("--at: size %zu is not in --sizes", G.at_size[i]);
+	}
+}
+
+/*
+ * Run the trials --at asks for at N members (at most AT_MAX), in the order
+ * given, into t; returns how many.  Run before the size's line is printed,
+ * so that a failure in them cannot leave half a line of JSON.
+ */
+#define AT_MAX 16
+static size_t at_trials(size_t n, struct trial *t)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < G.nat && k < AT_MAX; i++) {
 		if (G.at_size[i] != n)
 			continue;
 		note("at %.1f msg/s, %zu members", G.at_rate[i], n);
-		run_trial(G.at_rate[i], G.trial_secs * 2, &t);
-		printf("%s{", first ? "" : ", ");
-		print_trial("trial", &t, 0);
+		run_trial(G.at_rate[i], G.trial_secs * 2, &t[k++]);
+	}
+	return k;
+}
+
+/* The --at trials as a JSON member "at": an array, in the order given. */
+static void print_at(const struct trial *t, size_t k)
+{
+	size_t i;
+
+	printf(", \"at\": [");
+	for (i = 0; i < k; i++) {
+		printf("%s{", i ? ", " : "");
+		print_trial("trial", &t[i], 0);
 		printf("}");
-		first = 0;
 	}
 	printf("]");
 }
@@ -1337,6 +1366,7 @@ int main(int argc, char **argv)
 		usage(2);
 	if (G.nsizes == 0)
 		parse_sizes("10,100");
+	check_at();
 	srand((unsigned)now_ns());
 	G.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (G.ep < 0)
@@ -1345,7 +1375,8 @@ int main(int argc, char **argv)
 	heap0 = server_heap();
 	for (si = 0; si < G.nsizes; si++) {
 		size_t n = G.sizes[si];
-		struct trial best[16], half;
+		struct trial best[16], half, at[AT_MAX];
+		size_t nat;
 		double rates[16], logins, rss_per, heap_per, rate;
 		uint64_t rss, heap;
 		int r;
@@ -1380,6 +1411,7 @@ int main(int argc, char **argv)
 		note("half of the median rate, %.0f/s", rates[G.runs / 2] / 2);
 		run_trial(rates[G.runs / 2] / 2 > 1 ? rates[G.runs / 2] / 2 : 1, G.trial_secs * 2,
 		          &half);
+		nat = at_trials(n, at);
 		printf("{\"proto\": %d, \"members\": %zu, \"senders\": %d, \"logins_per_s\": %.1f, "
 		       "\"rss_bytes\": %" PRIu64 ", \"rss0_bytes\": %" PRIu64
 		       ", \"rss_per_member\": %.1f, \"heap_bytes\": %" PRIu64
@@ -1392,7 +1424,7 @@ int main(int argc, char **argv)
 		}
 		printf("], ");
 		print_trial("half", &half, 0);
-		at_trials(n);
+		print_at(at, nat);
 		printf("}\n");
 		fflush(stdout);
 		guess = rates[G.runs / 2] * (double)(n - 1);
