@@ -122,7 +122,8 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/loadgen trace-build
+check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/loadgen $(B)/kernel_ceiling \
+		trace-build
 	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) QUN_TRACE=$(TRACE) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
 

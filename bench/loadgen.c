@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/crc32.h"
+#include "common/net.h"
 #include "proto/rel.h"
 
 /*
@@ -741,29 +742,6 @@ static void flush_acks(uint64_t now)
 static uint8_t rbufs[RECV_BATCH][MAX_DGRAM];
 static char rcmsgs[RECV_BATCH][CMSG_SPACE(sizeof(struct timespec))];
 
-/*
- * When datagram m reached its socket, on the monotonic clock (ns): its
- * SO_TIMESTAMPNS (the real-time clock) moved by the age it had when read
- * at read_mono / read_real; read_mono if the kernel gave none.
- */
-static uint64_t arrival(struct mmsghdr *m, uint64_t read_mono, const struct timespec *read_real)
-{
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(&m->msg_hdr); c != NULL; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
-		struct timespec k;
-		int64_t age;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
-			continue;
-		memcpy(&k, CMSG_DATA(c), sizeof k);
-		age = (int64_t)(read_real->tv_sec - k.tv_sec) * 1000000000 +
-		      (read_real->tv_nsec - k.tv_nsec);
-		return age > 0 && (uint64_t)age < read_mono ? read_mono - (uint64_t)age : read_mono;
-	}
-	return read_mono;
-}
-
 static void drain_fd(struct member *m)
 {
 	struct mmsghdr msgs[RECV_BATCH];
@@ -787,7 +765,9 @@ static void drain_fd(struct member *m)
 	now = now_ns();
 	clock_gettime(CLOCK_REALTIME, &real);
 	for (i = 0; i < n; i++) {
-		G.arrived = arrival(&msgs[i], now, &real);
+		G.arrived = net_arrival_ns(&msgs[i].msg_hdr, now, &real);
+		if (G.arrived == 0)
+			G.arrived = now; /* no stamp: the read is the best we know */
 		if (G.proto == 1)
 			v1_in(m, (const char *)rbufs[i], msgs[i].msg_len, now);
 		else

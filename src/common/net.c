@@ -1,5 +1,5 @@
-/* net.c - UDP socket helpers (bind, connect, name) for IPv4 and IPv6, in the manner of Redis's
- * anet.c. */
+/* net.c - UDP socket helpers (bind, connect, name, receive stamps) for IPv4 and IPv6, after
+ * Redis's anet.c. */
 #include "net.h"
 
 #include <errno.h>
@@ -10,6 +10,27 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+uint64_t net_arrival_ns(const struct msghdr *msg, uint64_t read_mono_ns,
+                        const struct timespec *read_real)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(msg); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)msg, c)) {
+		struct timespec k;
+		int64_t age;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&k, CMSG_DATA(c), sizeof k);
+		age = (int64_t)(read_real->tv_sec - k.tv_sec) * 1000000000 +
+		      (read_real->tv_nsec - k.tv_nsec);
+		return age > 0 && (uint64_t)age < read_mono_ns ? read_mono_ns - (uint64_t)age
+		                                               : read_mono_ns;
+	}
+	return 0;
+}
 
 static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int dual, char *err,
                     size_t errlen)

@@ -4,6 +4,9 @@
 #define QUN_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "addr.h"
 
@@ -24,5 +27,14 @@ int net_udp_connect(const char *host, const char *port, char *err, size_t errlen
 
 /* Format the local address of fd as "HOST:PORT" ("[::1]:PORT" for IPv6). Returns buf. */
 char *net_local_name(int fd, char *buf, size_t size);
+
+/*
+ * When a datagram received with SO_TIMESTAMPNS reached its socket, on the
+ * monotonic clock, in ns: the kernel's stamp (CLOCK_REALTIME) in msg's
+ * control data, moved by the age it had when it was read at read_mono_ns
+ * (CLOCK_MONOTONIC) and read_real.  0 if msg carries no stamp.
+ */
+uint64_t net_arrival_ns(const struct msghdr *msg, uint64_t read_mono_ns,
+                        const struct timespec *read_real);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "common/sizes.h"
 #include "proto/wire2.h"
 #include "console.h"
@@ -41,28 +42,6 @@
 #ifdef QUN_TRACE
 /* Room for the SCM_TIMESTAMPNS of each datagram (trace.h). */
 static char cmsgs[RECV_BATCH][CMSG_SPACE(sizeof(struct timespec))];
-
-/* When datagram i reached the socket, on the monotonic clock (us); 0 if not said. */
-static uint64_t arrival(const struct mmsghdr *m, uint64_t read_mono,
-                        const struct timespec *read_real)
-{
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(&m->msg_hdr); c != NULL;
-	     c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)&m->msg_hdr, c)) {
-		const struct timespec *k = (const struct timespec *)(const void *)CMSG_DATA(c);
-		int64_t ago_ns;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
-			continue;
-		ago_ns = (int64_t)(read_real->tv_sec - k->tv_sec) * 1000000000 +
-		         (read_real->tv_nsec - k->tv_nsec);
-		return ago_ns > 0 && (uint64_t)ago_ns / 1000 < read_mono
-		           ? read_mono - (uint64_t)ago_ns / 1000
-		           : read_mono;
-	}
-	return 0;
-}
 #endif
 
 static int on_udp(struct server *s)
@@ -113,8 +92,10 @@ static int on_udp(struct server *s)
 
 			from[i].len = msgs[i].msg_hdr.msg_namelen;
 			s->st.datagrams_in++;
-			TRACE(trace_datagram(&s->trace, arrival(&msgs[i], read_mono, &read_real),
-			                     read_mono));
+			TRACE(trace_datagram(
+			    &s->trace,
+			    net_arrival_ns(&msgs[i].msg_hdr, read_mono * 1000, &read_real) / 1000,
+			    read_mono));
 			if (p != NULL)
 				p->handle(s, &from[i], d, len);
 			else
@@ -143,20 +124,18 @@ static int on_udp(struct server *s)
  * active) is not followed by one; datagrams that make no event (ACKs,
  * junk) cannot cancel a pause, so a flood of junk costs what it did.  The
  * switch is the input rate, not the wake-ups, which the pauses themselves
- * bring down.  Measurements:
- * docs/PERFORMANCE.md, "Receive moderation".  Called after each wake-up on
- * the UDP socket with the datagrams it read and the microseconds they took.
+ * bring down.  Measurements: docs/PERFORMANCE.md, "Receive moderation".
+ * Called after each wake-up on the UDP socket with the datagrams it read,
+ * the microseconds they took, and s->wake_events counted since it began.
  */
 static void moderate(struct server *s, int nread, uint64_t busy_us)
 {
 	struct timespec pause = {0, (long)s->coalesce_us * 1000};
-	unsigned events = s->wake_events;
 
-	s->wake_events = 0;
 	s->st.udp_wakeups++;
 	s->tick_input += (unsigned)nread;
 	if (!s->moderating || s->coalesce_us == 0 || nread == 0 || nread >= MODERATE_FEW ||
-	    events > 0 || busy_us >= s->coalesce_us)
+	    s->wake_events > 0 || busy_us >= s->coalesce_us)
 		return;
 	while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
 		;
@@ -179,7 +158,6 @@ static void on_udp_ready(struct server *s)
 
 	s->wake_events = 0; /* only this wake-up's events count (a tick's evictions do not) */
 	n = on_udp(s);
-
 	moderate(s, n, now_us() - t0);
 }
 

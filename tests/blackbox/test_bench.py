@@ -69,3 +69,53 @@ def test_loadgen_help():
     r = subprocess.run([LOADGEN, "--no-such-option"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=30)
     assert r.returncode == 2 and r.stdout == "" and "usage: loadgen" in r.stderr
+
+
+def test_loadgen_extra_trials_at_given_rates(procs, tmp_path):
+    """--at SIZE:RATE runs one more fixed-rate trial per pair after the search,
+    reported in order under "at"; latency to arrival never exceeds latency to
+    loadgen's own read of the same deliveries."""
+    control = str(tmp_path / "ctl")
+    srv = procs.add(Qund(("--control", control) + tuple(WIDE_LIMITS), lang="en"))
+    j = loadgen(srv, 2, control, "--at", "10:50,10:100")
+    assert [round(t["trial"]["rate"]) for t in j["at"]] == [50, 100], j["at"]
+    for t in [j["runs"][0]["best"], j["half"]] + [a["trial"] for a in j["at"]]:
+        assert (t["received"], t["dups"]) == (t["expected"], 0), t
+        assert t["expected"] > 0, t
+        for q in ("p50", "p99", "p999"):
+            assert t[q + "_us"] <= t[q + "_read_us"], (q, t)
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("10", "need SIZE:RATE"), ("10:0", "need SIZE:RATE"), ("x:5", "need SIZE:RATE"),
+    ("100:5", "size 100 is not in --sizes"),
+])
+def test_loadgen_refuses_a_bad_at(bad, why):
+    """A bad --at is refused before anything runs (no server is needed), with why."""
+    r = subprocess.run([LOADGEN, "-s", "127.0.0.1:9", "--sizes", "10", "--at", bad],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 1 and r.stdout == "" and why in r.stderr, r
+
+
+KERNEL_CEILING = os.path.join(BUILD, "kernel_ceiling")
+
+
+def test_kernel_ceiling_split():
+    """--split 2 adds a run of two senders, each to its half of the members,
+    all of whose datagrams arrive; the fan-out time is members / rate."""
+    r = subprocess.run([KERNEL_CEILING, "--members", "20", "--secs", "0.2", "--split", "2"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert (j["sendmmsg"]["senders"], j["split"]["senders"]) == (1, 2), j
+    for mode in ("sendto", "sendmmsg", "split"):
+        m = j[mode]
+        assert m["sent"] > 0 and m["received"] == m["sent"] and m["loss"] == 0, (mode, m)
+        assert abs(m["fanout_us"] - 20 * 1e6 / m["dgrams_per_s"]) < 0.01 * m["fanout_us"], m
+
+
+@pytest.mark.parametrize("split", ["0", "21", "65"])
+def test_kernel_ceiling_refuses_a_bad_split(split):
+    r = subprocess.run([KERNEL_CEILING, "--members", "20", "--split", split],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 2 and r.stdout == "" and "--split must be" in r.stderr, r

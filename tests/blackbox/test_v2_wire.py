@@ -22,7 +22,7 @@ from conftest import QUIET, WAIT, ev, refusal, wait_until
 from v2client import (seal, ACK, CL_KICKED, CL_QUIT, CL_SHUTDOWN, CL_UNKNOWN, CLOSE, COOKIE, DATA,
                       E_NAME_INVALID, E_NAME_TAKEN, E_OTHER_NAME, E_ROOM_FULL, E_TEXT_INVALID,
                       E_TOO_LONG, EV_ADMIN, EV_JOIN, EV_KICK, EV_LEAVE, EV_SAY, EV_SHUTDOWN,
-                      MAX_DATAGRAM, MAX_MESSAGE, PING, REFUSE, SAY_PIECE, WELCOME, ClientSet,
+                      MAX_DATAGRAM, MAX_MESSAGE, PING, REFUSE, SAY_PIECE, WELCOME,
                       Raw, hello, login, new_nonce, parse, parse_payload, rebind, say_payload,
                       session)
 
@@ -31,15 +31,6 @@ FAST = ("--flood-burst", "100000", "--flood-rate", "100000")
 
 def addr(q):
     return ("127.0.0.1", q.port)
-
-
-@pytest.fixture
-def v2(procs):
-    """V2Clients for one test; at the end, none may have received anything malformed."""
-    cs = ClientSet()
-    yield cs
-    errs = cs.close_all()
-    assert not errs, "malformed datagrams from qund: %r" % errs
 
 
 @pytest.fixture
