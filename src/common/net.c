@@ -32,10 +32,10 @@ uint64_t net_arrival_ns(const struct msghdr *msg, uint64_t read_mono_ns,
 	return 0;
 }
 
-static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int dual, char *err,
-                    size_t errlen)
+static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int dual, int reuse,
+                    char *err, size_t errlen)
 {
-	int fd, off = 0;
+	int fd, off = 0, on = 1;
 
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -44,6 +44,11 @@ static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int du
 	}
 	if (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) < 0) {
 		snprintf(err, errlen, "IPV6_V6ONLY: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+		snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -80,14 +85,14 @@ static int bind_any(const char *port, char *err, size_t errlen)
 	s6.sin6_family = AF_INET6;
 	s6.sin6_addr = in6addr_any;
 	s6.sin6_port = p;
-	fd = bind_one(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 1, err, errlen);
+	fd = bind_one(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 1, 0, err, errlen);
 	if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
 		return fd;
 	memset(&s4, 0, sizeof s4);
 	s4.sin_family = AF_INET;
 	s4.sin_addr.s_addr = htonl(INADDR_ANY);
 	s4.sin_port = p;
-	return bind_one(AF_INET, (struct sockaddr *)&s4, sizeof s4, 0, err, errlen);
+	return bind_one(AF_INET, (struct sockaddr *)&s4, sizeof s4, 0, 0, err, errlen);
 }
 
 int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
@@ -107,9 +112,42 @@ int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = bind_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 0, err, errlen);
+		fd = bind_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 0, 0, err, errlen);
 	freeaddrinfo(res);
 	return fd;
+}
+
+int net_udp_bind_group(const char *host, const char *port, int *fds, int n, char *err,
+                       size_t errlen)
+{
+	struct peer_addr a;
+	int probe, v6only = 0, i;
+	socklen_t optlen = sizeof v6only;
+
+	/* A plain bind first: a port in use is refused as usual, and port 0 is chosen. */
+	probe = net_udp_bind(host, port, err, errlen);
+	if (probe < 0)
+		return -1;
+	memset(&a, 0, sizeof a);
+	a.len = sizeof a.sa;
+	if (getsockname(probe, (struct sockaddr *)&a.sa, &a.len) < 0 ||
+	    (a.sa.ss_family == AF_INET6 &&
+	     getsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) < 0)) {
+		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+		close(probe);
+		return -1;
+	}
+	close(probe);
+	for (i = 0; i < n; i++) {
+		fds[i] = bind_one(a.sa.ss_family, (struct sockaddr *)&a.sa, a.len,
+		                  a.sa.ss_family == AF_INET6 && !v6only, 1, err, errlen);
+		if (fds[i] < 0) {
+			while (i-- > 0)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int net_udp_connect(const char *host, const char *port, char *err, size_t errlen)

@@ -19,6 +19,19 @@
 int net_udp_bind(const char *host, const char *port, char *err, size_t errlen);
 
 /*
+ * Bind n non-blocking UDP sockets to one address in one SO_REUSEPORT
+ * group, so that a program attached to the group (SO_ATTACH_REUSEPORT_CBPF)
+ * can sort datagrams between them; host and port as net_udp_bind, whose
+ * plain bind goes first so that a port already in use is refused and port
+ * "0" is chosen once.  (The port is free between that bind and the group's:
+ * another process of the same user could take it in that instant, and
+ * the group's bind then fails.)  Fills fds[0..n) and returns 0, or -1
+ * with a reason in err and nothing open.
+ */
+int net_udp_bind_group(const char *host, const char *port, int *fds, int n, char *err,
+                       size_t errlen);
+
+/*
  * Create a UDP socket connected to host:port (each address getaddrinfo
  * gives is tried in turn), so that datagrams from anyone else are
  * discarded by the kernel.  Returns the fd, or -1 with a reason in err.

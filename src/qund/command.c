@@ -52,6 +52,8 @@ enum msg {
 	M_STATS_HEAP,
 	M_STATS_WAKEUPS,
 	M_STATS_PAUSES,
+	M_STATS_PAUSES_CUT,
+	M_STATS_ACKS_APART,
 	M_STATS_DROPS,
 	M_STATS_BANS,
 	M_STATS_MUTES,
@@ -95,6 +97,8 @@ static const char *const msgs[M_COUNT][2] = {
     [M_STATS_HEAP] = {"已用内存：%s 字节", "heap in use: %s bytes"},
     [M_STATS_WAKEUPS] = {"接收唤醒：%s", "receive wake-ups: %s"},
     [M_STATS_PAUSES] = {"合并等待：%s", "coalescing pauses: %s"},
+    [M_STATS_PAUSES_CUT] = {"被聊天提前结束的合并等待：%s", "pauses ended early by chat: %s"},
+    [M_STATS_ACKS_APART] = {"确认包套接字读入：%s", "datagrams read from the ACK socket: %s"},
     [M_STATS_DROPS] = {"丢弃（按原因）：", "drops by reason:"},
     [M_STATS_BANS] = {"禁止条目：%s", "bans: %s"},
     [M_STATS_MUTES] = {"禁言条目：%s", "mutes: %s"},
@@ -654,6 +658,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		json_u64(c->out, "heap_bytes", st.heap_bytes, 1);
 		json_u64(c->out, "udp_wakeups", st.udp_wakeups, 1);
 		json_u64(c->out, "rx_pauses", st.rx_pauses, 1);
+		json_u64(c->out, "rx_pauses_cut", st.rx_pauses_cut, 1);
+		json_u64(c->out, "acks_apart", st.acks_apart, 1);
 		buf_puts(c->out, ",\"drops\":{");
 		for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++) {
 			buf_puts(c->out, i ? "," : "");
@@ -678,6 +684,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 	stat_line(c, M_STATS_HEAP, st.heap_bytes);
 	stat_line(c, M_STATS_WAKEUPS, st.udp_wakeups);
 	stat_line(c, M_STATS_PAUSES, st.rx_pauses);
+	stat_line(c, M_STATS_PAUSES_CUT, st.rx_pauses_cut);
+	stat_line(c, M_STATS_ACKS_APART, st.acks_apart);
 	say_line(c, M_STATS_DROPS, NULL, NULL);
 	for (i = 0; i < st.ndrops && i < CMD_MAX_DROPS; i++)
 		buf_printf(c->out, "  %.24s: %llu\n", st.drops[i].name,

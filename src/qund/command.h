@@ -29,7 +29,9 @@ struct cmd_stats {
 	uint64_t uptime_ms;
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmissions;
 	uint64_t heap_bytes; /* malloc'd memory in use, not counting freed chunks kept */
-	uint64_t udp_wakeups, rx_pauses; /* receive moderation (qund.c) */
+	uint64_t udp_wakeups, rx_pauses; /* receive moderation (loop.c) */
+	uint64_t rx_pauses_cut;          /* pauses that a datagram on the chat socket ended */
+	uint64_t acks_apart;             /* datagrams read from the ACK socket (steer.h) */
 	/* Stage times of chat messages (trace.h): only a TRACE=1 build fills them. */
 	int traced;
 	struct cmd_trace {

@@ -72,6 +72,8 @@ static void cmd_stats(void *ctx, struct cmd_stats *st)
 	st->heap_bytes = heap_in_use();
 	st->udp_wakeups = s->st.udp_wakeups;
 	st->rx_pauses = s->st.rx_pauses;
+	st->rx_pauses_cut = s->st.rx_pauses_cut;
+	st->acks_apart = s->st.acks_apart;
 
 #ifdef QUN_TRACE
 	st->traced = 1;

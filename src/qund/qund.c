@@ -30,6 +30,7 @@
 #include "room.h"
 #include "sanction.h"
 #include "server.h"
+#include "steer.h"
 
 /* Tell every member, in its protocol, that the server is closing, and end its session. */
 static void say_goodbye(struct server *s)
@@ -104,6 +105,40 @@ static void become_user(const struct options *opt)
 		fatalx("cannot become %s: %s", opt->user, err);
 }
 
+/*
+ * The UDP sockets: one SO_REUSEPORT group of two, with the kernel putting
+ * ACKs in the second (steer.h), so that the loop reads chat ahead of them.
+ */
+static void listen_udp(struct server *s, const struct options *opt)
+{
+	int fds[STEER_SOCKETS], rcvbuf = 8 << 20, i;
+	char err[256];
+
+	if (net_udp_bind_group(opt->host, opt->port, fds, STEER_SOCKETS, err, sizeof err) < 0)
+		fatalx("cannot listen on %s port %s: %s", opt->host ? opt->host : "*", opt->port,
+		       err);
+	if (steer_acks(fds[STEER_REST], err, sizeof err) < 0)
+		log_warnx("ACKs not steered to their own socket, chat may queue behind them: %s",
+		          err);
+	s->udp = fds[STEER_REST];
+	s->udp_acks = fds[STEER_ACKS];
+	for (i = 0; i < STEER_SOCKETS; i++) {
+		/*
+		 * A large receive buffer: a broadcast to N v2 members brings N
+		 * acks back at once, and the default (about 200 KB, a few
+		 * hundred small datagrams) would drop them.  The kernel caps it
+		 * at net.core.rmem_max.
+		 */
+		if (setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+			log_warn("SO_RCVBUF");
+#ifdef QUN_TRACE
+		/* The kernel's receive time of each datagram, for trace.h's first stage. */
+		if (setsockopt(fds[i], SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int)) < 0)
+			log_warn("SO_TIMESTAMPNS");
+#endif
+	}
+}
+
 static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
@@ -122,7 +157,6 @@ static void setup(struct server *s, const struct options *opt)
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
-	int rcvbuf = 8 << 20;
 	sigset_t mask;
 
 	s->lang = opt->lang;
@@ -134,22 +168,7 @@ static void setup(struct server *s, const struct options *opt)
 	if (s->keepalive_hint == 0)
 		s->keepalive_hint = 1;
 	s->console = -1;
-	s->udp = net_udp_bind(opt->host, opt->port, err, sizeof err);
-	if (s->udp < 0)
-		fatalx("cannot listen on %s port %s: %s", opt->host ? opt->host : "*", opt->port,
-		       err);
-	/*
-	 * A large receive buffer: a broadcast to N v2 members brings N acks
-	 * back at once, and the default (about 200 KB, a few hundred small
-	 * datagrams) would drop them.  The kernel caps it at net.core.rmem_max.
-	 */
-	if (setsockopt(s->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
-		log_warn("SO_RCVBUF");
-#ifdef QUN_TRACE
-	/* The kernel's receive time of each datagram, for trace.h's first stage. */
-	if (setsockopt(s->udp, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int)) < 0)
-		log_warn("SO_TIMESTAMPNS");
-#endif
+	listen_udp(s, opt);
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s);
@@ -182,8 +201,8 @@ static void setup(struct server *s, const struct options *opt)
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		fatal("epoll_create1");
-	if (loop_add_fd(s, s->udp) < 0 || loop_add_fd(s, s->sigfd) < 0 ||
-	    loop_add_fd(s, s->tickfd) < 0 ||
+	if (loop_add_fd(s, s->udp) < 0 || loop_add_fd(s, s->udp_acks) < 0 ||
+	    loop_add_fd(s, s->sigfd) < 0 || loop_add_fd(s, s->tickfd) < 0 ||
 	    (s->ctl != NULL && loop_add_fd(s, control_fd(s->ctl)) < 0))
 		fatal("epoll_ctl");
 
@@ -317,5 +336,6 @@ int main(int argc, char **argv)
 	close(s.tickfd);
 	close(s.sigfd);
 	close(s.udp);
+	close(s.udp_acks);
 	return 0;
 }

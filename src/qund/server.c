@@ -200,13 +200,25 @@ void server_before_sleep(struct server *s)
 	TRACE(trace_flushed(&s->trace, now_us()));
 }
 
-void server_tick(struct server *s)
+static int tick_protos(struct server *s, int start)
 {
 	size_t i;
+	int more = 0;
 
 	for (i = 1; i < SERVER_PROTOS; i++)
 		if (s->proto[i] != NULL && s->proto[i]->tick != NULL)
-			s->proto[i]->tick(s);
+			more |= s->proto[i]->tick(s, start);
+	return more;
+}
+
+int server_tick(struct server *s)
+{
+	return tick_protos(s, 1);
+}
+
+int server_tick_more(struct server *s)
+{
+	return tick_protos(s, 0);
 }
 
 void server_goodbye(struct server *s)

@@ -40,6 +40,8 @@ struct server_stats {
 	uint64_t sdrops[SDROP_COUNT];
 	uint64_t datagrams_in, datagrams_out, send_errors, retransmits;
 	uint64_t udp_wakeups, rx_pauses; /* receive moderation, see loop.c */
+	uint64_t rx_pauses_cut;          /* pauses a chat socket's datagram ended early */
+	uint64_t acks_apart;             /* datagrams read from the ACK socket (steer.h) */
 };
 
 /*
@@ -59,8 +61,12 @@ struct proto_ops {
 	void (*broadcast)(struct server *s, const struct outcome *o);
 	/* Send what the work since the last call queued (server_before_sleep); NULL: nothing. */
 	void (*flush)(struct server *s);
-	/* Every tick: timers (retransmissions, secret rotation); NULL: none. */
-	void (*tick)(struct server *s);
+	/*
+	 * Timers (retransmissions, secret rotation), in slices: start is 1
+	 * every tick and 0 to go on; returns 1 while work is left, which the
+	 * loop does between reads.  NULL: none.
+	 */
+	int (*tick)(struct server *s, int start);
 	/* Shutdown: tell every member of this protocol and end its session. */
 	void (*goodbye)(struct server *s);
 };
@@ -83,7 +89,9 @@ struct server_io {
 struct server {
 	const struct server_io *io;
 	const struct proto_ops *proto[SERVER_PROTOS];
-	int udp, sigfd, tickfd, epfd;
+	int udp;      /* the socket we send from and read chat on (steer.h: STEER_REST) */
+	int udp_acks; /* where the kernel puts v2 ACKs (STEER_ACKS) */
+	int sigfd, tickfd, epfd;
 	int console;       /* our end of the console socketpair, -1 once closed */
 	pid_t console_pid; /* 0 once reaped */
 	struct room *room;
@@ -102,6 +110,7 @@ struct server {
 	unsigned coalesce_us, tick_input;
 	unsigned wake_events; /* room events decided during this wake-up (loop.c: moderate) */
 	int moderating;
+	int tick_left; /* the protocols' timers have work left: loop.c does it between reads */
 	struct ratelimit refusal_rl[QERR_COUNT], drop_rl[DROP_COUNT]; /* refusal logs */
 	struct trace trace; /* stage times of chat messages: only a TRACE=1 build fills it */
 };
@@ -148,8 +157,13 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len);
  */
 void server_before_sleep(struct server *s);
 
-/* Every tick: each protocol's timers. */
-void server_tick(struct server *s);
+/*
+ * Each protocol's timers: server_tick every tick, then server_tick_more
+ * until it returns 0 (each call does a slice; the loop reads in between).
+ * Both return 1 while work is left.
+ */
+int server_tick(struct server *s);
+int server_tick_more(struct server *s);
 
 /* Shutdown: each protocol tells its members, then the queue goes. */
 void server_goodbye(struct server *s);

@@ -23,7 +23,7 @@ enum trace_stage {
 	TRACE_TOTAL, /* the kernel's receive time -> that flush's end */
 	/* Not stages of a message: what the loop spends its time on, which a message may wait for.
 	 */
-	TRACE_TICK,  /* the work of one 50 ms tick (evictions, timers, retransmissions) */
+	TRACE_TICK,  /* one slice of a 50 ms tick's work (evictions, timers, retransmissions) */
 	TRACE_FLUSH, /* one flush that sent something (server_before_sleep) */
 	TRACE_STAGES
 };

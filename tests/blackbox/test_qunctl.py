@@ -10,15 +10,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
+import struct
 import tempfile
+import threading
 import time
 
 import pytest
 
 from daemon_helpers import (QUIET, QUNCTL, WAIT, Foreground, Peer, can_setpriv, qunctl,
                             wait_until)
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value, for older Pythons
 
 
 @pytest.fixture
@@ -336,10 +341,11 @@ def test_stats_heap_follows_the_members(srv, peers):
 
 def trickle(port, rate, seconds, during=None, datagram=b"\xfe\x02", sock=None):
     """Send datagram (by default a v2-looking one too short to parse, which
-    qund drops unanswered) rate times a second for seconds, one at a time,
-    from sock or a new socket: time.sleep is too coarse for 10,000/s, so wait
-    by spinning.  during() is called once, halfway.  Returns how many were
-    sent."""
+    qund drops unanswered; a list: each in turn) rate times a second for
+    seconds, one at a time, from sock or a new socket: time.sleep is too
+    coarse for 10,000/s, so wait by spinning.  during() is called once,
+    halfway.  Returns how many were sent."""
+    cycle = datagram if isinstance(datagram, list) else [datagram]
     own = sock is None
     if own:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -354,7 +360,7 @@ def trickle(port, rate, seconds, during=None, datagram=b"\xfe\x02", sock=None):
                 during()
                 during = None
             if sent < (now - t0) * rate:
-                sock.sendto(datagram, ("127.0.0.1", port))
+                sock.sendto(cycle[sent % len(cycle)], ("127.0.0.1", port))
                 sent += 1
     finally:
         if own:
@@ -363,19 +369,21 @@ def trickle(port, rate, seconds, during=None, datagram=b"\xfe\x02", sock=None):
 
 def moderated_trickle(srv, peers, coalesce_us, kind):
     """A 10,000/s trickle for 1.5 s of one kind of datagram: "acks" (pure v2
-    ACKs of a logged-in member, carol), "junk" (datagrams qund cannot parse)
-    or "chat" (alice's v1 lines, which the room relays: run qund with flood
-    limits above the rate).  With acks and junk, alice says a line in the
-    middle and bob must see it.  Returns (sent, read, wake-ups, pauses,
-    elapsed us)."""
+    ACKs of a logged-in member, carol), "junk" (datagrams qund cannot parse),
+    "acks+junk" (nine ACKs, then one junk) or "chat" (alice's v1 lines,
+    which the room relays: run qund with flood limits above the rate).
+    Except with chat, alice says a line in the middle and bob must see it.
+    Returns (sent, read, wake-ups, pauses, elapsed us, the stats' change)."""
     import v2client
     carol = v2client.V2Client(("127.0.0.1", srv.port), label="carol")
     try:
         alice, bob = room(srv, peers, "alice", "bob")
         datagram, sock, during = b"\xfe\x02", carol.sock, lambda: alice.send("C alice 在高负载下")
-        if kind == "acks":
+        if kind.startswith("acks"):
             carol.login("carol")
             datagram = v2client.session(v2client.ACK, carol.sid)
+            if kind == "acks+junk":
+                datagram = [datagram] * 9 + [b"\xfe\x02"]
         elif kind == "chat":
             datagram, sock, during = "C alice 刷屏".encode(), alice.sock, None
         t0 = time.monotonic()
@@ -384,7 +392,7 @@ def moderated_trickle(srv, peers, coalesce_us, kind):
         if during is not None:
             bob.wait_for("alice 说：在高负载下")
         after = srv.ctl("-j", "stats").json()
-        if kind == "acks":
+        if kind.startswith("acks"):
             assert carol.closed is None, carol.closed  # its session took every ACK
     finally:
         carol.close()
@@ -399,7 +407,8 @@ def moderated_trickle(srv, peers, coalesce_us, kind):
     # 1 ms of the trickle is 10 datagrams; only a long stall of the whole
     # machine with a small net.core.rmem_max could drop some.
     assert got >= sent * 0.98, (got, sent)
-    return sent, got, wakeups, pauses, elapsed_us
+    delta = {k: after[k] - before[k] for k in after if isinstance(after[k], int)}
+    return sent, got, wakeups, pauses, elapsed_us, delta
 
 
 @pytest.mark.parametrize("coalesce", [0, 1000])
@@ -414,25 +423,123 @@ def test_stats_receive_moderation(tmp_path, peers, coalesce):
     text reply shows the counters."""
     srv = Foreground(tmp_path, args=["--coalesce", str(coalesce)])
     try:
-        sent, got, wakeups, pauses, elapsed_us = moderated_trickle(srv, peers, coalesce, "acks")
+        sent, got, wakeups, pauses, elapsed_us, delta = moderated_trickle(srv, peers, coalesce,
+                                                                          "acks")
+        # The kernel put every ACK in the ACK socket (steer.h), and little else (carol's
+        # client acknowledges the room's events on its own).
+        assert sent * 0.98 <= delta["acks_apart"] <= sent + 10, (delta["acks_apart"], sent)
         if coalesce == 0:
             assert pauses == 0
         else:
             assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
             assert pauses * coalesce <= elapsed_us, (pauses, elapsed_us)
         text = srv.ctl("stats").out
-        assert "接收唤醒：" in text and "合并等待：" in text, text
+        for label in ("接收唤醒：", "合并等待：", "被聊天提前结束的合并等待：", "确认包套接字读入："):
+            assert label in text, (label, text)
     finally:
         assert srv.cleanup() == []
 
 
-def test_junk_cannot_cancel_the_pauses(tmp_path, peers):
-    """Datagrams that make no event are gathered like ACKs: a flood of junk
-    cannot switch the pauses off and so cost qund a wake-up per datagram."""
+def test_junk_costs_a_wakeup_not_the_acks(tmp_path, peers):
+    """A pause waits on the chat socket only, so a junk datagram (which
+    lands there) ends it, as a chat line does: junk costs at most one
+    wake-up per datagram, the price it has without moderation.  It cannot
+    make the ACKs around it cost a wake-up each: in a trickle of nine ACKs
+    to one junk datagram, the ACKs are still read in batches, and none of
+    the junk is counted as read from the ACK socket."""
     srv = Foreground(tmp_path, args=["--coalesce", "1000"])
     try:
-        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, "junk")
+        sent, got, wakeups, pauses, _, delta = moderated_trickle(srv, peers, 1000, "acks+junk")
         assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
+        assert delta["acks_apart"] <= sent * 9 // 10 + 10, (delta, sent)  # carol's own too
+    finally:
+        assert srv.cleanup() == []
+
+
+def test_a_chat_line_ends_a_pause(tmp_path, peers):
+    """Under a trickle of ACKs heavy enough to moderate (10,000/s), qund
+    spends most of its time in pauses of --coalesce 1000 us; a chat line
+    arriving in one ends it at once instead of waiting it out (the pause
+    waits on the chat socket, steer.h).  Of 20 lines sent 40 ms apart
+    during the trickle, most must end a pause, and every one is relayed."""
+    import v2client
+    srv = Foreground(tmp_path, args=["--coalesce", "1000", "--flood-burst", "100",
+                                     "--flood-rate", "100"])
+    carol = v2client.V2Client(("127.0.0.1", srv.port), label="carol")
+    try:
+        alice, bob = room(srv, peers, "alice", "bob")
+        carol.login("carol")
+        ack = v2client.session(v2client.ACK, carol.sid)
+        lines = []
+
+        def speak():
+            while len(lines) < 20:
+                lines.append("第%d句" % len(lines))
+                alice.send("C alice " + lines[-1])
+                time.sleep(0.04)
+
+        speaker = threading.Thread(target=speak)
+        before = srv.ctl("-j", "stats").json()
+        trickle(srv.port, 10000, 0.4, None, ack, carol.sock)  # moderation on
+        speaker.start()
+        trickle(srv.port, 10000, 1.2, None, ack, carol.sock)
+        speaker.join()
+        for line in lines:
+            bob.wait_for("alice 说：" + line)
+        after = srv.ctl("-j", "stats").json()
+        cut = after["rx_pauses_cut"] - before["rx_pauses_cut"]
+        assert cut >= 10, (cut, after["rx_pauses"] - before["rx_pauses"])
+    finally:
+        carol.close()
+        assert srv.cleanup() == []
+
+
+def rx_queues(port):
+    """The bytes waiting in each IPv4 UDP socket bound to port (/proc/net/udp), sorted."""
+    out = []
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port:
+                out.append(int(fields[4].split(":")[1], 16))
+    return sorted(out)
+
+
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_line_is_read_ahead_of_queued_acks(tmp_path, peers):
+    """With qund stopped, bob sends 200 ACKs for a session qund does not
+    know, then alice says a line.  The kernel put the ACKs in their own
+    socket (steer.h), so when qund runs again it reads the line first: bob
+    gets it before the CLOSE that the first of his ACKs earns (one socket of
+    bob's gets both, so their order is the order qund sent them in).  In one
+    socket the line would wait behind all 200."""
+    srv = Foreground(tmp_path)
+    try:
+        alice, bob = room(srv, peers, "alice", "bob")
+        import v2client
+        fake = v2client.session(v2client.ACK, b"\x5e\xc0\x1d\x00\x00\x00\x00\x01")
+        os.kill(srv.pid, signal.SIGSTOP)
+        try:
+            # Stopped, not still on its way there: a wake-up in between would see the first
+            # ACKs alone.
+            assert wait_until(lambda: proc_state(srv.pid) == "T"), proc_state(srv.pid)
+            for _ in range(200):
+                bob.sock.sendto(fake, ("127.0.0.1", srv.port))
+            alice.send("C alice 插队")
+            # In qund's sockets, both (the kernel may hand datagrams over a little later).
+            assert wait_until(lambda: rx_queues(srv.port) and min(rx_queues(srv.port)) > 0), \
+                rx_queues(srv.port)
+        finally:
+            os.kill(srv.pid, signal.SIGCONT)
+        got = []
+        while not any(d[:1] == b"\xfe" and d[2:3] == b"\x13" for d in got):
+            bob.sock.settimeout(WAIT)
+            got.append(bob.sock.recv(2048))
+        assert "alice 说：插队".encode() in got, got
     finally:
         assert srv.cleanup() == []
 
@@ -445,7 +552,7 @@ def test_no_moderation_pause_after_a_chat_line(tmp_path, peers):
     srv = Foreground(tmp_path, args=["--coalesce", "1000", "--flood-burst", "100000",
                                      "--flood-rate", "100000"])
     try:
-        sent, got, wakeups, pauses, _ = moderated_trickle(srv, peers, 1000, "chat")
+        sent, got, wakeups, pauses, _, _ = moderated_trickle(srv, peers, 1000, "chat")
         assert pauses == 0, (pauses, wakeups)
     finally:
         assert srv.cleanup() == []

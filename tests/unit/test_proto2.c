@@ -112,7 +112,7 @@ static int setup(void **state)
 	assert_non_null(F.out);
 	log_to_sink(quiet);
 	S.io = &io;
-	S.udp = S.sigfd = S.tickfd = S.epfd = S.console = -1;
+	S.udp = S.udp_acks = S.sigfd = S.tickfd = S.epfd = S.console = -1;
 	S.keepalive_hint = 25;
 	S.room = room_new(&cfg, key);
 	S.sanctions = sanction_new();
@@ -147,6 +147,15 @@ static void check(int flushed)
 
 	if (p2_check(S.p2, flushed, err, sizeof err) != 0)
 		fail_msg("protocol v2: %s", err);
+}
+
+/* The tick and every slice of its walk, as the loop does them between its reads. */
+static void tick_whole(void)
+{
+	int more = server_tick(&S);
+
+	while (more)
+		more = server_tick_more(&S);
 }
 
 /* Client i sends a body (sealed here) and the loop's turn ends (flush) or not. */
@@ -313,7 +322,7 @@ static void lists_fill_with_a_broadcast_and_are_given_back(void **state)
 	}
 	settle(200); /* the joins */
 	F.now += 100;
-	S.proto[2]->tick(&S);
+	tick_whole();
 	server_before_sleep(&S);
 	say(0, "hello", 0);
 	p2_counts(S.p2, &c);
@@ -328,11 +337,55 @@ static void lists_fill_with_a_broadcast_and_are_given_back(void **state)
 	check(1);
 	settle(200);
 	F.now += 100;
-	S.proto[2]->tick(&S);
+	tick_whole();
 	server_before_sleep(&S);
 	p2_counts(S.p2, &c);
 	assert_int_equal(c.busy, 0);
 	assert_true(c.busy_cap <= 64 && c.dirty_cap <= 64);
+	check(1);
+}
+
+/*
+ * A big room's tick walks its busy sessions in slices, so that the loop
+ * reads between them: the first slice retransmits to some of the members
+ * whose DATA was not acknowledged, the slices after it to the rest, each
+ * exactly once, and nobody is skipped.
+ */
+static void the_tick_walks_a_big_room_in_slices(void **state)
+{
+	static struct v2_packet got[64];
+	size_t since, n, k;
+	char name[16];
+	int i, first = 0, all = 0, more;
+
+	(void)state;
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		login(i, name);
+	}
+	settle(300);
+	say(0, "anyone?", 1); /* DATA to the 299 others, which they never acknowledge */
+	ack_all(0);
+	server_before_sleep(&S);
+	F.now += 5000; /* past any retransmission timeout */
+	since = F.nout;
+	more = server_tick(&S);
+	server_before_sleep(&S);
+	assert_true(more);
+	for (i = 1; i < 300; i++)
+		first += sent_to(i, since, got, 64) > 0;
+	assert_true(first > 0 && first < 299);
+	while (more) {
+		more = server_tick_more(&S);
+		server_before_sleep(&S);
+	}
+	for (i = 1; i < 300; i++) {
+		n = sent_to(i, since, got, 64);
+		for (k = 0; k < n; k++)
+			all += got[k].type == V2_DATA;
+		assert_int_equal(n, 1);
+	}
+	assert_int_equal(all, 299);
 	check(1);
 }
 
@@ -404,6 +457,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(lists_fill_with_a_broadcast_and_are_given_back, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sessions_end_safely_during_delivery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(the_tick_walks_a_big_room_in_slices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(relogin_from_the_same_address_replaces_the_session,
 	                                    setup, teardown),
 	};
