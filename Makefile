@@ -122,7 +122,7 @@ check-long: deps-check
 check-unit: $(UNIT:%=$(B)/%)
 	@set -e; for t in $(UNIT); do echo "== $$t"; ./$(B)/$$t; done
 
-check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/loadgen $(B)/kernel_ceiling \
+check-blackbox: $(PROGS) $(B)/recvflood.so $(B)/failwrite.so $(B)/nosteer.so $(B)/loadgen $(B)/kernel_ceiling \
 		trace-build
 	QUN_BUILD=$(abspath $(B)) QUN_TRACE_BUILD=$(abspath $(B)/trace) QUN_TRACE=$(TRACE) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/blackbox
@@ -291,6 +291,11 @@ $(B)/dropsend.so: bench/dropsend.c
 
 # The flood tests' shim (tests/blackbox/test_flood.py): a UDP socket that never runs dry.
 $(B)/recvflood.so: tests/blackbox/recvflood.c
+	@mkdir -p $(@D)
+	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
+
+# The qunctl tests' shim (tests/blackbox/test_qunctl.py): a kernel that refuses qund's BPF program.
+$(B)/nosteer.so: tests/blackbox/nosteer.c
 	@mkdir -p $(@D)
 	$(CC) $(QUN_CPPFLAGS) $(QUN_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 

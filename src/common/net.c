@@ -60,7 +60,7 @@ static int bind_one(int family, const struct sockaddr *sa, socklen_t len, int du
 	return fd;
 }
 
-static int bind_any(const char *port, char *err, size_t errlen)
+static int bind_any(const char *port, int reuse, char *err, size_t errlen)
 {
 	struct sockaddr_in6 s6;
 	struct sockaddr_in s4;
@@ -85,23 +85,24 @@ static int bind_any(const char *port, char *err, size_t errlen)
 	s6.sin6_family = AF_INET6;
 	s6.sin6_addr = in6addr_any;
 	s6.sin6_port = p;
-	fd = bind_one(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 1, 0, err, errlen);
+	fd = bind_one(AF_INET6, (struct sockaddr *)&s6, sizeof s6, 1, reuse, err, errlen);
 	if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
 		return fd;
 	memset(&s4, 0, sizeof s4);
 	s4.sin_family = AF_INET;
 	s4.sin_addr.s_addr = htonl(INADDR_ANY);
 	s4.sin_port = p;
-	return bind_one(AF_INET, (struct sockaddr *)&s4, sizeof s4, 0, 0, err, errlen);
+	return bind_one(AF_INET, (struct sockaddr *)&s4, sizeof s4, 0, reuse, err, errlen);
 }
 
-int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
+/* net_udp_bind, with SO_REUSEPORT set before the bind if reuse. */
+static int udp_bind(const char *host, const char *port, int reuse, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, rc;
 
 	if (host == NULL)
-		return bind_any(port, err, errlen);
+		return bind_any(port, reuse, err, errlen);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
@@ -112,35 +113,68 @@ int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
-		fd = bind_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 0, 0, err, errlen);
+		fd = bind_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 0, reuse, err, errlen);
 	freeaddrinfo(res);
 	return fd;
+}
+
+int net_udp_bind(const char *host, const char *port, char *err, size_t errlen)
+{
+	return udp_bind(host, port, 0, err, errlen);
+}
+
+/* Where fd is bound, and whether an IPv6 socket also takes IPv4; -1 with a reason. */
+static int bound_at(int fd, struct peer_addr *a, int *dual, char *err, size_t errlen)
+{
+	int v6only = 0;
+	socklen_t optlen = sizeof v6only;
+
+	memset(a, 0, sizeof *a);
+	a->len = sizeof a->sa;
+	if (getsockname(fd, (struct sockaddr *)&a->sa, &a->len) < 0) {
+		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+		return -1;
+	}
+	if (a->sa.ss_family == AF_INET6 &&
+	    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) < 0) {
+		snprintf(err, errlen, "IPV6_V6ONLY: %s", strerror(errno));
+		return -1;
+	}
+	*dual = a->sa.ss_family == AF_INET6 && !v6only;
+	return 0;
 }
 
 int net_udp_bind_group(const char *host, const char *port, int *fds, int n, char *err,
                        size_t errlen)
 {
 	struct peer_addr a;
-	int probe, v6only = 0, i;
-	socklen_t optlen = sizeof v6only;
+	int first, dual, i;
 
-	/* A plain bind first: a port in use is refused as usual, and port 0 is chosen. */
-	probe = net_udp_bind(host, port, err, errlen);
-	if (probe < 0)
-		return -1;
-	memset(&a, 0, sizeof a);
-	a.len = sizeof a.sa;
-	if (getsockname(probe, (struct sockaddr *)&a.sa, &a.len) < 0 ||
-	    (a.sa.ss_family == AF_INET6 &&
-	     getsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &optlen) < 0)) {
-		snprintf(err, errlen, "getsockname: %s", strerror(errno));
+	if (strcmp(port, "0") == 0) {
+		/* The kernel chooses a port nobody uses: the group's first socket can take it. */
+		fds[0] = udp_bind(host, port, 1, err, errlen);
+		if (fds[0] < 0)
+			return -1;
+		if (bound_at(fds[0], &a, &dual, err, errlen) < 0) {
+			close(fds[0]);
+			return -1;
+		}
+		first = 1;
+	} else {
+		/* A plain bind first, so that a port in use is refused as usual. */
+		int probe = udp_bind(host, port, 0, err, errlen);
+
+		if (probe < 0)
+			return -1;
+		i = bound_at(probe, &a, &dual, err, errlen);
 		close(probe);
-		return -1;
+		if (i < 0)
+			return -1;
+		first = 0;
 	}
-	close(probe);
-	for (i = 0; i < n; i++) {
-		fds[i] = bind_one(a.sa.ss_family, (struct sockaddr *)&a.sa, a.len,
-		                  a.sa.ss_family == AF_INET6 && !v6only, 1, err, errlen);
+	for (i = first; i < n; i++) {
+		fds[i] =
+		    bind_one(a.sa.ss_family, (struct sockaddr *)&a.sa, a.len, dual, 1, err, errlen);
 		if (fds[i] < 0) {
 			while (i-- > 0)
 				close(fds[i]);

@@ -20,13 +20,16 @@ int net_udp_bind(const char *host, const char *port, char *err, size_t errlen);
 
 /*
  * Bind n non-blocking UDP sockets to one address in one SO_REUSEPORT
- * group, so that a program attached to the group (SO_ATTACH_REUSEPORT_CBPF)
- * can sort datagrams between them; host and port as net_udp_bind, whose
- * plain bind goes first so that a port already in use is refused and port
- * "0" is chosen once.  (The port is free between that bind and the group's:
- * another process of the same user could take it in that instant, and
- * the group's bind then fails.)  Fills fds[0..n) and returns 0, or -1
- * with a reason in err and nothing open.
+ * group, in order (a program attached to the group, as
+ * SO_ATTACH_REUSEPORT_CBPF, names them by that order); host and port as
+ * net_udp_bind.  Port "0": the first takes a port the kernel chooses.
+ * Another port: a plain bind goes first and is closed, so that a port in
+ * use is refused as usual.  SO_REUSEPORT lets sockets of one user share a
+ * port, so a socket of another process of the same user that binds the
+ * same port with it (in the instant after the plain bind, or by the
+ * kernel's choice of port) would share the group: the caller's user must
+ * be its own.  Fills fds[0..n) and returns 0, or -1 with a reason in err
+ * and nothing open.
  */
 int net_udp_bind_group(const char *host, const char *port, int *fds, int n, char *err,
                        size_t errlen);

@@ -105,35 +105,37 @@ static int read_batch(struct server *s, int fd)
 
 /*
  * Read the waiting datagrams: each round one batch from the chat socket,
- * then the ACK socket (steer.h) until it is empty, at most RECV_ROUNDS
- * batches of it.  So a chat line waits behind the ACKs that came during one
- * batch's work, not behind every ACK that came before it; and the ACKs keep
- * up with the fan-outs (a line to a thousand members brings about 125 of
- * them back), which they must: a window that does not drain stops the
- * room's output.  Under a flood of anything else the ACKs still get as many
- * reads as the flood.  The first round reads the sockets epoll found
- * readable (ready: bit STEER_REST, bit STEER_ACKS), a later one those
- * whose last batch was full: a read that can only say EAGAIN is a system
- * call for nothing.  After RECV_ROUNDS rounds the loop gets the CPU back.
- * Returns the number of datagrams read.
+ * then up to ACK_DRAIN batches from the ACK socket (steer.h), until both
+ * are empty or RECV_ROUNDS rounds are done.  So a chat line waits behind
+ * at most the ACKs of one round, not behind every ACK that came before
+ * it; and the ACKs keep up with the fan-outs (a line to a thousand
+ * members brings about 125 back), which they must: a window that does not
+ * drain stops the room's output.  Under a flood of anything else the ACKs
+ * still get their reads.  The first round reads the sockets epoll found
+ * readable (ready: bit STEER_REST, bit STEER_ACKS); every later one tries
+ * the chat socket again, since a line may have come during the last
+ * round's work.  Returns the number of datagrams read.
  */
+#define ACK_DRAIN 4 /* ACK batches per round: about a line's ACKs in a room of 2,000 */
+
 static int on_udp(struct server *s, unsigned ready)
 {
 	int round, k, n, acks, total = 0;
 
-	for (round = 0; round < RECV_ROUNDS && ready != 0; round++) {
+	for (round = 0; round < RECV_ROUNDS; round++) {
 		n = (ready & 1u << STEER_REST) != 0 ? read_batch(s, s->udp) : 0;
 		total += n;
 		acks = 0;
-		for (k = 0; k < RECV_ROUNDS && (ready & 1u << STEER_ACKS) != 0; k++) {
+		for (k = 0; k < ACK_DRAIN && (ready & 1u << STEER_ACKS) != 0; k++) {
 			acks = read_batch(s, s->udp_acks);
 			s->st.acks_apart += (unsigned)acks;
 			total += acks;
 			if (acks < RECV_BATCH)
 				break;
 		}
-		ready = (n == RECV_BATCH ? 1u << STEER_REST : 0) |
-		        (acks == RECV_BATCH ? 1u << STEER_ACKS : 0);
+		if (n < RECV_BATCH && acks < RECV_BATCH)
+			break; /* both queues are empty: no need to ask again for EAGAIN */
+		ready = 1u << STEER_REST | (acks == RECV_BATCH ? 1u << STEER_ACKS : 0);
 	}
 	return total;
 }
@@ -155,6 +157,8 @@ static int on_udp(struct server *s, unsigned ready)
  * followed by a pause: its sender is active, and in an all-chat room (v1)
  * every pause would end at once for nothing.  The switch is the input
  * rate, not the wake-ups, which the pauses themselves bring down.
+ * Without the steering (s->steered 0) a chat line could wait in the ACK
+ * socket, so there is no pause.
  * Measurements: docs/PERFORMANCE.md, "Receive moderation".  Called after
  * each wake-up on the UDP sockets with the datagrams it read, the
  * microseconds they took, and s->wake_events counted since it began.
@@ -166,8 +170,8 @@ static void moderate(struct server *s, int nread, uint64_t busy_us)
 
 	s->st.udp_wakeups++;
 	s->tick_input += (unsigned)nread;
-	if (!s->moderating || s->coalesce_us == 0 || nread == 0 || nread >= MODERATE_FEW ||
-	    s->wake_events > 0 || busy_us >= s->coalesce_us)
+	if (!s->moderating || !s->steered || s->coalesce_us == 0 || nread == 0 ||
+	    nread >= MODERATE_FEW || s->wake_events > 0 || busy_us >= s->coalesce_us)
 		return;
 	if (ppoll(&chat, 1, &pause, NULL) > 0)
 		s->st.rx_pauses_cut++;
@@ -321,7 +325,7 @@ void loop_run(struct server *s)
 {
 	struct epoll_event evs[8];
 	unsigned ready;
-	int i, n;
+	int i, n, tick;
 
 	while (!s->stopping) {
 		/* While the tick's work is left, only look: its next slice comes after the reads.
@@ -333,6 +337,7 @@ void loop_run(struct server *s)
 			fatal("epoll_wait");
 		}
 		ready = 0;
+		tick = 0;
 		for (i = 0; i < n && !s->stopping; i++) {
 			int fd = evs[i].data.fd;
 
@@ -343,7 +348,8 @@ void loop_run(struct server *s)
 			} else if (fd == s->sigfd) {
 				on_signal(s);
 			} else if (fd == s->tickfd) {
-				on_tick(s);
+				tick =
+				    1; /* after the reads: a line that waits is not kept waiting */
 			} else if (fd == s->console) {
 				on_console(s);
 			} else if (s->ctl != NULL && fd == control_fd(s->ctl)) {
@@ -352,7 +358,9 @@ void loop_run(struct server *s)
 		}
 		if (ready != 0 && !s->stopping)
 			on_udp_ready(s, ready);
-		if (s->tick_left && !s->stopping)
+		if (tick && !s->stopping)
+			on_tick(s);
+		else if (s->tick_left && !s->stopping)
 			on_tick_more(s);
 		server_before_sleep(s);
 	}

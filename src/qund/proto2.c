@@ -1,5 +1,6 @@
 /* proto2.c - qund's protocol v2 layer: cookie handshake, sessions, reliable delivery, rebinding. */
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +104,8 @@ struct proto2 {
 	 * not the size of the room.
 	 */
 	struct session_list busy;
-	size_t walk_at; /* the tick's place in busy while it walks it in slices (p2_tick) */
+	size_t walk_at;   /* the tick's place in busy while it walks it in slices (p2_tick) */
+	size_t walk_left; /* visits left in this walk: at most the sessions busy at its start */
 	int walking;
 	size_t ndoomed; /* sessions marked doomed and not yet evicted */
 	struct bucket limit[LIMIT_SLOTS], limit_ip[LIMIT_IP_SLOTS], limit_all;
@@ -965,24 +967,28 @@ static void p2_flush(struct server *s)
 }
 
 /*
- * Visit at most TICK_SLICE busy sessions from the walk's place: due
+ * Visit at most `slice` busy sessions from the walk's place: due
  * retransmissions, and the windows of those gone idle given back.  At a
  * thousand busy sessions a whole walk took up to 0.9 ms, which a chat line
  * arriving meanwhile waited for; in slices the loop reads between them
- * (docs/PERFORMANCE.md, "The tick in slices").  A session moved behind the
- * walk's place meanwhile (the last busy one takes the place of one that
- * ends) waits for the next walk: a tick later, as if it had just become
- * due.  Returns 1 while the walk is not over.
+ * (docs/PERFORMANCE.md, "ACKs in a socket of their own, and the tick in
+ * slices").  A walk visits at most the sessions that were busy when it
+ * began (walk_left), so sessions that become busy meanwhile cannot keep it
+ * going; they, and a session moved behind the walk's place (the last busy
+ * one takes the place of one that ends), wait for the next walk, a tick
+ * later.  Returns 1 while the walk is not over.
  */
 #define TICK_SLICE 128
 
-static int p2_walk(struct proto2 *p, uint64_t now)
+static int p2_walk(struct proto2 *p, uint64_t now, size_t slice)
 {
-	size_t i = p->walk_at, end = p->walk_at + TICK_SLICE;
+	size_t i = p->walk_at;
 
-	while (i < p->busy.n && i < end) {
+	while (i < p->busy.n && p->walk_left > 0 && slice > 0) {
 		struct session *ss = p->busy.v[i];
 
+		p->walk_left--;
+		slice--;
 		if (rel_busy(&ss->rel)) {
 			struct emit_ctx e = {p, ss};
 
@@ -994,15 +1000,13 @@ static int p2_walk(struct proto2 *p, uint64_t now)
 		}
 		/* Idle: give back its windows, and leave the timer alone until it has traffic. */
 		rel_trim(&ss->rel);
-		if (rel_nheld(&ss->rel) == 0) {
+		if (rel_nheld(&ss->rel) == 0)
 			busy_unlink(p, ss); /* the last busy session moves to i: look at it next */
-			end--;              /* but count this one */
-		} else {
+		else
 			i++;
-		}
 	}
 	p->walk_at = i;
-	if (i < p->busy.n)
+	if (i < p->busy.n && p->walk_left > 0)
 		return 1;
 	p->walking = 0;
 	list_shrink(&p->busy);
@@ -1010,7 +1014,11 @@ static int p2_walk(struct proto2 *p, uint64_t now)
 	return 0;
 }
 
-/* The tick (start) begins a walk unless one is still going, which it goes on with. */
+/*
+ * The tick (start) begins a walk; one still going when the next tick comes
+ * (the loop fell behind) is finished at once first, so that no session
+ * waits more than a walk for its retransmission.
+ */
 static int p2_tick(struct server *s, int start)
 {
 	struct proto2 *p = s->p2;
@@ -1022,12 +1030,13 @@ static int p2_tick(struct server *s, int start)
 			nonceset_rotate(&p->retired); /* in step with the secrets: see nonceset.h */
 			p->rotated_at = p->jar.rotated_at;
 		}
-		if (!p->walking) {
-			p->walking = 1;
-			p->walk_at = 0;
-		}
+		if (p->walking)
+			p2_walk(p, now, SIZE_MAX);
+		p->walking = 1;
+		p->walk_at = 0;
+		p->walk_left = p->busy.n;
 	}
-	return p->walking ? p2_walk(p, now) : 0;
+	return p->walking ? p2_walk(p, now, TICK_SLICE) : 0;
 }
 
 static void p2_goodbye(struct server *s)

@@ -117,8 +117,10 @@ static void listen_udp(struct server *s, const struct options *opt)
 	if (net_udp_bind_group(opt->host, opt->port, fds, STEER_SOCKETS, err, sizeof err) < 0)
 		fatalx("cannot listen on %s port %s: %s", opt->host ? opt->host : "*", opt->port,
 		       err);
-	if (steer_acks(fds[STEER_REST], err, sizeof err) < 0)
-		log_warnx("ACKs not steered to their own socket, chat may queue behind them: %s",
+	s->steered = steer_acks(fds[STEER_REST], err, sizeof err) == 0;
+	if (!s->steered)
+		log_warnx("ACKs not steered to their own socket, so chat may queue behind them, "
+		          "and no receive moderation: %s",
 		          err);
 	s->udp = fds[STEER_REST];
 	s->udp_acks = fds[STEER_ACKS];

@@ -91,6 +91,7 @@ struct server {
 	const struct proto_ops *proto[SERVER_PROTOS];
 	int udp;      /* the socket we send from and read chat on (steer.h: STEER_REST) */
 	int udp_acks; /* where the kernel puts v2 ACKs (STEER_ACKS) */
+	int steered;  /* the kernel sorts them (steer.h); 0: it spreads datagrams by address */
 	int sigfd, tickfd, epfd;
 	int console;       /* our end of the console socketpair, -1 once closed */
 	pid_t console_pid; /* 0 once reaped */

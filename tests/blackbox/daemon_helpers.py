@@ -251,7 +251,7 @@ class Daemon:
 class Foreground:
     """A foreground qund with a console on stdin and a control socket in tmp."""
 
-    def __init__(self, tmp, args=(), lang="zh", control=None):
+    def __init__(self, tmp, args=(), lang="zh", control=None, extra_env=None):
         self.tmp = str(tmp)
         self.control = control or os.path.join(self.tmp, "qund.sock")
         argv = [QUND, "-b", "127.0.0.1", "-p", "0", "--legacy", "--lang", lang,
@@ -259,7 +259,7 @@ class Foreground:
         self.lang = lang
         self.errfile = open(os.path.join(self.tmp, "qund.stderr"), "w+b")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.errfile, env=env())
+                                     stderr=self.errfile, env=env(**(extra_env or {})))
         self.pid = self.proc.pid
         try:
             first = read_line(self.proc.stdout, WAIT, "qund's first line").decode()

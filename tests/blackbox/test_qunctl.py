@@ -451,7 +451,8 @@ def test_junk_costs_a_wakeup_not_the_acks(tmp_path, peers):
     try:
         sent, got, wakeups, pauses, _, delta = moderated_trickle(srv, peers, 1000, "acks+junk")
         assert pauses > 0 and got >= 2 * wakeups, (got, wakeups, pauses)
-        assert delta["acks_apart"] <= sent * 9 // 10 + 10, (delta, sent)  # carol's own too
+        # The ACKs, all of them, went to the ACK socket, and no junk did (carol's own ACKs too).
+        assert sent * 9 // 10 * 0.98 <= delta["acks_apart"] <= sent * 9 // 10 + 10, (delta, sent)
     finally:
         assert srv.cleanup() == []
 
@@ -488,7 +489,9 @@ def test_a_chat_line_ends_a_pause(tmp_path, peers):
             bob.wait_for("alice 说：" + line)
         after = srv.ctl("-j", "stats").json()
         cut = after["rx_pauses_cut"] - before["rx_pauses_cut"]
-        assert cut >= 10, (cut, after["rx_pauses"] - before["rx_pauses"])
+        # Only the lines (and a keepalive of carol's) reach the chat socket: an ACK never
+        # ends a pause.
+        assert 10 <= cut <= 20 + 5, (cut, after["rx_pauses"] - before["rx_pauses"])
     finally:
         carol.close()
         assert srv.cleanup() == []
@@ -540,6 +543,27 @@ def test_a_line_is_read_ahead_of_queued_acks(tmp_path, peers):
             bob.sock.settimeout(WAIT)
             got.append(bob.sock.recv(2048))
         assert "alice 说：插队".encode() in got, got
+    finally:
+        assert srv.cleanup() == []
+
+
+def test_without_the_steering_qund_says_so_and_serves(tmp_path, peers):
+    """Where the kernel refuses the program that sorts ACKs into their own
+    socket (nosteer.so makes setsockopt fail), qund says so and why, and
+    serves on: a v2 member's ACKs are taken, a line is relayed, and nothing
+    pauses, since a line could then be waiting in the ACK socket."""
+    shim = os.path.join(os.path.dirname(QUNCTL), "nosteer.so")
+    if not os.path.exists(shim):
+        pytest.fail("%s not built (make %s)" % (shim, os.path.relpath(shim)))
+    extra = {"LD_PRELOAD": shim,
+             # ASan wants to be the first library; the shim only wraps setsockopt.
+             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    srv = Foreground(tmp_path, args=["--coalesce", "1000"], extra_env=extra)
+    try:
+        assert srv.wait_stderr("SO_ATTACH_REUSEPORT_CBPF"), srv.stderr()
+        assert "ACK" in srv.stderr()
+        sent, got, wakeups, pauses, _, _ = moderated_trickle(srv, peers, 1000, "acks")
+        assert pauses == 0, pauses
     finally:
         assert srv.cleanup() == []
 

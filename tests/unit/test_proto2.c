@@ -390,6 +390,60 @@ static void the_tick_walks_a_big_room_in_slices(void **state)
 }
 
 /*
+ * A walk visits at most the sessions that were busy when it began, so
+ * members joining between its slices cannot keep it going; sessions that
+ * end behind its place move another one there, which the next walk
+ * visits.  Over two ticks every member still owed a retransmission gets
+ * one, whatever happened between the slices.
+ */
+static void the_tick_walk_ends_and_misses_nobody(void **state)
+{
+	static struct v2_packet got[64];
+	char name[16];
+	size_t since;
+	int i, slices, more;
+
+	(void)state;
+	for (i = 0; i < 256; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		login(i, name);
+	}
+	settle(256);
+	say(0, "anyone?", 1); /* DATA to the 255 others, which they never acknowledge */
+	ack_all(0);
+	server_before_sleep(&S);
+	F.now += 5000;
+	since = F.nout;
+	more = server_tick(&S);
+	server_before_sleep(&S);
+	for (slices = 1; more; slices++) {
+		if (slices == 1) {
+			for (i = 300; i < 350;
+			     i++) { /* newcomers: busy sessions after the walk's start */
+				snprintf(name, sizeof name, "m%d", i);
+				login(i, name);
+			}
+			for (i = 1; i <= 20; i++) /* sessions behind the walk's place end */
+				quit(i, 1);
+		}
+		more = server_tick_more(&S);
+		server_before_sleep(&S);
+	}
+	assert_int_equal(slices, 2); /* 256 sessions, 128 a slice; the 144 later ones wait */
+	F.now += 5000;
+	tick_whole();
+	server_before_sleep(&S);
+	for (i = 21; i < 256; i++) {
+		size_t n = sent_to(i, since, got, 64), k, data = 0;
+
+		for (k = 0; k < n; k++)
+			data += got[k].type == V2_DATA;
+		assert_true(data >= 1);
+	}
+	check(1);
+}
+
+/*
  * Sessions end in the middle of delivery: a QUIT and a SAY of one
  * session in one turn of the loop, and a member that never acknowledges
  * anything overflowing during a broadcast (doomed, then evicted after the
@@ -458,6 +512,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(sessions_end_safely_during_delivery, setup, teardown),
 	    cmocka_unit_test_setup_teardown(the_tick_walks_a_big_room_in_slices, setup, teardown),
+	    cmocka_unit_test_setup_teardown(the_tick_walk_ends_and_misses_nobody, setup, teardown),
 	    cmocka_unit_test_setup_teardown(relogin_from_the_same_address_replaces_the_session,
 	                                    setup, teardown),
 	};
