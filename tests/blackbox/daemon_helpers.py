@@ -174,6 +174,25 @@ def reap_adopted():
     return out
 
 
+def exiting(pid):
+    """Whether pid is on its way out: not a zombie yet, but its memory already gone (its
+    command line reads empty), which under ASan, unmapping the shadow, takes a while."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read() == b"" and alive(pid)
+    except OSError:
+        return False
+
+
+def reap_all_adopted(timeout=WAIT):
+    """reap_adopted until none of our children is a zombie or still exiting (a process
+    that no longer names our directory may not be a zombie yet).  True if so in time."""
+    def settled():
+        reap_adopted()
+        return not any(exiting(c) or proc_state(c) == "Z" for c in children(os.getpid()))
+    return wait_until(settled, timeout)
+
+
 def logged_pid(log_text, needle):
     """The pid in "qund[PID]: ..." of the last log line containing needle, or None."""
     pid = None

@@ -18,7 +18,8 @@ import pytest
 
 from daemon_helpers import (QUND, WAIT, Daemon, Foreground, Peer, alive, children, env,
                             logged_pid, processes_mentioning, proc_stat, proc_status, qunctl,
-                            reap, reap_adopted, subreaper, wait_until, zombie_children)
+                            reap, reap_all_adopted, subreaper, wait_until,
+                            zombie_children)
 
 
 @pytest.fixture
@@ -40,8 +41,7 @@ def run(tmp_path):
         assert wait_until(lambda: not processes_mentioning(tmp)), \
             "processes left behind: %s" % processes_mentioning(tmp)
         # Daemons that ended were adopted by us (init's job outside the tests): reap them.
-        reap_adopted()
-        assert zombie_children() == [], "unreaped children: %s" % zombie_children()
+        assert reap_all_adopted(), "unreaped children: %s" % zombie_children()
 
 
 def assert_failed_daemon_reaped(d, needle):

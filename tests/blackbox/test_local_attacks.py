@@ -31,7 +31,8 @@ import pytest
 
 from conftest import read_line
 from daemon_helpers import (QUND, WAIT, Daemon, alive, as_user, env, processes_mentioning, qunctl,
-                            reap, reap_adopted, subreaper, wait_until, zombie_children)
+                            reap, reap_all_adopted, subreaper, wait_until,
+                            zombie_children)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("useradd"),
@@ -99,8 +100,7 @@ def run(base):
             os.kill(pid, signal.SIGKILL)
             reap(pid, timeout=1)
         assert wait_until(lambda: not processes_mentioning(base))
-        reap_adopted()
-        assert zombie_children() == [], "unreaped children: %s" % zombie_children()
+        assert reap_all_adopted(), "unreaped children: %s" % zombie_children()
 
 
 def make_secret(base):

@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import tempfile
 import threading
 import time
