@@ -112,6 +112,11 @@ struct proto2 {
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
 	/* The nonces of ended sessions, while a replayed LOGIN could carry them (nonceset.h). */
 	struct nonceset retired;
+	/*
+	 * The ids of sessions ended lately (rotated with the cookie secrets,
+	 * two to four minutes): an ACK of one is not answered (p2_handle).
+	 */
+	struct nonceset ended;
 	uint64_t rotated_at; /* the cookie jar's, when the retired nonces last rotated with it */
 };
 
@@ -128,6 +133,8 @@ struct proto2 *p2_new(struct server *s)
 	randombytes_buf(p->limit_key, sizeof p->limit_key);
 	randombytes_buf(key, sizeof key);
 	nonceset_init(&p->retired, key);
+	randombytes_buf(key, sizeof key);
+	nonceset_init(&p->ended, key);
 	p->rotated_at = p->jar.rotated_at;
 	return p;
 }
@@ -178,6 +185,7 @@ void p2_free(struct proto2 *p)
 	free(p->busy.v);
 	free(p->by_sid);
 	nonceset_free(&p->retired);
+	nonceset_free(&p->ended);
 	free(p);
 }
 
@@ -347,6 +355,10 @@ static void retire_nonce(struct proto2 *p, uint64_t nonce, uint64_t now)
 static void session_destroy(struct proto2 *p, struct session *ss)
 {
 	retire_nonce(p, ss->nonce, server_now(p->srv));
+	if (nonceset_retire(&p->ended, ss->sid) < 0) { /* full: forgetting costs a CLOSE */
+		nonceset_clear(&p->ended);
+		(void)nonceset_retire(&p->ended, ss->sid);
+	}
 	sid_unlink(p, ss);
 	dirty_unlink(p, ss);
 	busy_unlink(p, ss);
@@ -833,6 +845,14 @@ static void p2_handle(struct server *s, const struct peer_addr *from, const uint
 	ss = find_sid(p, pk.sid);
 	if (ss == NULL) {
 		s->st.sdrops[SDROP_V2_UNKNOWN_SID]++;
+		/*
+		 * An ACK of a session that just ended was sent before its end
+		 * reached the client (ACKs come in a socket of their own, so one
+		 * sent before a QUIT may be read after it): the client has its
+		 * CLOSE with the real reason, and a second one would contradict it.
+		 */
+		if (pk.type == V2_ACK && nonceset_retired(&p->ended, pk.sid))
+			return;
 		if (may_answer(p, from, now))
 			send_close(s, from, pk.sid, V2_CLOSE_UNKNOWN);
 		return;
@@ -1028,6 +1048,7 @@ static int p2_tick(struct server *s, int start)
 		cookie_rotate(&p->jar, now);
 		if (p->jar.rotated_at != p->rotated_at) {
 			nonceset_rotate(&p->retired); /* in step with the secrets: see nonceset.h */
+			nonceset_rotate(&p->ended);
 			p->rotated_at = p->jar.rotated_at;
 		}
 		if (p->walking)

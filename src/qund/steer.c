@@ -26,11 +26,11 @@ static struct sock_filter acks_apart[] = {
 
 int steer_acks(int fd, char *err, size_t errlen)
 {
-	struct sock_fprog prog = {
-	    .len = sizeof acks_apart / sizeof acks_apart[0],
-	    .filter = acks_apart,
-	};
+	struct sock_fprog prog;
 
+	memset(&prog, 0, sizeof prog); /* the padding after len goes to the kernel too */
+	prog.len = sizeof acks_apart / sizeof acks_apart[0];
+	prog.filter = acks_apart;
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) < 0) {
 		snprintf(err, errlen, "SO_ATTACH_REUSEPORT_CBPF: %s", strerror(errno));
 		return -1;

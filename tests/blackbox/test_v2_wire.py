@@ -306,6 +306,26 @@ def test_close_for_unknown_session(procs, v2, raws):
     barrier(alice, [obs], "nothing else")
 
 
+def test_ack_of_an_ended_session_is_not_answered(procs, v2, raws):
+    """An ACK that a client sent before its QUIT can reach qund after it
+    (ACKs have a socket of their own there): the client has its CLOSE with
+    the real reason, so an ACK of a session that has just ended gets no
+    CLOSE of "unknown session" to contradict it.  Any other datagram of
+    that session, and an ACK of a session that never was, still gets one."""
+    q, (obs, alice) = room(procs, v2, "obs", "alice")
+    sid = alice.sid
+    assert alice.quit() == CL_QUIT
+    r = raws(addr(q))
+    r.send(session(ACK, sid, 0, 0, 0, b""))
+    assert r.silent(QUIET) == []
+    for t, s in ((PING, sid), (ACK, os.urandom(8))):
+        r.send(session(t, s, 0, 0, 0, b""))
+        d = r.recv(WAIT)
+        assert d is not None, "no CLOSE"
+        p = parse(d)
+        assert p.type == CLOSE and p.sid == s and p.reason == CL_UNKNOWN, p
+
+
 def test_ping_answered_by_ack(procs, v2):
     """PING is answered at once by an ACK of 23 bytes for our session, seq 0."""
     q, (alice,) = room(procs, v2, "alice")
