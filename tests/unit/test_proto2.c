@@ -346,6 +346,28 @@ static void lists_fill_with_a_broadcast_and_are_given_back(void **state)
 }
 
 /*
+ * A room of n whose first member said a line the others never acknowledge,
+ * and a clock past any retransmission timeout: every other member is owed
+ * one.  Returns F.nout at that point.
+ */
+static size_t owed_a_retransmission(int n)
+{
+	char name[16];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "m%d", i);
+		login(i, name);
+	}
+	settle(n);
+	say(0, "anyone?", 1);
+	ack_all(0);
+	server_before_sleep(&S);
+	F.now += 5000;
+	return F.nout;
+}
+
+/*
  * A big room's tick walks its busy sessions in slices, so that the loop
  * reads between them: the first slice retransmits to some of the members
  * whose DATA was not acknowledged, the slices after it to the rest, each
@@ -355,20 +377,10 @@ static void the_tick_walks_a_big_room_in_slices(void **state)
 {
 	static struct v2_packet got[64];
 	size_t since, n, k;
-	char name[16];
 	int i, first = 0, all = 0, more;
 
 	(void)state;
-	for (i = 0; i < 300; i++) {
-		snprintf(name, sizeof name, "m%d", i);
-		login(i, name);
-	}
-	settle(300);
-	say(0, "anyone?", 1); /* DATA to the 299 others, which they never acknowledge */
-	ack_all(0);
-	server_before_sleep(&S);
-	F.now += 5000; /* past any retransmission timeout */
-	since = F.nout;
+	since = owed_a_retransmission(300);
 	more = server_tick(&S);
 	server_before_sleep(&S);
 	assert_true(more);
@@ -404,16 +416,7 @@ static void the_tick_walk_ends_and_misses_nobody(void **state)
 	int i, slices, more;
 
 	(void)state;
-	for (i = 0; i < 256; i++) {
-		snprintf(name, sizeof name, "m%d", i);
-		login(i, name);
-	}
-	settle(256);
-	say(0, "anyone?", 1); /* DATA to the 255 others, which they never acknowledge */
-	ack_all(0);
-	server_before_sleep(&S);
-	F.now += 5000;
-	since = F.nout;
+	since = owed_a_retransmission(256);
 	more = server_tick(&S);
 	server_before_sleep(&S);
 	for (slices = 1; more; slices++) {
