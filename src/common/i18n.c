@@ -76,6 +76,17 @@ static const char *const err_texts[][2] = {
     [QERR_BANNED] = {"你已被禁止进入聊天室", "you are banned from this room"},
     [QERR_MUTED] = {"你已被禁言", "you are muted"},
     [QERR_V1_BUSY] = {"v1 繁忙，请稍后", "v1 busy; try later"},
+    [QERR_NO_SUCH_ROOM] = {"没有这个聊天室", "no such room"},
+    [QERR_ROOM_LIMIT] = {"你加入的聊天室已经太多，请先退出一个",
+                         "you are in too many rooms; leave one first"},
+    [QERR_TOO_MANY_ROOMS] = {"服务器上的聊天室已经太多", "the server has too many rooms"},
+    [QERR_ROOM_NAME] = {"聊天室名要以 # 开头，后跟 1 到 32 字节",
+                        "a room's name is # and 1 to 32 bytes"},
+    [QERR_NOT_ONLINE] = {"对方不在线", "no such member online"},
+    [QERR_NO_PRIVATE] = {"对方的客户端收不到私信", "that member's client cannot receive private "
+                                                   "messages"},
+    [QERR_NOT_IN_ROOM] = {"你不在这个聊天室", "you are not in that room"},
+    [QERR_ROOM_CLOSED] = {"管理员关闭了聊天室", "the operator closed the room"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -84,7 +95,7 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail)
 {
 	int l = lang == LANG_ZH ? 0 : 1;
 
-	if (err == QERR_NAME_INVALID && detail > 0 && (size_t)detail < NELEM(name_reasons))
+	if ((err == QERR_NAME_INVALID || err == QERR_ROOM_NAME) && detail > 0 && (size_t)detail < NELEM(name_reasons))
 		return name_reasons[detail][l];
 	if (err == QERR_TEXT_INVALID && detail > 0 && (size_t)detail < NELEM(text_reasons))
 		return text_reasons[detail][l];

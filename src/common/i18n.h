@@ -30,6 +30,15 @@ enum qerr {
 	QERR_BANNED,       /* the operator banned this name or address */
 	QERR_MUTED,        /* the operator muted this name */
 	QERR_V1_BUSY,      /* v1 only: the v1 members' cap or login rate (room_join_v1) */
+	/* Rooms and private messages (docs/ROOMS.md). */
+	QERR_NO_SUCH_ROOM,   /* no room by that name or id */
+	QERR_ROOM_LIMIT,     /* you are in as many rooms as a member may be */
+	QERR_TOO_MANY_ROOMS, /* the server has as many rooms as it may */
+	QERR_ROOM_NAME,      /* detail: enum name_status (0: the '#' is missing) */
+	QERR_NOT_ONLINE,     /* a private message to a name nobody online has */
+	QERR_NO_PRIVATE,     /* a private message to a member whose client cannot show it */
+	QERR_NOT_IN_ROOM,    /* saying in, parting or asking about a room you are not in */
+	QERR_ROOM_CLOSED,    /* the operator closed a room you were in */
 	QERR_COUNT
 };
 

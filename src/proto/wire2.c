@@ -284,49 +284,181 @@ static int members_fit(const char *buf, size_t len)
 	return 1;
 }
 
+/* Whether ROOM entries (id, members, name length, name; no empty name) fill buf exactly. */
+static int rooms_fit(const char *buf, size_t len, size_t *count)
+{
+	size_t off = 0, n;
+
+	*count = 0;
+	while (off < len) {
+		if (len - off < V2_ROOM_ENTRY)
+			return 0;
+		n = (unsigned char)buf[off + V2_ROOM_ENTRY - 1];
+		if (n == 0 || n > len - off - V2_ROOM_ENTRY)
+			return 0;
+		off += V2_ROOM_ENTRY + n;
+		(*count)++;
+	}
+	return 1;
+}
+
+/* The fields before the text of a message of kind m->kind; 0, or -1 for an unknown kind. */
+static int parse_head(struct cur *c, struct v2_msg *m)
+{
+	switch (m->kind) {
+	case V2_K_SAY:
+	case V2_K_ME:
+	case V2_K_TELL:
+		m->flags = (uint8_t)get_n(c, 1);
+		if (m->flags & V2_ID)
+			m->id = (uint32_t)get_n(c, 4);
+		if (m->kind != V2_K_TELL && (m->flags & V2_ROOM))
+			m->room = (uint32_t)get_n(c, 4);
+		if (m->kind == V2_K_TELL) {
+			m->name_len = (size_t)get_n(c, 1);
+			m->name = (const char *)get_bytes(c, m->name_len);
+		}
+		return 0;
+	case V2_K_QUIT:
+	case V2_K_ROOMS:
+		if (m->kind == V2_K_ROOMS)
+			m->flags = (uint8_t)get_n(c, 1);
+		return 0;
+	case V2_K_WHO:
+		if (c->len - c->off >= 4) /* a room's members, not the whole server's */
+			m->room = (uint32_t)get_n(c, 4);
+		return 0;
+	case V2_K_JOIN:
+		m->name_len = (size_t)get_n(c, 1);
+		m->name = (const char *)get_bytes(c, m->name_len);
+		return 0;
+	case V2_K_PART:
+		m->room = (uint32_t)get_n(c, 4);
+		return 0;
+	case V2_K_MEMBERS:
+		m->total = (uint32_t)get_n(c, 4);
+		m->flags = (uint8_t)get_n(c, 1);
+		return 0;
+	case V2_K_REVENT:
+	case V2_K_EVENT:
+		if (m->kind == V2_K_REVENT)
+			m->room = (uint32_t)get_n(c, 4);
+		m->event_id = get_n(c, 8);
+		m->event = (uint8_t)get_n(c, 1);
+		m->flags = (uint8_t)get_n(c, 1);
+		m->name_len = (size_t)get_n(c, 1);
+		m->name = (const char *)get_bytes(c, m->name_len);
+		return 0;
+	case V2_K_PRIVATE:
+		m->event_id = get_n(c, 8);
+		m->flags = (uint8_t)get_n(c, 1);
+		m->name_len = (size_t)get_n(c, 1);
+		m->name = (const char *)get_bytes(c, m->name_len);
+		return 0;
+	case V2_K_ROOM:
+		m->flags = (uint8_t)get_n(c, 1);
+		m->what = (uint8_t)get_n(c, 1);
+		return 0;
+	case V2_K_NOTICE:
+		m->code = (uint8_t)get_n(c, 1);
+		m->detail = (uint8_t)get_n(c, 1);
+		return 0;
+	}
+	return -1;
+}
+
+/* The checks on a parsed message's fields that its lengths alone do not make. */
+static enum v2_status check_fields(const struct v2_msg *m)
+{
+	size_t rooms;
+
+	switch (m->kind) {
+	case V2_K_JOIN:
+	case V2_K_TELL:
+		return m->name_len > 0 ? V2_OK : V2_BAD_FIELD;
+	case V2_K_PART:
+	case V2_K_REVENT:
+		return m->room != 0 ? V2_OK : V2_BAD_FIELD;
+	case V2_K_SAY:
+	case V2_K_ME:
+		return !(m->flags & V2_ROOM) || m->room != 0 ? V2_OK : V2_BAD_FIELD;
+	case V2_K_MEMBERS:
+		return members_fit(m->text, m->text_len) ? V2_OK : V2_BAD_LENGTH;
+	case V2_K_ROOM:
+		if (!rooms_fit(m->text, m->text_len, &rooms))
+			return V2_BAD_LENGTH;
+		if (m->what >= V2_ROOM_WHAT_COUNT)
+			return V2_BAD_FIELD;
+		if ((m->what == V2_ROOM_JOINED || m->what == V2_ROOM_PARTED) && rooms != 1)
+			return V2_BAD_FIELD;
+		return V2_OK;
+	default:
+		return V2_OK;
+	}
+}
+
+/* Kinds that end with their last field: no text after it. */
+static int ends_bare(enum v2_kind k)
+{
+	return k == V2_K_QUIT || k == V2_K_WHO || k == V2_K_JOIN || k == V2_K_PART ||
+	       k == V2_K_ROOMS;
+}
+
 enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 {
 	struct cur c = {.r = buf, .len = len};
 
 	memset(m, 0, sizeof *m);
 	m->kind = (enum v2_kind)get_n(&c, 1);
-	switch (m->kind) {
-	case V2_K_SAY:
-	case V2_K_ME:
-		m->flags = (uint8_t)get_n(&c, 1);
-		if (m->flags & V2_ID)
-			m->id = (uint32_t)get_n(&c, 4);
-		break;
-	case V2_K_QUIT:
-	case V2_K_WHO:
-		break;
-	case V2_K_MEMBERS:
-		m->total = (uint32_t)get_n(&c, 4);
-		m->flags = (uint8_t)get_n(&c, 1);
-		break;
-	case V2_K_EVENT:
-		m->event_id = get_n(&c, 8);
-		m->event = (uint8_t)get_n(&c, 1);
-		m->flags = (uint8_t)get_n(&c, 1);
-		m->name_len = (size_t)get_n(&c, 1);
-		m->name = (const char *)get_bytes(&c, m->name_len);
-		break;
-	case V2_K_NOTICE:
-		m->code = (uint8_t)get_n(&c, 1);
-		m->detail = (uint8_t)get_n(&c, 1);
-		break;
-	default:
+	if (parse_head(&c, m) < 0)
 		return c.bad ? V2_BAD_LENGTH : V2_BAD_TYPE;
-	}
 	if (c.bad)
 		return V2_BAD_LENGTH;
-	if (m->kind == V2_K_QUIT || m->kind == V2_K_WHO)
-		return c.off == len ? V2_OK : V2_BAD_LENGTH;
-	m->text_len = len - c.off;
-	m->text = (const char *)get_bytes(&c, m->text_len);
-	if (m->kind == V2_K_MEMBERS && !members_fit(m->text, m->text_len))
-		return V2_BAD_LENGTH;
-	return V2_OK;
+	if (ends_bare(m->kind)) {
+		if (c.off != len)
+			return V2_BAD_LENGTH;
+	} else {
+		m->text_len = len - c.off;
+		m->text = (const char *)get_bytes(&c, m->text_len);
+	}
+	return check_fields(m);
+}
+
+int v2_rooms_next(const struct v2_msg *m, size_t *pos, uint32_t *id, uint32_t *members,
+                  const char **name, size_t *len)
+{
+	const uint8_t *p = (const uint8_t *)m->text;
+	size_t n;
+
+	if (*pos >= m->text_len || m->text_len - *pos < V2_ROOM_ENTRY)
+		return 0;
+	p += *pos;
+	n = p[V2_ROOM_ENTRY - 1];
+	if (n == 0 || n > m->text_len - *pos - V2_ROOM_ENTRY)
+		return 0; /* cannot happen after v2_msg_parse; never read past the end */
+	*id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	*members = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	*name = (const char *)p + V2_ROOM_ENTRY;
+	*len = n;
+	*pos += V2_ROOM_ENTRY + n;
+	return 1;
+}
+
+int v2_room_put(char *buf, size_t size, size_t *used, uint32_t id, uint32_t members,
+                const char *name, size_t len)
+{
+	struct cur c = {.w = (uint8_t *)buf, .len = size, .off = *used};
+
+	if (len == 0 || len > 255)
+		return -1;
+	put_n(&c, id, 4);
+	put_n(&c, members, 4);
+	put_n(&c, len, 1);
+	put_bytes(&c, name, len);
+	if (c.bad)
+		return -1;
+	*used = c.off;
+	return 0;
 }
 
 int v2_members_next(const struct v2_msg *m, size_t *pos, const char **name, size_t *len)
@@ -345,47 +477,92 @@ int v2_members_next(const struct v2_msg *m, size_t *pos, const char **name, size
 	return 1;
 }
 
+/* A length byte and a name of at most 255 bytes. */
+static void put_name(struct cur *c, const char *name, size_t len)
+{
+	if (len > 255) {
+		c->bad = 1;
+		return;
+	}
+	put_n(c, len, 1);
+	put_bytes(c, name, len);
+}
+
+/* The fields before the text (mirror of parse_head); -1 for a kind we cannot encode. */
+static int encode_head(struct cur *c, const struct v2_msg *m)
+{
+	size_t rooms;
+
+	switch (m->kind) {
+	case V2_K_SAY:
+	case V2_K_ME:
+	case V2_K_TELL:
+		put_n(c, m->flags, 1);
+		if (m->flags & V2_ID)
+			put_n(c, m->id, 4);
+		if (m->kind != V2_K_TELL && (m->flags & V2_ROOM))
+			put_n(c, m->room, 4);
+		if (m->kind == V2_K_TELL)
+			put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_QUIT:
+		return 0;
+	case V2_K_ROOMS:
+		put_n(c, m->flags, 1);
+		return 0;
+	case V2_K_WHO:
+		if (m->room != 0)
+			put_n(c, m->room, 4);
+		return 0;
+	case V2_K_JOIN:
+		put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_PART:
+		put_n(c, m->room, 4);
+		return 0;
+	case V2_K_MEMBERS:
+		if (!members_fit(m->text, m->text_len))
+			return -1;
+		put_n(c, m->total, 4);
+		put_n(c, m->flags, 1);
+		return 0;
+	case V2_K_REVENT:
+	case V2_K_EVENT:
+		if (m->kind == V2_K_REVENT)
+			put_n(c, m->room, 4);
+		put_n(c, m->event_id, 8);
+		put_n(c, m->event, 1);
+		put_n(c, m->flags, 1);
+		put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_PRIVATE:
+		put_n(c, m->event_id, 8);
+		put_n(c, m->flags, 1);
+		put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_ROOM:
+		if (!rooms_fit(m->text, m->text_len, &rooms))
+			return -1;
+		put_n(c, m->flags, 1);
+		put_n(c, m->what, 1);
+		return 0;
+	case V2_K_NOTICE:
+		put_n(c, m->code, 1);
+		put_n(c, m->detail, 1);
+		return 0;
+	}
+	return -1;
+}
+
 size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size)
 {
 	struct cur c = {.w = buf, .len = size};
 
 	put_n(&c, (uint64_t)m->kind, 1);
-	switch (m->kind) {
-	case V2_K_SAY:
-	case V2_K_ME:
-		put_n(&c, m->flags, 1);
-		if (m->flags & V2_ID)
-			put_n(&c, m->id, 4);
-		put_bytes(&c, m->text, m->text_len);
-		break;
-	case V2_K_QUIT:
-	case V2_K_WHO:
-		break;
-	case V2_K_MEMBERS:
-		if (!members_fit(m->text, m->text_len))
-			return 0;
-		put_n(&c, m->total, 4);
-		put_n(&c, m->flags, 1);
-		put_bytes(&c, m->text, m->text_len);
-		break;
-	case V2_K_EVENT:
-		if (m->name_len > 255)
-			return 0;
-		put_n(&c, m->event_id, 8);
-		put_n(&c, m->event, 1);
-		put_n(&c, m->flags, 1);
-		put_n(&c, m->name_len, 1);
-		put_bytes(&c, m->name, m->name_len);
-		put_bytes(&c, m->text, m->text_len);
-		break;
-	case V2_K_NOTICE:
-		put_n(&c, m->code, 1);
-		put_n(&c, m->detail, 1);
-		put_bytes(&c, m->text, m->text_len);
-		break;
-	default:
+	if (encode_head(&c, m) < 0)
 		return 0;
-	}
+	if (!ends_bare(m->kind))
+		put_bytes(&c, m->text, m->text_len);
 	return c.bad ? 0 : c.off;
 }
 

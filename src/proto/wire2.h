@@ -17,7 +17,8 @@
 #define V2_MAX_PAYLOAD (V2_MAX_BODY - V2_SESSION_HDR)    /* largest DATA payload */
 #define V2_MAX_TEXT    QUN_MAX_TEXT_V2 /* longest message, split over several DATA */
 #define V2_MORE        0x01            /* SAY/EVENT flag: the text continues in the next DATA */
-#define V2_ID          0x02            /* SAY/ME flag: a 4-byte message id follows the flags */
+#define V2_ID          0x02            /* SAY/ME/TELL flag: a 4-byte message id follows the flags */
+#define V2_ROOM        0x04            /* SAY/ME flag: a 4-byte room id follows (docs/ROOMS.md) */
 /*
  * WELCOME's last field: the longest message in its low 12 bits, the
  * server's features in its high 4 (a server older than the features
@@ -27,6 +28,8 @@
 #define V2_FEATURES_SHIFT   12
 #define V2_FEATURES_ALL     0xF
 #define V2_F_MSG_ID         0x1 /* takes SAY/ME with V2_ID and shows each id once */
+#define V2_F_ROOMS          0x2 /* has rooms and private messages (docs/ROOMS.md) */
+#define V2_LOBBY            1   /* the default room's id: every server's first room */
 /*
  * How far behind the last id taken a message id still counts as one taken
  * before (serial arithmetic): a client re-sends at most what it had in
@@ -117,10 +120,30 @@ enum v2_kind {
 	V2_K_SAY = 0x01,
 	V2_K_QUIT = 0x02,
 	V2_K_ME = 0x03,  /* an action ("/me waves"): like SAY, relayed as event ACTION */
-	V2_K_WHO = 0x04, /* who is online? answered with MEMBERS */
+	V2_K_WHO = 0x04, /* who is online (in a room)? answered with MEMBERS */
+	/* Rooms and private messages (docs/ROOMS.md): only to a server with V2_F_ROOMS. */
+	V2_K_JOIN = 0x05,  /* join (and make) a room by name: answered with ROOM */
+	V2_K_PART = 0x06,  /* leave a room by id: answered with ROOM */
+	V2_K_ROOMS = 0x07, /* my rooms, or every room (V2_ROOMS_ALL); also "I know rooms" */
+	V2_K_TELL = 0x08,  /* a private message to one member, by name */
 	V2_K_EVENT = 0x81,
 	V2_K_NOTICE = 0x82,
 	V2_K_MEMBERS = 0x83, /* the answer to WHO, in as many pieces as it takes */
+	V2_K_REVENT = 0x84,  /* EVENT in a room: a room id before EVENT's fields */
+	V2_K_ROOM = 0x85,    /* rooms: the answer to JOIN, PART and ROOMS */
+	V2_K_PRIVATE = 0x86, /* a private message to us */
+};
+
+/* ROOMS flag. */
+#define V2_ROOMS_ALL 0x01 /* every room on the server, not only mine */
+
+/* ROOM's `what`: why these rooms are listed. */
+enum v2_room_what {
+	V2_ROOM_MINE = 0,   /* the answer to ROOMS: the rooms I am in */
+	V2_ROOM_ALL = 1,    /* the answer to ROOMS with V2_ROOMS_ALL */
+	V2_ROOM_JOINED = 2, /* I am in this room now (JOIN, or the operator put me there) */
+	V2_ROOM_PARTED = 3, /* I am no longer in this room (PART, a kick, the room closed) */
+	V2_ROOM_WHAT_COUNT
 };
 
 /* MEMBERS: at most this many names in all, each a length byte and the name. */
@@ -128,22 +151,31 @@ enum v2_kind {
 
 struct v2_msg {
 	enum v2_kind kind;
-	uint8_t flags;     /* SAY ME EVENT MEMBERS: V2_MORE; SAY ME: V2_ID */
-	uint32_t id;       /* SAY ME with V2_ID: the client's message id */
+	uint8_t flags;     /* SAY ME TELL EVENT REVENT PRIVATE MEMBERS ROOM: V2_MORE; SAY ME TELL:
+	                      V2_ID; SAY ME: V2_ROOM; ROOMS: V2_ROOMS_ALL */
+	uint32_t id;       /* SAY ME TELL with V2_ID: the client's message id */
+	uint32_t room;     /* SAY ME with V2_ROOM, PART, WHO (0: none given), REVENT */
 	uint32_t total;    /* MEMBERS: members in the room */
-	uint64_t event_id; /* EVENT */
-	uint8_t event;     /* EVENT: enum room_event */
-	const char *name;  /* EVENT */
+	uint64_t event_id; /* EVENT REVENT; PRIVATE: the private message's number */
+	uint8_t event;     /* EVENT REVENT: enum room_event */
+	uint8_t what;      /* ROOM: enum v2_room_what */
+	const char *name;  /* EVENT REVENT PRIVATE: who; JOIN: the room; TELL: to whom */
 	size_t name_len;
-	const char *text; /* SAY ME EVENT NOTICE; MEMBERS: the names, each length-prefixed */
+	/*
+	 * SAY ME TELL EVENT REVENT PRIVATE NOTICE; MEMBERS: the names, each
+	 * length-prefixed; ROOM: the rooms (v2_rooms_next)
+	 */
+	const char *text;
 	size_t text_len;
 	uint8_t code, detail; /* NOTICE: enum qerr and its detail */
 };
 
 /*
- * Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind) or
- * V2_BAD_LENGTH (cut short, bytes after QUIT or WHO, or MEMBERS names
- * whose length bytes do not add up to the payload's end).
+ * Parse a DATA payload.  Returns V2_OK, V2_BAD_TYPE (unknown kind),
+ * V2_BAD_LENGTH (cut short, bytes after QUIT, WHO, JOIN, PART or ROOMS,
+ * or MEMBERS names or ROOM entries that do not add up to the payload's
+ * end) or V2_BAD_FIELD (an empty name in JOIN or TELL, room id 0, a ROOM
+ * `what` out of range, or JOINED/PARTED not naming exactly one room).
  */
 enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m);
 
@@ -155,6 +187,26 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 #define V2_SAY_CHUNK     (V2_MAX_PAYLOAD - 2)
 #define V2_SAY_ID_CHUNK  (V2_SAY_CHUNK - 4)   /* the same, with a message id */
 #define V2_MEMBERS_CHUNK (V2_MAX_PAYLOAD - 6) /* bytes of names in one MEMBERS */
+#define V2_ROOM_CHUNK    (V2_MAX_PAYLOAD - 3) /* bytes of entries in one ROOM */
+#define V2_ROOM_ENTRY    9                    /* an entry's bytes before its name */
+/* SAY ME text in one DATA with an id and a room; REVENT text naming a name of name_len bytes. */
+#define V2_SAY_ROOM_CHUNK         (V2_SAY_ID_CHUNK - 4)
+#define V2_REVENT_CHUNK(name_len) (V2_EVENT_CHUNK(name_len) - 4)
+/* TELL text in one DATA (with an id) to a name of name_len bytes; PRIVATE text from one. */
+#define V2_TELL_CHUNK(name_len)    (V2_MAX_PAYLOAD - 7 - (name_len))
+#define V2_PRIVATE_CHUNK(name_len) (V2_MAX_PAYLOAD - 11 - (name_len))
+
+/*
+ * Walk the rooms of a parsed ROOM: start with *pos = 0; each call returns
+ * 1 and the next room (its id, members and name, not NUL-terminated), or
+ * 0 after the last.  v2_msg_parse has checked that the entries fill the
+ * payload exactly.  v2_room_put appends one entry to buf[*used..size),
+ * returning -1 (and changing nothing) if it does not fit.
+ */
+int v2_rooms_next(const struct v2_msg *m, size_t *pos, uint32_t *id, uint32_t *members,
+                  const char **name, size_t *len);
+int v2_room_put(char *buf, size_t size, size_t *used, uint32_t id, uint32_t members,
+                const char *name, size_t len);
 
 /*
  * Walk the names of a parsed MEMBERS: start with *pos = 0; each call

@@ -1360,7 +1360,7 @@ static void msg_empty(void **state)
 
 static void msg_bad_kind(void **state)
 {
-	const uint8_t kinds[] = {0x00, 0x05, 0x7F, 0x80, 0x84, 0xFF};
+	const uint8_t kinds[] = {0x00, 0x09, 0x7F, 0x80, 0x87, 0xFF};
 	uint8_t buf[16];
 	struct v2_msg m;
 	size_t i;
@@ -1438,7 +1438,7 @@ static void msg_encode_unknown_kind(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	m.kind = (enum v2_kind)0x05;
+	m.kind = (enum v2_kind)0x09;
 	assert_int_equal(v2_msg_encode(&m, buf, sizeof(buf)), 0);
 }
 
@@ -1694,6 +1694,218 @@ static void unseal_rejects_damage(void **state)
 	assert_int_equal(v2_unseal(buf, 0), 0);
 }
 
+/* ---- rooms and private messages (docs/ROOMS.md) ---- */
+
+static void msg_join_round_trip(void **state)
+{
+	const uint8_t want[] = {0x05, 0x04, '#', 'd', 'e', 'v'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_JOIN;
+	m.name = "#dev";
+	m.name_len = 4;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.name_len, 4);
+	assert_memory_equal(out.name, "#dev", 4);
+}
+
+static void msg_join_refuses_empty_name_and_trailing_bytes(void **state)
+{
+	const uint8_t empty[] = {0x05, 0x00};
+	const uint8_t trailing[] = {0x05, 0x01, '#', 'x'};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(empty, sizeof(empty), &m), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(trailing, sizeof(trailing), &m), V2_BAD_LENGTH);
+}
+
+static void msg_part_and_rooms_round_trip(void **state)
+{
+	const uint8_t part[] = {0x06, 0x00, 0x00, 0x01, 0x02};
+	const uint8_t rooms[] = {0x07, 0x01};
+	const uint8_t part0[] = {0x06, 0x00, 0x00, 0x00, 0x00};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_PART;
+	m.room = 258;
+	assert_msg_round_trip(&m, part, sizeof(part), buf, &out);
+	assert_int_equal(out.room, 258);
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_ROOMS;
+	m.flags = V2_ROOMS_ALL;
+	assert_msg_round_trip(&m, rooms, sizeof(rooms), buf, &out);
+	assert_int_equal(out.flags, V2_ROOMS_ALL);
+	assert_int_equal(msg_parse(part0, sizeof(part0), &out), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(rooms, 1, &out), V2_BAD_LENGTH);
+}
+
+static void msg_who_of_a_room(void **state)
+{
+	const uint8_t want[] = {0x04, 0x00, 0x00, 0x00, 0x07};
+	const uint8_t two[] = {0x04, 0x00, 0x07};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_WHO;
+	m.room = 7;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.room, 7);
+	assert_int_equal(msg_parse(two, sizeof(two), &out), V2_BAD_LENGTH);
+}
+
+static void msg_say_in_a_room_round_trip(void **state)
+{
+	const uint8_t want[] = {0x01, 0x06, 0x00, 0x00, 0x00, 0x09,
+	                        0x00, 0x00, 0x00, 0x03, 'h',  'i'};
+	const uint8_t room0[] = {0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 'h'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_SAY;
+	m.flags = V2_ID | V2_ROOM;
+	m.id = 9;
+	m.room = 3;
+	m.text = "hi";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.id, 9);
+	assert_int_equal(out.room, 3);
+	assert_int_equal(out.text_len, 2);
+	assert_int_equal(msg_parse(room0, sizeof(room0), &out), V2_BAD_FIELD);
+}
+
+static void msg_tell_round_trip(void **state)
+{
+	const uint8_t want[] = {0x08, 0x03, 0x00, 0x00, 0x00, 0x01, 0x03, 'b', 'o', 'b', 'y', 'o'};
+	const uint8_t noname[] = {0x08, 0x00, 0x00, 'y', 'o'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_TELL;
+	m.flags = V2_MORE | V2_ID;
+	m.id = 1;
+	m.name = "bob";
+	m.name_len = 3;
+	m.text = "yo";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_memory_equal(out.name, "bob", 3);
+	assert_memory_equal(out.text, "yo", 2);
+	assert_int_equal(msg_parse(noname, sizeof(noname), &out), V2_BAD_FIELD);
+}
+
+static void msg_revent_round_trip(void **state)
+{
+	const uint8_t want[] = {0x84, 0x00, 0x00, 0x00, 0x02, 0,    0,   0,   0,  0,
+	                        0,    0x01, 0x00, 0x01, 0x00, 0x01, 'a', 'h', 'i'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_REVENT;
+	m.room = 2;
+	m.event_id = 256;
+	m.event = 1;
+	m.name = "a";
+	m.name_len = 1;
+	m.text = "hi";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.room, 2);
+	assert_int_equal(out.event_id, 256);
+	assert_int_equal(out.event, 1);
+}
+
+static void msg_private_round_trip(void **state)
+{
+	const uint8_t want[] = {0x86, 0, 0, 0, 0, 0, 0, 0, 0x05, 0x01, 0x01, 'a', 'y', 'o'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_PRIVATE;
+	m.event_id = 5;
+	m.flags = V2_MORE;
+	m.name = "a";
+	m.name_len = 1;
+	m.text = "yo";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.event_id, 5);
+	assert_int_equal(out.flags, V2_MORE);
+}
+
+static void msg_room_list_round_trip(void **state)
+{
+	const uint8_t want[] = {0x85, 0x01, 0x01, 0, 0, 0, 1, 0, 0, 0, 3,   0x02, '#',
+	                        'a',  0,    0,    0, 9, 0, 0, 0, 1, 3, '#', 'b',  'c'};
+	char list[64];
+	size_t used = 0, pos = 0, len;
+	uint32_t id, members;
+	const char *name;
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	assert_int_equal(v2_room_put(list, sizeof list, &used, 1, 3, "#a", 2), 0);
+	assert_int_equal(v2_room_put(list, sizeof list, &used, 9, 1, "#bc", 3), 0);
+	assert_int_equal(v2_room_put(list, used + 5, &used, 9, 1, "#bc", 3), -1);
+	assert_int_equal(used, 23);
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_ROOM;
+	m.flags = V2_MORE;
+	m.what = V2_ROOM_ALL;
+	m.text = list;
+	m.text_len = used;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.what, V2_ROOM_ALL);
+	assert_int_equal(v2_rooms_next(&out, &pos, &id, &members, &name, &len), 1);
+	assert_int_equal(id, 1);
+	assert_int_equal(members, 3);
+	assert_int_equal(len, 2);
+	assert_int_equal(v2_rooms_next(&out, &pos, &id, &members, &name, &len), 1);
+	assert_int_equal(id, 9);
+	assert_memory_equal(name, "#bc", 3);
+	assert_int_equal(v2_rooms_next(&out, &pos, &id, &members, &name, &len), 0);
+}
+
+static void msg_room_refuses_what_cannot_be(void **state)
+{
+	/* JOINED with two rooms; an unknown what; an entry cut short; an empty name. */
+	const uint8_t two[] = {0x85, 0x00, 0x02, 0, 0, 0, 1, 0, 0, 0, 1,  1,
+	                       '#',  0,    0,    0, 2, 0, 0, 0, 1, 1, '#'};
+	const uint8_t what[] = {0x85, 0x00, 0x04};
+	const uint8_t cut[] = {0x85, 0x00, 0x00, 0, 0, 0, 1, 0, 0, 0, 1, 3, '#'};
+	const uint8_t empty[] = {0x85, 0x00, 0x00, 0, 0, 0, 1, 0, 0, 0, 1, 0};
+	const uint8_t none[] = {0x85, 0x00, 0x03};
+	struct v2_msg m;
+
+	(void)state;
+	assert_int_equal(msg_parse(two, sizeof(two), &m), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(what, sizeof(what), &m), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(cut, sizeof(cut), &m), V2_BAD_LENGTH);
+	assert_int_equal(msg_parse(empty, sizeof(empty), &m), V2_BAD_LENGTH);
+	assert_int_equal(msg_parse(none, sizeof(none), &m), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(what, 2, &m), V2_BAD_LENGTH);
+	/* An empty list of mine is a fine answer: in no room at all. */
+	assert_int_equal(msg_parse((const uint8_t[]){0x85, 0x00, 0x00}, 3, &m), V2_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1793,6 +2005,16 @@ int main(void)
 	    cmocka_unit_test(msg_encode_unknown_kind),
 	    cmocka_unit_test(say_chunk_fills_datagram),
 	    cmocka_unit_test(event_chunk_fills_datagram),
+	    cmocka_unit_test(msg_join_round_trip),
+	    cmocka_unit_test(msg_join_refuses_empty_name_and_trailing_bytes),
+	    cmocka_unit_test(msg_part_and_rooms_round_trip),
+	    cmocka_unit_test(msg_who_of_a_room),
+	    cmocka_unit_test(msg_say_in_a_room_round_trip),
+	    cmocka_unit_test(msg_tell_round_trip),
+	    cmocka_unit_test(msg_revent_round_trip),
+	    cmocka_unit_test(msg_private_round_trip),
+	    cmocka_unit_test(msg_room_list_round_trip),
+	    cmocka_unit_test(msg_room_refuses_what_cannot_be),
 	    cmocka_unit_test(utf8_prefix_fits),
 	    cmocka_unit_test(utf8_prefix_ascii),
 	    cmocka_unit_test(utf8_prefix_never_cuts_cjk),
