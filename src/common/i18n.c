@@ -87,6 +87,8 @@ static const char *const err_texts[][2] = {
                                                    "messages"},
     [QERR_NOT_IN_ROOM] = {"你不在这个聊天室", "you are not in that room"},
     [QERR_ROOM_CLOSED] = {"管理员关闭了聊天室", "the operator closed the room"},
+    [QERR_LOBBY_STAYS] = {"默认聊天室不能离开（/quit 退出服务器）",
+                          "the default room cannot be left (/quit leaves the server)"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -95,7 +97,8 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail)
 {
 	int l = lang == LANG_ZH ? 0 : 1;
 
-	if ((err == QERR_NAME_INVALID || err == QERR_ROOM_NAME) && detail > 0 && (size_t)detail < NELEM(name_reasons))
+	if ((err == QERR_NAME_INVALID || err == QERR_ROOM_NAME) && detail > 0 &&
+	    (size_t)detail < NELEM(name_reasons))
 		return name_reasons[detail][l];
 	if (err == QERR_TEXT_INVALID && detail > 0 && (size_t)detail < NELEM(text_reasons))
 		return text_reasons[detail][l];

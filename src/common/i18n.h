@@ -39,6 +39,7 @@ enum qerr {
 	QERR_NO_PRIVATE,     /* a private message to a member whose client cannot show it */
 	QERR_NOT_IN_ROOM,    /* saying in, parting or asking about a room you are not in */
 	QERR_ROOM_CLOSED,    /* the operator closed a room you were in */
+	QERR_LOBBY_STAYS,    /* the default room is left only by leaving the server */
 	QERR_COUNT
 };
 

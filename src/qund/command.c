@@ -58,6 +58,16 @@ enum msg {
 	M_STATS_BANS,
 	M_STATS_MUTES,
 	M_HELP,
+	M_NO_ROOM,       /* %s = room */
+	M_NOT_IN_ROOM,   /* %s = name, %s = room */
+	M_ROOM_WHO,      /* %s = room, %s = count */
+	M_ROOMS,         /* %s = count */
+	M_ROOM_CREATED,  /* %s = room */
+	M_ROOM_CLOSED,   /* %s = room, %s = count */
+	M_ROOM_KICKED,   /* %s = name, %s = room */
+	M_LOBBY_STAYS,   /* %s = room */
+	M_ROOM_BAD_NAME, /* %s = room, %s = why */
+	M_ROOMS_FULL,
 	M_COUNT
 };
 
@@ -103,6 +113,16 @@ static const char *const msgs[M_COUNT][2] = {
     [M_STATS_BANS] = {"禁止条目：%s", "bans: %s"},
     [M_STATS_MUTES] = {"禁言条目：%s", "mutes: %s"},
     [M_HELP] = {"命令：", "commands:"},
+    [M_NO_ROOM] = {"没有这个聊天室：%s", "no such room: %s"},
+    [M_NOT_IN_ROOM] = {"%s 不在 %s", "%s is not in %s"},
+    [M_ROOM_WHO] = {"%s 有 %s 人：", "%s has %s member(s):"},
+    [M_ROOMS] = {"聊天室 %s 个：", "%s room(s):"},
+    [M_ROOM_CREATED] = {"已建立常设聊天室 %s", "%s is a permanent room"},
+    [M_ROOM_CLOSED] = {"已关闭 %s（请出 %s 人）", "closed %s (%s member(s) parted)"},
+    [M_ROOM_KICKED] = {"已把 %s 请出 %s", "kicked %s from %s"},
+    [M_LOBBY_STAYS] = {"默认聊天室 %s 不能关闭", "the default room %s cannot be closed"},
+    [M_ROOM_BAD_NAME] = {"不是有效的聊天室名：%s（%s）", "not a valid room name: %s (%s)"},
+    [M_ROOMS_FULL] = {"聊天室已经太多", "too many rooms"},
 };
 
 /* Names of the room's drop reasons, as stats shows them; a reason added later shows as its number.
@@ -244,19 +264,46 @@ static int check_text(struct call *c, const char *s, size_t n, enum cmd_status *
 	return -1;
 }
 
-static enum cmd_status cmd_say(struct call *c, const char *args, size_t n)
+/* Whether a word names a room: it starts with '#' (what a member's name never does). */
+static int is_room_word(const char *w, size_t n)
 {
-	struct outcome o;
+	return n > 0 && w[0] == '#';
+}
+
+/*
+ * The room a '#' word names; NULL, with the reply saying why (no such
+ * room), if none.
+ */
+static struct channel *room_arg(struct call *c, const char *w, size_t n, enum cmd_status *st)
+{
+	struct channel *ch = channels_find(c->srv->channels, w, n);
+	char e[ECHO_MAX + 4];
+
+	if (ch == NULL)
+		*st = fail(c, CMD_FAILED, M_NO_ROOM, echo(w, n, e), NULL);
+	return ch;
+}
+
+static int is_lobby(const struct call *c, const struct channel *ch)
+{
+	return ch == channels_default(c->srv->channels);
+}
+
+/* The operator speaks in room ch (NULL: the default room, which is everyone). */
+static enum cmd_status say_in(struct call *c, struct channel *ch, const char *args, size_t n)
+{
 	enum cmd_status st;
 	char count[24];
-	size_t members = room_count(c->srv->room);
+	size_t members;
 
 	if (n == 0)
-		return usage_of(c, "say TEXT");
+		return usage_of(c, "say [#ROOM] TEXT");
 	if (check_text(c, args, n, &st) < 0)
 		return st;
-	room_admin(c->srv->room, args, n, &o);
-	c->srv->deliver(c->srv->ctx, &o);
+	if (ch == NULL)
+		ch = channels_default(c->srv->channels);
+	members = c->srv->room_size(c->srv->ctx, ch);
+	c->srv->room_say(c->srv->ctx, ch, args, n);
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true");
 		json_u64(c->out, "recipients", members, 1);
@@ -268,21 +315,63 @@ static enum cmd_status cmd_say(struct call *c, const char *args, size_t n)
 	return CMD_OK;
 }
 
+/*
+ * say [#ROOM] TEXT: in the room named, or without one in the default
+ * room, which everyone is in (so every member hears it once).  A first
+ * word that starts with '#' names a room; to say such a word in the
+ * default room, name the default room first.
+ */
+static enum cmd_status cmd_say(struct call *c, const char *args, size_t n)
+{
+	const char *w, *rest;
+	size_t wn, rn;
+	struct channel *ch = NULL;
+	enum cmd_status st;
+
+	split(args, n, &w, &wn, &rest, &rn);
+	if (is_room_word(w, wn)) {
+		ch = room_arg(c, w, wn, &st);
+		if (ch == NULL)
+			return st;
+		args = rest;
+		n = rn;
+	}
+	return say_in(c, ch, args, n);
+}
+
+/* Member i of room ch (NULL: the default room, everyone). */
+static const struct member *member_at(const struct call *c, const struct channel *ch, size_t i)
+{
+	return ch == NULL ? room_member(c->srv->room, i) : channel_member(ch, i);
+}
+
+/* who [#ROOM]: everyone (the default room), or the members of a room. */
 static enum cmd_status cmd_who(struct call *c, const char *args, size_t n)
 {
 	const struct room *r = c->srv->room;
-	size_t i, count = room_count(r);
+	struct channel *ch = NULL;
+	size_t i, count;
 	char a[ADDR_STRLEN], num[24];
+	enum cmd_status st;
 
-	(void)args;
-	if (n != 0)
-		return usage_of(c, "who");
+	n = trim_right(args, n);
+	if (n != 0 && !is_room_word(args, n))
+		return usage_of(c, "who [#ROOM]");
+	if (n != 0 && (ch = room_arg(c, args, n, &st)) == NULL)
+		return st;
+	if (ch != NULL && is_lobby(c, ch))
+		ch = NULL;
+	count = ch == NULL ? room_count(r) : channel_count(ch);
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true");
+		if (ch != NULL) {
+			buf_puts(c->out, ",\"room\":");
+			buf_json_str(c->out, ch->name, strlen(ch->name));
+		}
 		json_u64(c->out, "count", count, 1);
 		buf_puts(c->out, ",\"members\":[");
 		for (i = 0; i < count; i++) {
-			const struct member *m = room_member(r, i);
+			const struct member *m = member_at(c, ch, i);
 			uint64_t idle =
 			    c->srv->now > m->last_heard ? c->srv->now - m->last_heard : 0;
 
@@ -304,11 +393,118 @@ static enum cmd_status cmd_who(struct call *c, const char *args, size_t n)
 	}
 	/* The console's historic format: scripts and tests read it. */
 	snprintf(num, sizeof num, "%zu", count);
-	say_line(c, M_WHO_HEADER, num, NULL);
+	if (ch == NULL)
+		say_line(c, M_WHO_HEADER, num, NULL);
+	else
+		say_line(c, M_ROOM_WHO, ch->name, num);
 	for (i = 0; i < count; i++) {
-		const struct member *m = room_member(r, i);
+		const struct member *m = member_at(c, ch, i);
 
 		buf_printf(c->out, "  %s %s\n", m->name, addr_format(&m->addr, a, sizeof a));
+	}
+	return CMD_OK;
+}
+
+/* rooms: every room, its id, its size, and whether it stays while empty. */
+static enum cmd_status cmd_rooms(struct call *c, const char *args, size_t n)
+{
+	size_t i, count = channels_count(c->srv->channels);
+	char num[24];
+
+	(void)args;
+	if (trim_right(args, n) != 0)
+		return usage_of(c, "rooms");
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true");
+		json_u64(c->out, "count", count, 1);
+		buf_puts(c->out, ",\"rooms\":[");
+	} else {
+		snprintf(num, sizeof num, "%zu", count);
+		say_line(c, M_ROOMS, num, NULL);
+	}
+	for (i = 0; i < count; i++) {
+		const struct channel *ch = channels_at(c->srv->channels, i);
+		size_t size = c->srv->room_size(c->srv->ctx, ch);
+
+		if (c->fmt == CMD_JSON) {
+			buf_puts(c->out, i ? ",{\"name\":" : "{\"name\":");
+			buf_json_str(c->out, ch->name, strlen(ch->name));
+			json_u64(c->out, "id", ch->id, 1);
+			json_u64(c->out, "members", size, 1);
+			buf_printf(c->out, ",\"permanent\":%s,\"default\":%s}",
+			           ch->permanent ? "true" : "false",
+			           is_lobby(c, ch) ? "true" : "false");
+		} else {
+			buf_printf(c->out, "  %s %zu%s\n", ch->name, size,
+			           is_lobby(c, ch) ? " *"
+			           : ch->permanent ? " +"
+			                           : "");
+		}
+	}
+	if (c->fmt == CMD_JSON)
+		buf_puts(c->out, "]}\n");
+	return CMD_OK;
+}
+
+/* A room's name that fails the rules, with the rule: the reply says why. */
+static enum cmd_status bad_room_name(struct call *c, const char *w, size_t n)
+{
+	char key[CHANNEL_KEY_MAX + 1], e[ECHO_MAX + 4];
+	enum name_status why = NAME_OK;
+
+	channel_name_check(w, n, key, &why);
+	return fail(c, CMD_FAILED, M_ROOM_BAD_NAME, echo(w, n, e),
+	            qerr_text(c->lang, QERR_ROOM_NAME, (int)why));
+}
+
+/* room create #ROOM: a room that stays while empty; room close #ROOM: everyone out, room gone. */
+static enum cmd_status cmd_room(struct call *c, const char *args, size_t n)
+{
+	const char *verb, *w, *rest;
+	size_t vn, wn, rn, parted;
+	struct channel *ch;
+	enum cmd_status st;
+	char name[CHANNEL_NAME_MAX + 2], num[24];
+
+	split(args, n, &verb, &vn, &w, &wn);
+	wn = trim_right(w, wn);
+	split(w, wn, &w, &wn, &rest, &rn);
+	if (wn == 0 || rn != 0 ||
+	    !((vn == 6 && memcmp(verb, "create", 6) == 0) ||
+	      (vn == 5 && memcmp(verb, "close", 5) == 0)))
+		return usage_of(c, "room create|close #ROOM");
+	if (vn == 6) {
+		enum channel_status cs = channels_create(c->srv->channels, w, wn, &ch);
+
+		if (cs == CHANNEL_BAD_NAME)
+			return bad_room_name(c, w, wn);
+		if (cs != CHANNEL_OK)
+			return fail(c, CMD_FAILED, M_ROOMS_FULL, NULL, NULL);
+		log_info("the operator made %s permanent", ch->name);
+		if (c->fmt == CMD_JSON) {
+			buf_puts(c->out, "{\"ok\":true,\"room\":");
+			buf_json_str(c->out, ch->name, strlen(ch->name));
+			json_u64(c->out, "id", ch->id, 1);
+			buf_puts(c->out, "}\n");
+		} else {
+			say_line(c, M_ROOM_CREATED, ch->name, NULL);
+		}
+		return CMD_OK;
+	}
+	if ((ch = room_arg(c, w, wn, &st)) == NULL)
+		return st;
+	if (is_lobby(c, ch))
+		return fail(c, CMD_FAILED, M_LOBBY_STAYS, ch->name, NULL);
+	snprintf(name, sizeof name, "%s", ch->name);
+	parted = c->srv->room_close(c->srv->ctx, ch); /* ch is gone */
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"closed\":");
+		buf_json_str(c->out, name, strlen(name));
+		json_u64(c->out, "parted", parted, 1);
+		buf_puts(c->out, "}\n");
+	} else {
+		snprintf(num, sizeof num, "%zu", parted);
+		say_line(c, M_ROOM_CLOSED, name, num);
 	}
 	return CMD_OK;
 }
@@ -329,26 +525,46 @@ static int kick_one(struct call *c, const char *name, size_t n, const char *reas
 static enum cmd_status cmd_kick(struct call *c, const char *args, size_t n)
 {
 	const struct member *m;
-	const char *name, *reason;
-	size_t nn, rn;
+	const char *name, *reason, *room, *after;
+	size_t nn, rn, roomn, an;
+	struct channel *ch = NULL;
 	char who[QUN_MAX_NAME + 1], e[ECHO_MAX + 4];
 	enum cmd_status st;
 
 	split(args, n, &name, &nn, &reason, &rn);
 	rn = trim_right(reason, rn);
 	if (nn == 0)
-		return usage_of(c, c->lang == LANG_ZH ? "kick 名字 [理由]" : "kick NAME [REASON]");
+		return usage_of(c, c->lang == LANG_ZH ? "kick 名字 [#聊天室] [理由]"
+		                                      : "kick NAME [#ROOM] [REASON]");
+	split(reason, rn, &room, &roomn, &after, &an);
+	if (is_room_word(room, roomn)) {
+		if ((ch = room_arg(c, room, roomn, &st)) == NULL)
+			return st;
+		reason = after;
+		rn = an;
+	}
 	if (rn > 0 && check_text(c, reason, rn, &st) < 0)
 		return st;
 	m = room_find_name(c->srv->room, name, nn);
 	if (m == NULL)
 		return fail(c, CMD_FAILED, M_NO_SUCH, echo(name, nn, e), NULL);
 	snprintf(who, sizeof who, "%s", m->name);
-	kick_one(c, name, nn, reason, rn);
+	if (ch != NULL && !is_lobby(c, ch)) {
+		if (c->srv->room_kick(c->srv->ctx, m, ch, reason, rn) < 0)
+			return fail(c, CMD_FAILED, M_NOT_IN_ROOM, who, ch->name);
+	} else {
+		kick_one(c, name, nn, reason, rn);
+	}
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true,\"kicked\":");
 		buf_json_str(c->out, who, strlen(who));
+		if (ch != NULL) {
+			buf_puts(c->out, ",\"room\":");
+			buf_json_str(c->out, ch->name, strlen(ch->name));
+		}
 		buf_puts(c->out, "}\n");
+	} else if (ch != NULL && !is_lobby(c, ch)) {
+		say_line(c, M_ROOM_KICKED, who, ch->name);
 	} else {
 		say_line(c, M_KICKED, who, NULL);
 	}
@@ -729,9 +945,11 @@ static enum cmd_status cmd_shutdown(struct call *c, const char *args, size_t n)
 static enum cmd_status cmd_help(struct call *c, const char *args, size_t n);
 
 static const struct command commands[] = {
-    {"say", cmd_say, "say TEXT"},
-    {"who", cmd_who, "who"},
-    {"kick", cmd_kick, "kick NAME [REASON]"},
+    {"say", cmd_say, "say [#ROOM] TEXT"},
+    {"who", cmd_who, "who [#ROOM]"},
+    {"kick", cmd_kick, "kick NAME [#ROOM] [REASON]"},
+    {"rooms", cmd_rooms, "rooms"},
+    {"room", cmd_room, "room create|close #ROOM"},
     {"ban", cmd_ban, "ban NAME|ADDR [DURATION]"},
     {"unban", cmd_unban, "unban NAME|ADDR"},
     {"mute", cmd_mute, "mute NAME [DURATION]"},
@@ -805,8 +1023,12 @@ enum cmd_status command_console(const struct cmd_server *srv, const char *line, 
 	if (len == 0)
 		return CMD_OK; /* an empty line at the console is nothing to say */
 	if (line[0] != '/') {
-		/* Plain speech: the operator sees what they typed, so success prints nothing. */
-		st = cmd_say(&c, line, len);
+		/*
+		 * Plain speech, always in the default room (a '#' word is text
+		 * here): the operator sees what they typed, so success prints
+		 * nothing.
+		 */
+		st = say_in(&c, NULL, line, len);
 		if (st == CMD_OK)
 			buf_reset(out);
 		return st;
@@ -814,7 +1036,7 @@ enum cmd_status command_console(const struct cmd_server *srv, const char *line, 
 	split(line + 1, len - 1, &w, &wn, &args, &an);
 	if (wn == 4 && memcmp(w, "quit", 4) == 0)
 		return cmd_shutdown(&c, args, an);
-	if (wn == 3 && memcmp(w, "who", 3) == 0)
+	if (wn == 3 && memcmp(w, "who", 3) == 0 && !is_room_word(args, an))
 		return cmd_who(&c, "", 0); /* "/who" ignored its arguments, and still does */
 	return command_run(srv, line + 1, len - 1, CMD_TEXT, out);
 }

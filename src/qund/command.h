@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/i18n.h"
+#include "channel.h"
 #include "room.h"
 #include "sanction.h"
 #include "trace.h"
@@ -55,6 +56,7 @@ struct cmd_stats {
  */
 struct cmd_server {
 	struct room *room;
+	struct channels *channels; /* the rooms (channel.h), the default room among them */
 	struct sanctions *sanctions;
 	enum lang lang;
 	uint64_t now;
@@ -62,6 +64,17 @@ struct cmd_server {
 	void (*deliver)(void *ctx, const struct outcome *o);
 	void (*stats)(void *ctx, struct cmd_stats *st);
 	void (*shutdown)(void *ctx);
+	/*
+	 * The rooms (rooms.h): members in c (the default room: everyone);
+	 * the operator's words in c; kick m out of c (not the default room;
+	 * -1 if m is not in it); close c (not the default room), returning
+	 * how many members it had.
+	 */
+	size_t (*room_size)(void *ctx, const struct channel *c);
+	void (*room_say)(void *ctx, struct channel *c, const char *text, size_t len);
+	int (*room_kick)(void *ctx, const struct member *m, struct channel *c, const char *reason,
+	                 size_t len);
+	size_t (*room_close)(void *ctx, struct channel *c);
 };
 
 /*

@@ -13,6 +13,7 @@
 #include "command.h"
 #include "control.h"
 #include "room.h"
+#include "rooms.h"
 
 /* An outcome of a command (a kick, the operator's words): sent with the loop's next flush. */
 static void cmd_deliver(void *ctx, const struct outcome *o)
@@ -92,6 +93,27 @@ static void cmd_stats(void *ctx, struct cmd_stats *st)
 		add_drop(st, server_sdrop_name((enum srv_drop)i), i, s->st.sdrops[i]);
 }
 
+static size_t cmd_room_size(void *ctx, const struct channel *c)
+{
+	return rooms_size(ctx, c);
+}
+
+static void cmd_room_say(void *ctx, struct channel *c, const char *text, size_t len)
+{
+	rooms_admin(ctx, c, text, len);
+}
+
+static int cmd_room_kick(void *ctx, const struct member *m, struct channel *c, const char *reason,
+                         size_t len)
+{
+	return rooms_kick(ctx, m, c, reason, len);
+}
+
+static size_t cmd_room_close(void *ctx, struct channel *c)
+{
+	return rooms_close(ctx, c);
+}
+
 static void cmd_shutdown(void *ctx)
 {
 	struct server *s = ctx;
@@ -111,6 +133,11 @@ static void cmd_server_init(struct server *s, struct cmd_server *cs)
 	cs->deliver = cmd_deliver;
 	cs->stats = cmd_stats;
 	cs->shutdown = cmd_shutdown;
+	cs->channels = s->channels;
+	cs->room_size = cmd_room_size;
+	cs->room_say = cmd_room_say;
+	cs->room_kick = cmd_room_kick;
+	cs->room_close = cmd_room_close;
 }
 
 void operator_console_line(struct server *s, const char *line, size_t len)

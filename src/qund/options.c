@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "channel.h"
 #include "config.h"
 
 static const char usage_text[] =
@@ -19,7 +20,8 @@ static const char usage_text[] =
     "            [--max-per-address N] [--per-address-prefix-v4 BITS]\n"
     "            [--per-address-prefix-v6 BITS] [--flood-burst N] [--flood-rate N]\n"
     "            [--max-v1 N] [--v1-login-burst N] [--v1-login-rate N]\n"
-    "            [--v1-login-timeout SECS] [--coalesce USECS] [-h] [-V]\n";
+    "            [--v1-login-timeout SECS] [--coalesce USECS] [--lobby #NAME]\n"
+    "            [--max-rooms-per-member N] [--max-rooms N] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -74,6 +76,12 @@ static void __attribute__((noreturn)) usage(int status)
 		    "      --coalesce USECS       under heavy load, let a trickle of ACKs\n"
 		    "                             gather for USECS before reading it (250; 0: "
 		    "off)\n"
+		    "      --lobby #NAME          the default room's name (#大厅)\n"
+		    "      --max-rooms-per-member N\n"
+		    "                             rooms one member may be in at once, the default "
+		    "room\n"
+		    "                             included (20)\n"
+		    "      --max-rooms N          rooms on the server at once (1024)\n"
 		    "  -h, --help                 show this help\n"
 		    "  -V, --version              show the version\n"
 		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help,\n"
@@ -119,6 +127,9 @@ enum {
 	OPT_V1_BURST,
 	OPT_V1_RATE,
 	OPT_V1_TIMEOUT,
+	OPT_LOBBY,
+	OPT_MAX_ROOMS_PER,
+	OPT_MAX_ROOMS,
 };
 
 static const struct option longopts[] = {
@@ -143,6 +154,9 @@ static const struct option longopts[] = {
     {"per-address-prefix-v4", required_argument, NULL, OPT_PREFIX_V4},
     {"per-address-prefix-v6", required_argument, NULL, OPT_PREFIX_V6},
     {"max-v1", required_argument, NULL, OPT_MAX_V1},
+    {"lobby", required_argument, NULL, OPT_LOBBY},
+    {"max-rooms-per-member", required_argument, NULL, OPT_MAX_ROOMS_PER},
+    {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
     {"v1-login-burst", required_argument, NULL, OPT_V1_BURST},
     {"v1-login-rate", required_argument, NULL, OPT_V1_RATE},
     {"v1-login-timeout", required_argument, NULL, OPT_V1_TIMEOUT},
@@ -188,6 +202,9 @@ static int text_option(char *dst, size_t size, const char *name, const char *v, 
  */
 static int set_option(struct options *opt, int id, const char *arg, char *err, size_t errlen)
 {
+	char key[CHANNEL_KEY_MAX + 1];
+	enum name_status why = NAME_OK;
+
 	switch (id) {
 	case 'b':
 		if (text_option(opt->host_buf, sizeof opt->host_buf, "--bind", arg, err, errlen) <
@@ -244,6 +261,19 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 	case OPT_V1_TIMEOUT:
 		return numeric_option("--v1-login-timeout", arg, 1, 86400UL * 365,
 		                      &opt->v1_login_timeout, err, errlen);
+	case OPT_LOBBY:
+		if (channel_name_check(arg, strlen(arg), key, &why) != CHANNEL_OK) {
+			snprintf(err, errlen, "--lobby: \"%s\" is not a room name: %s", arg,
+			         why != NAME_OK ? qerr_text(LANG_EN, QERR_NAME_INVALID, (int)why)
+			                        : "it must start with #");
+			return -1;
+		}
+		return text_option(opt->lobby, sizeof opt->lobby, "--lobby", arg, err, errlen);
+	case OPT_MAX_ROOMS_PER:
+		return numeric_option("--max-rooms-per-member", arg, 1, 1000, &opt->max_rooms_per,
+		                      err, errlen);
+	case OPT_MAX_ROOMS:
+		return numeric_option("--max-rooms", arg, 1, 65536, &opt->max_rooms, err, errlen);
 	case OPT_LEGACY:
 		opt->legacy = strcmp(arg, "no") != 0;
 		return 0;
@@ -354,6 +384,9 @@ void options_parse(int argc, char **argv, struct options *opt)
 	opt->flood_burst = 5;
 	opt->flood_rate = 2;
 	opt->coalesce_us = COALESCE_DEFAULT_US;
+	snprintf(opt->lobby, sizeof opt->lobby, "%s", "#大厅");
+	opt->max_rooms_per = 20;
+	opt->max_rooms = 1024;
 	opt->legacy = 0;
 
 	/* First pass: -c only (and -h, -V, unknown options), so the file comes before the flags. */

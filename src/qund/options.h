@@ -25,6 +25,9 @@ struct options {
 	unsigned long max_v1, v1_login_burst, v1_login_rate, v1_login_timeout; /* --legacy */
 	unsigned long flood_burst, flood_rate;
 	unsigned long coalesce_us; /* receive moderation's pause; 0 = never pause */
+	char lobby[64];            /* the default room's name, "#大厅" */
+	unsigned long max_rooms_per,
+	    max_rooms; /* rooms per member (the default included), in all */
 	int daemonize;
 	char user[64];
 	char pidfile[OPT_TEXT]; /* "" = none (in the foreground) or the default (with -d) */

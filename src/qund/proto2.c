@@ -12,8 +12,10 @@
 #include "proto/wire2.h"
 #include "nonceset.h"
 #include "proto2.h"
+#include "rooms.h"
 #include "sanction.h"
 #include "server.h"
+#include "session.h"
 
 #define SID_BUCKETS_MIN 64
 /*
@@ -40,51 +42,6 @@
 #define LIMIT_GLOBAL_BURST 10000
 #define LIMIT_GLOBAL_RATE  10000 /* bounds what forged sources can make us send: ~300 kB/s */
 
-/* A long SAY or ME being put together from its pieces: only while one is arriving. */
-struct reassembly {
-	size_t len;
-	char text[V2_MAX_TEXT];
-};
-
-/*
- * One v2 member's protocol state; the room member holds a pointer to it
- * (member->data).  Every member of a large room has one and most are
- * idle, so it is kept to 112 bytes, a 128-byte malloc chunk
- * (docs/PERFORMANCE.md counts an idle member's bytes): what only a busy
- * session needs is allocated on demand (the reliability windows, the
- * reassembly), and the lists of dirty and busy sessions are arrays in
- * struct proto2 rather than links in every session.
- */
-struct session {
-	uint64_t sid, nonce;
-	const struct member *m;
-	struct rel rel;
-	struct reassembly *asm_text; /* NULL unless a long message is arriving */
-	struct session *next_sid;    /* the session-id table's chain */
-	/*
-	 * The seq of the last MEMBERS of the last WHO answered (0: none): until
-	 * the client has acknowledged it, the next WHO is refused (answer_who).
-	 */
-	uint32_t who_seq;
-	unsigned asm_kind : 8; /* enum v2_kind, SAY or ME: what the pieces being reassembled make */
-	unsigned asm_overflow : 1;
-	unsigned quit_requested : 1; /* QUIT arrived: acted on after the DATA is processed */
-	unsigned doomed : 1;         /* its queue overflowed: evict after the broadcast */
-	unsigned dirty : 1;          /* on the dirty list: has something to send or acknowledge */
-	unsigned busy : 1;           /* on the busy list (see struct proto2) */
-	unsigned said_valid : 1;     /* said_id holds a message id (V2_ID) */
-	uint32_t busy_at;            /* its index in the busy list, while busy */
-	/*
-	 * The id of the last message with an id this client's sessions said
-	 * (kept when a re-login replaces the session): a message at most
-	 * V2_ID_WINDOW behind it was taken already, before a reconnection.
-	 */
-	uint32_t said_id;
-};
-
-/* The budget (docs/PERFORMANCE.md, "Memory of an idle member"): a 128-byte malloc chunk. */
-_Static_assert(sizeof(struct session) <= 112, "struct session outgrew an idle member's budget");
-
 /* A list of sessions as a growable array: what the dirty and busy lists are. */
 struct session_list {
 	struct session **v;
@@ -108,6 +65,8 @@ struct proto2 {
 	size_t walk_left; /* visits left in this walk: at most the sessions busy at its start */
 	int walking;
 	size_t ndoomed; /* sessions marked doomed and not yet evicted */
+	size_t
+	    aware; /* sessions that declared rooms (ROOMS): the default room's events as REVENT */
 	struct bucket limit[LIMIT_SLOTS], limit_ip[LIMIT_IP_SLOTS], limit_all;
 	unsigned char limit_key[crypto_shorthash_KEYBYTES];
 	/* The nonces of ended sessions, while a replayed LOGIN could carry them (nonceset.h). */
@@ -147,10 +106,14 @@ static void drop_reassembly(struct session *ss)
 	ss->asm_overflow = 0;
 }
 
+/* Only at the end (p2_free): a session that leaves the server leaves its rooms first (rooms.c). */
 static void session_free(struct session *ss)
 {
 	rel_free(&ss->rel);
 	free(ss->asm_text);
+	if (ss->seats != NULL)
+		free(ss->seats->v);
+	free(ss->seats);
 	free(ss);
 }
 
@@ -364,6 +327,8 @@ static void session_destroy(struct proto2 *p, struct session *ss)
 	busy_unlink(p, ss);
 	if (ss->doomed)
 		p->ndoomed--;
+	if (ss->aware)
+		p->aware--;
 	p->count--;
 	session_free(ss);
 }
@@ -434,6 +399,9 @@ static void send_welcome(struct proto2 *p, const struct session *ss)
 	    .features = V2_F_MSG_ID,
 	};
 
+	if (p->srv->channels != NULL)
+		pk.features |= V2_F_ROOMS;
+
 	send_packet(p->srv, &ss->m->addr, &pk);
 }
 
@@ -495,7 +463,7 @@ static void emit_data(void *ctx, uint32_t seq, const struct blob *b)
 }
 
 /* Queue a reliable message to a session; an overflowing queue dooms it (evicted after). */
-static void queue_blob(struct proto2 *p, struct session *ss, struct blob *b)
+void p2_queue_blob(struct proto2 *p, struct session *ss, struct blob *b)
 {
 	if (ss->doomed)
 		return;
@@ -506,7 +474,21 @@ static void queue_blob(struct proto2 *p, struct session *ss, struct blob *b)
 	mark_dirty(p, ss);
 }
 
-static void queue_notice(struct proto2 *p, struct session *ss, enum qerr err, int detail)
+int p2_queue_msg(struct proto2 *p, struct session *ss, const struct v2_msg *m)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_msg_encode(m, buf, V2_MAX_PAYLOAD);
+	struct blob *b;
+
+	if (n == 0)
+		return -1;
+	b = blob_new(buf, n);
+	p2_queue_blob(p, ss, b);
+	blob_unref(b);
+	return 0;
+}
+
+void p2_notice(struct proto2 *p, struct session *ss, enum qerr err, int detail)
 {
 	const char *why = qerr_text(p->srv->lang, err, detail);
 	struct v2_msg m = {.kind = V2_K_NOTICE,
@@ -514,15 +496,33 @@ static void queue_notice(struct proto2 *p, struct session *ss, enum qerr err, in
 	                   .detail = (uint8_t)detail,
 	                   .text = why,
 	                   .text_len = strlen(why)};
-	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
-	struct blob *b;
 
-	if (n == 0)
-		return;
-	b = blob_new(buf, n);
-	queue_blob(p, ss, b);
-	blob_unref(b);
+	(void)p2_queue_msg(p, ss, &m);
+}
+
+size_t p2_pieces(const struct v2_msg *head, size_t chunk, const char *text, size_t len,
+                 struct blob **out, size_t max)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = 0;
+
+	do {
+		struct v2_msg m = *head;
+		size_t k = text != NULL ? utf8_prefix(text, len, chunk) : 0, size;
+
+		if (k == 0 && len > 0)
+			break;
+		m.text = text;
+		m.text_len = k;
+		m.flags = (uint8_t)(k < len ? V2_MORE : 0);
+		size = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
+		if (size == 0)
+			break;
+		out[n++] = blob_new(buf, size);
+		text = text != NULL ? text + k : NULL;
+		len -= k;
+	} while (len > 0 && n < max);
+	return n;
 }
 
 /* LOGIN with a valid cookie: the address is proven.  Create, resume or refuse. */
@@ -554,7 +554,14 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 		}
 		if (name_normalize(pk->name, pk->name_len, key, sizeof key) >= 0 &&
 		    strcmp(key, member_key(m)) == 0) {
-			/* The same client back on the same address (restarted): a fresh session. */
+			/*
+			 * The same client back on the same address (restarted): a
+			 * fresh session, in the default room only, like any new one.
+			 */
+			rooms_restart(s, ss);
+			if (ss->aware)
+				p->aware--;
+			ss->aware = 0;
 			retire_nonce(p, ss->nonce, now);
 			sid_unlink(p, ss);
 			dirty_unlink(p, ss);
@@ -585,23 +592,34 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 	server_deliver(s, &o, req_len);
 }
 
-/* A complete SAY or ME (kind) from ss (reassembled if it came in pieces): into the room. */
-static void say_text(struct proto2 *p, struct session *ss, enum v2_kind kind, const char *text,
-                     size_t len)
+/*
+ * A complete SAY, ME or TELL (kind) from ss (reassembled if it came in
+ * pieces): into room (0: the default room), or to the member named to.
+ */
+static void say_text(struct proto2 *p, struct session *ss, enum v2_kind kind, uint32_t room,
+                     const char *to, const char *text, size_t len)
 {
+	struct channel *c = NULL;
 	struct outcome o;
 
 	/* A muted member (sanction.h) is told so, and nobody hears it. */
 	if (sanction_is_muted(p->srv->sanctions, ss->m->name, strlen(ss->m->name),
 	                      server_now(p->srv))) {
 		p->srv->st.sdrops[SDROP_MUTED]++;
-		queue_notice(p, ss, QERR_MUTED, 0);
+		p2_notice(p, ss, QERR_MUTED, 0);
 		return;
 	}
+	if (kind == V2_K_TELL) {
+		rooms_tell(p->srv, ss, to, text, len);
+		return;
+	}
+	if (room != 0 && rooms_where(p->srv, ss, room, &c) < 0)
+		return;
 	room_say(p->srv->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len,
 	         server_now(p->srv), &o);
 	if (o.has_event && kind == V2_K_ME)
 		o.event = EV_ACTION; /* relayed like chat, shown as "* NAME TEXT" */
+	o.chan = c;
 	server_deliver(p->srv, &o, 0);
 }
 
@@ -636,29 +654,52 @@ static int queue_members_piece(struct proto2 *p, struct session *ss, const char 
 	if (n == 0 || (used == 0 && *next < count))
 		return -1;
 	b = blob_new(buf, n);
-	queue_blob(p, ss, b);
+	p2_queue_blob(p, ss, b);
 	blob_unref(b);
 	return 0;
+}
+
+int p2_list_busy(const struct session *ss)
+{
+	return ss->who_seq != 0 && !rel_acked_through(&ss->rel, ss->who_seq);
+}
+
+void p2_list_sent(struct session *ss)
+{
+	ss->who_seq = rel_last_seq(&ss->rel);
+}
+
+void p2_queue_members(struct proto2 *p, struct session *ss, const char *const *names, size_t count,
+                      size_t total)
+{
+	size_t next = 0;
+
+	do
+		if (queue_members_piece(p, ss, names, count, total, &next) < 0)
+			break;
+	while (next < count);
+	p2_list_sent(ss);
 }
 
 /*
  * WHO from ss: the members online, to ss alone, in as many MEMBERS pieces
  * as it takes (about 30 for a room of 1024).  The pieces are private to
  * the session, so they pin memory until acknowledged: at most one answer
- * is in flight per session, and a WHO that comes before the client has
- * acknowledged the last answer's last MEMBERS gets a NOTICE (flooding)
- * and costs nothing else.  Otherwise it costs a flood-control token
- * (room_who); one over the rate gets the same NOTICE instead.
+ * (of WHO or ROOMS) is in flight per session, and a WHO that comes before
+ * the client has acknowledged the last answer's last piece gets a NOTICE
+ * (flooding) and costs nothing else.  Otherwise it costs a flood-control
+ * token (room_who); one over the rate gets the same NOTICE instead.  A
+ * WHO naming a room other than the default is rooms.c's.
  */
-static void answer_who(struct proto2 *p, struct session *ss)
+static void answer_who(struct proto2 *p, struct session *ss, const struct v2_msg *m)
 {
 	static const char *names[V2_WHO_MAX_NAMES];
 	struct server *s = p->srv;
-	size_t i, total, count = 0, next = 0;
+	size_t i, total, count = 0;
 	struct outcome o;
 
-	if (ss->who_seq != 0 && !rel_acked_through(&ss->rel, ss->who_seq)) {
-		queue_notice(p, ss, QERR_FLOOD, 0);
+	if (p2_list_busy(ss)) {
+		p2_notice(p, ss, QERR_FLOOD, 0);
 		return;
 	}
 	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
@@ -666,14 +707,14 @@ static void answer_who(struct proto2 *p, struct session *ss)
 		server_deliver(s, &o, 0);
 		return;
 	}
+	if (m->room != 0 && m->room != V2_LOBBY && s->channels != NULL) {
+		rooms_who(s, ss, m->room);
+		return;
+	}
 	total = room_count(s->room);
 	for (i = 0; i < total && count < V2_WHO_MAX_NAMES; i++)
 		names[count++] = room_member(s->room, i)->name;
-	do
-		if (queue_members_piece(p, ss, names, count, total, &next) < 0)
-			break;
-	while (next < count);
-	ss->who_seq = rel_last_seq(&ss->rel);
+	p2_queue_members(p, ss, names, count, total);
 }
 
 /*
@@ -694,6 +735,48 @@ static int said_before(struct proto2 *p, struct session *ss, const struct v2_msg
 	return 0;
 }
 
+/* A request about rooms (docs/ROOMS.md): any of them declares that the client knows rooms. */
+static void on_rooms_request(struct proto2 *p, struct session *ss, const struct v2_msg *m)
+{
+	if (p->srv->channels == NULL) {
+		p2_notice(p, ss, QERR_BAD_REQUEST, 0); /* as a server without rooms answers */
+		return;
+	}
+	if (!ss->aware) {
+		ss->aware = 1;
+		p->aware++;
+	}
+	rooms_request(p->srv, ss, m);
+}
+
+/*
+ * Start putting a long message together, or take its next piece: every
+ * piece is of one kind and names one room (or member); a mix is refused
+ * whole, like an overflow.
+ */
+static struct reassembly *reassemble(struct session *ss, const struct v2_msg *m)
+{
+	struct reassembly *re = ss->asm_text;
+
+	if (re == NULL) {
+		re = ss->asm_text = xmalloc(sizeof *ss->asm_text);
+		re->len = 0;
+		re->room = m->room;
+		snprintf(re->to, sizeof re->to, "%.*s", (int)m->name_len, m->name ? m->name : "");
+		ss->asm_kind = (unsigned)m->kind & 0xffu;
+	}
+	if (ss->asm_overflow || re->len + m->text_len > V2_MAX_TEXT || m->kind != ss->asm_kind ||
+	    m->room != re->room ||
+	    (m->kind == V2_K_TELL &&
+	     (m->name_len != strlen(re->to) || memcmp(m->name, re->to, m->name_len) != 0))) {
+		ss->asm_overflow = 1;
+	} else {
+		memcpy(re->text + re->len, m->text, m->text_len);
+		re->len += m->text_len;
+	}
+	return re;
+}
+
 /* One in-order reliable message from a client. */
 static void on_message(void *ctx, const uint8_t *data, size_t len)
 {
@@ -701,50 +784,54 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	struct session *ss = e->ss;
 	struct reassembly *re;
 	struct v2_msg m;
+	char to[QUN_MAX_NAME + 1];
 
 	if (v2_msg_parse(data, len, &m) != V2_OK) {
-		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
+		p2_notice(e->p, ss, QERR_BAD_REQUEST, 0);
 		return;
 	}
-	if (m.kind == V2_K_QUIT) {
+	switch (m.kind) {
+	case V2_K_QUIT:
 		ss->quit_requested = 1;
 		return;
-	}
-	if (m.kind == V2_K_WHO) {
-		answer_who(e->p, ss);
+	case V2_K_WHO:
+		answer_who(e->p, ss, &m);
 		return;
-	}
-	if (m.kind != V2_K_SAY && m.kind != V2_K_ME) {
-		queue_notice(e->p, ss, QERR_BAD_REQUEST, 0);
+	case V2_K_JOIN:
+	case V2_K_PART:
+	case V2_K_ROOMS:
+		on_rooms_request(e->p, ss, &m);
+		return;
+	case V2_K_SAY:
+	case V2_K_ME:
+		break;
+	case V2_K_TELL:
+		if (e->p->srv->channels == NULL || m.name_len > QUN_MAX_NAME) {
+			/* A server without rooms, or a name no member can have. */
+			p2_notice(e->p, ss, QERR_BAD_REQUEST, 0);
+			return;
+		}
+		break;
+	default:
+		p2_notice(e->p, ss, QERR_BAD_REQUEST, 0);
 		return;
 	}
 	if (ss->asm_text == NULL && !(m.flags & V2_MORE)) {
+		/* The common case: one piece. */
+		snprintf(to, sizeof to, "%.*s", (int)m.name_len, m.name ? m.name : "");
 		if (!said_before(e->p, ss, &m))
-			say_text(e->p, ss, m.kind, m.text,
-			         m.text_len); /* the common case: one piece */
+			say_text(e->p, ss, m.kind, m.room, to, m.text, m.text_len);
 		return;
 	}
-	if (ss->asm_text == NULL) {
-		ss->asm_text = xmalloc(sizeof *ss->asm_text);
-		ss->asm_text->len = 0;
-		ss->asm_kind = (unsigned)m.kind & 0xffu;
-	}
-	/* Pieces of one message are all SAY or all ME; a mix is refused whole, like an overflow. */
-	re = ss->asm_text;
-	if (ss->asm_overflow || re->len + m.text_len > V2_MAX_TEXT || m.kind != ss->asm_kind)
-		ss->asm_overflow = 1;
-	else {
-		memcpy(re->text + re->len, m.text, m.text_len);
-		re->len += m.text_len;
-	}
+	re = reassemble(ss, &m);
 	if (m.flags & V2_MORE)
 		return;
 	if (said_before(e->p, ss, &m))
 		; /* a repeat: acknowledged, not relayed */
 	else if (ss->asm_overflow)
-		queue_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
+		p2_notice(e->p, ss, QERR_TEXT_INVALID, TEXT_TOO_LONG);
 	else
-		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, re->text, re->len);
+		say_text(e->p, ss, (enum v2_kind)ss->asm_kind, re->room, re->to, re->text, re->len);
 	drop_reassembly(ss);
 }
 
@@ -876,7 +963,7 @@ static void p2_reply(struct server *s, const struct outcome *o, size_t req_len)
 		return;
 	switch (o->reply) {
 	case REPLY_ERR:
-		queue_notice(p, ss, o->err, o->err_detail);
+		p2_notice(p, ss, o->err, o->err_detail);
 		break;
 	case REPLY_EXIT:
 		/* The member is gone from the room: flush what we can, say why, forget it. */
@@ -884,6 +971,7 @@ static void p2_reply(struct server *s, const struct outcome *o, size_t req_len)
 		         : o->event == EV_LEAVE ? V2_CLOSE_QUIT
 		         : ss->doomed           ? V2_CLOSE_SLOW
 		                                : V2_CLOSE_TIMEOUT;
+		rooms_leave_all(s, ss, o); /* each of its rooms is told */
 		send_close(s, &o->reply_to, ss->sid, reason);
 		session_destroy(p, ss);
 		break;
@@ -893,51 +981,52 @@ static void p2_reply(struct server *s, const struct outcome *o, size_t req_len)
 }
 
 /*
- * Encode the event once, in as many pieces as its text needs, and queue
- * the same blobs to every v2 member but the excluded one.
+ * Encode the default room's event once, in as many pieces as its text
+ * needs (as EVENT, and as REVENT if any session declared rooms), and
+ * queue the same blobs to every v2 member but the excluded one.  Another
+ * room's event is rooms.c's.
  */
+#define MAX_PIECES (V2_MAX_TEXT / 64 + 2)
+
 static void p2_broadcast(struct server *s, const struct outcome *o)
 {
 	struct proto2 *p = s->p2;
-	struct blob *pieces[V2_MAX_TEXT / 64 + 2];
-	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t npieces = 0, left = o->text_len, name_len = strlen(o->name), i, k;
-	const char *text = o->text;
+	struct blob *pieces[MAX_PIECES], *rpieces[MAX_PIECES];
+	size_t npieces, nr = 0, name_len = strlen(o->name), i = 0, k;
+	struct v2_msg m = {.kind = V2_K_EVENT,
+	                   .event_id = s->event_id,
+	                   .event = (uint8_t)o->event,
+	                   .name = o->name,
+	                   .name_len = name_len};
 	struct session *ss;
 
+	if (o->chan != NULL) {
+		rooms_broadcast(s, o);
+		return;
+	}
 	if (p->count == 0)
 		return;
-	do {
-		struct v2_msg m = {.kind = V2_K_EVENT,
-		                   .event_id = s->event_id,
-		                   .event = (uint8_t)o->event,
-		                   .name = o->name,
-		                   .name_len = name_len};
-		size_t chunk = text != NULL ? utf8_prefix(text, left, V2_EVENT_CHUNK(name_len)) : 0;
-		size_t n;
-
-		if (chunk == 0 && left > 0)
-			break;
-		m.text = text;
-		m.text_len = chunk;
-		m.flags = chunk < left ? V2_MORE : 0;
-		n = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
-		if (n == 0)
-			break;
-		pieces[npieces++] = blob_new(buf, n);
-		text = text != NULL ? text + chunk : NULL;
-		left -= chunk;
-	} while (left > 0 && npieces < sizeof pieces / sizeof pieces[0]);
-
-	i = 0;
+	npieces = p2_pieces(&m, V2_EVENT_CHUNK(name_len), o->text, o->text_len, pieces, MAX_PIECES);
+	if (p->aware > 0) {
+		m.kind = V2_K_REVENT;
+		m.room = V2_LOBBY;
+		nr = p2_pieces(&m, V2_REVENT_CHUNK(name_len), o->text, o->text_len, rpieces,
+		               MAX_PIECES);
+	}
 	while ((ss = next_session(p, &i)) != NULL) {
 		if (ss->m == o->exclude)
 			continue;
-		for (k = 0; k < npieces; k++)
-			queue_blob(p, ss, pieces[k]);
+		if (ss->aware)
+			for (k = 0; k < nr; k++)
+				p2_queue_blob(p, ss, rpieces[k]);
+		else
+			for (k = 0; k < npieces; k++)
+				p2_queue_blob(p, ss, pieces[k]);
 	}
-	for (i = 0; i < npieces; i++)
-		blob_unref(pieces[i]);
+	for (k = 0; k < npieces; k++)
+		blob_unref(pieces[k]);
+	for (k = 0; k < nr; k++)
+		blob_unref(rpieces[k]);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "common/i18n.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "channel.h"
 #include "console.h"
 #include "control.h"
 #include "daemon.h"
@@ -157,6 +158,12 @@ static void setup(struct server *s, const struct options *opt)
 	    .v1_login_rate = (unsigned)opt->v1_login_rate,
 	    .v1_login_timeout = (uint64_t)opt->v1_login_timeout * 1000,
 	};
+	/* A member's default room is one of its rooms (--max-rooms-per-member). */
+	struct channel_config ccfg = {
+	    .max_per_member = (unsigned)opt->max_rooms_per - 1,
+	    .max_members = (unsigned)opt->max_members,
+	    .max_channels = (unsigned)opt->max_rooms,
+	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];
 	sigset_t mask;
@@ -174,6 +181,9 @@ static void setup(struct server *s, const struct options *opt)
 	randombytes_buf(key, sizeof key);
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s);
+	s->channels = channels_new(&ccfg, opt->lobby); /* the name was checked (options.c) */
+	if (s->channels == NULL)
+		fatalx("--lobby: not a room name");
 	s->proto[2] = &proto2_ops;
 	if (s->legacy)
 		s->proto[1] = &proto1_ops;
@@ -332,6 +342,7 @@ int main(int argc, char **argv)
 	if (pidfile_remove(&pf, err, sizeof err) < 0)
 		log_warnx("%s", err);
 	p2_free(s.p2);
+	channels_free(s.channels);
 	sanction_free(s.sanctions);
 	room_free(s.room);
 	close(s.epfd);

@@ -11,6 +11,8 @@
 #include "common/sizes.h"
 #include "proto/events.h"
 
+struct channel;
+
 /*
  * A member, allocated at the length of its name: a large room is mostly
  * idle members, and two 33-byte arrays were a third of each one
@@ -86,6 +88,7 @@ struct outcome {
 	const char *text; /* SAY and ADMIN: points at the caller's text */
 	size_t text_len;
 	const struct member *exclude; /* a member that must not get the event */
+	struct channel *chan; /* the caller's: the event's room, NULL for the default room */
 };
 
 struct room_config {

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/sizes.h"
+#include "channel.h"
 #include "server.h"
 
 /* The send queue: one slot per datagram, its bytes and its address copied in. */
@@ -171,6 +172,13 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 		rp->reply(s, o, req_len);
 	if (!o->has_event)
 		return;
+	if (o->chan != NULL) {
+		/* Another room's event: its own order, its members (v2 only: rooms.c). */
+		channel_next_event(o->chan);
+		s->proto[2]->broadcast(s, o);
+		s->wake_events++;
+		return;
+	}
 	log_event(o);
 	s->event_id++;
 	if (o->event == EV_SAY || o->event == EV_ACTION)

@@ -14,6 +14,7 @@
 #include "room.h"
 #include "trace.h"
 
+struct channels;
 struct control;
 struct mmsghdr;
 struct proto2;
@@ -97,10 +98,17 @@ struct server {
 	pid_t console_pid; /* 0 once reaped */
 	struct room *room;
 	struct proto2 *p2;
+	/*
+	 * The rooms (channel.h), the default room being everyone on the
+	 * server; NULL: a server without rooms (a test's), which never
+	 * offers them.  rooms.c carries them out.
+	 */
+	struct channels *channels;
+	uint64_t private_seq; /* private messages so far: each one's number (rooms.c) */
 	enum lang lang;
 	int legacy; /* accept protocol v1 too */
 	int stopping;
-	uint64_t event_id;       /* room events so far: their order is the room's order */
+	uint64_t event_id;       /* the default room's events so far: their order is its order */
 	unsigned keepalive_hint; /* seconds between client PINGs, told in WELCOME */
 	struct server_stats st;
 	/* The operator's side: bans and mutes, the control socket (NULL if none). */

@@ -241,7 +241,7 @@ def test_bans_lists_and_unban_errors(srv):
     (["ban", "10.0.0.0/40"], "地址前缀无效：10.0.0.0/40"),
     (["ban", "管理员"], "不是有效的名字或地址：管理员"),
     (["mute"], "用法：mute 名字 [时长]"),
-    (["kick"], "用法：kick 名字 [理由]"),
+    (["kick"], "用法：kick 名字 [#聊天室] [理由]"),
     (["who", "extra"], "用法：who"),
     (["frobnicate"], "未知命令：frobnicate"),
 ])

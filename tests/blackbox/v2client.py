@@ -60,7 +60,15 @@ REFUSE_FIXED = 13
 SAY, QUIT, ME, WHO, EVENT, NOTICE, MEMBERS = 0x01, 0x02, 0x03, 0x04, 0x81, 0x82, 0x83
 MORE = 0x01
 ID = 0x02                 # SAY/ME flag: a 4-byte message id follows the flags
+ROOMF = 0x04              # SAY/ME flag: a 4-byte room id follows (docs/ROOMS.md)
 F_MSG_ID = 0x1            # WELCOME feature: the server takes message ids
+F_ROOMS = 0x2             # WELCOME feature: rooms and private messages
+
+# Rooms and private messages (docs/ROOMS.md).
+JOIN, PART, ROOMS, TELL = 0x05, 0x06, 0x07, 0x08
+REVENT, ROOM, PRIVATE = 0x84, 0x85, 0x86
+LOBBY = 1                 # the default room's id
+ROOM_MINE, ROOM_ALL, ROOM_JOINED, ROOM_PARTED = range(4)
 
 # Room events (v1's enum v1_event).
 EV_JOIN, EV_SAY, EV_LEAVE, EV_TIMEOUT, EV_KICK, EV_ADMIN, EV_SHUTDOWN, EV_ACTION = range(8)
@@ -170,6 +178,38 @@ def event_payload(eid, event, name, text=b"", more=False):
     text = text.encode() if isinstance(text, str) else text
     return (bytes((EVENT,)) + struct.pack(">QBBB", eid, event, MORE if more else 0, len(name))
             + name + text)
+
+
+def _b(x):
+    return x.encode() if isinstance(x, str) else x
+
+
+def join_payload(name):
+    name = _b(name)
+    return bytes((JOIN, len(name))) + name
+
+
+def part_payload(room):
+    return bytes((PART,)) + struct.pack(">I", room)
+
+
+def rooms_payload(all_rooms=False):
+    return bytes((ROOMS, 1 if all_rooms else 0))
+
+
+def say_in_payload(room, text, more=False, me=False):
+    """A SAY (or ME) in a room: flagged ROOM, the room id after the flags."""
+    return (bytes((ME if me else SAY, (MORE if more else 0) | ROOMF)) + struct.pack(">I", room)
+            + _b(text))
+
+
+def tell_payload(name, text, more=False):
+    name = _b(name)
+    return bytes((TELL, MORE if more else 0, len(name))) + name + _b(text)
+
+
+def who_in_payload(room):
+    return bytes((WHO,)) + struct.pack(">I", room)
 
 
 def split_text(text, piece=SAY_PIECE):
@@ -320,6 +360,41 @@ def parse_payload(p, from_server=True):
                 names.append(p[i + 1:i + 1 + ln])
                 i += 1 + ln
             return Payload(k, total=total, more=bool(flags & MORE), names=names)
+        if k == REVENT:
+            if len(p) < 16:
+                raise Malformed("REVENT too short")
+            room, eid = struct.unpack(">IQ", p[1:13])
+            ev, flags, ln = p[13], p[14], p[15]
+            if len(p) < 16 + ln or room == 0 or ev > EV_ACTION or flags & ~MORE:
+                raise Malformed("REVENT fields")
+            return Payload(k, room=room, id=eid, event=ev, more=bool(flags & MORE),
+                           name=p[16:16 + ln], text=p[16 + ln:])
+        if k == PRIVATE:
+            if len(p) < 11:
+                raise Malformed("PRIVATE too short")
+            num, flags, ln = struct.unpack(">QBB", p[1:11])
+            if len(p) < 11 + ln or ln == 0 or flags & ~MORE:
+                raise Malformed("PRIVATE fields")
+            return Payload(k, id=num, more=bool(flags & MORE), name=p[11:11 + ln],
+                           text=p[11 + ln:])
+        if k == ROOM:
+            if len(p) < 3:
+                raise Malformed("ROOM too short")
+            flags, what = p[1], p[2]
+            if flags & ~MORE or what > ROOM_PARTED:
+                raise Malformed("ROOM flags 0x%02x what %d" % (flags, what))
+            rooms, i = [], 3
+            while i < len(p):
+                if i + 9 > len(p):
+                    raise Malformed("ROOM entry cut short at %d" % i)
+                rid, members, ln = struct.unpack(">IIB", p[i:i + 9])
+                if ln == 0 or i + 9 + ln > len(p):
+                    raise Malformed("ROOM name length %d at %d" % (ln, i))
+                rooms.append((rid, members, p[i + 9:i + 9 + ln].decode("utf-8")))
+                i += 9 + ln
+            if what in (ROOM_JOINED, ROOM_PARTED) and len(rooms) != 1:
+                raise Malformed("ROOM %d with %d rooms" % (what, len(rooms)))
+            return Payload(k, more=bool(flags & MORE), what=what, rooms=rooms)
         raise Malformed("payload kind 0x%02x from the server" % k)
     if k == SAY:
         if len(p) < 2:
@@ -451,8 +526,9 @@ class SendWindow:
 class Event:
     """One room event as shown to the user: pieces joined, text as bytes."""
 
-    def __init__(self, ids, event, name, text, t):
+    def __init__(self, ids, event, name, text, t, room=LOBBY):
         self.ids, self.event, self.name, self.text, self.t = ids, event, name, text, t
+        self.room = room
 
     @property
     def id(self):
@@ -543,6 +619,11 @@ class V2Client:
         self.cookies = []           # (t, Dgram)
         self.pending_event = None   # an EVENT with MORE still being joined
         self.whos = []              # (total, [names]) for each complete MEMBERS answer
+        self.room_answers = []      # (what, [(id, members, name)]) for each complete ROOM answer
+        self.pending_rooms = None   # a ROOM answer with MORE still coming
+        self.privates = []          # (number, name, text) of each complete PRIVATE
+        self.pending_private = None
+        self.room_event_ids = collections.Counter()  # (room, id) of REVENTs
         self.pending_who = None     # names of a MEMBERS answer with MORE still coming
         self.ping_times = []
 
@@ -649,6 +730,42 @@ class V2Client:
             raise Timeout("%s: no MEMBERS answer within %ss" % (self.label, timeout))
         total, names = self.whos[start]
         return total, [n.decode("utf-8", "backslashreplace") for n in names]
+
+    # Rooms and private messages (docs/ROOMS.md).
+    def rooms(self, all_rooms=False):
+        """Ask for my rooms (or all); also declares that this client knows rooms."""
+        self.send_payload(rooms_payload(all_rooms))
+
+    def wait_rooms(self, what, timeout=5.0, start=0):
+        """Wait for a ROOM answer of kind what after the start-th; return its rooms."""
+        def find():
+            for w, rooms in self.room_answers[start:]:
+                if w == what:
+                    return rooms
+            return None
+        got = self.wait(find, timeout)
+        if got is None or got is False:
+            raise Timeout("%s: no ROOM %d answer within %ss: %r" % (
+                self.label, what, timeout, self.room_answers[-4:]))
+        return got
+
+    def join(self, name, timeout=5.0):
+        """JOIN a room and wait for ROOM JOINED naming it; return (id, members, name)."""
+        start = len(self.room_answers)
+        self.send_payload(join_payload(name))
+        return self.wait_rooms(ROOM_JOINED, timeout, start)[0]
+
+    def part(self, room):
+        self.send_payload(part_payload(room))
+
+    def say_in(self, room, text, me=False):
+        self.send_payload(say_in_payload(room, text, me=me))
+
+    def tell(self, name, text):
+        self.send_payload(tell_payload(name, text))
+
+    def who_in(self, room):
+        self.send_payload(who_in_payload(room))
 
     def say_pieces(self, pieces):
         """Queue a message already cut in pieces: [(bytes, more), ...]."""
@@ -893,18 +1010,40 @@ class V2Client:
                 self.pending_who = None
                 self.whos.append((m.total, names))
             return
-        self.event_ids[m.id] += 1
-        if self.event_ids[m.id] > 1 and (self.pending_event is None
-                                         or m.id not in self.pending_event.ids):
-            self.errors.append("event id %d delivered twice" % m.id)
+        if m.kind == ROOM:
+            rooms = (self.pending_rooms or []) + m.rooms
+            if m.more:
+                self.pending_rooms = rooms
+            else:
+                self.pending_rooms = None
+                self.room_answers.append((m.what, rooms))
+            return
+        if m.kind == PRIVATE:
+            pp = self.pending_private
+            if pp is not None and pp[1] != m.name:
+                self.errors.append("piece of another private message inside a long one")
+            pp = (m.id, m.name, (pp[2] if pp else b"") + m.text)
+            if m.more:
+                self.pending_private = pp
+            else:
+                self.pending_private = None
+                self.privates.append(pp)
+            return
+        room = getattr(m, "room", LOBBY)
+        counter, key = ((self.room_event_ids, (room, m.id)) if m.kind == REVENT
+                        else (self.event_ids, m.id))
+        counter[key] += 1
+        if counter[key] > 1 and (self.pending_event is None
+                                 or m.id not in self.pending_event.ids):
+            self.errors.append("event id %r delivered twice" % (key,))
         pe = self.pending_event
         if pe is not None:
-            if m.event != pe.event or m.name != pe.name:
+            if m.event != pe.event or m.name != pe.name or room != pe.room:
                 self.errors.append("piece of another event inside a long one: %r" % m)
             pe.ids.append(m.id)
             pe.text += m.text
         else:
-            pe = Event([m.id], m.event, m.name, m.text, now)
+            pe = Event([m.id], m.event, m.name, m.text, now, room)
         if m.more:
             self.pending_event = pe
         else:
@@ -929,15 +1068,15 @@ class V2Client:
                     return False
                 self.cond.wait(min(left, 0.2))
 
-    def wait_event(self, event, name=None, text=None, timeout=5.0, start=0):
-        """Wait for an event (by kind, and name/text if given); return it."""
+    def wait_event(self, event, name=None, text=None, timeout=5.0, start=0, room=None):
+        """Wait for an event (by kind, and name/text/room if given); return it."""
         nb = name.encode() if isinstance(name, str) else name
         tb = text.encode() if isinstance(text, str) else text
 
         def find():
             for e in self.events[start:]:
                 if e.event == event and (nb is None or e.name == nb) and \
-                        (tb is None or e.text == tb):
+                        (tb is None or e.text == tb) and (room is None or e.room == room):
                     return e
             return None
         e = self.wait(find, timeout)
