@@ -11,7 +11,9 @@
 #include "common/text.h"
 #include "proto/wire1.h"
 #include "proto/wire2.h"
+#include "qund/channel.h"
 #include "qund/room.h"
+#include "qund/rooms.h"
 #include "qund/sanction.h"
 #include "qund/proto1.h"
 #include "qund/proto2.h"
@@ -90,6 +92,27 @@ static const char *const names[] = {
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
+/* Room names a client joins: one room in two forms, the default room, bad names. */
+static const char *const rooms[] = {
+    "#a",
+    "#A",
+    "#b",
+    "#\xE6\x8A\x80\xE6\x9C\xAF" /* #技术 */,
+    "#\xE5\xA4\xA7\xE5\x8E\x85" /* #大厅 */,
+    "a",
+    "#",
+    "#c",
+    "#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+};
+#define NROOMS (sizeof rooms / sizeof rooms[0])
+
+/* The rooms' limits: small, so that the fuzzer reaches them. */
+static const struct channel_config rooms_cfg = {
+    .max_per_member = 2,
+    .max_members = 70,
+    .max_channels = 4,
+};
+
 struct out {
 	int to; /* index of the fake address */
 	size_t len;
@@ -107,6 +130,14 @@ struct client {
 	struct rel rx;     /* the server's DATA to it */
 	uint64_t last_event;
 	int last_more;
+	/* Rooms besides the default: each one's last event (a few; more are not checked). */
+	struct {
+		uint32_t room;
+		uint64_t last;
+		int more;
+	} rev[8];
+	uint64_t last_private;
+	int private_more;
 };
 
 static struct {
@@ -307,17 +338,82 @@ static void check_members(const struct v2_msg *m)
 		FZ_CHECK(name_check(name, len) == NAME_OK, "MEMBERS names an invalid name");
 }
 
-/* The events and notices a client gets are well-formed and in the room's order. */
+/* A ROOM answer names rooms by their rules, each no bigger than the server. */
+static void check_rooms(const struct v2_msg *m)
+{
+	char key[CHANNEL_KEY_MAX + 1];
+	enum name_status why;
+	const char *name;
+	uint32_t id, members;
+	size_t pos = 0, len;
+
+	FZ_CHECK(m->what < V2_ROOM_WHAT_COUNT, "ROOM what %d", m->what);
+	while (v2_rooms_next(m, &pos, &id, &members, &name, &len)) {
+		FZ_CHECK(id != 0 && members <= cfg.max_members, "ROOM %u of %u members", id,
+		         members);
+		FZ_CHECK(channel_name_check(name, len, key, &why) == CHANNEL_OK,
+		         "ROOM names an invalid room");
+	}
+}
+
+/* The last event a client saw in a room (the default room: last_event), to keep each in order. */
+static int order_of(struct client *c, uint32_t room, uint64_t **last, int **more)
+{
+	size_t i;
+
+	if (room == V2_LOBBY) {
+		*last = &c->last_event;
+		*more = &c->last_more;
+		return 1;
+	}
+	for (i = 0; i < sizeof c->rev / sizeof c->rev[0]; i++) {
+		if (c->rev[i].room == room || c->rev[i].room == 0) {
+			c->rev[i].room = room;
+			*last = &c->rev[i].last;
+			*more = &c->rev[i].more;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* An event (EVENT, REVENT) is well-formed and comes in its room's order. */
+static void check_event(struct client *c, const struct v2_msg *m)
+{
+	uint64_t *last;
+	int *more;
+
+	FZ_CHECK(m->event <= EV_ACTION, "event %d", m->event);
+	if (m->event == EV_ADMIN || m->event == EV_SHUTDOWN)
+		FZ_CHECK(m->name_len == 0, "the operator's event carries a name");
+	else
+		FZ_CHECK(name_check(m->name, m->name_len) == NAME_OK,
+		         "event about an invalid name");
+	if (!order_of(c, m->kind == V2_K_REVENT ? m->room : V2_LOBBY, &last, &more))
+		return;
+	FZ_CHECK(m->event_id > *last || (m->event_id == *last && *more),
+	         "event %llu after %llu in room %u", (unsigned long long)m->event_id,
+	         (unsigned long long)*last, (unsigned)m->room);
+	*last = m->event_id;
+	*more = m->flags & V2_MORE;
+}
+
+/* The events and notices a client gets are well-formed and in their room's order. */
 static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 {
 	struct client *c = ctx;
 	struct v2_msg m;
 
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK, "malformed message to a client");
-	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE || m.kind == V2_K_MEMBERS,
+	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE || m.kind == V2_K_MEMBERS ||
+	             m.kind == V2_K_REVENT || m.kind == V2_K_ROOM || m.kind == V2_K_PRIVATE,
 	         "message kind 0x%02x", m.kind);
 	if (m.kind == V2_K_MEMBERS) {
 		check_members(&m);
+		return;
+	}
+	if (m.kind == V2_K_ROOM) {
+		check_rooms(&m);
 		return;
 	}
 	if (m.text_len > 0)
@@ -327,16 +423,17 @@ static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 		FZ_CHECK(m.code > QERR_NONE && m.code < QERR_COUNT, "notice code %d", m.code);
 		return;
 	}
-	FZ_CHECK(m.event <= EV_ACTION, "event %d", m.event);
-	if (m.event == EV_ADMIN || m.event == EV_SHUTDOWN)
-		FZ_CHECK(m.name_len == 0, "the operator's event carries a name");
-	else
-		FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK, "event about an invalid name");
-	FZ_CHECK(m.event_id > c->last_event || (m.event_id == c->last_event && c->last_more),
-	         "event %llu after %llu", (unsigned long long)m.event_id,
-	         (unsigned long long)c->last_event);
-	c->last_event = m.event_id;
-	c->last_more = m.flags & V2_MORE;
+	if (m.kind == V2_K_PRIVATE) {
+		FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK, "a private line from no one");
+		FZ_CHECK(m.event_id > c->last_private ||
+		             (m.event_id == c->last_private && c->private_more),
+		         "private %llu after %llu", (unsigned long long)m.event_id,
+		         (unsigned long long)c->last_private);
+		c->last_private = m.event_id;
+		c->private_more = m.flags & V2_MORE;
+		return;
+	}
+	check_event(c, &m);
 }
 
 static void new_session(struct client *c, uint64_t sid)
@@ -658,6 +755,72 @@ static void op_login(struct fz *f, int k, int flush)
 }
 
 /* A session datagram from k: its own session's fields, or any. */
+/* A room id: the default room, the first few made, or one never made. */
+static uint32_t pick_room(struct fz *f)
+{
+	uint8_t r = fz_u8(f);
+
+	return r == 0xFF ? fz_u32(f) : (uint32_t)(r % 8);
+}
+
+static size_t put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return 4;
+}
+
+/*
+ * A rooms payload (docs/ROOMS.md), into payload; returns its length.
+ * JOIN a room of the list, PART, ROOMS, SAY or ME in a room (maybe a
+ * piece, maybe with an id), TELL a name (maybe a piece), WHO of a room.
+ */
+static size_t rooms_payload(struct fz *f, uint8_t *payload)
+{
+	uint8_t sub = fz_u8(f);
+	const uint8_t *b;
+	const char *name;
+	size_t at = 0, n;
+
+	switch (sub % 6) {
+	case 0:
+		name = rooms[fz_u8(f) % NROOMS];
+		payload[at++] = V2_K_JOIN;
+		payload[at++] = (uint8_t)strlen(name);
+		memcpy(payload + at, name, strlen(name));
+		return at + strlen(name);
+	case 1:
+		payload[at++] = V2_K_PART;
+		return at + put_u32(payload + at, pick_room(f));
+	case 2:
+		payload[at++] = V2_K_ROOMS;
+		payload[at++] = fz_u8(f);
+		return at;
+	case 3:
+	case 4:
+		payload[at++] = sub % 6 == 3 ? V2_K_SAY : V2_K_TELL;
+		payload[at++] = (fz_u8(f) & (V2_MORE | V2_ID)) | (sub % 6 == 3 ? V2_ROOM : 0);
+		if (payload[1] & V2_ID)
+			at += put_u32(payload + at, fz_u8(f) & 0x7F);
+		if (sub % 6 == 3) {
+			at += put_u32(payload + at, pick_room(f));
+		} else {
+			n = pick_name(f, &name);
+			payload[at++] = (uint8_t)n;
+			memcpy(payload + at, name, n);
+			at += n;
+		}
+		n = fz_bytes(f, fz_u16(f) % (V2_MAX_PAYLOAD - at - 40) + 1, &b);
+		memcpy(payload + at, b, n);
+		return at + n;
+	default:
+		payload[at++] = V2_K_WHO;
+		return at + put_u32(payload + at, pick_room(f));
+	}
+}
+
 static void op_session(struct fz *f, int k, int type, int flush)
 {
 	struct client *c = &H.cl[H.canon[k]];
@@ -686,6 +849,12 @@ static void op_session(struct fz *f, int k, int type, int flush)
 	p.seq = c->next_seq++;
 	if (how & 8)
 		p.seq = fz_u32(f) % 100 + 1;
+	if ((how & 0xC0) == 0xC0) {
+		p.payload_len = rooms_payload(f, payload);
+		p.payload = payload;
+		send_v2(k, &p, flush);
+		return;
+	}
 	switch ((how >> 4) % 4) {
 	case 0:
 	case 1: {
@@ -768,9 +937,39 @@ static void op_tick(struct fz *f)
 	step_end(&st, 1);
 }
 
-/* The operator's console: /kick NAME, or speech (as qund's cmd_kick and cmd_say). */
+/* The operator's room commands (command.c): say in, kick from, create and close rooms. */
+static void op_console_rooms(struct fz *f, uint8_t how)
+{
+	const char *rname = rooms[fz_u8(f) % NROOMS], *name;
+	struct channel *c = channels_find(H.s.channels, rname, strlen(rname));
+	const struct member *m;
+	size_t n;
+
+	switch (how % 4) {
+	case 0:
+		if (c != NULL)
+			rooms_admin(&H.s, c, "notice", 6);
+		break;
+	case 1:
+		n = pick_name(f, &name);
+		m = n > 0 ? room_find_name(H.s.room, name, n) : NULL;
+		if (c != NULL && m != NULL && c != channels_default(H.s.channels))
+			(void)rooms_kick(&H.s, m, c, "off topic", 9);
+		break;
+	case 2:
+		(void)channels_create(H.s.channels, rname, strlen(rname), &c);
+		break;
+	default:
+		if (c != NULL && c != channels_default(H.s.channels))
+			(void)rooms_close(&H.s, c);
+		break;
+	}
+}
+
+/* The operator's console: /kick NAME, or speech (as qund's cmd_kick and cmd_say), or rooms. */
 static void op_console(struct fz *f)
 {
+	uint8_t how;
 	struct step st;
 	struct outcome o;
 	const char *name;
@@ -778,7 +977,10 @@ static void op_console(struct fz *f)
 	size_t n;
 
 	step_begin(&st, -1, 0);
-	if (fz_u8(f) & 1) {
+	how = fz_u8(f);
+	if (how & 2) {
+		op_console_rooms(f, how >> 2);
+	} else if (how & 1) {
 		n = pick_name(f, &name);
 		if (n > 0 && room_kick(H.s.room, name, n, &o) == 0)
 			server_deliver(&H.s, &o, 0);
@@ -835,6 +1037,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	H.s.lang = flags & 2 ? LANG_EN : LANG_ZH;
 	H.s.room = room_new(&cfg, key);
 	H.s.p2 = p2_new(&H.s);
+	H.s.channels = channels_new(&rooms_cfg, rooms[4]);
 	H.s.proto[2] = &proto2_ops;
 	H.s.proto[1] = H.s.legacy ? &proto1_ops : NULL;
 	log_to_sink(log_sink);
@@ -900,6 +1103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	p2_free(H.s.p2);
+	channels_free(H.s.channels);
 	room_free(H.s.room);
 	sanction_free(H.s.sanctions);
 	H.s.sanctions = NULL;

@@ -49,7 +49,8 @@ static void roundtrip_msg(const uint8_t *buf, size_t len)
 	uint8_t *out;
 	size_t n;
 
-	FZ_CHECK(st == V2_OK || st == V2_BAD_TYPE || st == V2_BAD_LENGTH, "message status %d", st);
+	FZ_CHECK(st == V2_OK || st == V2_BAD_TYPE || st == V2_BAD_LENGTH || st == V2_BAD_FIELD,
+	         "message status %d", st);
 	if (st != V2_OK)
 		return;
 	FZ_CHECK(m.text_len <= len && (m.text_len == 0 || (const uint8_t *)m.text >= buf),

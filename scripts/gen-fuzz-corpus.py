@@ -180,6 +180,29 @@ def payloads():
         "members-zero-len": bytes((MEMBERS,)) + struct.pack(">IB", 1, 0) + b"\x00",
         "event-action": bytes((EVENT,)) + struct.pack(">Q", 3) + bytes((7, 0, 3)) + b"bob" + b"bows",
         "kind-unknown": b"\x55abc",
+        # Rooms and private messages (docs/ROOMS.md).
+        "join": bytes((0x05, 4)) + b"#dev",
+        "join-empty": bytes((0x05, 0)),
+        "join-cut": bytes((0x05, 9)) + b"#de",
+        "part": bytes((0x06,)) + struct.pack(">I", 2),
+        "part-zero": bytes((0x06,)) + struct.pack(">I", 0),
+        "rooms-all": bytes((0x07, 1)),
+        "rooms-extra": bytes((0x07, 1, 0)),
+        "tell": bytes((0x08, 2)) + struct.pack(">I", 7) + bytes((3,)) + b"bob" + "你好".encode(),
+        "tell-no-name": bytes((0x08, 0, 0)) + b"hi",
+        "say-in-room": bytes((SAY, 6)) + struct.pack(">II", 1, 2) + b"hi",
+        "say-room-zero": bytes((SAY, 4)) + struct.pack(">I", 0) + b"hi",
+        "who-room": bytes((WHO,)) + struct.pack(">I", 3),
+        "revent": bytes((0x84,)) + struct.pack(">IQ", 2, 5) + bytes((1, 0, 3)) + b"bob" + b"hi",
+        "revent-room-zero": bytes((0x84,)) + struct.pack(">IQ", 0, 5) + bytes((1, 0, 0)),
+        "room-list": bytes((0x85, 1, 1)) + struct.pack(">IIB", 1, 3, 7) + "#大厅".encode() +
+        struct.pack(">IIB", 2, 1, 4) + b"#dev",
+        "room-joined-two": bytes((0x85, 0, 2)) + struct.pack(">IIB", 1, 3, 2) + b"#a" +
+        struct.pack(">IIB", 2, 1, 2) + b"#b",
+        "room-what-bad": bytes((0x85, 0, 9)),
+        "room-cut": bytes((0x85, 0, 0)) + struct.pack(">II", 1, 3),
+        "private": bytes((0x86,)) + struct.pack(">QBB", 1, 0, 5) + b"alice" + "悄悄话".encode(),
+        "private-more": bytes((0x86,)) + struct.pack(">QBB", 2, 1, 1) + b"a" + b"x" * 200,
         "empty-say": bytes((SAY,)),
     }
 
@@ -285,6 +308,47 @@ class Server:
     def kick(cls, name):
         return cls.op(11) + bytes((1,)) + cls.name(name)
 
+    # Rooms (docs/ROOMS.md): a DATA whose mode byte has its two top bits set, then what.
+    ROOMS = ["#a", "#A", "#b", "#技术", "#大厅", "a", "#", "#c", "#" + "x" * 33]
+
+    @classmethod
+    def rooms_op(cls, who, sub, rest=b""):
+        return cls.op(5, who) + bytes((0xC0, sub)) + rest
+
+    @classmethod
+    def join(cls, who, room):
+        return cls.rooms_op(who, 0, bytes((cls.ROOMS.index(room),)))
+
+    @classmethod
+    def part(cls, who, room_id):
+        return cls.rooms_op(who, 1, bytes((room_id,)))
+
+    @classmethod
+    def rooms(cls, who, all_rooms=False):
+        return cls.rooms_op(who, 2, bytes((1 if all_rooms else 0,)))
+
+    @classmethod
+    def say_in(cls, who, room_id, text, more=False):
+        t = text.encode()
+        return cls.rooms_op(who, 3, bytes((1 if more else 0, room_id)) +
+                            struct.pack(">H", len(t) - 1) + t)
+
+    @classmethod
+    def tell(cls, who, name, text, more=False):
+        t = text.encode()
+        return cls.rooms_op(who, 4, bytes((1 if more else 0,)) + cls.name(name) +
+                            struct.pack(">H", len(t) - 1) + t)
+
+    @classmethod
+    def who_in(cls, who, room_id):
+        return cls.rooms_op(who, 5, bytes((room_id,)))
+
+    @classmethod
+    def console_room(cls, kind, room, name=None):
+        """The operator in a room: 0 speaks, 1 kicks name, 2 makes it permanent, 3 closes it."""
+        out = cls.op(11) + bytes((2 | kind << 2, cls.ROOMS.index(room)))
+        return out + (cls.name(name) if kind == 1 else b"")
+
 
 def server_programs(malformed):
     S = Server
@@ -344,6 +408,23 @@ def server_programs(malformed):
         S.raw(2, b"A alice forged") + S.me(0, "长" * 391, more=True) + S.me(0, "end") + \
         S.say(1, "x", more=True) + S.me(1, "mixed kinds") + \
         b"".join(S.who(0) for _ in range(8)) + S.tick(300) + S.ack(0) + S.ack(1)
+    # Rooms: declare, join (one room in two forms), say in it, a private line, a room's /who,
+    # part, bad names, the per-member and server limits, the operator's room commands, and a
+    # quit that leaves every room.  Room ids: the default room 1, then 2, 3...
+    out["rooms"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + \
+        S.login(2, "carol", nonce=2) + S.v1(3, "L", "dave") + S.rooms(0) + S.rooms(1) + \
+        S.join(0, "#a") + S.join(1, "#A") + S.say_in(0, 2, "hi #a") + \
+        S.say_in(2, 2, "not a member") + S.tell(1, "alice", "psst") + \
+        S.tell(0, "dave", "to v1") + S.tell(0, "carol", "to an undeclared client") + \
+        S.tell(0, "eve", "to nobody") + S.who_in(0, 2) + S.say(0, "lobby line") + \
+        S.ack(0) + S.ack(1) + S.ack(2) + S.part(1, 2) + S.part(1, 1) + S.part(1, 9) + \
+        b"".join(S.join(2, r) for r in ["a", "#", "#" + "x" * 33, "#技术", "#b", "#c"]) + \
+        S.join(0, "#b") + S.join(0, "#c") + S.rooms(2, all_rooms=True) + \
+        S.console_room(0, "#a") + S.console_room(1, "#b", "alice") + \
+        S.console_room(2, "#c") + S.console_room(3, "#技术") + S.console_room(3, "#大厅") + \
+        S.say_in(0, 2, "长" * 391, more=True) + S.say_in(0, 3, "other room") + \
+        S.tell(1, "alice", "x" * 1100, more=True) + S.tell(1, "bob", "other name") + \
+        S.tick(300) + S.ack(0) + S.ack(1) + S.ack(2) + S.quit(0) + S.tick(300)
     out["goodbye"] = b"\0" + S.v1(0, "L", "alice") + S.login(1, "bob") + S.say(1, "bye") + \
         bytes((13, 0))
     out["names"] = b"\0" + b"".join(S.v1(i % 8, "L", n) for i, n in enumerate(S.NAMES) if n) + \

@@ -302,7 +302,10 @@ static int rooms_fit(const char *buf, size_t len, size_t *count)
 	return 1;
 }
 
-/* The fields before the text of a message of kind m->kind; 0, or -1 for an unknown kind. */
+/*
+ * The fields before the text of a message of kind m->kind; 0, or -1 for
+ * an unknown kind, -2 for a field no encoder makes.
+ */
 static int parse_head(struct cur *c, struct v2_msg *m)
 {
 	switch (m->kind) {
@@ -325,8 +328,11 @@ static int parse_head(struct cur *c, struct v2_msg *m)
 			m->flags = (uint8_t)get_n(c, 1);
 		return 0;
 	case V2_K_WHO:
-		if (c->len - c->off >= 4) /* a room's members, not the whole server's */
+		if (c->len - c->off >= 4) { /* a room's members, not the default room's */
 			m->room = (uint32_t)get_n(c, 4);
+			if (m->room == 0)
+				return -2; /* "no room" is said by leaving the id out */
+		}
 		return 0;
 	case V2_K_JOIN:
 		m->name_len = (size_t)get_n(c, 1);
@@ -410,8 +416,14 @@ enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
 
 	memset(m, 0, sizeof *m);
 	m->kind = (enum v2_kind)get_n(&c, 1);
-	if (parse_head(&c, m) < 0)
+	switch (parse_head(&c, m)) {
+	case -1:
 		return c.bad ? V2_BAD_LENGTH : V2_BAD_TYPE;
+	case -2:
+		return V2_BAD_FIELD;
+	default:
+		break;
+	}
 	if (c.bad)
 		return V2_BAD_LENGTH;
 	if (ends_bare(m->kind)) {

@@ -1288,8 +1288,45 @@ static int check_session(const struct proto2 *p, const struct session *ss, int f
 	return 0;
 }
 
+/* A session's rooms and the rooms' lists agree, both ways (channel.h's two sides). */
+static int check_seats(const struct session *ss, char *err, size_t errlen)
+{
+	uint32_t i;
+
+	for (i = 0; ss->seats != NULL && i < ss->seats->n; i++) {
+		const struct seat *st = &ss->seats->v[i];
+
+		CHECK(st->at < channel_count(st->c) && channel_member(st->c, st->at) == ss->m,
+		      "%s's seat %u is not in %s's list", ss->m->name, i, st->c->name);
+	}
+	return 0;
+}
+
+static int check_channels(const struct proto2 *p, char *err, size_t errlen)
+{
+	const struct channels *t = p->srv->channels;
+	size_t i, k;
+
+	for (i = 0; t != NULL && i < channels_count(t); i++) {
+		const struct channel *c = channels_at(t, i);
+
+		CHECK(c == channels_default(t) || c->permanent || channel_count(c) > 0,
+		      "%s is empty and not permanent, but open", c->name);
+		for (k = 0; k < channel_count(c); k++) {
+			const struct member *m = channel_member(c, k);
+			const struct session *ss = m->proto == 2 ? m->data : NULL;
+
+			CHECK(is_member(p->srv->room, m) && ss != NULL && ss->seats != NULL &&
+			          channel_has(ss->seats, c),
+			      "%s lists a member that does not list it", c->name);
+		}
+	}
+	return 0;
+}
+
 int p2_check(const struct proto2 *p, int flushed, char *err, size_t errlen)
 {
+	size_t aware = 0;
 	const struct room *r = p->srv->room;
 	size_t n = 0, i, members = room_count(r);
 
@@ -1302,10 +1339,15 @@ int p2_check(const struct proto2 *p, int flushed, char *err, size_t errlen)
 			continue;
 		}
 		CHECK(m->data != NULL, "v2 member %s without a session", m->name);
-		if (check_session(p, m->data, flushed, err, errlen) < 0)
+		if (check_session(p, m->data, flushed, err, errlen) < 0 ||
+		    check_seats(m->data, err, errlen) < 0)
 			return -1;
+		aware += ((const struct session *)m->data)->aware;
 		n++;
 	}
+	CHECK(aware == p->aware, "%zu sessions know rooms, counted as %zu", aware, p->aware);
+	if (check_channels(p, err, errlen) < 0)
+		return -1;
 	CHECK(n == p->count, "%zu sessions counted as %zu", n, p->count);
 	CHECK(p->count <= SID_LOAD * p->nbuckets, "%zu sessions in %zu buckets", p->count,
 	      p->nbuckets);

@@ -282,6 +282,39 @@ static void each_room_has_its_own_event_order(void **state)
 	assert_int_equal(channel_next_event(b), 2); /* a room's order is its own to the end */
 }
 
+/*
+ * What a member's rooms cost it: its list of seats (as allocated) and one
+ * entry in each room's list.  Issue 20: a member in 20 rooms costs no more
+ * than 20 times a member in one, and each membership at most twice its
+ * 40-byte record (the arrays double).
+ */
+static size_t member_bytes(const struct seats *st)
+{
+	return sizeof *st + st->cap * sizeof(struct seat) + st->n * sizeof(struct channel_entry);
+}
+
+static void twenty_rooms_cost_twenty_memberships(void **state)
+{
+	char name[16];
+	size_t one, twenty;
+	int i;
+
+	(void)state;
+	join(0, "#r0", CHANNEL_OK);
+	one = member_bytes(&S[0]);
+	for (i = 1; i < 20; i++) {
+		snprintf(name, sizeof name, "#r%d", i);
+		join(0, name, CHANNEL_OK);
+	}
+	twenty = member_bytes(&S[0]);
+	assert_int_equal(S[0].n, 20);
+	assert_true(twenty <= 20 * one);
+	assert_true(twenty - sizeof(struct seats) <=
+	            2 * 20 * (sizeof(struct seat) + sizeof(struct channel_entry)));
+	assert_int_equal(sizeof(struct seat) + sizeof(struct channel_entry), 40);
+	check_links();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +327,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(membership_stays_consistent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(leaving_the_server_leaves_every_room, setup, teardown),
 	    cmocka_unit_test_setup_teardown(each_room_has_its_own_event_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(twenty_rooms_cost_twenty_memberships, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

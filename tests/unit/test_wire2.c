@@ -1760,6 +1760,7 @@ static void msg_who_of_a_room(void **state)
 	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
 	assert_int_equal(out.room, 7);
 	assert_int_equal(msg_parse(two, sizeof(two), &out), V2_BAD_LENGTH);
+	assert_int_equal(msg_parse((const uint8_t[]){0x04, 0, 0, 0, 0}, 5, &out), V2_BAD_FIELD);
 }
 
 static void msg_say_in_a_room_round_trip(void **state)
