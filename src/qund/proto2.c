@@ -111,9 +111,9 @@ static void session_free(struct session *ss)
 {
 	rel_free(&ss->rel);
 	free(ss->asm_text);
-	if (ss->seats != NULL)
-		free(ss->seats->v);
-	free(ss->seats);
+	if (ss->rooms != NULL)
+		free(ss->rooms->seats.v);
+	free(ss->rooms);
 	free(ss);
 }
 
@@ -738,15 +738,17 @@ static int said_before(struct proto2 *p, struct session *ss, const struct v2_msg
 /* A request about rooms (docs/ROOMS.md): any of them declares that the client knows rooms. */
 static void on_rooms_request(struct proto2 *p, struct session *ss, const struct v2_msg *m)
 {
+	int declaring = !ss->aware;
+
 	if (p->srv->channels == NULL) {
 		p2_notice(p, ss, QERR_BAD_REQUEST, 0); /* as a server without rooms answers */
 		return;
 	}
-	if (!ss->aware) {
+	if (declaring) {
 		ss->aware = 1;
 		p->aware++;
 	}
-	rooms_request(p->srv, ss, m);
+	rooms_request(p->srv, ss, m, declaring);
 }
 
 /*
@@ -1293,8 +1295,10 @@ static int check_seats(const struct session *ss, char *err, size_t errlen)
 {
 	uint32_t i;
 
-	for (i = 0; ss->seats != NULL && i < ss->seats->n; i++) {
-		const struct seat *st = &ss->seats->v[i];
+	const struct seats *seats = SESSION_SEATS(ss);
+
+	for (i = 0; seats != NULL && i < seats->n; i++) {
+		const struct seat *st = &seats->v[i];
 
 		CHECK(st->at < channel_count(st->c) && channel_member(st->c, st->at) == ss->m,
 		      "%s's seat %u is not in %s's list", ss->m->name, i, st->c->name);
@@ -1316,8 +1320,8 @@ static int check_channels(const struct proto2 *p, char *err, size_t errlen)
 			const struct member *m = channel_member(c, k);
 			const struct session *ss = m->proto == 2 ? m->data : NULL;
 
-			CHECK(is_member(p->srv->room, m) && ss != NULL && ss->seats != NULL &&
-			          channel_has(ss->seats, c),
+			CHECK(is_member(p->srv->room, m) && ss != NULL && ss->rooms != NULL &&
+			          channel_has(&ss->rooms->seats, c),
 			      "%s lists a member that does not list it", c->name);
 		}
 	}

@@ -182,6 +182,7 @@ static void setup(struct server *s, const struct options *opt)
 	s->room = room_new(&cfg, key);
 	s->p2 = p2_new(s);
 	s->channels = channels_new(&ccfg, opt->lobby); /* the name was checked (options.c) */
+	s->rooms_burst = (unsigned)opt->max_rooms_per; /* a new session rejoins them all at once */
 	if (s->channels == NULL)
 		fatalx("--lobby: not a room name");
 	s->proto[2] = &proto2_ops;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bucket.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "channel.h"
@@ -14,17 +15,31 @@
 
 #define MAX_PIECES (V2_MAX_TEXT / 64 + 2)
 
-/* A member's seats, made on its first room besides the default. */
-static struct seats *seats_of(struct session *ss)
+/* A session's rooms, made on its first room request. */
+static struct session_rooms *rooms_of(struct session *ss)
 {
-	if (ss->seats == NULL)
-		ss->seats = xcalloc(1, sizeof *ss->seats);
-	return ss->seats;
+	if (ss->rooms == NULL)
+		ss->rooms = xcalloc(1, sizeof *ss->rooms);
+	return ss->rooms;
 }
 
 static int is_in(const struct session *ss, const struct channel *c)
 {
-	return ss->seats != NULL && channel_has(ss->seats, c);
+	return ss->rooms != NULL && channel_has(&ss->rooms->seats, c);
+}
+
+/*
+ * A join or a part (an event for a whole room) costs a token of the
+ * session's own bucket (struct session_rooms); 0 if paid, else NOTICE 8.
+ */
+static int pay_change(struct server *s, struct session *ss)
+{
+	unsigned burst = s->rooms_burst > 0 ? s->rooms_burst : 20;
+
+	if (bucket_take(&rooms_of(ss)->changes, server_now(s), burst, SESSION_ROOMS_RATE))
+		return 0;
+	p2_notice(s->p2, ss, QERR_FLOOD, 0);
+	return -1;
 }
 
 static struct session *session_of(const struct member *m)
@@ -69,7 +84,7 @@ static void room_event(struct server *s, struct channel *c, enum room_event ev, 
 	server_deliver(s, &o, 0);
 }
 
-/* A room request costs a flood-control token, as WHO does (room_who); 0 if paid. */
+/* A list of rooms costs a flood-control token, as WHO does (room_who); 0 if paid. */
 static int pay(struct server *s, struct session *ss)
 {
 	struct outcome o;
@@ -111,11 +126,13 @@ static void join(struct server *s, struct session *ss, const char *name, size_t 
 		tell_room(s, ss, V2_ROOM_JOINED, c->id, rooms_size(s, c), c->name);
 		return;
 	}
-	st = channel_join(s->channels, ss->m, seats_of(ss), name, len, &c);
-	if (st == CHANNEL_ALREADY_IN) {
+	if (c != NULL && is_in(ss, c)) {
 		tell_room(s, ss, V2_ROOM_JOINED, c->id, rooms_size(s, c), c->name);
-		return;
+		return; /* free: it changes nothing */
 	}
+	if (pay_change(s, ss) < 0)
+		return;
+	st = channel_join(s->channels, ss->m, &rooms_of(ss)->seats, name, len, &c);
 	if (st != CHANNEL_OK) {
 		p2_notice(s->p2, ss, join_refusal(st), 0);
 		return;
@@ -143,9 +160,11 @@ static void part(struct server *s, struct session *ss, uint32_t id)
 		p2_notice(s->p2, ss, QERR_NOT_IN_ROOM, 0);
 		return;
 	}
+	if (pay_change(s, ss) < 0)
+		return;
 	snprintf(name, sizeof name, "%s", c->name);
 	room_event(s, c, EV_LEAVE, ss->m->name, ss->m, NULL, 0);
-	channel_part(s->channels, ss->seats, c, &closed);
+	channel_part(s->channels, &ss->rooms->seats, c, &closed);
 	tell_room(s, ss, V2_ROOM_PARTED, id, closed ? 0 : channel_count(c), name);
 }
 
@@ -191,8 +210,8 @@ static void list(struct server *s, struct session *ss, int all)
 			v[count++] = channels_at(s->channels, i);
 	} else {
 		v[count++] = channels_default(s->channels);
-		for (i = 0; ss->seats != NULL && i < ss->seats->n; i++)
-			v[count++] = ss->seats->v[i].c;
+		for (i = 0; ss->rooms != NULL && i < ss->rooms->seats.n; i++)
+			v[count++] = ss->rooms->seats.v[i].c;
 	}
 	do
 		list_piece(s, ss, all ? V2_ROOM_ALL : V2_ROOM_MINE, v, count, &next);
@@ -200,20 +219,24 @@ static void list(struct server *s, struct session *ss, int all)
 	p2_list_sent(ss);
 }
 
-void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m)
+void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m, int declaring)
 {
-	if (m->kind == V2_K_ROOMS && p2_list_busy(ss)) {
+	if (m->kind == V2_K_JOIN) {
+		join(s, ss, m->name, m->name_len);
+		return;
+	}
+	if (m->kind == V2_K_PART) {
+		part(s, ss, m->room);
+		return;
+	}
+	if (p2_list_busy(ss)) {
 		p2_notice(s->p2, ss, QERR_FLOOD, 0); /* before the token, as WHO */
 		return;
 	}
-	if (pay(s, ss) < 0)
+	/* A list costs a token of chat's bucket, as WHO; the session's declaration is free. */
+	if (!declaring && pay(s, ss) < 0)
 		return;
-	if (m->kind == V2_K_JOIN)
-		join(s, ss, m->name, m->name_len);
-	else if (m->kind == V2_K_PART)
-		part(s, ss, m->room);
-	else if (m->kind == V2_K_ROOMS)
-		list(s, ss, m->flags & V2_ROOMS_ALL);
+	list(s, ss, m->flags & V2_ROOMS_ALL);
 }
 
 void rooms_who(struct server *s, struct session *ss, uint32_t id)
@@ -334,11 +357,10 @@ void rooms_leave_all(struct server *s, struct session *ss, const struct outcome 
 {
 	struct leaving l = {s, ss, o};
 
-	if (ss->seats == NULL)
-		return;
-	channel_part_all(s->channels, ss->seats, o->has_event ? leave_one : NULL, &l);
-	free(ss->seats);
-	ss->seats = NULL;
+	/* The bucket stays: a client that starts a new session has not earned a new one. */
+	if (ss->rooms != NULL)
+		channel_part_all(s->channels, &ss->rooms->seats, o->has_event ? leave_one : NULL,
+		                 &l);
 }
 
 void rooms_restart(struct server *s, struct session *ss)
@@ -374,7 +396,7 @@ int rooms_kick(struct server *s, const struct member *m, struct channel *c, cons
 	snprintf(name, sizeof name, "%s", c->name);
 	log_info("%s was kicked from %s by the operator", m->name, name);
 	room_event(s, c, EV_KICK, m->name, NULL, reason, len);
-	channel_part(s->channels, ss->seats, c, &closed);
+	channel_part(s->channels, &ss->rooms->seats, c, &closed);
 	tell_room(s, ss, V2_ROOM_PARTED, id, closed ? 0 : channel_count(c), name);
 	return 0;
 }
@@ -394,7 +416,7 @@ size_t rooms_close(struct server *s, struct channel *c)
 		struct session *ss = m->data;
 
 		p2_notice(s->p2, ss, QERR_ROOM_CLOSED, 0);
-		channel_part(s->channels, ss->seats, c, &closed);
+		channel_part(s->channels, &ss->rooms->seats, c, &closed);
 		tell_room(s, ss, V2_ROOM_PARTED, id, 0, name);
 	}
 	return n;

@@ -18,12 +18,16 @@ struct session;
  * (struct room): its events go out as before (proto1.c, proto2.c) and
  * nobody leaves it but by leaving the server.  The other rooms are
  * channel.h's, with v2 members only; each member's list of them is its
- * session's seats.  Everything here runs only on a server with rooms
+ * session's (session.h, struct session_rooms).  Everything here runs only on a server with rooms
  * (s->channels not NULL).
  */
 
-/* JOIN, PART or ROOMS from ss: answered to ss (ROOM or a NOTICE), told to the room. */
-void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m);
+/*
+ * JOIN, PART or ROOMS from ss: answered to ss (ROOM or a NOTICE), told to
+ * the room.  declaring: this is the request by which ss declared that it
+ * knows rooms (a ROOMS then is free; it is how every session starts).
+ */
+void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m, int declaring);
 
 /* WHO of room id (not the default room) from ss, which has paid for it: MEMBERS or a NOTICE. */
 void rooms_who(struct server *s, struct session *ss, uint32_t id);

@@ -105,6 +105,7 @@ struct server {
 	 */
 	struct channels *channels;
 	uint64_t private_seq; /* private messages so far: each one's number (rooms.c) */
+	unsigned rooms_burst; /* joins and parts a session may make at once (0: 20; rooms.c) */
 	enum lang lang;
 	int legacy; /* accept protocol v1 too */
 	int stopping;

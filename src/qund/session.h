@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bucket.h"
 #include "common/i18n.h"
 #include "common/sizes.h"
 #include "proto/rel.h"
@@ -15,6 +16,22 @@
 #include "room.h"
 
 struct proto2;
+
+/*
+ * A session's rooms besides the default room, and what joining and
+ * parting them costs: a bucket of its own, so that a new session can take
+ * its client back to every room at once (SESSION_ROOMS_BURST) while
+ * joining and parting, each an event for a whole room, stay rare (one a
+ * second), and chat's bucket is not spent on them.
+ */
+struct session_rooms {
+	struct seats seats;
+	struct bucket changes;
+};
+#define SESSION_ROOMS_RATE 1 /* joins and parts a second, after the burst */
+
+/* The rooms ss is in besides the default room; NULL if it never asked for one. */
+#define SESSION_SEATS(ss) ((ss)->rooms != NULL ? &(ss)->rooms->seats : NULL)
 
 /*
  * A long SAY, ME or TELL being put together from its pieces: only while
@@ -64,7 +81,7 @@ struct session {
 	 * V2_ID_WINDOW behind it was taken already, before a reconnection.
 	 */
 	uint32_t said_id;
-	struct seats *seats; /* the rooms it is in besides the default room; NULL: none yet */
+	struct session_rooms *rooms; /* made on its first room request; NULL: none yet */
 };
 
 /* The budget (docs/PERFORMANCE.md, "Memory of an idle member"): a 128-byte malloc chunk. */

@@ -276,10 +276,12 @@ def test_operator_rooms_text_json_and_console(net):
 
 def test_flood_control_counts_every_room(net):
     """One bucket per member, whatever the room: a burst spread over a room
-    and private lines is cut like one in a single room."""
+    and private lines is cut like one in a single room.  Joining and
+    parting have a bucket of their own (a new session rejoins every room at
+    once), and declaring rooms is free: neither spends chat's."""
     fg, cs = net("--flood-burst", "10", "--flood-rate", "1")
     alice, bob = aware(cs, "alice"), aware(cs, "bob")
-    dev = alice.join("#dev")[0]  # with ROOMS, two of alice's ten tokens
+    dev = alice.join("#dev")[0]
     bob.join("#dev")
     n = len(alice.notices)
     for i in range(10):
@@ -288,5 +290,22 @@ def test_flood_control_counts_every_room(net):
     assert alice.wait(lambda: any(x.code == E_FLOOD for x in alice.notices[n:]))
     barrier(bob, [alice], "barrier")
     heard = len([e for e in bob.events if e.room == dev and e.event == EV_SAY])
-    # Eight tokens left, and one a second since: far fewer than the twenty sent.
-    assert 1 <= heard + len(bob.privates) <= 8 + 5, (heard, bob.privates)
+    # Ten tokens, and one a second since: far fewer than the twenty sent.
+    assert 10 <= heard + len(bob.privates) <= 10 + 5, (heard, bob.privates)
+
+
+def test_joins_and_parts_have_their_own_bucket(net):
+    """A session joins as many rooms at once as a member may be in (what a
+    reconnecting client does), more than chat's burst; past that,
+    joins and parts are refused as flooding (each is an event for a whole
+    room), one a second coming back."""
+    fg, cs = net("--flood-burst", "3", "--flood-rate", "1", "--max-rooms-per-member", "6")
+    alice = aware(cs, "alice")
+    for i in range(5):
+        alice.join("#r%d" % i)  # each waits for its ROOM JOINED: none refused
+    n = len(alice.notices)  # in order: a refusal of those joins would be here by now
+    alice.part(alice.join("#r0")[0])  # already in: free; the part takes the sixth token
+    for i in range(4):
+        alice.send_payload(__import__("v2client").join_payload("#x%d" % i))
+    assert alice.wait(lambda: any(x.code == E_FLOOD for x in alice.notices[n:]))
+    assert not [x for x in alice.notices[:n] if x.code == E_FLOOD], alice.notices[:n]
