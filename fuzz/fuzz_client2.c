@@ -17,6 +17,8 @@
  * After every step the engine's state and everything it sent or reported
  * are checked.
  */
+#define HZ_ROOMS 8
+
 struct harness {
 	struct c2 c;
 	uint64_t now;
@@ -29,6 +31,9 @@ struct harness {
 	int srv_has_id;      /* srv_last_id holds the id of a message the server took */
 	uint32_t srv_last_id;
 	unsigned long who_asks, who_answers; /* c2_who calls that returned 0; who callbacks */
+	/* Rooms: the harness's rooms are ids 1..HZ_ROOMS (others are forged). */
+	uint64_t revent_id[HZ_ROOMS + 1];  /* next REVENT id per room */
+	uint64_t room_shown[HZ_ROOMS + 1]; /* the last REVENT id shown per room, this session */
 };
 
 static void srv_deliver(void *ctx, const uint8_t *data, size_t len)
@@ -36,12 +41,25 @@ static void srv_deliver(void *ctx, const uint8_t *data, size_t len)
 	struct harness *h = ctx;
 	struct v2_msg m;
 
+	int rooms = (h->features & V2_F_ROOMS) != 0;
+
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK &&
 	             (m.kind == V2_K_SAY || m.kind == V2_K_QUIT || m.kind == V2_K_ME ||
-	              m.kind == V2_K_WHO),
+	              m.kind == V2_K_WHO || m.kind == V2_K_JOIN || m.kind == V2_K_PART ||
+	              m.kind == V2_K_ROOMS || m.kind == V2_K_TELL),
 	         "the client sent a payload of kind 0x%02x", len > 0 ? data[0] : 0);
-	if (m.kind != V2_K_SAY && m.kind != V2_K_ME)
+	/* Rooms' kinds, a room in SAY or WHO: only to a server that has rooms. */
+	FZ_CHECK(rooms || (m.room == 0 && m.kind != V2_K_JOIN && m.kind != V2_K_PART &&
+	                   m.kind != V2_K_ROOMS && m.kind != V2_K_TELL),
+	         "the client sent kind 0x%02x (room %u) to a server without rooms", data[0],
+	         m.room);
+	if (m.kind == V2_K_JOIN)
+		FZ_CHECK(c2_room_name_check(m.name, m.name_len) == NAME_OK,
+		         "JOIN of a name that is no room's");
+	if (m.kind != V2_K_SAY && m.kind != V2_K_ME && m.kind != V2_K_TELL)
 		return;
+	if (m.kind == V2_K_TELL)
+		FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK, "TELL to a name that is none");
 	FZ_CHECK(m.text_len > 0 && m.text_len <= V2_SAY_CHUNK && utf8_valid(m.text, m.text_len),
 	         "the client sent a SAY piece of %zu bytes, not whole UTF-8", m.text_len);
 	FZ_CHECK(!(m.flags & V2_ID) == !(h->features & V2_F_MSG_ID),
@@ -87,6 +105,61 @@ static void cb_event(void *ctx, enum room_event ev, const char *name, const char
 	         "event %llu shown after %llu", (unsigned long long)h->c.last_event_id,
 	         (unsigned long long)h->last_shown);
 	h->last_shown = h->c.last_event_id;
+}
+
+/* A REVENT shown: once per room, in its order (the harness's rooms; forged ones unchecked). */
+static void cb_room_event(void *ctx, uint32_t room, enum room_event ev, const char *name,
+                          const char *text, size_t len)
+{
+	struct harness *h = ctx;
+	size_t i;
+
+	FZ_CHECK(room != 0 && ev <= EV_ACTION, "room %u event %d shown", room, ev);
+	FZ_CHECK(strlen(name) <= QUN_MAX_NAME, "a name of %zu bytes shown", strlen(name));
+	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a text of %zu bytes shown",
+	         len);
+	if (room == V2_LOBBY || room > HZ_ROOMS)
+		return; /* the default room is EVENT's too: cb_event checks it */
+	for (i = 0; i < h->c.nseen && h->c.seen[i].room != room; i++)
+		;
+	FZ_CHECK(i < h->c.nseen, "room %u shown without its last id kept", room);
+	FZ_CHECK(h->c.seen[i].last_id == 0 || h->c.seen[i].last_id > h->room_shown[room],
+	         "room %u: event %llu shown after %llu", room,
+	         (unsigned long long)h->c.seen[i].last_id, (unsigned long long)h->room_shown[room]);
+	h->room_shown[room] = h->c.seen[i].last_id;
+}
+
+static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t count, int again)
+{
+	size_t i;
+
+	(void)ctx;
+	FZ_CHECK(what >= 0 && what < V2_ROOM_WHAT_COUNT && (again == 0 || again == 1),
+	         "rooms %d again %d", what, again);
+	FZ_CHECK(count <= C2_LIST_MAX, "%zu rooms", count);
+	FZ_CHECK((what != V2_ROOM_JOINED && what != V2_ROOM_PARTED) || count == 1,
+	         "JOINED or PARTED of %zu rooms", count);
+	for (i = 0; i < count; i++)
+		FZ_CHECK(r[i].id != 0 &&
+		             c2_room_name_check(r[i].name, strlen(r[i].name)) == NAME_OK,
+		         "a room %u with a name that is no room's", r[i].id);
+}
+
+static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+{
+	(void)ctx;
+	(void)number;
+	FZ_CHECK(name_check(from, strlen(from)) == NAME_OK, "a private message from no name");
+	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a private text of %zu bytes",
+	         len);
+}
+
+static void cb_unsent(void *ctx, const char *room, unsigned count)
+{
+	(void)ctx;
+	FZ_CHECK(count > 0 &&
+	             (room[0] == '\0' || c2_room_name_check(room, strlen(room)) == NAME_OK),
+	         "%u unsent for a room that is none", count);
 }
 
 static void cb_text(void *ctx, int code, int detail, const char *text, size_t len)
@@ -138,9 +211,12 @@ static void check(const struct harness *h)
 	FZ_CHECK(c->asm_len <= sizeof c->asm_text, "reassembled %zu bytes", c->asm_len);
 	fz_check_rel(&c->rel, "client");
 	FZ_CHECK(c->out_pieces <= REL_QUEUE_MAX, "%zu pieces kept to send again", c->out_pieces);
-	FZ_CHECK(c->out_pieces >= rel_pending(&c->rel) || c->state != C2_ONLINE,
-	         "%zu pieces kept for %zu in flight or queued", c->out_pieces,
-	         rel_pending(&c->rel));
+	FZ_CHECK(c->out_pieces + c->setup_sent >= rel_pending(&c->rel) || c->state != C2_ONLINE,
+	         "%zu pieces kept (and %zu to set up) for %zu in flight or queued", c->out_pieces,
+	         c->setup_sent, rel_pending(&c->rel));
+	FZ_CHECK(c->njoined <= C2_MAX_ROOMS && c->nseen <= C2_MAX_ROOMS + 1 &&
+	             c->list_count <= C2_LIST_MAX && c->priv_len <= sizeof c->priv_text,
+	         "rooms' tables past their bounds");
 	fz_check_rel(&h->srv_rx, "server");
 }
 
@@ -201,6 +277,61 @@ static void members_payload(struct fz *f, struct v2_msg *m, uint8_t *payload, si
 	*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
 }
 
+/*
+ * A server with rooms: a REVENT (how 1), a ROOM (2) or a PRIVATE (3),
+ * with fuzzed names (any bytes: the client must check them).
+ */
+static void rooms_payload(struct harness *h, struct fz *f, int how, struct v2_msg *m,
+                          uint8_t *payload, size_t *n)
+{
+	static char list[V2_ROOM_CHUNK];
+	const uint8_t *name, *text;
+	uint8_t idhow;
+	size_t used = 0, count, k;
+
+	m->flags = fz_u8(f) & 1;
+	if (how == 1) {
+		m->kind = V2_K_REVENT;
+		m->room = fz_u8(f) % (HZ_ROOMS + 2); /* 0 and HZ_ROOMS + 1: forged */
+		idhow = fz_u8(f);
+		k = m->room <= HZ_ROOMS ? m->room : 0;
+		m->event_id = idhow < 200   ? ++h->revent_id[k]
+		              : idhow < 230 ? h->revent_id[k]
+		                            : fz_u64(f);
+		m->event = fz_u8(f) % 9;
+		m->name_len = fz_bytes(f, fz_u8(f) % 40, &name);
+		m->name = (const char *)name;
+	} else if (how == 2) {
+		m->kind = V2_K_ROOM;
+		m->what = fz_u8(f) % (V2_ROOM_WHAT_COUNT + 1);
+		count = fz_u8(f) % 6;
+		while (count-- > 0) {
+			uint32_t id = fz_u8(f) % (HZ_ROOMS + 1), members = fz_u32(f);
+			char rn[64] = "#";
+			size_t drop; /* 1: no '#' */
+
+			k = fz_bytes(f, fz_u8(f) % 40 + 1, &name);
+			memcpy(rn + 1, name, k);
+			drop = fz_u8(f) < 32;
+			if (v2_room_put(list, sizeof list, &used, id, members, rn + drop,
+			                k + 1 - drop) < 0)
+				break;
+		}
+		m->text = list;
+		m->text_len = used;
+		*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+		return;
+	} else {
+		m->kind = V2_K_PRIVATE;
+		m->event_id = fz_u64(f);
+		m->name_len = fz_bytes(f, fz_u8(f) % 40, &name);
+		m->name = (const char *)name;
+	}
+	m->text_len = fz_bytes(f, fz_u16(f) % 1200, &text);
+	m->text = (const char *)text;
+	*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+}
+
 static void server_data(struct harness *h, struct fz *f)
 {
 	uint8_t payload[QUN_MAX_DATAGRAM];
@@ -222,7 +353,9 @@ static void server_data(struct harness *h, struct fz *f)
 	if (p.seq == 0)
 		p.seq = 1;
 	memset(&m, 0, sizeof m);
-	if (kind < 200) {
+	if (kind < 200 && (h->features & V2_F_ROOMS) && (kind & 3) != 0) {
+		rooms_payload(h, f, kind & 3, &m, payload, &n);
+	} else if (kind < 200) {
 		uint8_t idhow = fz_u8(f);
 
 		m.kind = V2_K_EVENT;
@@ -262,10 +395,11 @@ static void user_say(struct harness *h, const uint8_t *text, size_t len)
 
 	if (!utf8_valid((const char *)text, len))
 		return;
-	r = c2_say(&h->c, (const char *)text, len);
+	r = c2_say(&h->c, V2_LOBBY, (const char *)text, len);
 	if (len == 0 || len > V2_MAX_TEXT)
 		FZ_CHECK(r == -1, "c2_say took %zu bytes", len);
-	if (r == 0)
+	/* Unless it waits behind a message held for a room a new session joins again. */
+	if (r == 0 && !h->c.holding)
 		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_say queued nothing");
 }
 
@@ -277,13 +411,66 @@ static void user_me_or_who(struct harness *h, int me, const uint8_t *text, size_
 
 	if (me && !utf8_valid((const char *)text, len))
 		return;
-	r = me ? c2_me(&h->c, (const char *)text, len) : c2_who(&h->c);
+	r = me ? c2_me(&h->c, V2_LOBBY, (const char *)text, len) : c2_who(&h->c, 0);
 	if (me && (len == 0 || len > V2_MAX_TEXT))
 		FZ_CHECK(r == -1, "c2_me took %zu bytes", len);
-	if (r == 0 && me)
+	if (r == 0 && me && !h->c.holding)
 		FZ_CHECK(rel_pending(&h->c.rel) > before, "c2_me queued nothing");
 	if (!me && r == 0)
 		h->who_asks++; /* it shares the answer of a WHO in flight, or queued its own */
+}
+
+/*
+ * The user of a server with rooms: joins, parts, lists, tells, says in a
+ * room, asks who is in one; or the network goes up or down.
+ */
+static void user_rooms(struct harness *h, struct fz *f)
+{
+	const uint8_t *b, *t;
+	size_t n, k;
+	uint32_t room;
+	int r = 0;
+
+	switch (fz_u8(f) % 8) {
+	case 0:
+		h->net_up = !h->net_up;
+		return;
+	case 1:
+		n = fz_bytes(f, fz_u8(f) % 40, &b);
+		/* The caller checks the name (netproc2.c): only rooms' names reach the engine. */
+		if (c2_room_name_check((const char *)b, n) == NAME_OK)
+			r = c2_join(&h->c, (const char *)b, n);
+		break;
+	case 2:
+		r = c2_part(&h->c, fz_u8(f) % (HZ_ROOMS + 1));
+		break;
+	case 3:
+		r = c2_rooms(&h->c, fz_u8(f) & 1);
+		break;
+	case 4:
+		n = fz_bytes(f, fz_u8(f) % 40, &b);
+		k = fz_bytes(f, fz_u16(f) % 4200, &t);
+		if (name_check((const char *)b, n) == NAME_OK && utf8_valid((const char *)t, k))
+			r = c2_tell(&h->c, (const char *)b, n, (const char *)t, k);
+		break;
+	case 5:
+	case 6:
+		room = fz_u8(f) % (HZ_ROOMS + 1);
+		k = fz_bytes(f, fz_u16(f) % 4200, &t);
+		if (utf8_valid((const char *)t, k))
+			r = c2_say(&h->c, room, (const char *)t, k);
+		if (r == 0 && k == 0)
+			fz_fail("c2_say took an empty text");
+		break;
+	default:
+		room = fz_u8(f) % (HZ_ROOMS + 1);
+		r = c2_who(&h->c, room);
+		if (r == 0)
+			h->who_asks++;
+		break;
+	}
+	FZ_CHECK(r == 0 || r == -1, "a rooms' call returned %d", r);
+	FZ_CHECK(r < 0 || c2_has_rooms(&h->c), "a rooms' call taken without rooms");
 }
 
 static void step(struct harness *h, struct fz *f)
@@ -332,15 +519,21 @@ static void step(struct harness *h, struct fz *f)
 			 * A new session: the server's side starts afresh, and nothing
 			 * typed is lost: every message kept goes again whole.
 			 */
-			FZ_CHECK(rel_pending(&h->c.rel) <= h->c.out_pieces &&
-			             (rel_pending(&h->c.rel) > 0) == (h->c.out_len > 0),
+			size_t sent = rel_pending(&h->c.rel), setup = h->c.setup_sent;
+
+			FZ_CHECK(sent >= setup && sent <= h->c.out_pieces + setup &&
+			             (sent > setup || h->c.out_len == 0 || h->c.holding),
 			         "%zu pieces kept (%zu messages), %zu sent again", h->c.out_pieces,
-			         h->c.out_len, rel_pending(&h->c.rel));
+			         h->c.out_len, sent);
+			FZ_CHECK(setup == 0 || (p.features & V2_F_ROOMS),
+			         "ROOMS declared to a server without rooms");
 			rel_free(&h->srv_rx);
 			rel_init(&h->srv_rx);
 			h->srv_seq = 1;
 			h->features = p.features;
 			h->srv_has_id = 0;
+			memset(h->room_shown, 0, sizeof h->room_shown);
+			memset(h->revent_id, 0, sizeof h->revent_id);
 		}
 		break;
 	}
@@ -400,7 +593,10 @@ static void step(struct harness *h, struct fz *f)
 		user_me_or_who(h, 1, b, n);
 		break;
 	default:
-		h->net_up = !h->net_up;
+		if (h->features & V2_F_ROOMS)
+			user_rooms(h, f);
+		else
+			h->net_up = !h->net_up;
 		break;
 	}
 	check(h);
@@ -413,6 +609,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .ctx = &h,
 	    .send = cb_send,
 	    .event = cb_event,
+	    .room_event = cb_room_event,
+	    .rooms = cb_rooms,
+	    .private_msg = cb_private,
+	    .unsent = cb_unsent,
 	    .who = cb_who,
 	    .notice = cb_text,
 	    .refused = cb_text,

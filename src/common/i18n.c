@@ -120,13 +120,19 @@ static const char *const ui_texts[][2] = {
     [UI_TOO_LONG] = {"消息太长（%s 字节，最多 %s 字节），没有发送",
                      "message too long (%s bytes, at most %s): not sent"},
     [UI_BAD_INPUT] = {"没有发送：%s", "not sent: %s"},
-    [UI_HELP] = {"命令：/help 显示本帮助，/who 谁在线，/me 动作 描述你的动作，/quit 退出"
-                 "（或 quit、Ctrl-D、Ctrl-C）；Tab 补全名字；//文字 发送以 / 开头的文字；"
-                 "其他内容发送给所有人",
-                 "commands: /help shows this help, /who lists who is online, /me ACTION "
-                 "describes an action, /quit leaves (or quit, Ctrl-D, Ctrl-C); Tab completes "
-                 "names; //TEXT sends a text that starts with /; anything else is sent to "
-                 "everyone"},
+    [UI_HELP] = {"命令：/help 显示本帮助，/who 谁在线（/who #聊天室：该聊天室的），"
+                 "/me 动作 描述你的动作，/join #聊天室 加入并切换到聊天室，"
+                 "/part [#聊天室] 离开聊天室，/rooms [all] 我的（或所有）聊天室，"
+                 "/msg 名字 文字 发私信，/r 文字 回复私信，/quit 退出（或 quit、Ctrl-D、"
+                 "Ctrl-C）；Tab 补全名字和聊天室；//文字 发送以 / 开头的文字；"
+                 "其他内容发送到当前聊天室",
+                 "commands: /help shows this help, /who lists who is online (/who #ROOM: in "
+                 "that room), /me ACTION describes an action, /join #ROOM joins a room and "
+                 "makes it current, /part [#ROOM] leaves a room, /rooms [all] lists my (or "
+                 "every) room, /msg NAME TEXT sends a private message, /r TEXT answers the "
+                 "last one, /quit leaves (or quit, Ctrl-D, Ctrl-C); Tab completes names and "
+                 "rooms; //TEXT sends a text that starts with /; anything else goes to the "
+                 "current room"},
     [UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
                         "unknown command: %s (type /help for help)"},
     [UI_LEFT] = {"已退出聊天室", "you have left the room"},
@@ -152,6 +158,25 @@ static const char *const ui_texts[][2] = {
          "blindly, by trying every port; v1 is clear text on the network. v1 members are "
          "capped (--max-v1), their logins rate-limited, and those that sent no P, C or A "
          "since logging in soon evicted. See qund(8)."},
+    [UI_NO_ROOMS] = {"此服务器没有聊天室和私信功能",
+                     "this server has no rooms or private messages"},
+    [UI_JOIN_USAGE] = {"用法：/join #聊天室", "usage: /join #ROOM"},
+    [UI_PART_USAGE] = {"用法：/part [#聊天室]", "usage: /part [#ROOM]"},
+    [UI_ROOMS_USAGE] = {"用法：/rooms [all]", "usage: /rooms [all]"},
+    [UI_WHO_USAGE] = {"用法：/who [#聊天室]", "usage: /who [#ROOM]"},
+    [UI_MSG_USAGE] = {"用法：/msg 名字 文字", "usage: /msg NAME TEXT"},
+    [UI_REPLY_USAGE] = {"用法：/r 文字", "usage: /r TEXT"},
+    [UI_NO_REPLY_TO] = {"还没有人给你发过私信", "nobody has sent you a private message yet"},
+    [UI_NOT_IN_ROOM] = {"你不在 %s", "you are not in %s"},
+    [UI_BAD_ROOM] = {"无法加入：%s", "cannot join: %s"},
+    [UI_ROOM_JOINED] = {"你加入了 %s（%s 人）", "you joined %s (members: %s)"},
+    [UI_ROOM_PARTED] = {"你离开了 %s", "you left %s"},
+    [UI_ROOMS_MINE] = {"你的聊天室：%s", "your rooms: %s"},
+    [UI_ROOMS_ALL] = {"所有聊天室：%s", "all rooms: %s"},
+    [UI_ROOM_LOST] = {"没能重新加入 %s", "could not rejoin %s"},
+    [UI_UNSENT] = {"没有发送到 %s：没能重新加入", "not sent to %s: could not rejoin it"},
+    [UI_PRIVATE_FROM] = {"[私信] %s → 你：%s", "[private] %s → you: %s"},
+    [UI_PRIVATE_TO] = {"[私信] 你 → %s：%s", "[private] you → %s: %s"},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

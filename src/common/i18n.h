@@ -73,6 +73,25 @@ enum ui_text {
 	UI_NET_DIED,
 	UI_LOST,           /* %s = how many */
 	UI_LEGACY_WARNING, /* qund --legacy: what protocol v1 exposes */
+	/* Rooms and private messages (docs/ROOMS.md). */
+	UI_NO_ROOMS,
+	UI_JOIN_USAGE,
+	UI_PART_USAGE,
+	UI_ROOMS_USAGE,
+	UI_WHO_USAGE,
+	UI_MSG_USAGE,
+	UI_REPLY_USAGE,
+	UI_NO_REPLY_TO,
+	UI_NOT_IN_ROOM,  /* %s = room */
+	UI_BAD_ROOM,     /* %s = reason */
+	UI_ROOM_JOINED,  /* %s = room, %s = members */
+	UI_ROOM_PARTED,  /* %s = room */
+	UI_ROOMS_MINE,   /* %s = rooms */
+	UI_ROOMS_ALL,    /* %s = rooms */
+	UI_ROOM_LOST,    /* %s = room */
+	UI_UNSENT,       /* %s = room */
+	UI_PRIVATE_FROM, /* %s = sender (first: the UI colours it), %s = text */
+	UI_PRIVATE_TO,   /* %s = recipient (first), %s = text */
 	UI_COUNT
 };
 

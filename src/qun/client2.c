@@ -12,13 +12,20 @@
 
 #define DEAD_AFTER(c) (3 * (c)->keepalive) /* silence that means the server is gone */
 
+#define HELD UINT32_MAX /* c2_out.last_seq of a message waiting for its room (never pruned) */
+
 /* One message of ours, kept until the server has acknowledged all of it. */
 struct c2_out {
-	enum v2_kind kind; /* SAY, ME, WHO or QUIT */
-	uint32_t id;       /* SAY, ME: the message id */
-	uint32_t last_seq; /* the seq of its last piece in the current session */
+	enum v2_kind kind; /* SAY ME WHO QUIT JOIN PART ROOMS TELL */
+	uint32_t id;       /* SAY ME TELL: the message id */
+	uint32_t room;     /* SAY ME WHO PART: the room's id (V2_LOBBY: the default room) */
+	uint8_t flags;     /* ROOMS: V2_ROOMS_ALL */
+	int held;          /* not sent yet: waiting for its room, or for one held before it */
+	char room_name[C2_ROOM_NAME_MAX + 1]; /* SAY ME PART in another room: its name, or "" */
+	uint32_t last_seq; /* the seq of its last piece in the current session, or HELD */
 	size_t pieces;     /* DATA it takes at most (counted with the id: say_chunk's smaller) */
-	size_t len;
+	size_t name_len;   /* TELL: text holds the name, then the message */
+	size_t len;        /* of text; JOIN: the room's name */
 	char text[];
 };
 
@@ -112,6 +119,10 @@ static void begin_handshake(struct c2 *c, uint64_t now)
 	c->asm_len = 0;
 	c->who_used = 0;
 	c->who_count = 0;
+	c->list_active = 0;
+	c->list_count = 0;
+	c->priv_active = 0;
+	c->priv_len = 0;
 }
 
 static void who_answer(struct c2 *c, int answered, uint32_t total, const char *const *names,
@@ -127,6 +138,12 @@ void c2_start(struct c2 *c, const char *name, uint64_t now)
 		who_answer(c, 0, 0, NULL, 0);
 	while (c->out_len > 0)
 		out_pop(c);
+	/* A new stay is a new member: in the default room only. */
+	c->njoined = 0;
+	c->rejoin_by = 0;
+	c->holding = 0;
+	c->nseen = 0;
+	c->who_room = 0;
 	rel_free(&c->rel);
 	rel_init(&c->rel);
 	begin_handshake(c, now);
@@ -166,10 +183,17 @@ static void out_push(struct c2 *c, struct c2_out *o)
 	c->out_pieces += o->pieces;
 }
 
-/* The longest piece of text one DATA takes, with or without an id. */
-static size_t say_chunk(const struct c2 *c)
+/*
+ * The longest piece of o's text one DATA takes, with or without an id
+ * (V2_SAY_ID_CHUNK, V2_SAY_ROOM_CHUNK, V2_TELL_CHUNK with one).
+ */
+static size_t piece_chunk(const struct c2_out *o, int with_id)
 {
-	return (c->features & V2_F_MSG_ID) ? V2_SAY_ID_CHUNK : V2_SAY_CHUNK;
+	size_t chunk = V2_SAY_CHUNK - (with_id ? 4 : 0);
+
+	if (o->kind == V2_K_TELL)
+		return V2_TELL_CHUNK(o->name_len) + (with_id ? 0 : 4);
+	return o->room != V2_LOBBY ? chunk - 4 : chunk;
 }
 
 /* DATA that text takes in pieces of at most chunk bytes (0: not UTF-8 that can be cut). */
@@ -187,37 +211,81 @@ static size_t count_pieces(const char *text, size_t len, size_t chunk)
 	return n;
 }
 
+/* Queue one message into the current session's channel. */
+static void queue_msg(struct c2 *c, const struct v2_msg *m)
+{
+	uint8_t buf[QUN_MAX_DATAGRAM];
+	size_t n = v2_msg_encode(m, buf, sizeof buf);
+	struct blob *b;
+
+	if (n == 0)
+		return; /* cannot happen: every message was measured when it was queued */
+	b = blob_new(buf, n);
+	rel_queue(&c->rel, b);
+	blob_unref(b);
+}
+
 /*
- * Queue o into the current session's channel, in pieces of say_chunk()
- * (no more than o->pieces of them), and note the seq of its last.
+ * Queue o into the current session's channel, in pieces of piece_chunk()
+ * (no more than o->pieces of them), and note the seq of its last; a held
+ * message waits (HELD).
  */
 static void send_out(struct c2 *c, struct c2_out *o)
 {
-	uint8_t buf[QUN_MAX_DATAGRAM];
-	size_t off = 0, n, chunk = say_chunk(c);
-	struct blob *b;
+	const char *text = o->text + o->name_len;
+	size_t off = 0, len = o->len - o->name_len, k;
+	int with_id = (c->features & V2_F_MSG_ID) != 0;
+	size_t chunk = piece_chunk(o, with_id);
+	struct v2_msg m;
 
-	if (o->kind == V2_K_WHO || o->kind == V2_K_QUIT) {
-		uint8_t kind = (uint8_t)o->kind;
-
-		b = blob_new(&kind, 1);
-		rel_queue(&c->rel, b);
-		blob_unref(b);
+	if (o->held) {
+		o->last_seq = HELD;
+		return;
 	}
-	while (off < o->len) {
-		size_t k = utf8_prefix(o->text + off, o->len - off, chunk);
-		struct v2_msg m = {.kind = o->kind, .text = o->text + off, .text_len = k};
-
-		m.flags = off + k < o->len ? V2_MORE : 0;
-		if (c->features & V2_F_MSG_ID) {
-			m.flags |= V2_ID;
-			m.id = o->id;
+	memset(&m, 0, sizeof m);
+	m.kind = o->kind;
+	switch (o->kind) {
+	case V2_K_WHO:
+		m.room = o->room == V2_LOBBY ? 0 : o->room; /* no room: as before rooms */
+		queue_msg(c, &m);
+		break;
+	case V2_K_JOIN:
+		m.name = o->text;
+		m.name_len = o->len;
+		queue_msg(c, &m);
+		break;
+	case V2_K_PART:
+		m.room = o->room;
+		queue_msg(c, &m);
+		break;
+	case V2_K_ROOMS:
+		m.flags = o->flags;
+		queue_msg(c, &m);
+		break;
+	case V2_K_QUIT:
+		queue_msg(c, &m);
+		break;
+	default: /* SAY ME TELL: the text in pieces, each naming the same room or member */
+		while (off < len) {
+			k = utf8_prefix(text + off, len - off, chunk);
+			m.text = text + off;
+			m.text_len = k;
+			m.flags = off + k < len ? V2_MORE : 0;
+			if (with_id) {
+				m.flags |= V2_ID;
+				m.id = o->id;
+			}
+			if (o->kind == V2_K_TELL) {
+				m.name = o->text;
+				m.name_len = o->name_len;
+			} else if (o->room != V2_LOBBY) {
+				m.flags |= V2_ROOM;
+				m.room = o->room;
+			}
+			queue_msg(c, &m);
+			off += k;
 		}
-		n = v2_msg_encode(&m, buf, sizeof buf);
-		b = blob_new(buf, n);
-		rel_queue(&c->rel, b);
-		blob_unref(b);
-		off += k;
+		break;
 	}
 	o->last_seq = rel_last_seq(&c->rel);
 }
@@ -231,13 +299,171 @@ static void out_prune(struct c2 *c)
 
 static void send_who(struct c2 *c);
 
+int c2_room_name_check(const char *name, size_t len)
+{
+	if (len == 0 || name[0] != '#')
+		return NAME_EMPTY;
+	if (len > C2_ROOM_NAME_MAX)
+		return NAME_TOO_LONG;
+	return (int)name_check(name + 1, len - 1);
+}
+
+/* Whether name[0..len) is a room's name: '#' and a name that passes the name rules. */
+static int room_name_ok(const char *name, size_t len)
+{
+	return c2_room_name_check(name, len) == NAME_OK;
+}
+
+/* Whether two valid room names are one room (compared on the member key, as the server does). */
+static int same_room(const char *a, const char *b)
+{
+	char ka[C2_ROOM_NAME_MAX + 1], kb[C2_ROOM_NAME_MAX + 1];
+
+	if (a[0] != '#' || b[0] != '#' || name_normalize(a + 1, strlen(a + 1), ka, sizeof ka) < 0 ||
+	    name_normalize(b + 1, strlen(b + 1), kb, sizeof kb) < 0)
+		return 0;
+	return strcmp(ka, kb) == 0;
+}
+
+/* The joined room with this (valid) name, or -1. */
+static int joined_by_name(const struct c2 *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->njoined; i++)
+		if (same_room(c->joined[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The joined room with this id (one being joined again keeps its old id), or -1. */
+static int joined_by_id(const struct c2 *c, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->njoined && id != 0; i++)
+		if (c->joined[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+int c2_same_room(const char *a, const char *b)
+{
+	return same_room(a, b);
+}
+
+int c2_room_index(const struct c2 *c, const char *name)
+{
+	return joined_by_name(c, name);
+}
+
+static void tell_rooms(struct c2 *c, int what, const struct c2_room_info *r, size_t n, int again)
+{
+	if (c->cb.rooms != NULL)
+		c->cb.rooms(c->cb.ctx, what, r, n, again);
+}
+
+/* Forget joined room i, telling the owner it is parted (again: the engine's own doing). */
+static void forget_joined(struct c2 *c, size_t i)
+{
+	struct c2_room_info r = {.id = c->joined[i].id, .members = 0};
+
+	snprintf(r.name, sizeof r.name, "%s", c->joined[i].name);
+	c->joined[i] = c->joined[--c->njoined];
+	tell_rooms(c, V2_ROOM_PARTED, &r, 1, 1);
+}
+
+/* Whether a message of ours only makes sense to a server with rooms. */
+static int needs_rooms(const struct c2_out *o)
+{
+	return o->kind == V2_K_JOIN || o->kind == V2_K_PART || o->kind == V2_K_ROOMS ||
+	       o->kind == V2_K_TELL || o->room != V2_LOBBY;
+}
+
 /*
- * A new session: a fresh reliable channel, into which every message not
- * acknowledged whole goes again, whole and in order (cut for the new
- * server's features, in at most o->pieces DATA), so nothing the user
- * typed during an outage is lost and nothing is cut in two; the server
- * drops by id what it had taken.  WHO asks not yet answered are asked
- * again with one WHO.
+ * What becomes of a kept message in a new session: 1 it goes again, 0 it
+ * is dropped quietly, -1 it is given up (told to the owner as unsent).  A
+ * message for another room than the default one waits for the room to be
+ * joined again (held), since its id may not be the room's any more.
+ */
+static int carry_over(struct c2 *c, struct c2_out *o)
+{
+	if (o->kind == V2_K_WHO)
+		return 0; /* asked again below, once for all its asks */
+	if (!(c->features & V2_F_ROOMS) && needs_rooms(o))
+		return o->kind == V2_K_SAY || o->kind == V2_K_ME || o->kind == V2_K_TELL ? -1 : 0;
+	if (o->kind == V2_K_PART)
+		return o->room == V2_LOBBY; /* the new session is in no other room to part */
+	if ((o->kind == V2_K_SAY || o->kind == V2_K_ME) && o->room != V2_LOBBY) {
+		if (o->room_name[0] == '\0' || joined_by_name(c, o->room_name) < 0)
+			return -1;
+		o->held = 1; /* every room is being joined again (rejoin) */
+	}
+	return 1;
+}
+
+/*
+ * Keep o (taken over) until acknowledged, and send it, unless messages
+ * are held (the server takes ids in order only: what follows a held
+ * message waits for it), or it is for a room being joined again.  QUIT
+ * never waits: what it would wait for is lost with the session anyway.
+ */
+static void add_out(struct c2 *c, struct c2_out *o)
+{
+	if (c->holding && o->kind != V2_K_QUIT)
+		o->held = 1;
+	if (o->held)
+		c->holding = 1;
+	out_push(c, o);
+	send_out(c, o);
+}
+
+static void tell_unsent(struct c2 *c, const char *room)
+{
+	if (c->cb.unsent != NULL)
+		c->cb.unsent(c->cb.ctx, room, 1);
+}
+
+/*
+ * Declare the new session rooms-aware and join again the rooms we were in
+ * (the declaration first: a session that has not declared is in the
+ * default room only).  A room being parted is forgotten instead.
+ */
+static void rejoin(struct c2 *c)
+{
+	struct v2_msg m = {.kind = V2_K_ROOMS, .flags = 0};
+	size_t i;
+
+	for (i = c->njoined; i-- > 0;)
+		if (c->joined[i].parting || !(c->features & V2_F_ROOMS))
+			forget_joined(c, i);
+	c->setup_sent = 0;
+	c->rejoin_by = 0;
+	c->declare_answer = 0;
+	if (!(c->features & V2_F_ROOMS))
+		return;
+	queue_msg(c, &m);
+	c->setup_sent++;
+	c->declare_answer = 1;
+	for (i = 0; i < c->njoined; i++) {
+		struct v2_msg j = {.kind = V2_K_JOIN,
+		                   .name = c->joined[i].name,
+		                   .name_len = strlen(c->joined[i].name)};
+
+		c->joined[i].rejoining = 1;
+		queue_msg(c, &j);
+		c->setup_sent++;
+	}
+}
+
+/*
+ * A new session: a fresh reliable channel, into which (after the rooms'
+ * declaration and JOINs, rejoin) every message not acknowledged whole
+ * goes again, whole and in order (cut for the new server's features, in
+ * at most o->pieces DATA), so nothing the user typed during an outage is
+ * lost and nothing is cut in two; the server drops by id what it had
+ * taken.  WHO asks not yet answered are asked again with one WHO (a WHO
+ * of another room is answered unanswered: that room's id may be stale).
  */
 static void restart_channel(struct c2 *c)
 {
@@ -246,22 +472,30 @@ static void restart_channel(struct c2 *c)
 	rel_free(&c->rel);
 	rel_init(&c->rel);
 	c->out_pieces = 0;
+	c->holding = 0;
+	rejoin(c);
 	for (i = 0; i < n; i++) {
 		struct c2_out *o = out_at(c, 0);
+		int keep;
 
 		c->out[c->out_head] = NULL;
 		c->out_head = (c->out_head + 1) % c->out_cap;
 		c->out_len--;
-		if (o->kind == V2_K_WHO) {
+		keep = carry_over(c, o);
+		if (keep < 0)
+			tell_unsent(c, o->room_name);
+		if (keep <= 0) {
 			free(o);
 			continue;
 		}
-		out_push(c, o);
-		send_out(c, o);
+		o->held = o->held || (c->holding && o->kind != V2_K_QUIT);
+		add_out(c, o);
 	}
 	c->who_count = 0;
 	c->who_used = 0;
-	if (c->who_asks > 0)
+	if (c->who_asks > 0 && c->who_room != 0 && c->who_room != V2_LOBBY)
+		who_answer(c, 0, 0, NULL, 0);
+	else if (c->who_asks > 0)
 		send_who(c);
 }
 
@@ -275,9 +509,10 @@ static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 	/*
 	 * Event ids are the room's count since its server started: a new
 	 * session (perhaps with a restarted server) starts them afresh, and no
-	 * server replays old events into a new session.
+	 * server replays old events into a new session.  So do rooms' ids.
 	 */
 	c->last_event_id = 0;
+	c->nseen = 0;
 	/* The server's timeout wins: ping at least as often as it asks. */
 	if (pk->keepalive > 0 && (uint64_t)pk->keepalive * 1000 < c->keepalive)
 		c->keepalive = (uint64_t)pk->keepalive * 1000;
@@ -288,19 +523,57 @@ static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
 		c->cb.link(c->cb.ctx, 0);
 }
 
-static void show_event(struct c2 *c, const struct v2_msg *m, const char *text, size_t len)
+/*
+ * The last event shown in room: a table of C2_MAX_ROOMS + 1 rooms (more
+ * than a member may be in); a room past that takes the place of the one
+ * least recently heard from, which only a server sending events of rooms
+ * we are not in can make happen.
+ */
+static struct c2_seen *seen_in(struct c2 *c, uint32_t room)
+{
+	size_t i, old = 0;
+
+	for (i = 0; i < c->nseen; i++)
+		if (c->seen[i].room == room) {
+			c->seen[i].used = ++c->seen_tick;
+			return &c->seen[i];
+		}
+	if (c->nseen < sizeof c->seen / sizeof c->seen[0]) {
+		i = c->nseen++;
+	} else {
+		for (i = 1; i < c->nseen; i++)
+			if (c->seen[i].used < c->seen[old].used)
+				old = i;
+		i = old;
+	}
+	c->seen[i].room = room;
+	c->seen[i].last_id = 0;
+	c->seen[i].used = ++c->seen_tick;
+	return &c->seen[i];
+}
+
+/* A whole EVENT (room 0) or REVENT: shown once, in its room's order. */
+static void show_event(struct c2 *c, uint32_t room, const struct v2_msg *m, const char *text,
+                       size_t len)
 {
 	char name[QUN_MAX_NAME + 1];
 	size_t n = m->name_len < QUN_MAX_NAME ? m->name_len : QUN_MAX_NAME;
+	struct c2_seen *seen = seen_in(c, room == 0 ? V2_LOBBY : room);
 
-	/* The room's order is the event ids' order: an id seen before is a replay. */
-	if (m->event_id != 0 && m->event_id <= c->last_event_id)
+	/* A room's order is its event ids' order: an id seen before is a replay. */
+	if (m->event_id != 0 && m->event_id <= seen->last_id)
 		return;
-	c->last_event_id = m->event_id;
+	seen->last_id = m->event_id;
+	if (room == 0 || room == V2_LOBBY)
+		c->last_event_id = m->event_id;
 	memcpy(name, m->name, n);
 	name[n] = '\0';
-	if (c->cb.event != NULL && m->event <= EV_ACTION)
+	if (m->event > EV_ACTION)
+		return;
+	if (room == 0 && c->cb.event != NULL)
 		c->cb.event(c->cb.ctx, (enum room_event)m->event, name, text, len);
+	else if (room != 0 && c->cb.room_event != NULL)
+		c->cb.room_event(c->cb.ctx, room, (enum room_event)m->event, name, text, len);
 }
 
 static void send_quit(struct c2 *c);
@@ -355,6 +628,182 @@ static void on_members(struct c2 *c, const struct v2_msg *m)
 	c->who_count = 0;
 }
 
+/* An EVENT (room 0) or REVENT piece: pieces of one event come one after another. */
+static void on_event(struct c2 *c, uint32_t room, const struct v2_msg *m)
+{
+	if (c->asm_active && c->asm_room != room) {
+		c->asm_active = 0; /* another room's piece: the half before it is lost */
+		c->asm_len = 0;
+	}
+	if (!c->asm_active && !(m->flags & V2_MORE)) {
+		show_event(c, room, m, m->text, m->text_len);
+		return;
+	}
+	if (c->asm_len + m->text_len <= sizeof c->asm_text) {
+		memcpy(c->asm_text + c->asm_len, m->text, m->text_len);
+		c->asm_len += m->text_len;
+	}
+	c->asm_active = 1;
+	c->asm_room = room;
+	if (m->flags & V2_MORE)
+		return;
+	show_event(c, room, m, c->asm_text, c->asm_len);
+	c->asm_active = 0;
+	c->asm_len = 0;
+}
+
+/*
+ * Send the held messages, in order, up to the first whose room is still
+ * being joined again; one for a room joined again goes under its new id.
+ */
+static void flush_held(struct c2 *c)
+{
+	size_t k = 0, j;
+	int i;
+
+	while (k < c->out_len) {
+		struct c2_out *o = out_at(c, k);
+
+		if (!o->held) {
+			k++;
+			continue;
+		}
+		if ((o->kind == V2_K_SAY || o->kind == V2_K_ME) && o->room != V2_LOBBY) {
+			i = joined_by_name(c, o->room_name);
+			if (i >= 0 && c->joined[i].rejoining)
+				return;
+			if (i < 0) {
+				/* Its room is gone (parted, or not joined again): given up. */
+				tell_unsent(c, o->room_name);
+				for (j = k; j + 1 < c->out_len; j++)
+					c->out[(c->out_head + j) % c->out_cap] = out_at(c, j + 1);
+				c->out_len--;
+				c->out_pieces -= o->pieces;
+				free(o);
+				continue;
+			}
+			o->room = c->joined[i].id;
+		}
+		o->held = 0;
+		send_out(c, o);
+		k++;
+	}
+	c->holding = 0;
+}
+
+/*
+ * ROOM JOINED: keep the room for a new session (the default room is
+ * every session's anyway).  Returns 1 if it answers a JOIN of rejoin().
+ */
+static int room_joined(struct c2 *c, const struct c2_room_info *r)
+{
+	int i = joined_by_name(c, r->name), j = joined_by_id(c, r->id), again;
+
+	if (j >= 0 && j != i)
+		c->joined[j].id = 0; /* a stale id from before a restart: now another room's */
+	if (i >= 0) {
+		again = c->joined[i].rejoining;
+		c->joined[i].id = r->id;
+		c->joined[i].rejoining = 0;
+		snprintf(c->joined[i].name, sizeof c->joined[i].name, "%s", r->name);
+		flush_held(c);
+		return again;
+	}
+	if (r->id != V2_LOBBY && c->njoined < C2_MAX_ROOMS) {
+		memset(&c->joined[c->njoined], 0, sizeof c->joined[0]);
+		c->joined[c->njoined].id = r->id;
+		snprintf(c->joined[c->njoined].name, sizeof c->joined[0].name, "%s", r->name);
+		c->njoined++;
+	}
+	return 0;
+}
+
+/* ROOM PARTED: not ours any more (messages held for it are given up). */
+static void room_parted(struct c2 *c, const struct c2_room_info *r)
+{
+	int i = joined_by_name(c, r->name);
+
+	if (i >= 0)
+		c->joined[i] = c->joined[--c->njoined];
+	if (c->holding)
+		flush_held(c);
+}
+
+/*
+ * One ROOM piece: keep the entries whose names pass the room rules (and
+ * whose ids are not 0); when MORE is clear, the whole answer goes to the
+ * owner.  A piece of another `what` than the answer being put together
+ * starts a new one.
+ */
+static void on_room(struct c2 *c, const struct v2_msg *m)
+{
+	const char *name;
+	size_t pos = 0, len, n;
+	uint32_t id, members;
+	int again = 0;
+
+	if (!c->list_active || c->list_what != m->what)
+		c->list_count = 0;
+	c->list_active = 1;
+	c->list_what = m->what;
+	while (v2_rooms_next(m, &pos, &id, &members, &name, &len)) {
+		struct c2_room_info *r;
+
+		if (id == 0 || !room_name_ok(name, len) || c->list_count >= C2_LIST_MAX)
+			continue;
+		r = &c->list[c->list_count++];
+		r->id = id;
+		r->members = members;
+		memcpy(r->name, name, len);
+		r->name[len] = '\0';
+	}
+	if (m->flags & V2_MORE)
+		return;
+	c->list_active = 0;
+	n = c->list_count;
+	c->list_count = 0;
+	if (m->what == V2_ROOM_JOINED || m->what == V2_ROOM_PARTED) {
+		if (n != 1)
+			return; /* its one room's name broke the rules */
+		if (m->what == V2_ROOM_JOINED)
+			again = room_joined(c, &c->list[0]);
+		else
+			room_parted(c, &c->list[0]);
+	} else if (m->what == V2_ROOM_MINE && c->declare_answer) {
+		again = 1;
+		c->declare_answer = 0;
+	}
+	tell_rooms(c, m->what, c->list, n, again);
+}
+
+/* One PRIVATE piece: pieces of one message come one after another; the sender must be a name. */
+static void on_private(struct c2 *c, const struct v2_msg *m)
+{
+	char from[QUN_MAX_NAME + 1];
+	const char *text = m->text;
+	size_t len = m->text_len;
+
+	if (c->priv_active || (m->flags & V2_MORE)) {
+		if (c->priv_len + m->text_len <= sizeof c->priv_text) {
+			memcpy(c->priv_text + c->priv_len, m->text, m->text_len);
+			c->priv_len += m->text_len;
+		}
+		c->priv_active = 1;
+		if (m->flags & V2_MORE)
+			return;
+		text = c->priv_text;
+		len = c->priv_len;
+		c->priv_active = 0;
+		c->priv_len = 0;
+	}
+	if (name_check(m->name, m->name_len) != NAME_OK)
+		return;
+	memcpy(from, m->name, m->name_len);
+	from[m->name_len] = '\0';
+	if (c->cb.private_msg != NULL)
+		c->cb.private_msg(c->cb.ctx, m->event_id, from, text, len);
+}
+
 /* One in-order reliable message from the server. */
 static void on_message(void *ctx, const uint8_t *data, size_t len)
 {
@@ -363,31 +812,29 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 
 	if (v2_msg_parse(data, len, &m) != V2_OK)
 		return;
-	if (m.kind == V2_K_NOTICE) {
+	switch (m.kind) {
+	case V2_K_NOTICE:
 		if (c->cb.notice != NULL)
 			c->cb.notice(c->cb.ctx, m.code, m.detail, m.text, m.text_len);
-		return;
-	}
-	if (m.kind == V2_K_MEMBERS) {
+		break;
+	case V2_K_MEMBERS:
 		on_members(c, &m);
-		return;
+		break;
+	case V2_K_EVENT:
+		on_event(c, 0, &m);
+		break;
+	case V2_K_REVENT:
+		on_event(c, m.room, &m);
+		break;
+	case V2_K_ROOM:
+		on_room(c, &m);
+		break;
+	case V2_K_PRIVATE:
+		on_private(c, &m);
+		break;
+	default:
+		break; /* a kind only clients send */
 	}
-	if (m.kind != V2_K_EVENT)
-		return;
-	if (!c->asm_active && !(m.flags & V2_MORE)) {
-		show_event(c, &m, m.text, m.text_len);
-		return;
-	}
-	if (c->asm_len + m.text_len <= sizeof c->asm_text) {
-		memcpy(c->asm_text + c->asm_len, m.text, m.text_len);
-		c->asm_len += m.text_len;
-	}
-	c->asm_active = 1;
-	if (m.flags & V2_MORE)
-		return;
-	show_event(c, &m, c->asm_text, c->asm_len);
-	c->asm_active = 0;
-	c->asm_len = 0;
 }
 
 static void on_close(struct c2 *c, int reason, uint64_t now)
@@ -472,20 +919,13 @@ void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now)
 	out_prune(c);
 }
 
-/* Keep o (taken over) until acknowledged, and send it; QUIT's place is kept (queue_text). */
-static void add_out(struct c2 *c, struct c2_out *o)
-{
-	out_push(c, o);
-	send_out(c, o);
-}
-
 static struct c2_out *new_out(enum v2_kind kind, const char *text, size_t len, size_t pieces)
 {
 	struct c2_out *o = xmalloc(sizeof *o + len);
 
+	memset(o, 0, sizeof *o);
 	o->kind = kind;
-	o->id = 0;
-	o->last_seq = 0;
+	o->room = V2_LOBBY;
 	o->pieces = pieces;
 	o->len = len;
 	if (len > 0)
@@ -493,60 +933,167 @@ static struct c2_out *new_out(enum v2_kind kind, const char *text, size_t len, s
 	return o;
 }
 
-/* Queue text as kind (SAY or ME), in pieces of at most say_chunk() bytes. */
-static int queue_text(struct c2 *c, enum v2_kind kind, const char *text, size_t len)
+/*
+ * Whether pieces more DATA fit in out, keeping a place for QUIT and one
+ * for the WHO a new session may ask again (with spare 2; c2_who, whose
+ * place is the second, 1), and C2_SETUP_PIECES for the new session's
+ * declaration and JOINs: it sends all of out again (restart_channel) into
+ * a queue of REL_QUEUE_MAX, and nothing the user typed may be dropped
+ * there.
+ */
+static int out_has_room(const struct c2 *c, size_t pieces, size_t spare)
+{
+	return c->out_pieces + pieces <= REL_QUEUE_MAX - spare - C2_SETUP_PIECES;
+}
+
+/*
+ * The room of a SAY or ME: V2_LOBBY, or a joined room (its name kept in o
+ * for a new session; a room being joined again holds the message until
+ * it is).  Returns -1 for another room without a server with rooms.
+ */
+static int set_room(struct c2 *c, struct c2_out *o, uint32_t room)
+{
+	int i;
+
+	if (room == 0 || room == V2_LOBBY)
+		return 0;
+	if (!c2_has_rooms(c))
+		return -1;
+	o->room = room;
+	i = joined_by_id(c, room);
+	if (i >= 0) {
+		snprintf(o->room_name, sizeof o->room_name, "%s", c->joined[i].name);
+		o->held = c->joined[i].rejoining;
+	}
+	return 0;
+}
+
+/* Queue text as kind (SAY, ME or TELL to name), in pieces of at most piece_chunk() bytes. */
+static int queue_text(struct c2 *c, enum v2_kind kind, uint32_t room, const char *name,
+                      size_t name_len, const char *text, size_t len)
 {
 	size_t pieces;
 	struct c2_out *o;
 
 	if (len == 0 || len > V2_MAX_TEXT)
 		return -1;
+	o = new_out(kind, NULL, 0, 0);
+	o->name_len = name_len;
+	if (set_room(c, o, room) < 0) {
+		free(o);
+		return -1;
+	}
 	/* Counted for a server with ids, the smaller pieces: a later session's server may be one.
 	 */
-	pieces = count_pieces(text, len, V2_SAY_ID_CHUNK);
-	/*
-	 * Keep a place for QUIT and one for the WHO a new session may ask
-	 * again: it sends all of out again (restart_channel) into a queue of
-	 * REL_QUEUE_MAX, and nothing the user typed may be dropped there.
-	 */
-	if (pieces == 0 || c->out_pieces + pieces > REL_QUEUE_MAX - 2)
+	pieces = count_pieces(text, len, piece_chunk(o, 1));
+	if (pieces == 0 || !out_has_room(c, pieces, 2)) {
+		free(o);
 		return -1; /* not UTF-8 (the caller checks text first), or full */
-	o = new_out(kind, text, len, pieces);
+	}
+	o = xrealloc(o, sizeof *o + name_len + len);
+	if (name_len > 0)
+		memcpy(o->text, name, name_len);
+	memcpy(o->text + name_len, text, len);
+	o->len = name_len + len;
+	o->pieces = pieces;
 	o->id = c->next_id++;
 	add_out(c, o);
 	return 0;
 }
 
-int c2_say(struct c2 *c, const char *text, size_t len)
+int c2_say(struct c2 *c, uint32_t room, const char *text, size_t len)
 {
-	return queue_text(c, V2_K_SAY, text, len);
+	return queue_text(c, V2_K_SAY, room, NULL, 0, text, len);
 }
 
-int c2_me(struct c2 *c, const char *text, size_t len)
+int c2_me(struct c2 *c, uint32_t room, const char *text, size_t len)
 {
-	return queue_text(c, V2_K_ME, text, len);
+	return queue_text(c, V2_K_ME, room, NULL, 0, text, len);
+}
+
+int c2_tell(struct c2 *c, const char *name, size_t name_len, const char *text, size_t len)
+{
+	if (!c2_has_rooms(c) || name_len == 0 || name_len > QUN_MAX_NAME)
+		return -1;
+	return queue_text(c, V2_K_TELL, V2_LOBBY, name, name_len, text, len);
+}
+
+int c2_has_rooms(const struct c2 *c)
+{
+	return (c->features & V2_F_ROOMS) != 0;
 }
 
 /* Send a WHO for the asks (who_asks > 0); c2_poll starts its clock. */
 static void send_who(struct c2 *c)
 {
+	struct c2_out *o = new_out(V2_K_WHO, NULL, 0, 1);
+
 	c->who_by = 0;
-	add_out(c, new_out(V2_K_WHO, NULL, 0, 1));
+	o->room = c->who_room == 0 ? V2_LOBBY : c->who_room;
+	add_out(c, o);
 }
 
-int c2_who(struct c2 *c)
+int c2_who(struct c2 *c, uint32_t room)
 {
+	if (room == V2_LOBBY)
+		room = 0;
+	if (room != 0 && !c2_has_rooms(c))
+		return -1;
 	if (c->who_asks > 0) {
-		c->who_asks++; /* shares the answer of the WHO in flight */
+		if (room != c->who_room)
+			return -1; /* one WHO at a time: a second would be refused as flooding */
+		c->who_asks++;     /* shares the answer of the WHO in flight */
 		return 0;
 	}
-	/* Keep the last place for QUIT, as c2_say does (the place it keeps for a WHO is this one).
-	 */
-	if (c->out_pieces + 1 > REL_QUEUE_MAX - 1)
+	if (!out_has_room(c, 1, 1))
 		return -1;
 	c->who_asks = 1;
+	c->who_room = room;
 	send_who(c);
 	return 0;
+}
+
+/* Queue a one-DATA message of the rooms' kinds (JOIN PART ROOMS). */
+static int queue_room_msg(struct c2 *c, struct c2_out *o)
+{
+	if (!c2_has_rooms(c) || !out_has_room(c, 1, 2)) {
+		free(o);
+		return -1;
+	}
+	add_out(c, o);
+	return 0;
+}
+
+int c2_join(struct c2 *c, const char *name, size_t len)
+{
+	if (len == 0 || len > 255)
+		return -1;
+	return queue_room_msg(c, new_out(V2_K_JOIN, name, len, 1));
+}
+
+int c2_part(struct c2 *c, uint32_t room)
+{
+	struct c2_out *o = new_out(V2_K_PART, NULL, 0, 1);
+	int i = joined_by_id(c, room);
+
+	if (room == 0) {
+		free(o);
+		return -1;
+	}
+	o->room = room;
+	if (c2_has_rooms(c) && i >= 0) {
+		c->joined[i].parting = 1;
+		snprintf(o->room_name, sizeof o->room_name, "%s", c->joined[i].name);
+	}
+	return queue_room_msg(c, o);
+}
+
+int c2_rooms(struct c2 *c, int all)
+{
+	struct c2_out *o = new_out(V2_K_ROOMS, NULL, 0, 1);
+
+	o->flags = all ? V2_ROOMS_ALL : 0;
+	return queue_room_msg(c, o);
 }
 
 void c2_on_unreachable(struct c2 *c)
@@ -631,6 +1178,32 @@ static uint64_t poll_who(struct c2 *c, uint64_t now)
 	return UINT64_MAX;
 }
 
+/*
+ * The rooms a new session joins again: given up C2_REJOIN_WAIT ms after
+ * the first poll of the session, with the messages held for them.
+ */
+static uint64_t poll_rejoin(struct c2 *c, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < c->njoined && !c->joined[i].rejoining; i++)
+		;
+	if (i == c->njoined || c->state != C2_ONLINE) {
+		c->rejoin_by = 0;
+		return UINT64_MAX;
+	}
+	if (c->rejoin_by == 0)
+		c->rejoin_by = now + C2_REJOIN_WAIT;
+	if (now < c->rejoin_by)
+		return c->rejoin_by;
+	c->rejoin_by = 0;
+	for (i = c->njoined; i-- > 0;)
+		if (c->joined[i].rejoining)
+			forget_joined(c, i);
+	flush_held(c); /* what was held for them is given up, the rest goes */
+	return UINT64_MAX;
+}
+
 uint64_t c2_poll(struct c2 *c, uint64_t now)
 {
 	struct emit_ctx e = {c, now};
@@ -638,7 +1211,7 @@ uint64_t c2_poll(struct c2 *c, uint64_t now)
 
 	if (c->state != C2_HELLO && c->state != C2_LOGIN && c->state != C2_ONLINE)
 		return UINT64_MAX;
-	who = poll_who(c, now);
+	who = min64(poll_who(c, now), poll_rejoin(c, now));
 	switch (c->state) {
 	case C2_HELLO:
 	case C2_LOGIN:

@@ -21,6 +21,26 @@ enum c2_state {
 	C2_CLOSED,      /* quit confirmed, kicked or server shut down: see closed() */
 };
 
+/*
+ * Rooms (docs/ROOMS.md).  A room's name is '#' and a name that passes the
+ * name rules: at most C2_ROOM_NAME_MAX bytes.  The engine keeps the rooms
+ * it is in besides the default room (to join them again in a new session),
+ * at most C2_MAX_ROOMS, and the last event id shown per room for as many
+ * rooms and the default room.
+ */
+#define C2_ROOM_NAME_MAX (QUN_MAX_NAME + 1)
+#define C2_MAX_ROOMS     64
+#define C2_LIST_MAX      1024  /* rooms one ROOM answer (MINE, ALL) is kept with, at most */
+#define C2_REJOIN_WAIT   10000 /* ms a new session waits for the rooms it joins again */
+/* Places in the queue a new session takes before what the user typed: ROOMS and the JOINs. */
+#define C2_SETUP_PIECES (1 + C2_MAX_ROOMS)
+
+/* One room of a ROOM answer: its id, its size and its name (NUL-terminated, valid). */
+struct c2_room_info {
+	uint32_t id, members;
+	char name[C2_ROOM_NAME_MAX + 1];
+};
+
 /* What the engine tells its owner.  Any callback may be NULL. */
 struct c2_callbacks {
 	void *ctx;
@@ -46,6 +66,41 @@ struct c2_callbacks {
 	 */
 	void (*who)(void *ctx, int answered, uint32_t total, const char *const *names,
 	            size_t count);
+	/*
+	 * Rooms, only from a server with V2_F_ROOMS.  room_event: a REVENT,
+	 * like event but in room `room`, each shown once per room in its
+	 * order.  rooms: a ROOM answer (what is enum v2_room_what), its pieces
+	 * joined, the rooms whose names pass the room rules; `again` is 1 for
+	 * what the engine did itself: the answers to the ROOMS that declares a
+	 * new session and to the JOINs that take it back to its rooms, and a
+	 * PARTED it makes up for a room it could not take it back to (or one
+	 * being parted when the session ended).  private_msg: a PRIVATE, its
+	 * pieces joined; from passed the name rules.  unsent: after a new
+	 * session, count messages for room (its name, or "" if it had none)
+	 * were given up, since the session could not join it again.
+	 */
+	void (*room_event)(void *ctx, uint32_t room, enum room_event ev, const char *name,
+	                   const char *text, size_t len);
+	void (*rooms)(void *ctx, int what, const struct c2_room_info *rooms, size_t count,
+	              int again);
+	void (*private_msg)(void *ctx, uint64_t number, const char *from, const char *text,
+	                    size_t len);
+	void (*unsent)(void *ctx, const char *room, unsigned count);
+};
+
+/* A room we are in besides the default room, as the engine keeps it for a new session. */
+struct c2_joined {
+	uint32_t id; /* 0 while a new session joins it again (rejoining) */
+	char name[C2_ROOM_NAME_MAX + 1];
+	int rejoining; /* a new session sent its JOIN; its ROOM JOINED has not come */
+	int parting;   /* c2_part asked to leave it: not joined again in a new session */
+};
+
+/* The last event shown in one room (event ids are per room). */
+struct c2_seen {
+	uint32_t room;
+	uint64_t last_id;
+	uint64_t used; /* when it was last used, in c2.seen_tick: the oldest makes way */
 };
 
 /* A message of ours the server has not acknowledged whole (client2.c). */
@@ -90,7 +145,7 @@ struct c2 {
 	uint64_t backoff;  /* ms */
 	uint64_t last_heard, last_sent;
 	uint64_t keepalive;     /* ms of our silence before a PING */
-	uint64_t last_event_id; /* highest room event shown */
+	uint64_t last_event_id; /* highest event shown in the default room */
 	unsigned unacked;       /* DATA received since our last ack */
 	int ack_now;            /* something is missing or repeated: ack at the next poll */
 	uint64_t ack_since;     /* ms: when the first of the unacked DATA arrived */
@@ -121,6 +176,25 @@ struct c2 {
 	/* A MEMBERS answer arriving in pieces: names NUL-terminated one after another. */
 	char who_store[V2_WHO_MAX_NAMES * (QUN_MAX_NAME + 1)];
 	size_t who_used, who_count;
+	uint32_t who_room; /* the room of the WHO in flight (0: the default room) */
+	/* Rooms (a server with V2_F_ROOMS). */
+	struct c2_joined joined[C2_MAX_ROOMS];
+	size_t njoined;
+	uint64_t rejoin_by; /* ms: rooms not joined again by then are given up; 0: none */
+	int holding;        /* messages in out are held (see add_out in client2.c) */
+	size_t setup_sent;  /* DATA the new session sent before out (ROOMS, JOINs) */
+	int declare_answer; /* the ROOMS that declared this session is not answered yet */
+	struct c2_seen seen[C2_MAX_ROOMS + 1];
+	size_t nseen;
+	uint64_t seen_tick;
+	uint32_t asm_room;                     /* the room of the event arriving in pieces */
+	struct c2_room_info list[C2_LIST_MAX]; /* a ROOM answer arriving in pieces */
+	size_t list_count;
+	int list_active;
+	uint8_t list_what;
+	char priv_text[V2_MAX_TEXT]; /* a PRIVATE arriving in pieces */
+	size_t priv_len;
+	int priv_active;
 };
 
 /* Set up for logging in as name; nothing is sent until c2_start. keepalive in seconds. */
@@ -138,25 +212,64 @@ void c2_start(struct c2 *c, const char *name, uint64_t now);
 void c2_on_datagram(struct c2 *c, const uint8_t *buf, size_t len, uint64_t now);
 
 /*
- * Queue text to say (split into pieces when longer than one datagram),
- * with the next message id if the server takes ids.  Returns -1 if it is
- * over V2_MAX_TEXT bytes or the queue is full.  Accepted while
- * reconnecting: it goes out once the session is back.
+ * Queue text to say in room (V2_LOBBY: the default room; any other only
+ * to a server with V2_F_ROOMS), split into pieces when longer than one
+ * datagram, with the next message id if the server takes ids.  Returns -1
+ * if it is over V2_MAX_TEXT bytes, the queue is full, or room is not the
+ * default room and the server has no rooms.  Accepted while reconnecting:
+ * it goes out once the session is back.  In a new session, a message for
+ * a room other than the default room waits until the room is joined
+ * again (its id may have changed: the server may have restarted), and is
+ * given up (the unsent callback) if it is not within C2_REJOIN_WAIT.
  */
-int c2_say(struct c2 *c, const char *text, size_t len);
+int c2_say(struct c2 *c, uint32_t room, const char *text, size_t len);
 
 /*
  * Queue an action ("/me waves"): like c2_say, relayed to the room as the
  * ACTION event.  Returns -1 under the same conditions.
  */
-int c2_me(struct c2 *c, const char *text, size_t len);
+int c2_me(struct c2 *c, uint32_t room, const char *text, size_t len);
 
 /*
- * Ask who is online; the answer comes to the who callback.  While a WHO
- * is in flight, an ask shares its answer.  Returns -1 if the queue is
- * full.  Accepted while reconnecting, like c2_say.
+ * Ask who is online in room (0 or V2_LOBBY: the default room, asked as
+ * before rooms); the answer comes to the who callback.  While a WHO is in
+ * flight, an ask for the same room shares its answer.  Returns -1 if the
+ * queue is full, a WHO for another room is in flight, or room is another
+ * room and the server has none.  Accepted while reconnecting, like
+ * c2_say; a WHO for another room than the default one that a new session
+ * would have to ask again is answered unanswered instead.
  */
-int c2_who(struct c2 *c);
+int c2_who(struct c2 *c, uint32_t room);
+
+/*
+ * Rooms and private messages: only to a server with V2_F_ROOMS (each
+ * returns -1 otherwise, or when the queue is full), queued and sent again
+ * in a new session like c2_say.  c2_join: join (or make) the room named
+ * name[0..len) ('#' and a name; the server checks it); the answer is a
+ * ROOM JOINED or a notice.  c2_part: leave a room by id (its answer ROOM
+ * PARTED); a room being parted is not joined again in a new session.
+ * c2_rooms: list my rooms (all = 0) or every room.  c2_tell: a private
+ * message to the member named name, in pieces of V2_TELL_CHUNK; -1 also
+ * for an empty name or text, or one over V2_MAX_TEXT.
+ */
+int c2_join(struct c2 *c, const char *name, size_t len);
+int c2_part(struct c2 *c, uint32_t room);
+int c2_rooms(struct c2 *c, int all);
+int c2_tell(struct c2 *c, const char *name, size_t name_len, const char *text, size_t len);
+
+/* Whether the server of the last WELCOME has rooms and private messages. */
+int c2_has_rooms(const struct c2 *c);
+
+/*
+ * Pure helpers on rooms' names.  c2_room_name_check: NAME_OK if
+ * name[0..len) is a room's name ('#' and a name: then the name's status),
+ * NAME_EMPTY without the '#'.  c2_same_room: whether two valid names are
+ * one room (on the member key, as the server compares them).
+ * c2_room_index: the index in c->joined of the room named name, or -1.
+ */
+int c2_room_name_check(const char *name, size_t len);
+int c2_same_room(const char *a, const char *b);
+int c2_room_index(const struct c2 *c, const char *name);
 
 /* The socket reported ECONNREFUSED: nothing listens at the server's port (for now). */
 void c2_on_unreachable(struct c2 *c);

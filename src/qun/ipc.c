@@ -88,21 +88,48 @@ int ipc_encode_line(void *buf, size_t size, enum ipc_line_kind kind, unsigned fl
 	return wr_done(&w);
 }
 
-int ipc_encode_who(void *buf, size_t size, enum ipc_who_status status, uint32_t total,
-                   const char *const *names, size_t count)
+/* A u16 count and that many names. */
+static void put_names(struct wr *w, const char *const *names, size_t count)
 {
-	struct wr w;
 	size_t i;
 
-	if ((unsigned)status >= IPC_WHO_STATUS_COUNT || count > 0xFFFF)
+	if (count > 0xFFFF) {
+		w->ok = 0;
+		return;
+	}
+	put_u16(w, (unsigned)count);
+	for (i = 0; i < count && w->ok; i++)
+		put_str(w, names[i], strlen(names[i]));
+}
+
+int ipc_encode_who(void *buf, size_t size, enum ipc_who_status status, uint32_t total,
+                   const char *room, size_t room_len, const char *const *names, size_t count)
+{
+	struct wr w;
+
+	if ((unsigned)status >= IPC_WHO_STATUS_COUNT)
 		return -1;
 	wr_init(&w, buf, size);
 	put_u8(&w, IPC_WHO);
 	put_u8(&w, status);
 	put_u32(&w, total);
-	put_u16(&w, (unsigned)count);
-	for (i = 0; i < count && w.ok; i++)
-		put_str(&w, names[i], strlen(names[i]));
+	put_str(&w, room, room_len);
+	put_names(&w, names, count);
+	return wr_done(&w);
+}
+
+int ipc_encode_rooms(void *buf, size_t size, unsigned flags, const char *current,
+                     size_t current_len, const char *const *names, size_t count)
+{
+	struct wr w;
+
+	if ((flags & ~IPC_ROOMS_FLAGS_ALL) != 0)
+		return -1;
+	wr_init(&w, buf, size);
+	put_u8(&w, IPC_ROOMS);
+	put_u8(&w, flags);
+	put_str(&w, current, current_len);
+	put_names(&w, names, count);
 	return wr_done(&w);
 }
 
@@ -138,10 +165,13 @@ int ipc_encode_request(void *buf, size_t size, enum ipc_type type, const char *t
 	switch (type) {
 	case IPC_SAY:
 	case IPC_ME:
-		put_u8(&w, type);
-		put_str(&w, text, len);
-		break;
+	case IPC_REPLY:
 	case IPC_ASK_WHO:
+	case IPC_JOIN:
+	case IPC_PART:
+		put_u8(&w, type);
+		put_str(&w, len == 0 ? "" : text, len);
+		break;
 	case IPC_QUIT:
 		if (text != NULL || len != 0)
 			return -1;
@@ -150,6 +180,28 @@ int ipc_encode_request(void *buf, size_t size, enum ipc_type type, const char *t
 	default:
 		return -1;
 	}
+	return wr_done(&w);
+}
+
+int ipc_encode_list_rooms(void *buf, size_t size, int all)
+{
+	struct wr w;
+
+	wr_init(&w, buf, size);
+	put_u8(&w, IPC_LIST_ROOMS);
+	put_u8(&w, all ? 1 : 0);
+	return wr_done(&w);
+}
+
+int ipc_encode_tell(void *buf, size_t size, const char *name, size_t name_len, const char *text,
+                    size_t text_len)
+{
+	struct wr w;
+
+	wr_init(&w, buf, size);
+	put_u8(&w, IPC_TELL);
+	put_str(&w, name, name_len);
+	put_str(&w, text, text_len);
 	return wr_done(&w);
 }
 
@@ -233,26 +285,50 @@ static enum ipc_status decode_line(struct rd *r, struct ipc_msg *m)
 	return IPC_OK;
 }
 
-static enum ipc_status decode_who(struct rd *r, struct ipc_msg *m)
+/* A u16 count and that many names, into m's count, names and names_len. */
+static void get_names(struct rd *r, struct ipc_msg *m)
 {
-	unsigned status = 0, count = 0, i;
+	unsigned count = 0, i;
 	const char *s;
 	size_t n, start;
 
-	get_u8(r, &status);
-	get_u32(r, &m->total);
 	get_u16(r, &count);
 	start = r->at;
 	for (i = 0; i < count && !r->short_; i++)
 		get_str(r, &s, &n);
+	m->count = count;
+	m->names = r->p + start;
+	m->names_len = r->at - start;
+}
+
+static enum ipc_status decode_who(struct rd *r, struct ipc_msg *m)
+{
+	unsigned status = 0;
+
+	get_u8(r, &status);
+	get_u32(r, &m->total);
+	get_str(r, &m->name, &m->name_len);
+	get_names(r, m);
 	if (r->short_)
 		return IPC_SHORT;
 	if (status >= IPC_WHO_STATUS_COUNT)
 		return IPC_BAD_VALUE;
 	m->who_status = (enum ipc_who_status)status;
-	m->count = count;
-	m->names = r->p + start;
-	m->names_len = r->at - start;
+	return IPC_OK;
+}
+
+static enum ipc_status decode_rooms(struct rd *r, struct ipc_msg *m)
+{
+	unsigned flags = 0;
+
+	get_u8(r, &flags);
+	get_str(r, &m->name, &m->name_len);
+	get_names(r, m);
+	if (r->short_)
+		return IPC_SHORT;
+	if ((flags & ~IPC_ROOMS_FLAGS_ALL) != 0)
+		return IPC_BAD_VALUE;
+	m->flags = flags;
 	return IPC_OK;
 }
 
@@ -291,11 +367,28 @@ enum ipc_status ipc_decode(const void *buf, size_t len, struct ipc_msg *m)
 		st = decode_enum(&r, IPC_EXIT_COUNT, &v);
 		m->how = (enum ipc_exit)v;
 		break;
+	case IPC_ROOMS:
+		st = decode_rooms(&r, m);
+		break;
 	case IPC_SAY:
 	case IPC_ME:
+	case IPC_REPLY:
 		st = get_str(&r, &m->text, &m->text_len) < 0 ? IPC_SHORT : IPC_OK;
 		break;
 	case IPC_ASK_WHO:
+	case IPC_JOIN:
+	case IPC_PART:
+		st = get_str(&r, &m->name, &m->name_len) < 0 ? IPC_SHORT : IPC_OK;
+		break;
+	case IPC_TELL:
+		get_str(&r, &m->name, &m->name_len);
+		get_str(&r, &m->text, &m->text_len);
+		st = r.short_ ? IPC_SHORT : IPC_OK;
+		break;
+	case IPC_LIST_ROOMS:
+		st = decode_enum(&r, 2, &v);
+		m->all = (int)v;
+		break;
 	case IPC_QUIT:
 		st = IPC_OK;
 		break;
@@ -311,7 +404,8 @@ int ipc_who_next(const struct ipc_msg *m, size_t *pos, const char **name, size_t
 {
 	struct rd r = {.p = m->names, .len = m->names_len, .at = *pos, .short_ = 0};
 
-	if (m->type != IPC_WHO || *pos >= m->names_len || get_str(&r, name, len) < 0)
+	if ((m->type != IPC_WHO && m->type != IPC_ROOMS) || *pos >= m->names_len ||
+	    get_str(&r, name, len) < 0)
 		return 0;
 	*pos = r.at;
 	return 1;

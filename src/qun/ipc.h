@@ -30,18 +30,32 @@
  *               about (may be empty) and name_at is where name starts in
  *               text, or IPC_NO_NAME_AT.  The UI colours that span, uses
  *               kind to style the line and JOIN/LEAVE/... to track members.
- *   'W' WHO     u8 status, u32 total, u16 count, count x str name
- *               The members online (total in the room; the names that came).
+ *   'W' WHO     u8 status, u32 total, str room, u16 count, count x str name
+ *               The members online (total in the room; the names that came);
+ *               room is the room asked about, "" for the default room.
+ *   'R' ROOMS   u8 flags, str current, u16 count, count x str name
+ *               The rooms changed: current is the room chat goes to (flag
+ *               IPC_ROOMS_DEFAULT: it is the default room, shown as before
+ *               rooms), name the rooms we are in.  Sent whenever either
+ *               changes; never by a network process without rooms.
  *   'S' STATE   u8 state
  *               The session's state changed (v2 reconnects; v1 never does).
  *   'X' EXITED  u8 how
  *               The session is over and the network process is ending.
  *
  * Requests, UI -> network process:
- *   's' SAY     str text      say text to the room
+ *   's' SAY     str text      say text to the current room
  *   'm' ME      str text      an action ("/me waves")
- *   'w' WHO                   ask who is online (answered by a WHO event)
+ *   'w' WHO     str room      ask who is in room ("": the current room), answered
+ *                             by a WHO event
  *   'q' QUIT                  leave: answered by EXITED, then the process ends
+ *   'j' JOIN    str room      join a room ('#' and its name) and make it current
+ *   'p' PART    str room      leave a room ("": the current room)
+ *   'o' ROOMS   u8 all        list my rooms (0) or every room (1)
+ *   't' TELL    str name, str text   a private message to the member name
+ *   'r' REPLY   str text      a private message to whoever sent us the last one
+ * The rooms' requests (and a WHO naming a room) are answered by a LINE
+ * saying the server has none when it has none (v1 never has).
  *
  * A message that is cut short, has bytes left over, an unknown type or a
  * value out of range is malformed as a whole; nothing of it is used.
@@ -68,7 +82,17 @@ enum ipc_type {
 	IPC_ME = 'm',
 	IPC_ASK_WHO = 'w',
 	IPC_QUIT = 'q',
+	IPC_ROOMS = 'R',
+	IPC_JOIN = 'j',
+	IPC_PART = 'p',
+	IPC_LIST_ROOMS = 'o',
+	IPC_TELL = 't',
+	IPC_REPLY = 'r',
 };
+
+/* ROOMS flags. */
+#define IPC_ROOMS_DEFAULT   0x01u /* the current room is the default room */
+#define IPC_ROOMS_FLAGS_ALL IPC_ROOMS_DEFAULT
 
 enum ipc_line_kind {
 	IPC_LINE_CHAT = 0, /* a member spoke: name, text */
@@ -91,6 +115,7 @@ enum ipc_who_status {
 	IPC_WHO_COMPLETE = 0, /* every name came */
 	IPC_WHO_PARTIAL,      /* some parts were lost: names is a subset */
 	IPC_WHO_NO_REPLY,     /* the server never answered (count is 0) */
+	IPC_WHO_REFUSED,      /* not asked: a LINE just said why (count is 0) */
 	IPC_WHO_STATUS_COUNT
 };
 
@@ -110,12 +135,15 @@ struct ipc_msg {
 	enum ipc_line_kind kind;
 	unsigned flags;
 	unsigned name_at;
+	/* LINE; WHO ASK_WHO JOIN PART: the room; ROOMS: the current room; TELL: to whom */
 	const char *name;
 	size_t name_len;
-	/* LINE, SAY, ME */
+	/* LINE, SAY, ME, TELL, REPLY */
 	const char *text;
 	size_t text_len;
-	/* WHO: walk the names with ipc_who_next() */
+	/* LIST_ROOMS: every room, not only mine */
+	int all;
+	/* WHO, ROOMS (and flags): walk the names with ipc_who_next() */
 	enum ipc_who_status who_status;
 	uint32_t total;
 	unsigned count;
@@ -147,19 +175,28 @@ int ipc_encode_line(void *buf, size_t size, enum ipc_line_kind kind, unsigned fl
                     const char *name, size_t name_len, unsigned name_at, const char *text,
                     size_t text_len);
 int ipc_encode_who(void *buf, size_t size, enum ipc_who_status status, uint32_t total,
-                   const char *const *names, size_t count);
+                   const char *room, size_t room_len, const char *const *names, size_t count);
+/* ROOMS: flags IPC_ROOMS_*, the current room's name, the names of the rooms we are in. */
+int ipc_encode_rooms(void *buf, size_t size, unsigned flags, const char *current,
+                     size_t current_len, const char *const *names, size_t count);
 int ipc_encode_state(void *buf, size_t size, enum ipc_state state);
 int ipc_encode_exited(void *buf, size_t size, enum ipc_exit how);
-/* SAY and ME carry text; ASK_WHO and QUIT take text NULL and len 0. */
+/*
+ * SAY, ME, REPLY carry text, ASK_WHO, JOIN, PART a room's name (text may
+ * be NULL when len is 0); QUIT takes text NULL and len 0.
+ */
 int ipc_encode_request(void *buf, size_t size, enum ipc_type type, const char *text, size_t len);
+int ipc_encode_list_rooms(void *buf, size_t size, int all);
+int ipc_encode_tell(void *buf, size_t size, const char *name, size_t name_len, const char *text,
+                    size_t text_len);
 
 /* Decode buf[0..len) into *m.  On any status but IPC_OK, *m is unspecified. */
 enum ipc_status ipc_decode(const void *buf, size_t len, struct ipc_msg *m);
 
 /*
- * Walk the names of a decoded WHO: start with *pos = 0; each call returns
- * 1 and the next name, or 0 after the last.  ipc_decode has checked that
- * exactly m->count names fill the message.
+ * Walk the names of a decoded WHO or ROOMS: start with *pos = 0; each
+ * call returns 1 and the next name, or 0 after the last.  ipc_decode has
+ * checked that exactly m->count names fill the message.
  */
 int ipc_who_next(const struct ipc_msg *m, size_t *pos, const char **name, size_t *len);
 

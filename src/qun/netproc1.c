@@ -241,7 +241,7 @@ static void who_finish(struct np *np, enum ipc_who_status st)
 
 	if (st != IPC_WHO_COMPLETE && !w->heard)
 		st = IPC_WHO_NO_REPLY;
-	uilink_who(&np->ui, st, (uint32_t)w->total, w->names, w->count);
+	uilink_who(&np->ui, st, (uint32_t)w->total, NULL, w->names, w->count);
 	w->active = 0;
 }
 
@@ -393,7 +393,18 @@ static void on_ipc(struct np *np)
 			say(np, V1_ACTION, m.text, m.text_len);
 			break;
 		case IPC_ASK_WHO:
-			who_start(np);
+			if (m.name_len > 0)
+				uilink_text(&np->ui, IPC_LINE_ERROR, UI_NO_ROOMS, NULL, NULL);
+			else
+				who_start(np);
+			break;
+		case IPC_JOIN:
+		case IPC_PART:
+		case IPC_LIST_ROOMS:
+		case IPC_TELL:
+		case IPC_REPLY:
+			/* v1 has one room and no private messages: nothing is sent. */
+			uilink_text(&np->ui, IPC_LINE_ERROR, UI_NO_ROOMS, NULL, NULL);
 			break;
 		case IPC_QUIT:
 			begin_quit(np);

@@ -18,7 +18,14 @@
 
 #define QUIT_GRACE_MS 4000 /* how long we try to say goodbye once asked to leave */
 
-/* The network process's state (and the engine's callbacks' context); one, static. */
+/*
+ * The network process's state (and the engine's callbacks' context); one,
+ * static.  The rooms of the session: which rooms we are in besides the
+ * default room, with their ids, is the engine's table (c2.joined: it
+ * keeps it to join them again in a new session, and one table cannot
+ * disagree with itself); what is ours is the rest: the default room's
+ * name and whether we are in it, the current room, and who wrote to us.
+ */
 struct np2 {
 	struct net_session *s;
 	struct uilink ui;
@@ -27,10 +34,18 @@ struct np2 {
 	int closed_reason; /* enum v2_close_reason, once the engine closed */
 	char *reason;      /* during the login: where a refusal's reason goes */
 	size_t reason_size;
+	int in_lobby;                         /* we are in the default room */
+	char lobby[C2_ROOM_NAME_MAX + 1];     /* its name, once a ROOM answer gave it; else "" */
+	char current[C2_ROOM_NAME_MAX + 1];   /* where chat goes: a joined room, "" the default */
+	char join_want[C2_ROOM_NAME_MAX + 1]; /* the room /join asked for: current once joined */
+	char part_want[C2_ROOM_NAME_MAX + 1]; /* the room /part asked to leave */
+	char who_room[C2_ROOM_NAME_MAX + 1]; /* the room the WHO in flight asks about, "" default */
+	char last_from[QUN_MAX_NAME + 1];    /* who sent the last private message (for /r) */
 };
 
-static struct np2 np;
+static struct np2 np = {.in_lobby = 1};
 static unsigned char msgbuf[IPC_MAX];
+static char linebuf[V2_MAX_TEXT + 1024];
 
 static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -39,31 +54,231 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	(void)send(n->s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/*
- * A room event as a LINE, phrased in our own language as v1 phrases it.
- * The text is passed on raw: the UI makes it safe where it shows it.
- */
-static void emit_event(struct np2 *n, enum room_event ev, unsigned flags, const char *name,
-                       const char *text, size_t len)
+/* The id of the current room: V2_LOBBY for the default room, 0 if it is not joined (any more). */
+static uint32_t current_id(const struct np2 *n)
 {
-	static char line[V2_MAX_TEXT + 256];
-	int k = v1_format_event(line, sizeof line, n->s->lang, ev, name, text, len);
-	size_t name_len = name != NULL ? strlen(name) : 0;
-	unsigned at = ev == EV_ACTION ? 2 : 0; /* "* NAME TEXT" */
+	const struct c2 *c = &n->s->engine;
+	int i;
 
+	if (n->current[0] == '\0')
+		return V2_LOBBY;
+	i = c2_room_index(c, n->current);
+	return i < 0 ? 0 : c->joined[i].id;
+}
+
+/* A room's name for a line's mark: the default room's, a joined room's, else "?" and the id. */
+static void room_label(const struct np2 *n, uint32_t room, char *out, size_t size)
+{
+	const struct c2 *c = &n->s->engine;
+	size_t i;
+
+	if (room == V2_LOBBY && n->lobby[0] != '\0') {
+		snprintf(out, size, "%s", n->lobby);
+		return;
+	}
+	for (i = 0; i < c->njoined; i++)
+		if (c->joined[i].id == room && !c->joined[i].rejoining) {
+			snprintf(out, size, "%s", c->joined[i].name);
+			return;
+		}
+	snprintf(out, size, "?%lu", (unsigned long)room);
+}
+
+/*
+ * A room event as a LINE, phrased in our own language as v1 phrases it,
+ * marked "[#room] " when it is not the current room's.  The text is
+ * passed on raw: the UI makes it safe where it shows it.
+ */
+static void emit_event(struct np2 *n, uint32_t room, enum room_event ev, unsigned flags,
+                       const char *name, const char *text, size_t len)
+{
+	char label[C2_ROOM_NAME_MAX + 16];
+	size_t name_len = name != NULL ? strlen(name) : 0, at = ev == EV_ACTION ? 2 : 0;
+	int pre = 0, k;
+
+	if (room != current_id(n)) {
+		room_label(n, room, label, sizeof label);
+		pre = snprintf(linebuf, sizeof linebuf, "[%s] ", label);
+	}
+	k = v1_format_event(linebuf + pre, sizeof linebuf - (size_t)pre, n->s->lang, ev, name, text,
+	                    len);
 	if (k < 0)
 		return;
 	if (ev == EV_ADMIN || ev == EV_SHUTDOWN || name_len == 0)
-		uilink_line(&n->ui, uilink_line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, line,
-		            (size_t)k);
+		uilink_line(&n->ui, uilink_line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, linebuf,
+		            (size_t)(pre + k));
 	else
-		uilink_line(&n->ui, uilink_line_kind(ev), flags, name, name_len, at, line,
-		            (size_t)k);
+		uilink_line(&n->ui, uilink_line_kind(ev), flags, name, name_len,
+		            (unsigned)(at + (size_t)pre), linebuf, (size_t)(pre + k));
 }
 
 static void cb_event(void *ctx, enum room_event ev, const char *name, const char *text, size_t len)
 {
-	emit_event(ctx, ev, 0, name, text, len);
+	emit_event(ctx, V2_LOBBY, ev, 0, name, text, len);
+}
+
+static void cb_room_event(void *ctx, uint32_t room, enum room_event ev, const char *name,
+                          const char *text, size_t len)
+{
+	emit_event(ctx, room, ev, 0, name, text, len);
+}
+
+/*
+ * A private line from template t (UI_PRIVATE_FROM or _TO: the member's
+ * name, then the text), with the name's place for colouring; the text
+ * goes in raw, any bytes (the UI makes it safe).
+ */
+static void emit_private(struct np2 *n, enum ui_text t, unsigned flags, const char *name,
+                         const char *text, size_t len)
+{
+	const char *tmpl = ui_text(n->s->lang, t), *p1 = strstr(tmpl, "%s"), *p2;
+	size_t name_len = strlen(name), o, mid, rest;
+
+	if (p1 == NULL || (p2 = strstr(p1 + 2, "%s")) == NULL)
+		return;
+	o = (size_t)(p1 - tmpl);
+	mid = (size_t)(p2 - (p1 + 2));
+	rest = strlen(p2 + 2);
+	if (o + name_len + mid + len + rest > sizeof linebuf)
+		return; /* cannot happen: the text is at most V2_MAX_TEXT */
+	memcpy(linebuf, tmpl, o);
+	memcpy(linebuf + o, name, name_len);
+	memcpy(linebuf + o + name_len, p1 + 2, mid);
+	memcpy(linebuf + o + name_len + mid, text, len);
+	memcpy(linebuf + o + name_len + mid + len, p2 + 2, rest);
+	uilink_line(&n->ui, IPC_LINE_CHAT, flags, name, name_len, (unsigned)o, linebuf,
+	            o + name_len + mid + len + rest);
+}
+
+static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+{
+	struct np2 *n = ctx;
+
+	(void)number;
+	snprintf(n->last_from, sizeof n->last_from, "%s", from);
+	emit_private(n, UI_PRIVATE_FROM, 0, from, text, len);
+}
+
+/* Tell the UI the current room and the rooms we are in (ipc.h, ROOMS). */
+static void send_rooms(struct np2 *n)
+{
+	const struct c2 *c = &n->s->engine;
+	const char *names[C2_MAX_ROOMS + 1];
+	size_t count = 0, i;
+	unsigned flags = n->current[0] == '\0' ? IPC_ROOMS_DEFAULT : 0;
+
+	if (n->in_lobby && n->lobby[0] != '\0')
+		names[count++] = n->lobby;
+	for (i = 0; i < c->njoined; i++)
+		names[count++] = c->joined[i].name;
+	uilink_rooms(&n->ui, flags, flags ? n->lobby : n->current, names, count);
+}
+
+/* The current room was left: the default room if we are in it, else the first joined room. */
+static void move_current(struct np2 *n)
+{
+	const struct c2 *c = &n->s->engine;
+
+	if (!n->in_lobby && c->njoined > 0)
+		snprintf(n->current, sizeof n->current, "%s", c->joined[0].name);
+	else
+		n->current[0] = '\0';
+}
+
+/* "#大厅 (5)、#dev (2)": a ROOM answer's rooms as one line's list. */
+static void list_rooms(const struct np2 *n, const struct c2_room_info *r, size_t count, char *out,
+                       size_t size)
+{
+	const char *sep = n->s->lang == LANG_ZH ? "、" : ", ";
+	size_t i, o = 0;
+	int k;
+
+	out[0] = '\0';
+	for (i = 0; i < count; i++) {
+		k = snprintf(out + o, size - o, "%s%s (%lu)", i > 0 ? sep : "", r[i].name,
+		             (unsigned long)r[i].members);
+		if (k < 0 || (size_t)k >= size - o) {
+			out[o] = '\0';
+			break; /* cannot happen: out holds C2_LIST_MAX rooms */
+		}
+		o += (size_t)k;
+	}
+}
+
+/* Note the default room's name and whether we are in it from a list of rooms. */
+static void learn_lobby(struct np2 *n, const struct c2_room_info *r, size_t count, int mine)
+{
+	size_t i;
+
+	if (mine)
+		n->in_lobby = 0;
+	for (i = 0; i < count; i++)
+		if (r[i].id == V2_LOBBY) {
+			snprintf(n->lobby, sizeof n->lobby, "%s", r[i].name);
+			if (mine)
+				n->in_lobby = 1;
+		}
+}
+
+/* A ROOM answer (client2.h, rooms): the session's rooms change, and the user is told. */
+static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t count, int again)
+{
+	static char list[C2_LIST_MAX * (C2_ROOM_NAME_MAX + 16) + 1];
+	struct np2 *n = ctx;
+	char members[32];
+
+	switch (what) {
+	case V2_ROOM_JOINED:
+		learn_lobby(n, r, 1, 0);
+		if (r->id == V2_LOBBY)
+			n->in_lobby = 1;
+		if (n->join_want[0] != '\0' && c2_same_room(n->join_want, r->name)) {
+			n->join_want[0] = '\0';
+			if (r->id == V2_LOBBY)
+				n->current[0] = '\0';
+			else
+				snprintf(n->current, sizeof n->current, "%s", r->name);
+		}
+		snprintf(members, sizeof members, "%lu", (unsigned long)r->members);
+		if (!again)
+			uilink_text(&n->ui, IPC_LINE_NOTICE, UI_ROOM_JOINED, r->name, members);
+		break;
+	case V2_ROOM_PARTED:
+		if (r->id == V2_LOBBY)
+			n->in_lobby = 0;
+		if (again && !c2_same_room(n->part_want, r->name))
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_ROOM_LOST, r->name, NULL);
+		else
+			uilink_text(&n->ui, IPC_LINE_NOTICE, UI_ROOM_PARTED, r->name, NULL);
+		if (c2_same_room(n->part_want, r->name))
+			n->part_want[0] = '\0';
+		if (current_id(n) == 0 || (n->current[0] == '\0' && r->id == V2_LOBBY) ||
+		    c2_same_room(n->current, r->name))
+			move_current(n);
+		break;
+	case V2_ROOM_MINE:
+	case V2_ROOM_ALL:
+		learn_lobby(n, r, count, what == V2_ROOM_MINE);
+		if (again)
+			break; /* the answer to the declaration of a new session: for us only */
+		list_rooms(n, r, count, list, sizeof list);
+		uilink_text(&n->ui, IPC_LINE_NOTICE,
+		            what == V2_ROOM_MINE ? UI_ROOMS_MINE : UI_ROOMS_ALL, list, NULL);
+		break;
+	default:
+		break;
+	}
+	if (current_id(n) == 0)
+		move_current(n);
+	send_rooms(n);
+}
+
+static void cb_unsent(void *ctx, const char *room, unsigned count)
+{
+	struct np2 *n = ctx;
+
+	while (count-- > 0)
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_UNSENT, room[0] != '\0' ? room : "?", NULL);
 }
 
 static void cb_notice(void *ctx, int code, int detail, const char *text, size_t len)
@@ -111,7 +326,8 @@ static void cb_who(void *ctx, int answered, uint32_t total, const char *const *n
 {
 	struct np2 *n = ctx;
 
-	uilink_who(&n->ui, answered ? IPC_WHO_COMPLETE : IPC_WHO_NO_REPLY, total, names, count);
+	uilink_who(&n->ui, answered ? IPC_WHO_COMPLETE : IPC_WHO_NO_REPLY, total, n->who_room,
+	           names, count);
 }
 
 /* Read the waiting datagrams, IPC_BATCH at most, into the engine (one c2_poll acks them all). */
@@ -149,7 +365,11 @@ enum net_login_result np2_login(struct net_session *s, char *reason, size_t size
 	                          .refused = cb_refused,
 	                          .link = cb_link,
 	                          .closed = cb_closed,
-	                          .who = cb_who};
+	                          .who = cb_who,
+	                          .room_event = cb_room_event,
+	                          .rooms = cb_rooms,
+	                          .private_msg = cb_private,
+	                          .unsent = cb_unsent};
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	struct c2 *c = &s->engine;
 
@@ -185,40 +405,207 @@ enum net_login_result np2_login(struct net_session *s, char *reason, size_t size
 	}
 }
 
-/* Say (or act, with me) what the UI sent, after the text rules; echo it for the user's record. */
-static void say(struct np2 *n, int me, const char *text, size_t len)
+/* Copy a room's name (checked to fit already, where it matters), cut to size if not. */
+static void copy_name(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Whether text passes the text rules; if not, the UI is told why. */
+static int text_ok(struct np2 *n, const char *text, size_t len)
 {
 	enum text_status ts = text_check_max(text, len, V2_MAX_TEXT);
 	char have[32], limit[32];
-	char copy[V2_MAX_TEXT + 1];
 
 	if (ts == TEXT_TOO_LONG) {
 		snprintf(have, sizeof have, "%zu", len);
 		snprintf(limit, sizeof limit, "%d", V2_MAX_TEXT);
 		uilink_text(&n->ui, IPC_LINE_ERROR, UI_TOO_LONG, have, limit);
-		return;
+		return 0;
 	}
 	if (ts != TEXT_OK) {
 		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT,
 		            qerr_text(n->s->lang, QERR_TEXT_INVALID, (int)ts), NULL);
-		return;
+		return 0;
 	}
-	if ((me ? c2_me : c2_say)(&n->s->engine, text, len) < 0) {
-		/* The queue is full (a long outage): refused now rather than lost later. */
-		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT,
-		            qerr_text(n->s->lang, QERR_FLOOD, 0), NULL);
-		return;
-	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	emit_event(n, me ? EV_ACTION : EV_SAY, IPC_LINE_SELF, n->s->name, copy, len);
+	return 1;
 }
 
-/* A /who: the engine answers it (cb_who), or it is refused here when the queue is full. */
-static void ask_who(struct np2 *n)
+/* The engine refused to queue: the queue is full (a long outage), refused now, not lost later. */
+static void queue_full(struct np2 *n)
 {
-	if (c2_who(&n->s->engine) < 0)
-		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, NULL, 0);
+	uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT, qerr_text(n->s->lang, QERR_FLOOD, 0),
+	            NULL);
+}
+
+/*
+ * Say (or act, with me) what the UI sent, after the text rules, in the
+ * current room; echo it for the user's record.
+ */
+static void say(struct np2 *n, int me, const char *text, size_t len)
+{
+	uint32_t room;
+
+	if (!text_ok(n, text, len))
+		return;
+	if (current_id(n) == 0)
+		move_current(n); /* cannot happen: cb_rooms moves it when it goes */
+	room = current_id(n);
+	if ((me ? c2_me : c2_say)(&n->s->engine, room, text, len) < 0) {
+		queue_full(n);
+		return;
+	}
+	emit_event(n, room, me ? EV_ACTION : EV_SAY, IPC_LINE_SELF, n->s->name, text, len);
+}
+
+/*
+ * A room's name from the UI, as name[0..len): into out with the '#' the
+ * user may have left out.  Returns 0, or -1 (out empty) if it cannot be
+ * one.
+ */
+static int room_arg(const char *name, size_t len, char *out, size_t size)
+{
+	int k = snprintf(out, size, "%s%.*s", len > 0 && name[0] == '#' ? "" : "#", (int)len, name);
+
+	if (k < 0 || (size_t)k >= size || memchr(name, '\0', len) != NULL) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The id of the room the UI named (name_len 0: the current room), or 0
+ * after telling the UI we are not in it.  label gets the room's name.
+ */
+static uint32_t named_room(struct np2 *n, const char *name, size_t name_len, char *label,
+                           size_t size)
+{
+	const struct c2 *c = &n->s->engine;
+	int i;
+
+	if (name_len == 0) {
+		snprintf(label, size, "%s", n->current[0] != '\0' ? n->current : n->lobby);
+		if (n->current[0] != '\0' || n->in_lobby)
+			return current_id(n);
+	} else if (room_arg(name, name_len, label, size) == 0) {
+		if (n->lobby[0] != '\0' && c2_same_room(label, n->lobby) && n->in_lobby)
+			return V2_LOBBY;
+		i = c2_room_index(c, label);
+		if (i >= 0 && c->joined[i].id != 0)
+			return c->joined[i].id;
+	}
+	uilink_text(&n->ui, IPC_LINE_ERROR, UI_NOT_IN_ROOM, label[0] != '\0' ? label : "?", NULL);
+	return 0;
+}
+
+/* Whether the server has rooms; if not, the UI is told. */
+static int need_rooms(struct np2 *n)
+{
+	if (c2_has_rooms(&n->s->engine))
+		return 1;
+	uilink_text(&n->ui, IPC_LINE_ERROR, UI_NO_ROOMS, NULL, NULL);
+	return 0;
+}
+
+/* A /who [#room]: the engine answers it (cb_who), or it is refused here. */
+static void ask_who(struct np2 *n, const char *name, size_t len)
+{
+	char room[256];
+	uint32_t id = V2_LOBBY;
+
+	if (len > 0 && !need_rooms(n)) {
+		uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
+		return;
+	}
+	room[0] = '\0';
+	if (c2_has_rooms(&n->s->engine) && (len > 0 || n->current[0] != '\0') &&
+	    (id = named_room(n, name, len, room, sizeof room)) == 0) {
+		uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
+		return;
+	}
+	if (c2_who(&n->s->engine, id) < 0) {
+		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, id == V2_LOBBY ? NULL : room, NULL, 0);
+		return;
+	}
+	copy_name(n->who_room, sizeof n->who_room, id == V2_LOBBY ? "" : room);
+}
+
+/* /join: the answer (cb_rooms, JOINED) makes the room current. */
+static void join(struct np2 *n, const char *name, size_t len)
+{
+	char room[256];
+	int st;
+
+	if (!need_rooms(n))
+		return;
+	if (len == 0 || room_arg(name, len, room, sizeof room) < 0) {
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_JOIN_USAGE, NULL, NULL);
+		return;
+	}
+	st = c2_room_name_check(room, strlen(room));
+	if (st != NAME_OK) {
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_ROOM,
+		            qerr_text(n->s->lang, QERR_ROOM_NAME, st), NULL);
+		return;
+	}
+	if (c2_join(&n->s->engine, room, strlen(room)) < 0) {
+		queue_full(n);
+		return;
+	}
+	copy_name(n->join_want, sizeof n->join_want, room);
+}
+
+static void part(struct np2 *n, const char *name, size_t len)
+{
+	char room[256];
+	uint32_t id;
+
+	if (!need_rooms(n) || (id = named_room(n, name, len, room, sizeof room)) == 0)
+		return;
+	if (c2_part(&n->s->engine, id) < 0) {
+		queue_full(n);
+		return;
+	}
+	copy_name(n->part_want, sizeof n->part_want, room);
+}
+
+/* A private message to name[0..name_len), echoed for the user's record. */
+static void tell(struct np2 *n, const char *name, size_t name_len, const char *text, size_t len)
+{
+	char to[QUN_MAX_NAME + 1];
+	enum name_status st = name_check(name, name_len);
+
+	if (!need_rooms(n))
+		return;
+	if (st != NAME_OK) {
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_BAD_INPUT,
+		            qerr_text(n->s->lang, QERR_NAME_INVALID, (int)st), NULL);
+		return;
+	}
+	if (!text_ok(n, text, len))
+		return;
+	if (c2_tell(&n->s->engine, name, name_len, text, len) < 0) {
+		queue_full(n);
+		return;
+	}
+	memcpy(to, name, name_len);
+	to[name_len] = '\0';
+	emit_private(n, UI_PRIVATE_TO, IPC_LINE_SELF, to, text, len);
+}
+
+static void reply(struct np2 *n, const char *text, size_t len)
+{
+	if (!need_rooms(n))
+		return;
+	if (n->last_from[0] == '\0') {
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_NO_REPLY_TO, NULL, NULL);
+		return;
+	}
+	tell(n, n->last_from, strlen(n->last_from), text, len);
 }
 
 static void begin_quit(struct np2 *n)
@@ -249,12 +636,36 @@ static void on_ipc(struct np2 *n)
 		}
 		if (ipc_decode(msgbuf, (size_t)k, &m) != IPC_OK || n->leave_by != 0)
 			continue;
-		if (m.type == IPC_SAY || m.type == IPC_ME)
+		switch (m.type) {
+		case IPC_SAY:
+		case IPC_ME:
 			say(n, m.type == IPC_ME, m.text, m.text_len);
-		else if (m.type == IPC_ASK_WHO)
-			ask_who(n);
-		else if (m.type == IPC_QUIT)
+			break;
+		case IPC_ASK_WHO:
+			ask_who(n, m.name, m.name_len);
+			break;
+		case IPC_JOIN:
+			join(n, m.name, m.name_len);
+			break;
+		case IPC_PART:
+			part(n, m.name, m.name_len);
+			break;
+		case IPC_LIST_ROOMS:
+			if (need_rooms(n) && c2_rooms(&n->s->engine, m.all) < 0)
+				queue_full(n);
+			break;
+		case IPC_TELL:
+			tell(n, m.name, m.name_len, m.text, m.text_len);
+			break;
+		case IPC_REPLY:
+			reply(n, m.text, m.text_len);
+			break;
+		case IPC_QUIT:
 			begin_quit(n);
+			break;
+		default:
+			break; /* an event type: not for us */
+		}
 	}
 }
 

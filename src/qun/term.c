@@ -50,12 +50,14 @@
 #define PATH_SIZE 4096 /* Linux's PATH_MAX */
 #define MB_SIZE   16   /* glibc's MB_LEN_MAX: bytes of the longest multibyte character */
 
-static const wchar_t prompt_w[] = L"> ";
-#define PROMPT_LINE "> "
+#define PROMPT_DEFAULT "> "
+#define PROMPT_MAX     128 /* bytes of a prompt (term_set_prompt cuts a longer one) */
 
 struct term {
 	enum term_mode mode;
 	FILE *out;
+	char prompt[PROMPT_MAX];      /* UTF-8, as LINE mode writes it */
+	wchar_t prompt_w[PROMPT_MAX]; /* the same, as libedit draws it */
 	/* TUI */
 	EditLine *el;
 	HistoryW *hist;
@@ -202,8 +204,10 @@ static void utf8_to_wide(const char *s, wchar_t *out, size_t size)
 
 static wchar_t *prompt_fn(EditLine *el)
 {
-	(void)el;
-	return (wchar_t *)(uintptr_t)prompt_w; /* libedit's type; it only reads it */
+	struct term *t;
+
+	el_get(el, EL_CLIENTDATA, &t);
+	return t->prompt_w;
 }
 
 /*
@@ -235,7 +239,7 @@ static void hide(struct term *t)
 	if (t->mode != TERM_TUI || t->hidden)
 		return;
 	li = el_wline(t->el);
-	width_edit_layout(prompt_w, wcslen(prompt_w), li->buffer,
+	width_edit_layout(t->prompt_w, wcslen(t->prompt_w), li->buffer,
 	                  (size_t)(li->lastchar - li->buffer), (size_t)(li->cursor - li->buffer),
 	                  term_cols(), &cur, &end);
 	erase_up(t, cur.row);
@@ -414,6 +418,8 @@ struct term *term_open(enum term_mode mode, const char *history_path, term_compl
 
 	t->mode = mode;
 	t->out = stdout;
+	snprintf(t->prompt, sizeof t->prompt, "%s", PROMPT_DEFAULT);
+	utf8_to_wide(t->prompt, t->prompt_w, PROMPT_MAX);
 	t->complete = complete;
 	t->arg = arg;
 	if (mode == TERM_TUI && open_tui(t, history_path) < 0)
@@ -438,7 +444,7 @@ static void erase_entered(struct term *t, const wchar_t *buf, size_t n)
 {
 	struct width_pos cur, end;
 
-	width_edit_layout(prompt_w, wcslen(prompt_w), buf, n, n, term_cols(), &cur, &end);
+	width_edit_layout(t->prompt_w, wcslen(t->prompt_w), buf, n, n, term_cols(), &cur, &end);
 	erase_up(t, end.row + 1);
 	t->hidden = 1;
 	t->reset = 1;
@@ -636,10 +642,22 @@ void term_show(struct term *t)
 		}
 		t->hidden = 0;
 	} else if (t->mode == TERM_LINE && !t->prompt_shown && !t->in_eof) {
-		fputs(PROMPT_LINE, t->out);
+		fputs(t->prompt, t->out);
 		t->prompt_shown = 1;
 	}
 	fflush(t->out);
+}
+
+void term_set_prompt(struct term *t, const char *prompt)
+{
+	if (prompt == NULL || *prompt == '\0')
+		prompt = PROMPT_DEFAULT;
+	if (strcmp(prompt, t->prompt) == 0)
+		return;
+	/* Off the screen as it was laid out with the old prompt; term_show draws the new one. */
+	hide(t);
+	snprintf(t->prompt, sizeof t->prompt, "%s", prompt);
+	utf8_to_wide(t->prompt, t->prompt_w, PROMPT_MAX);
 }
 
 void term_resize(struct term *t)

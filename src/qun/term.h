@@ -93,6 +93,15 @@ int term_output_failed(const struct term *t);
 /* Bring back the input line (or the prompt) after term_print()s or input, and flush. */
 void term_show(struct term *t);
 
+/*
+ * The prompt before the input line (TUI and LINE modes; plain mode has
+ * none): prompt must be safe for the terminal (see render.h); NULL or ""
+ * puts back the default, "> ".  A longer prompt than 127 bytes is cut.
+ * The new prompt is drawn at the next term_show() (LINE mode: the next
+ * time the prompt is written).
+ */
+void term_set_prompt(struct term *t, const char *prompt);
+
 /* The window changed size: redraw the input line for the new width. */
 void term_resize(struct term *t);
 

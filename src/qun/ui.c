@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,6 +33,9 @@
 #define QUIT_LIMIT 60000
 /* ms it has to end after saying EXITED */
 #define EXIT_WAIT 2000
+/* Rooms the UI keeps for completion (a member may be in far fewer), and a room's name's size. */
+#define UI_ROOMS_MAX 128
+#define UI_ROOM_SIZE (QUN_MAX_NAME + 2)
 
 /* The UI's state; one, owned by ui_run. */
 struct ui {
@@ -49,6 +53,9 @@ struct ui {
 	int reaped, killed;
 	unsigned who_shown; /* /who answers the user is waiting to see */
 	int reconnecting;
+	/* The rooms we are in (ROOMS events), for completion; valid names only. */
+	char rooms[UI_ROOMS_MAX][UI_ROOM_SIZE];
+	size_t nrooms;
 	/*
 	 * Flow control towards the network process: a request the socketpair
 	 * had no room for waits here, input is not read until it is out, and
@@ -100,16 +107,24 @@ static int send_now(struct ui *u, const unsigned char *msg, size_t len)
 }
 
 /*
- * Send a request to the network process without blocking.  When the
- * socketpair is full the request waits in u->pending and the main loop
- * stops reading input until it is out (flush_pending), so the only request
- * that can arrive meanwhile is a QUIT (a signal, the end of input): it is
- * remembered and sent next.
+ * Send the request encoded in msgbuf (n bytes; nothing if n <= 0) to the
+ * network process without blocking.  When the socketpair is full the
+ * request waits in u->pending and the main loop stops reading input until
+ * it is out (flush_pending), so the only request that can arrive meanwhile
+ * is a QUIT (a signal, the end of input): request() remembers it, and it
+ * is sent next.
  */
+static void request_encoded(struct ui *u, int n)
+{
+	if (u->ipc_closed || u->pending_len > 0 || n <= 0 || send_now(u, msgbuf, (size_t)n) == 0)
+		return;
+	memcpy(u->pending, msgbuf, (size_t)n);
+	u->pending_len = (size_t)n;
+}
+
+/* A request of ipc_encode_request()'s kinds. */
 static void request(struct ui *u, enum ipc_type type, const char *s, size_t len)
 {
-	int n;
-
 	if (u->ipc_closed)
 		return;
 	if (u->pending_len > 0) {
@@ -117,11 +132,7 @@ static void request(struct ui *u, enum ipc_type type, const char *s, size_t len)
 			u->quit_pending = 1;
 		return;
 	}
-	n = ipc_encode_request(msgbuf, sizeof msgbuf, type, s, len);
-	if (n <= 0 || send_now(u, msgbuf, (size_t)n) == 0)
-		return;
-	memcpy(u->pending, msgbuf, (size_t)n);
-	u->pending_len = (size_t)n;
+	request_encoded(u, ipc_encode_request(msgbuf, sizeof msgbuf, type, s, len));
 }
 
 static void request_quit(struct ui *u)
@@ -147,6 +158,120 @@ static int is_cmd(const char *line, const char *cmd)
 	while (*line == ' ')
 		line++;
 	return *line == '\0';
+}
+
+/*
+ * Whether line is the command cmd, alone or followed by a space; *arg is
+ * then what follows, spaces skipped.
+ */
+static int cmd_arg(const char *line, const char *cmd, const char **arg)
+{
+	size_t n = strlen(cmd);
+
+	if (strncmp(line, cmd, n) != 0 || (line[n] != '\0' && line[n] != ' '))
+		return 0;
+	line += n;
+	while (*line == ' ')
+		line++;
+	*arg = line;
+	return 1;
+}
+
+/* The length of arg without the spaces at its end; *words is how many words it has. */
+static size_t trim_arg(const char *arg, int *words)
+{
+	size_t n = strlen(arg), i;
+
+	while (n > 0 && arg[n - 1] == ' ')
+		n--;
+	*words = n > 0;
+	for (i = 0; i < n; i++)
+		if (arg[i] == ' ' && arg[i + 1] != ' ')
+			(*words)++;
+	return n;
+}
+
+/*
+ * /join, /part, /who with a room: a room's name ('#' added when the user
+ * left it out, as qun(1) says), or none; at most one word.  Returns 0,
+ * or -1 (usage) if there are more words or the name is too long.
+ */
+static int room_arg(const char *arg, char *room, size_t size)
+{
+	int words, k;
+	size_t n = trim_arg(arg, &words);
+
+	room[0] = '\0';
+	if (words == 0)
+		return 0;
+	if (words > 1)
+		return -1;
+	k = snprintf(room, size, "%s%.*s", arg[0] == '#' ? "" : "#", (int)n, arg);
+	return k < 0 || (size_t)k >= size ? -1 : 0;
+}
+
+/* /msg NAME TEXT: the name is the first word, the text the rest as typed. */
+static void tell(struct ui *u, const char *arg)
+{
+	size_t name_len = strcspn(arg, " ");
+	const char *s = arg + name_len;
+
+	while (*s == ' ')
+		s++;
+	if (name_len == 0 || *s == '\0') {
+		show_text(u, IPC_LINE_ERROR, UI_MSG_USAGE, NULL, NULL);
+		return;
+	}
+	if (u->ipc_closed || u->pending_len > 0)
+		return;
+	request_encoded(u, ipc_encode_tell(msgbuf, sizeof msgbuf, arg, name_len, s, strlen(s)));
+}
+
+/* The commands of rooms and private messages; returns 0 if line is none of them. */
+static int room_command(struct ui *u, const char *line)
+{
+	char room[256];
+	const char *arg;
+	int words;
+
+	if (cmd_arg(line, "/join", &arg)) {
+		if (room_arg(arg, room, sizeof room) < 0 || room[0] == '\0')
+			show_text(u, IPC_LINE_ERROR, UI_JOIN_USAGE, NULL, NULL);
+		else
+			request(u, IPC_JOIN, room, strlen(room));
+	} else if (cmd_arg(line, "/part", &arg)) {
+		if (room_arg(arg, room, sizeof room) < 0)
+			show_text(u, IPC_LINE_ERROR, UI_PART_USAGE, NULL, NULL);
+		else
+			request(u, IPC_PART, room, strlen(room));
+	} else if (cmd_arg(line, "/who", &arg)) {
+		if (room_arg(arg, room, sizeof room) < 0) {
+			show_text(u, IPC_LINE_ERROR, UI_WHO_USAGE, NULL, NULL);
+		} else {
+			u->who_shown++;
+			request(u, IPC_ASK_WHO, room, strlen(room));
+		}
+	} else if (cmd_arg(line, "/rooms", &arg)) {
+		size_t n = trim_arg(arg, &words);
+
+		if (words == 0 || (n == 3 && strncmp(arg, "all", 3) == 0)) {
+			if (!u->ipc_closed && u->pending_len == 0)
+				request_encoded(
+				    u, ipc_encode_list_rooms(msgbuf, sizeof msgbuf, words > 0));
+		} else {
+			show_text(u, IPC_LINE_ERROR, UI_ROOMS_USAGE, NULL, NULL);
+		}
+	} else if (cmd_arg(line, "/msg", &arg)) {
+		tell(u, arg);
+	} else if (cmd_arg(line, "/r", &arg)) {
+		if (*arg == '\0')
+			show_text(u, IPC_LINE_ERROR, UI_REPLY_USAGE, NULL, NULL);
+		else
+			request(u, IPC_REPLY, arg, strlen(arg));
+	} else {
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -181,9 +306,8 @@ static void on_line(struct ui *u, const char *line, size_t len)
 		request_quit(u);
 	} else if (is_cmd(line, "/help")) {
 		show_text(u, IPC_LINE_NOTICE, UI_HELP, NULL, NULL);
-	} else if (is_cmd(line, "/who")) {
-		u->who_shown++;
-		request(u, IPC_ASK_WHO, NULL, 0);
+	} else if (room_command(u, line)) {
+		/* done */
 	} else if (strncmp(line, "/me", 3) == 0 && (line[3] == '\0' || line[3] == ' ')) {
 		const char *action = line[3] == ' ' ? line + 4 : line + 3;
 
@@ -256,7 +380,8 @@ static void on_who(struct ui *u, const struct ipc_msg *m)
 	members_clear(&got);
 	while (ipc_who_next(m, &pos, &name, &len))
 		members_add(&got, name, len);
-	if (m->who_status == IPC_WHO_COMPLETE)
+	/* Completion knows the default room's members whole; another room's add to them. */
+	if (m->who_status == IPC_WHO_COMPLETE && m->name_len == 0)
 		memcpy(&u->members, &got, sizeof got);
 	else
 		for (i = 0; i < got.count; i++)
@@ -264,6 +389,8 @@ static void on_who(struct ui *u, const struct ipc_msg *m)
 	if (u->who_shown == 0)
 		return;
 	u->who_shown--;
+	if (m->who_status == IPC_WHO_REFUSED)
+		return; /* a line said why */
 	if (m->who_status == IPC_WHO_NO_REPLY) {
 		show_text(u, IPC_LINE_ERROR, UI_WHO_NO_REPLY, NULL, NULL);
 		return;
@@ -278,8 +405,42 @@ static void on_who(struct ui *u, const struct ipc_msg *m)
 		o += (size_t)n;
 	}
 	snprintf(count, sizeof count, "%lu", (unsigned long)m->total);
-	show_text(u, IPC_LINE_NOTICE, m->who_status == IPC_WHO_COMPLETE ? UI_WHO : UI_WHO_PARTIAL,
-	          count, names);
+	/* Another room's list is marked with the room, as its lines are: "[#dev] 3 online: ..." */
+	o = 0;
+	if (m->name_len > 0 && m->name_len < UI_ROOM_SIZE)
+		o = (size_t)snprintf(text, sizeof text, "[%.*s] ", (int)m->name_len, m->name);
+	ui_format(
+	    text + o, sizeof text - o,
+	    ui_text(u->cfg->lang, m->who_status == IPC_WHO_COMPLETE ? UI_WHO : UI_WHO_PARTIAL),
+	    count, names);
+	show(u, IPC_LINE_NOTICE, 0, NULL, 0, IPC_NO_NAME_AT, text, strlen(text));
+}
+
+/*
+ * ROOMS: the prompt shows the current room (the default room keeps the
+ * prompt of before rooms, "> "), and completion knows the rooms' names.
+ * Only names that pass the room rules are kept or shown.
+ */
+static void on_rooms(struct ui *u, const struct ipc_msg *m)
+{
+	char prompt[4 * UI_ROOM_SIZE + 8];
+	const char *name;
+	size_t pos = 0, len, o;
+
+	u->nrooms = 0;
+	while (ipc_who_next(m, &pos, &name, &len) && u->nrooms < UI_ROOMS_MAX)
+		if (len >= 2 && len < UI_ROOM_SIZE && name[0] == '#' &&
+		    name_check(name + 1, len - 1) == NAME_OK) {
+			memcpy(u->rooms[u->nrooms], name, len);
+			u->rooms[u->nrooms++][len] = '\0';
+		}
+	if ((m->flags & IPC_ROOMS_DEFAULT) || m->name_len == 0 || m->name_len >= UI_ROOM_SIZE) {
+		term_set_prompt(u->term, NULL);
+		return;
+	}
+	o = text_sanitize(m->name, m->name_len, prompt, sizeof prompt - 3);
+	memcpy(prompt + o, "> ", 3);
+	term_set_prompt(u->term, prompt);
 }
 
 static void on_event(struct ui *u, const struct ipc_msg *m)
@@ -310,6 +471,9 @@ static void on_event(struct ui *u, const struct ipc_msg *m)
 		break;
 	case IPC_WHO:
 		on_who(u, m);
+		break;
+	case IPC_ROOMS:
+		on_rooms(u, m);
 		break;
 	case IPC_STATE:
 		if (m->state == IPC_RECONNECTING && !u->reconnecting)
@@ -418,17 +582,57 @@ static void on_signal(struct ui *u)
 	}
 }
 
-/* Tab: complete a command at the start of the line, or a member's name. */
+/*
+ * The rooms whose names start with word[0..len) (ASCII letters without
+ * case, as names are compared): up to max in matches, their longest
+ * common prefix (cut at a whole UTF-8 character) in common.  Returns how
+ * many.
+ */
+static size_t rooms_complete(const struct ui *u, const char *word, size_t len, const char **matches,
+                             size_t max, char *common, size_t size)
+{
+	size_t n = 0, i, k;
+
+	common[0] = '\0';
+	for (i = 0; i < u->nrooms; i++) {
+		if (strlen(u->rooms[i]) < len || strncasecmp(u->rooms[i], word, len) != 0)
+			continue;
+		if (n == 0) {
+			snprintf(common, size, "%s", u->rooms[i]);
+		} else {
+			for (k = 0; common[k] != '\0' && common[k] == u->rooms[i][k]; k++)
+				;
+			while (k > 0 && ((unsigned char)common[k] & 0xC0) == 0x80)
+				k--; /* not inside a character */
+			common[k] = '\0';
+		}
+		if (n < max)
+			matches[n] = u->rooms[i];
+		n++;
+	}
+	return n;
+}
+
+/* Tab: complete a command at the start of the line, a room's name (#...), or a member's. */
 static int complete(void *arg, const char *word, size_t len, int line_start, char *repl,
                     size_t replsz, char *shown, size_t showsz)
 {
-	static const char *const cmds[] = {"/help", "/me", "/quit", "/who"};
+	static const char *const cmds[] = {"/help", "/join", "/me",    "/msg", "/part",
+	                                   "/quit", "/r",    "/rooms", "/who"};
 	static const char *matches[MEMBERS_MAX];
 	struct ui *u = arg;
-	char common[QUN_MAX_NAME + 1];
+	char common[QUN_MAX_NAME + 2];
 	size_t n = 0, i, o = 0;
 
-	if (line_start && len > 0 && word[0] == '/') {
+	if (len > 0 && word[0] == '#') {
+		n = rooms_complete(u, word, len, matches, MEMBERS_MAX, common, sizeof common);
+		if (n == 1)
+			snprintf(repl, replsz, "%s ", matches[0]);
+		else if (n > 1 && strlen(common) > len) {
+			snprintf(repl, replsz, "%s", common);
+			return TERM_COMPLETE_REPLACE;
+		}
+	} else if (line_start && len > 0 && word[0] == '/') {
 		for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 			if (strncmp(cmds[i], word, len) == 0)
 				matches[n++] = cmds[i];

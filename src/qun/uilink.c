@@ -195,10 +195,21 @@ void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, cons
 	uilink_line(l, kind, 0, NULL, 0, IPC_NO_NAME_AT, text, strlen(text));
 }
 
-void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *const *names,
-                size_t count)
+void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *room,
+                const char *const *names, size_t count)
 {
-	uilink_send(l, msgbuf, ipc_encode_who(msgbuf, sizeof msgbuf, st, total, names, count));
+	size_t room_len = room != NULL ? strlen(room) : 0;
+
+	uilink_send(l, msgbuf,
+	            ipc_encode_who(msgbuf, sizeof msgbuf, st, total, room, room_len, names, count));
+}
+
+void uilink_rooms(struct uilink *l, unsigned flags, const char *current, const char *const *names,
+                  size_t count)
+{
+	uilink_send(
+	    l, msgbuf,
+	    ipc_encode_rooms(msgbuf, sizeof msgbuf, flags, current, strlen(current), names, count));
 }
 
 void uilink_state(struct uilink *l, enum ipc_state state)

@@ -64,8 +64,12 @@ enum ipc_line_kind uilink_line_kind(enum room_event ev);
 void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, const char *a,
                  const char *b);
 
-void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *const *names,
-                size_t count);
+/* A WHO event; room is the room asked about (NULL or "": the default room). */
+void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *room,
+                const char *const *names, size_t count);
+/* A ROOMS event (see ipc.h). */
+void uilink_rooms(struct uilink *l, unsigned flags, const char *current, const char *const *names,
+                  size_t count);
 void uilink_state(struct uilink *l, enum ipc_state state);
 
 /*

@@ -26,6 +26,14 @@ struct seen {
 	int whos, who_unanswered;
 	uint32_t who_total;
 	char who_names[256];
+	char revents[16][128]; /* "room event name text" */
+	int nrevents;
+	char rooms[8][256]; /* "what again: id:members:name ..." */
+	int nrooms;
+	char privates[4][V2_MAX_TEXT + 64];
+	int nprivates;
+	char unsent[256]; /* the rooms, one after another, space-separated */
+	int nunsent;
 };
 
 static struct seen seen;
@@ -91,7 +99,55 @@ static void cb_who(void *ctx, int answered, uint32_t total, const char *const *n
 		                      i > 0 ? " " : "", names[i]);
 }
 
+static void cb_room_event(void *ctx, uint32_t room, enum room_event ev, const char *name,
+                          const char *text, size_t len)
+{
+	(void)ctx;
+	if (seen.nrevents < 16)
+		snprintf(seen.revents[seen.nrevents], sizeof seen.revents[0], "%u %d %s %.*s",
+		         (unsigned)room, (int)ev, name, (int)len, text);
+	seen.nrevents++;
+}
+
+static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t count, int again)
+{
+	size_t i, o;
+
+	(void)ctx;
+	if (seen.nrooms < 8) {
+		char *out = seen.rooms[seen.nrooms];
+
+		o = (size_t)snprintf(out, sizeof seen.rooms[0], "%d %d:", what, again);
+		for (i = 0; i < count; i++)
+			o += (size_t)snprintf(out + o, sizeof seen.rooms[0] - o, " %u:%u:%s",
+			                      (unsigned)r[i].id, (unsigned)r[i].members, r[i].name);
+	}
+	seen.nrooms++;
+}
+
+static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+{
+	(void)ctx;
+	if (seen.nprivates < 4)
+		snprintf(seen.privates[seen.nprivates], sizeof seen.privates[0], "%llu %s %.*s",
+		         (unsigned long long)number, from, (int)len, text);
+	seen.nprivates++;
+}
+
+static void cb_unsent(void *ctx, const char *room, unsigned count)
+{
+	size_t o = strlen(seen.unsent);
+
+	(void)ctx;
+	snprintf(seen.unsent + o, sizeof seen.unsent - o, "%s%s", o > 0 ? " " : "", room);
+	seen.nunsent += (int)count;
+}
+
 static const struct c2_callbacks callbacks = {
+    .room_event = cb_room_event,
+    .rooms = cb_rooms,
+    .private_msg = cb_private,
+    .unsent = cb_unsent,
     .who = cb_who,
     .send = cb_send,
     .event = cb_event,
@@ -364,7 +420,7 @@ static void long_say_split_with_more_flags(void **state)
 	go_online(7, 0);
 	memset(text, 'x', sizeof text);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, text, sizeof text), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, text, sizeof text), 0);
 	c2_poll(&eng, 10);
 	assert_int_equal(seen.nsent - first, 3);
 	for (i = first; i < seen.nsent; i++) {
@@ -388,8 +444,8 @@ static void say_over_limit_refused(void **state)
 	(void)state;
 	go_online(7, 0);
 	memset(text, 'x', sizeof text);
-	assert_int_equal(c2_say(&eng, text, sizeof text), -1);
-	assert_int_equal(c2_say(&eng, text, 0), -1);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, text, sizeof text), -1);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, text, 0), -1);
 }
 
 static void event_pieces_rejoined_once(void **state)
@@ -431,7 +487,7 @@ static void silence_reconnects_and_resends(void **state)
 
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_say(&eng, "typed offline", 13), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "typed offline", 13), 0);
 	for (t = 0; t < 3 * 25000 + 1000 && seen.nlinks == 0; t += 500)
 		c2_poll(&eng, t);
 	assert_int_equal(seen.nlinks, 1);
@@ -587,7 +643,7 @@ static void me_sent_as_me_kind(void **state)
 	(void)state;
 	go_online(7, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_me(&eng, "waves", 5), 0);
+	assert_int_equal(c2_me(&eng, V2_LOBBY, "waves", 5), 0);
 	c2_poll(&eng, 10);
 	assert_int_equal(seen.nsent - first, 1);
 	m = sent_msg(first, &p);
@@ -604,8 +660,8 @@ static void me_over_limit_refused(void **state)
 	(void)state;
 	go_online(7, 0);
 	memset(text, 'x', sizeof text);
-	assert_int_equal(c2_me(&eng, text, sizeof text), -1);
-	assert_int_equal(c2_me(&eng, text, 0), -1);
+	assert_int_equal(c2_me(&eng, V2_LOBBY, text, sizeof text), -1);
+	assert_int_equal(c2_me(&eng, V2_LOBBY, text, 0), -1);
 }
 
 static void who_sent_as_empty_who(void **state)
@@ -617,7 +673,7 @@ static void who_sent_as_empty_who(void **state)
 	(void)state;
 	go_online(7, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	c2_poll(&eng, 10);
 	assert_int_equal(seen.nsent - first, 1);
 	m = sent_msg(first, &p);
@@ -647,7 +703,7 @@ static void members_pieces_joined_into_one_answer(void **state)
 {
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	feed_members(9, 1, 3, V2_MORE,
 	             "\x05"
 	             "alice"
@@ -668,7 +724,7 @@ static void members_invalid_names_dropped(void **state)
 {
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	/* An ESC in a name, a space, and a reserved name: none passes the name rules. */
 	feed_members(9, 1, 5, 0,
 	             "\x04"
@@ -689,7 +745,7 @@ static void members_empty_room_answer(void **state)
 {
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	feed_members(9, 1, 0, 0, "", 0, 10);
 	assert_int_equal(seen.whos, 1);
 	assert_int_equal(seen.who_total, 0);
@@ -703,7 +759,7 @@ static void members_half_answer_forgotten_on_reconnect(void **state)
 
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	c2_poll(&eng, 1);
 	feed_members(9, 1, 2, V2_MORE,
 	             "\x05"
@@ -756,9 +812,9 @@ static void who_asked_while_one_is_in_flight_shares_its_answer(void **state)
 	(void)state;
 	go_online(9, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_who(&eng), 0);
-	assert_int_equal(c2_who(&eng), 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	c2_poll(&eng, 1);
 	data_sent_since(first, kinds, sizeof kinds);
 	assert_string_equal(kinds, "1:4"); /* one WHO, not three: the server would refuse two */
@@ -772,7 +828,7 @@ static void who_asked_while_one_is_in_flight_shares_its_answer(void **state)
 	assert_int_equal(seen.who_unanswered, 0);
 	assert_string_equal(seen.who_names, "bob eve");
 	first = seen.nsent;
-	assert_int_equal(c2_who(&eng), 0); /* after the answer: a WHO of its own */
+	assert_int_equal(c2_who(&eng, 0), 0); /* after the answer: a WHO of its own */
 	c2_poll(&eng, 11);
 	data_sent_since(first, kinds, sizeof kinds);
 	assert_string_equal(kinds, "2:4");
@@ -783,9 +839,9 @@ static void who_without_answer_is_given_up(void **state)
 {
 	(void)state;
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	assert_true(c2_poll(&eng, 100) <= 100 + C2_WHO_WAIT);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	c2_poll(&eng, 100 + C2_WHO_WAIT - 1);
 	assert_int_equal(seen.whos, 0);
 	c2_poll(&eng, 100 + C2_WHO_WAIT);
@@ -805,7 +861,7 @@ static void quit_waits_for_the_who_in_flight(void **state)
 	(void)state;
 	go_online(9, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	c2_quit(&eng);
 	c2_poll(&eng, 1);
 	data_sent_since(first, kinds, sizeof kinds);
@@ -824,7 +880,7 @@ static void quit_waits_for_the_who_in_flight(void **state)
 	memset(&seen, 0, sizeof seen);
 	c2_init(&eng, "alice", 25, &callbacks);
 	go_online(9, 0);
-	assert_int_equal(c2_who(&eng), 0);
+	assert_int_equal(c2_who(&eng, 0), 0);
 	first = seen.nsent;
 	c2_poll(&eng, 1);
 	c2_quit(&eng);
@@ -858,7 +914,7 @@ static void say_carries_an_id_only_to_a_server_that_takes_ids(void **state)
 	(void)state;
 	go_online(9, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, "old", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "old", 3), 0);
 	c2_poll(&eng, 1);
 	(void)id_of(first, &has);
 	assert_false(has); /* an older server would take the id for text */
@@ -867,8 +923,8 @@ static void say_carries_an_id_only_to_a_server_that_takes_ids(void **state)
 	c2_init(&eng, "alice", 25, &callbacks);
 	go_online_with(9, V2_F_MSG_ID, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, "one", 3), 0);
-	assert_int_equal(c2_me(&eng, "two", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "one", 3), 0);
+	assert_int_equal(c2_me(&eng, V2_LOBBY, "two", 3), 0);
 	c2_poll(&eng, 1);
 	a = id_of(first, &has);
 	assert_true(has);
@@ -916,7 +972,7 @@ static void reconnect_sends_a_half_acknowledged_message_whole(void **state)
 	go_online_with(9, V2_F_MSG_ID, 0);
 	memset(text, 'x', sizeof text);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, text, sizeof text), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, text, sizeof text), 0);
 	c2_poll(&eng, 10);
 	id = id_of(first, &has);
 	feed(&ack, 20); /* the first piece arrived; the rest did not */
@@ -937,8 +993,8 @@ static void reconnect_sends_selectively_acknowledged_messages_again(void **state
 	(void)state;
 	go_online_with(9, V2_F_MSG_ID, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, "one", 3), 0);
-	assert_int_equal(c2_say(&eng, "two", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "one", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "two", 3), 0);
 	c2_poll(&eng, 10);
 	id = id_of(first, &has);
 	feed(&ack, 20); /* seq 2 held by the server, seq 1 lost */
@@ -958,8 +1014,8 @@ static void reconnect_leaves_out_what_was_acknowledged(void **state)
 	(void)state;
 	go_online_with(9, V2_F_MSG_ID, 0);
 	first = seen.nsent;
-	assert_int_equal(c2_say(&eng, "one", 3), 0);
-	assert_int_equal(c2_say(&eng, "two", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "one", 3), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "two", 3), 0);
 	c2_poll(&eng, 10);
 	id = id_of(first, &has);
 	feed(&ack, 20);
@@ -1018,6 +1074,474 @@ static void unknown_event_code_ignored(void **state)
 	assert_int_equal(seen.nevents, 0);
 }
 
+/* Rooms and private messages (docs/ROOMS.md) */
+
+#define ROOMS_SERVER (V2_F_ROOMS | V2_F_MSG_ID)
+
+/* Feed one reliable message from the server. */
+static void feed_msg(uint64_t sid, uint32_t seq, const struct v2_msg *m, uint64_t now)
+{
+	uint8_t payload[QUN_MAX_DATAGRAM];
+	struct v2_packet p = {.type = V2_DATA, .sid = sid, .seq = seq};
+
+	p.payload_len = v2_msg_encode(m, payload, sizeof payload);
+	assert_true(p.payload_len > 0);
+	p.payload = payload;
+	feed(&p, now);
+}
+
+static void feed_revent(uint64_t sid, uint32_t seq, uint32_t room, uint64_t id, uint8_t flags,
+                        const char *text, uint64_t now)
+{
+	struct v2_msg m = {.kind = V2_K_REVENT,
+	                   .room = room,
+	                   .event_id = id,
+	                   .event = EV_SAY,
+	                   .flags = flags,
+	                   .name = "bob",
+	                   .name_len = 3,
+	                   .text = text,
+	                   .text_len = strlen(text)};
+
+	feed_msg(sid, seq, &m, now);
+}
+
+/* A ROOM piece of what with flags, naming the rooms "id:members:name" given as one string. */
+static void feed_room(uint64_t sid, uint32_t seq, uint8_t what, uint8_t flags, const char *list,
+                      uint64_t now)
+{
+	char entries[1024], copy[256], *tok, *save = NULL;
+	size_t used = 0;
+	struct v2_msg m = {.kind = V2_K_ROOM, .what = what, .flags = flags};
+
+	snprintf(copy, sizeof copy, "%s", list);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+		unsigned id, members;
+		int at = 0;
+
+		assert_int_equal(sscanf(tok, "%u:%u:%n", &id, &members, &at), 2);
+		assert_int_equal(v2_room_put(entries, sizeof entries, &used, id, members, tok + at,
+		                             strlen(tok + at)),
+		                 0);
+	}
+	m.text = entries;
+	m.text_len = used;
+	feed_msg(sid, seq, &m, now);
+}
+
+/* The messages (not pieces) the engine sent as DATA since index first, as "kind" words. */
+static struct v2_msg nth_data(int first, int k, struct v2_packet *p)
+{
+	int i;
+
+	for (i = first; i < seen.nsent && i < 64; i++) {
+		assert_int_equal(
+		    v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), p), V2_OK);
+		if (p->type == V2_DATA && k-- == 0)
+			return sent_msg(i, p);
+	}
+	fail_msg("fewer DATA sent than asked for");
+	return sent_msg(first, p);
+}
+
+static void rooms_declared_after_welcome_with_the_feature(void **state)
+{
+	char kinds[256];
+	struct v2_packet p;
+	struct v2_msg m;
+	int first;
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_poll(&eng, 0);
+	first = seen.nsent;
+	welcome_from(9, ROOMS_SERVER, 0);
+	c2_poll(&eng, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7"); /* ROOMS, and nothing else */
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.flags, 0); /* mine, not all */
+	assert_int_equal(p.payload_len, 2);
+	/* Its answer is the engine's own: told with again = 1 (no line for the user). */
+	feed_room(9, 1, V2_ROOM_MINE, 0, "1:3:#大厅", 10);
+	assert_int_equal(seen.nrooms, 1);
+	assert_string_equal(seen.rooms[0], "0 1: 1:3:#大厅");
+	/* A later ROOM MINE is the user's. */
+	feed_room(9, 2, V2_ROOM_MINE, 0, "1:3:#大厅", 20);
+	assert_string_equal(seen.rooms[1], "0 0: 1:3:#大厅");
+}
+
+static void no_rooms_declared_without_the_feature(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	c2_start(&eng, "alice", 0);
+	c2_poll(&eng, 0);
+	first = seen.nsent;
+	welcome_from(9, V2_F_MSG_ID, 0);
+	c2_poll(&eng, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "");
+}
+
+/* To a server without rooms the new kinds are refused, and nothing new goes on the wire. */
+static void nothing_new_sent_to_a_server_without_rooms(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online_with(9, V2_F_MSG_ID, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_join(&eng, "#dev", 4), -1);
+	assert_int_equal(c2_part(&eng, 5), -1);
+	assert_int_equal(c2_rooms(&eng, 1), -1);
+	assert_int_equal(c2_tell(&eng, "bob", 3, "hi", 2), -1);
+	assert_int_equal(c2_say(&eng, 5, "hi", 2), -1);
+	assert_int_equal(c2_me(&eng, 5, "hi", 2), -1);
+	assert_int_equal(c2_who(&eng, 5), -1);
+	assert_false(c2_has_rooms(&eng));
+	c2_poll(&eng, 1);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "");
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "hi", 2), 0); /* the default room as ever */
+	c2_poll(&eng, 2);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:1");
+}
+
+/* JOIN PART ROOMS TELL and SAY/ME/WHO in a room, byte for byte as wire2 reads them. */
+static void room_messages_encoded(void **state)
+{
+	struct v2_packet p;
+	struct v2_msg m;
+	uint32_t id;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	c2_poll(&eng, 2);
+	first = seen.nsent;
+	assert_int_equal(c2_join(&eng, "#技术部", strlen("#技术部")), 0);
+	assert_int_equal(c2_say(&eng, 5, "yo", 2), 0);
+	assert_int_equal(c2_me(&eng, V2_LOBBY, "waves", 5), 0);
+	assert_int_equal(c2_tell(&eng, "bob", 3, "hi", 2), 0);
+	assert_int_equal(c2_who(&eng, 5), 0);
+	assert_int_equal(c2_rooms(&eng, 1), 0);
+	assert_int_equal(c2_part(&eng, 5), 0);
+	c2_poll(&eng, 3);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_JOIN);
+	assert_int_equal(m.name_len, strlen("#技术部"));
+	assert_memory_equal(m.name, "#技术部", m.name_len);
+	m = nth_data(first, 1, &p);
+	assert_int_equal(m.kind, V2_K_SAY);
+	assert_int_equal(m.flags, V2_ID | V2_ROOM);
+	assert_int_equal(m.room, 5);
+	assert_int_equal(p.payload_len, 1 + 1 + 4 + 4 + 2);
+	assert_memory_equal(m.text, "yo", 2);
+	id = m.id;
+	m = nth_data(first, 2, &p);
+	assert_int_equal(m.kind, V2_K_ME);
+	assert_int_equal(m.flags, V2_ID); /* the default room: no room id, as before rooms */
+	assert_int_equal(m.id, id + 1);
+	m = nth_data(first, 3, &p);
+	assert_int_equal(m.kind, V2_K_TELL);
+	assert_int_equal(m.flags, V2_ID);
+	assert_int_equal(m.id, id + 2);
+	assert_memory_equal(m.name, "bob", 3);
+	assert_int_equal(m.name_len, 3);
+	assert_memory_equal(m.text, "hi", 2);
+	m = nth_data(first, 4, &p);
+	assert_int_equal(m.kind, V2_K_WHO);
+	assert_int_equal(m.room, 5);
+	assert_int_equal(p.payload_len, 5);
+	m = nth_data(first, 5, &p);
+	assert_int_equal(m.kind, V2_K_ROOMS);
+	assert_int_equal(m.flags, V2_ROOMS_ALL);
+	m = nth_data(first, 6, &p);
+	assert_int_equal(m.kind, V2_K_PART);
+	assert_int_equal(m.room, 5);
+	assert_int_equal(p.payload_len, 5);
+}
+
+/* A long SAY in a room and a long TELL: each piece as large as it may be, each naming the same. */
+static void long_say_in_room_and_tell_split(void **state)
+{
+	static char text[3000];
+	struct v2_packet p;
+	struct v2_msg m;
+	size_t total = 0;
+	int first, k;
+
+	(void)state;
+	memset(text, 'x', sizeof text);
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	c2_poll(&eng, 2);
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, 5, text, sizeof text), 0);
+	assert_int_equal(c2_tell(&eng, "bob", 3, text, sizeof text), 0);
+	c2_poll(&eng, 3);
+	for (k = 0; k < 3; k++) {
+		m = nth_data(first, k, &p);
+		assert_int_equal(m.kind, V2_K_SAY);
+		assert_int_equal(m.room, 5);
+		assert_true(m.flags & V2_ROOM);
+		assert_int_equal(!!(m.flags & V2_MORE), k < 2);
+		if (k < 2)
+			assert_int_equal(m.text_len, V2_SAY_ROOM_CHUNK);
+		total += m.text_len;
+	}
+	assert_int_equal(total, sizeof text);
+	total = 0;
+	for (k = 3; k < 6; k++) {
+		m = nth_data(first, k, &p);
+		assert_int_equal(m.kind, V2_K_TELL);
+		assert_memory_equal(m.name, "bob", 3);
+		assert_int_equal(!!(m.flags & V2_MORE), k < 5);
+		if (k < 5)
+			assert_int_equal(m.text_len, V2_TELL_CHUNK(3));
+		assert_true(p.payload_len <= V2_MAX_PAYLOAD);
+		total += m.text_len;
+	}
+	assert_int_equal(total, sizeof text);
+}
+
+/* Event ids are per room: the same id in two rooms is two events; in one room, a replay. */
+static void revent_shown_once_per_room(void **state)
+{
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_revent(9, 1, 5, 1, 0, "five", 10);
+	feed_revent(9, 2, 6, 1, 0, "six", 10);
+	feed_revent(9, 3, 5, 1, 0, "five again", 10);   /* a replay in room 5 */
+	feed_revent(9, 4, V2_LOBBY, 1, 0, "lobby", 10); /* the default room's own count */
+	feed_event(9, 5, 1, 0, "lobby again", 10);      /* EVENT is the default room's */
+	feed_revent(9, 6, 5, 2, 0, "five next", 10);
+	assert_int_equal(seen.nrevents, 4);
+	assert_string_equal(seen.revents[0], "5 1 bob five");
+	assert_string_equal(seen.revents[1], "6 1 bob six");
+	assert_string_equal(seen.revents[2], "1 1 bob lobby");
+	assert_string_equal(seen.revents[3], "5 1 bob five next");
+	assert_int_equal(seen.nevents, 0);
+}
+
+/* A long REVENT in pieces is one event; a new session's rooms count afresh. */
+static void revent_pieces_and_new_session(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN};
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_revent(9, 1, 5, 40, V2_MORE, "hello ", 10);
+	assert_int_equal(seen.nrevents, 0);
+	feed_revent(9, 2, 5, 40, 0, "world", 10);
+	assert_int_equal(seen.nrevents, 1);
+	assert_string_equal(seen.revents[0], "5 1 bob hello world");
+	feed(&close, 20);
+	c2_poll(&eng, 20);
+	welcome_from(10, ROOMS_SERVER, 30);
+	feed_revent(10, 1, 5, 3, 0, "restarted", 40);
+	assert_int_equal(seen.nrevents, 2);
+	assert_string_equal(seen.revents[1], "5 1 bob restarted");
+}
+
+static void room_list_joined_from_pieces(void **state)
+{
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_MINE, 0, "1:3:#大厅", 1); /* the declaration's answer */
+	assert_int_equal(c2_rooms(&eng, 1), 0);
+	feed_room(9, 2, V2_ROOM_ALL, V2_MORE, "1:5:#大厅 4:1:admin", 10); /* no '#': dropped */
+	assert_int_equal(seen.nrooms, 1);
+	feed_room(9, 3, V2_ROOM_ALL, V2_MORE, "5:2:#dev 6:0:#a[m", 20); /* an ESC: dropped */
+	feed_room(9, 4, V2_ROOM_ALL, 0, "7:9:#技术部", 30);
+	assert_int_equal(seen.nrooms, 2);
+	assert_string_equal(seen.rooms[1], "1 0: 1:5:#大厅 5:2:#dev 7:9:#技术部");
+}
+
+static void private_rejoined_from_pieces(void **state)
+{
+	struct v2_msg m = {.kind = V2_K_PRIVATE, .event_id = 7, .name = "bob", .name_len = 3};
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	m.flags = V2_MORE;
+	m.text = "hello ";
+	m.text_len = 6;
+	feed_msg(9, 1, &m, 10);
+	assert_int_equal(seen.nprivates, 0);
+	m.flags = 0;
+	m.text = "world";
+	m.text_len = 5;
+	feed_msg(9, 2, &m, 20);
+	assert_int_equal(seen.nprivates, 1);
+	assert_string_equal(seen.privates[0], "7 bob hello world");
+	m.name = "a";
+	m.name_len = 2; /* not a name: not shown */
+	feed_msg(9, 3, &m, 30);
+	assert_int_equal(seen.nprivates, 1);
+}
+
+/* Lose the session and log in again with a server with rooms; returns the first index sent. */
+static int new_session(uint64_t sid, uint64_t now)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = eng.sid, .code = V2_CLOSE_UNKNOWN};
+	int first;
+
+	feed(&close, now);
+	c2_poll(&eng, now);
+	first = seen.nsent;
+	welcome_from(sid, ROOMS_SERVER, now);
+	c2_poll(&eng, now + 1);
+	return first;
+}
+
+/*
+ * A new session declares itself and joins its rooms again; what was typed
+ * for a room meanwhile waits for the room's new id (the server may have
+ * restarted and numbered its rooms anew), then goes under it, and what
+ * was typed after it waits behind it: the server takes message ids in
+ * order only.
+ */
+static void new_session_rejoins_and_holds_room_messages(void **state)
+{
+	char kinds[256];
+	struct v2_packet p;
+	struct v2_msg m;
+	uint32_t id;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	assert_string_equal(seen.rooms[0], "2 0: 5:2:#dev");
+	assert_int_equal(c2_say(&eng, 5, "typed offline", 13), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "lobby", 5), 0);
+	first = new_session(10, 100);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7 2:5"); /* ROOMS, JOIN #dev; the SAYs wait */
+	m = nth_data(first, 1, &p);
+	assert_memory_equal(m.name, "#dev", 4);
+	/* Said while the room is being joined again: held too. */
+	assert_int_equal(c2_say(&eng, 5, "meanwhile", 9), 0);
+	first = seen.nsent;
+	feed_room(10, 1, V2_ROOM_MINE, 0, "1:3:#大厅", 110);
+	c2_poll(&eng, 111);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "");
+	feed_room(10, 2, V2_ROOM_JOINED, 0, "8:2:#DEV", 120); /* #dev is 8 now */
+	assert_string_equal(seen.rooms[2], "2 1: 8:2:#DEV");  /* the engine's own JOIN */
+	c2_poll(&eng, 121);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "3:1 4:1 5:1");
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.room, 8);
+	assert_memory_equal(m.text, "typed offline", 13);
+	id = m.id;
+	m = nth_data(first, 1, &p);
+	assert_false(m.flags & V2_ROOM);
+	assert_memory_equal(m.text, "lobby", 5);
+	assert_int_equal(m.id, id + 1);
+	m = nth_data(first, 2, &p);
+	assert_int_equal(m.room, 8);
+	assert_memory_equal(m.text, "meanwhile", 9);
+	assert_int_equal(m.id, id + 2);
+	assert_int_equal(seen.nunsent, 0);
+	assert_int_equal(eng.njoined, 1);
+	assert_int_equal(eng.joined[0].id, 8);
+	/* Nothing held any more: a new message goes at once. */
+	first = seen.nsent;
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "now", 3), 0);
+	c2_poll(&eng, 122);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "6:1");
+}
+
+/* A room not joined again within C2_REJOIN_WAIT is given up, with what waited for it. */
+static void rejoin_given_up_after_the_wait(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	assert_int_equal(c2_say(&eng, 5, "lost", 4), 0);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "kept", 4), 0);
+	new_session(10, 100);
+	c2_poll(&eng, 101 + C2_REJOIN_WAIT - 1);
+	assert_int_equal(seen.nunsent, 0);
+	first = seen.nsent;
+	c2_poll(&eng, 101 + C2_REJOIN_WAIT);
+	assert_int_equal(seen.nunsent, 1);
+	assert_string_equal(seen.unsent, "#dev");
+	assert_string_equal(seen.rooms[seen.nrooms - 1], "3 1: 5:0:#dev");
+	assert_int_equal(eng.njoined, 0);
+	/* What waited behind it goes now. */
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "3:1");
+	assert_int_equal(eng.out_len, 1);
+}
+
+/* A room being parted is not joined again, and its PART is not sent again. */
+static void parted_room_not_rejoined(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	feed_room(9, 2, V2_ROOM_JOINED, 0, "6:2:#ops", 1);
+	assert_int_equal(c2_part(&eng, 5), 0);
+	first = new_session(10, 100);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7 2:5");
+	assert_string_equal(seen.rooms[2], "3 1: 5:0:#dev");
+	assert_int_equal(eng.njoined, 1);
+	assert_string_equal(eng.joined[0].name, "#ops");
+}
+
+/* ROOM PARTED (a part, a kick, a closed room) forgets the room: a new session does not rejoin it.
+ */
+static void parted_answer_forgets_the_room(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	feed_room(9, 2, V2_ROOM_PARTED, 0, "5:1:#dev", 2);
+	assert_string_equal(seen.rooms[1], "3 0: 5:1:#dev");
+	assert_int_equal(eng.njoined, 0);
+	first = new_session(10, 100);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7");
+}
+
+/* A WHO of another room than the one in flight is refused; the same room's shares it. */
+static void who_of_a_room_one_at_a_time(void **state)
+{
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	assert_int_equal(c2_who(&eng, 5), 0);
+	assert_int_equal(c2_who(&eng, 5), 0);
+	assert_int_equal(c2_who(&eng, 0), -1);
+	feed_members(9, 2, 2, 0,
+	             "\x03"
+	             "bob",
+	             4, 10);
+	assert_int_equal(seen.whos, 2);
+	assert_int_equal(c2_who(&eng, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1069,6 +1593,23 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(start_forgets_an_earlier_quit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(action_event_passed_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_event_code_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rooms_declared_after_welcome_with_the_feature, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(no_rooms_declared_without_the_feature, setup, teardown),
+	    cmocka_unit_test_setup_teardown(nothing_new_sent_to_a_server_without_rooms, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(room_messages_encoded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(long_say_in_room_and_tell_split, setup, teardown),
+	    cmocka_unit_test_setup_teardown(revent_shown_once_per_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(revent_pieces_and_new_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(room_list_joined_from_pieces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(private_rejoined_from_pieces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(new_session_rejoins_and_holds_room_messages, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(rejoin_given_up_after_the_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parted_room_not_rejoined, setup, teardown),
+	    cmocka_unit_test_setup_teardown(parted_answer_forgets_the_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(who_of_a_room_one_at_a_time, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

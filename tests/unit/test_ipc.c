@@ -223,10 +223,12 @@ static void who_round_trip(void **state)
 	int n, i = 0;
 
 	(void)state;
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 7, names, 3);
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 7, "#dev", 4, names, 3);
 	assert_true(n > 0);
 	decode_ok((size_t)n, &m);
 	assert_int_equal(m.type, IPC_WHO);
+	assert_int_equal(m.name_len, 4);
+	assert_memory_equal(m.name, "#dev", 4);
 	assert_int_equal(m.who_status, IPC_WHO_COMPLETE);
 	assert_int_equal(m.total, 7);
 	assert_int_equal(m.count, 3);
@@ -246,8 +248,8 @@ static void who_empty(void **state)
 	int n;
 
 	(void)state;
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_NO_REPLY, 0, NULL, 0);
-	assert_int_equal(n, 8);
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_NO_REPLY, 0, NULL, 0, NULL, 0);
+	assert_int_equal(n, 10);
 	decode_ok((size_t)n, &m);
 	assert_int_equal(m.who_status, IPC_WHO_NO_REPLY);
 	assert_int_equal(m.count, 0);
@@ -260,7 +262,7 @@ static void who_total_big_endian(void **state)
 	int n;
 
 	(void)state;
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_PARTIAL, 0x01020304u, NULL, 0);
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_PARTIAL, 0x01020304u, NULL, 0, NULL, 0);
 	assert_int_equal(buf[2], 1);
 	assert_int_equal(buf[5], 4);
 	decode_ok((size_t)n, &m);
@@ -274,10 +276,10 @@ static void who_count_must_match(void **state)
 	int n;
 
 	(void)state;
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 2, names, 2);
-	buf[7] = 3; /* says three names, holds two */
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 2, NULL, 0, names, 2);
+	buf[9] = 3; /* says three names, holds two */
 	assert_decodes(buf, (size_t)n, IPC_SHORT);
-	buf[7] = 1; /* says one, holds two */
+	buf[9] = 1; /* says one, holds two */
 	assert_decodes(buf, (size_t)n, IPC_TRAILING);
 }
 
@@ -286,8 +288,9 @@ static void who_bad_status(void **state)
 	int n;
 
 	(void)state;
-	assert_int_equal(ipc_encode_who(buf, sizeof buf, IPC_WHO_STATUS_COUNT, 0, NULL, 0), -1);
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 0, NULL, 0);
+	assert_int_equal(ipc_encode_who(buf, sizeof buf, IPC_WHO_STATUS_COUNT, 0, NULL, 0, NULL, 0),
+	                 -1);
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 0, NULL, 0, NULL, 0);
 	buf[1] = IPC_WHO_STATUS_COUNT;
 	assert_decodes(buf, (size_t)n, IPC_BAD_VALUE);
 }
@@ -302,7 +305,7 @@ static void who_thousand_names_fit(void **state)
 	(void)state;
 	for (i = 0; i < 1024; i++)
 		names[i] = name32;
-	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 1024, names, 1024);
+	n = ipc_encode_who(buf, sizeof buf, IPC_WHO_COMPLETE, 1024, NULL, 0, names, 1024);
 	assert_true(n > 0 && (unsigned)n <= IPC_MAX);
 	decode_ok((size_t)n, &m);
 	assert_int_equal(m.count, 1024);
@@ -400,12 +403,16 @@ static void me_round_trip(void **state)
 
 static void bare_requests(void **state)
 {
+	static const unsigned char who[] = {'w', 0, 0};
 	struct ipc_msg m;
 
 	(void)state;
-	assert_int_equal(ipc_encode_request(buf, sizeof buf, IPC_ASK_WHO, NULL, 0), 1);
-	decode_ok(1, &m);
+	/* A WHO of the current room: an empty room name. */
+	assert_int_equal(ipc_encode_request(buf, sizeof buf, IPC_ASK_WHO, NULL, 0), 3);
+	assert_memory_equal(buf, who, 3);
+	decode_ok(3, &m);
 	assert_int_equal(m.type, IPC_ASK_WHO);
+	assert_int_equal(m.name_len, 0);
 	assert_int_equal(ipc_encode_request(buf, sizeof buf, IPC_QUIT, NULL, 0), 1);
 	decode_ok(1, &m);
 	assert_int_equal(m.type, IPC_QUIT);
@@ -430,6 +437,113 @@ static void request_trailing(void **state)
 	assert_decodes(quit_extra, sizeof quit_extra, IPC_TRAILING);
 	assert_decodes(say_extra, sizeof say_extra, IPC_TRAILING);
 	assert_decodes(say_cut, sizeof say_cut, IPC_SHORT);
+}
+
+/* Rooms and private messages */
+
+static void rooms_round_trip(void **state)
+{
+	static const char *const names[] = {"#大厅", "#dev"};
+	struct ipc_msg m;
+	const char *name;
+	size_t pos = 0, len;
+	int n;
+
+	(void)state;
+	n = ipc_encode_rooms(buf, sizeof buf, 0, "#dev", 4, names, 2);
+	assert_int_equal(n, 1 + 1 + 2 + 4 + 2 + 2 + (int)strlen("#大厅") + 2 + 4);
+	assert_int_equal(buf[0], 'R');
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.type, IPC_ROOMS);
+	assert_int_equal(m.flags, 0);
+	assert_int_equal(m.name_len, 4);
+	assert_memory_equal(m.name, "#dev", 4);
+	assert_int_equal(m.count, 2);
+	assert_true(ipc_who_next(&m, &pos, &name, &len));
+	assert_int_equal(len, strlen("#大厅"));
+	assert_memory_equal(name, "#大厅", len);
+	assert_true(ipc_who_next(&m, &pos, &name, &len));
+	assert_memory_equal(name, "#dev", 4);
+	assert_false(ipc_who_next(&m, &pos, &name, &len));
+}
+
+static void rooms_default_flag_and_bad_values(void **state)
+{
+	struct ipc_msg m;
+	int n;
+
+	(void)state;
+	n = ipc_encode_rooms(buf, sizeof buf, IPC_ROOMS_DEFAULT, "#大厅", strlen("#大厅"), NULL, 0);
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.flags, IPC_ROOMS_DEFAULT);
+	assert_int_equal(m.count, 0);
+	assert_int_equal(ipc_encode_rooms(buf, sizeof buf, 0x80, "", 0, NULL, 0), -1);
+	buf[1] = 0x02; /* a flag nobody defined */
+	assert_decodes(buf, (size_t)n, IPC_BAD_VALUE);
+	buf[1] = IPC_ROOMS_DEFAULT;
+	assert_decodes(buf, (size_t)n - 1, IPC_SHORT);
+}
+
+/* JOIN, PART, REPLY and WHO carry one str, in name (rooms) or text (REPLY). */
+static void room_requests_round_trip(void **state)
+{
+	static const unsigned char join[] = {'j', 0, 4, '#', 'd', 'e', 'v'};
+	struct ipc_msg m;
+	int n;
+
+	(void)state;
+	n = ipc_encode_request(buf, sizeof buf, IPC_JOIN, "#dev", 4);
+	assert_int_equal(n, sizeof join);
+	assert_memory_equal(buf, join, sizeof join);
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.type, IPC_JOIN);
+	assert_memory_equal(m.name, "#dev", m.name_len);
+	n = ipc_encode_request(buf, sizeof buf, IPC_PART, NULL, 0);
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.type, IPC_PART);
+	assert_int_equal(m.name_len, 0);
+	n = ipc_encode_request(buf, sizeof buf, IPC_ASK_WHO, "#技术部", strlen("#技术部"));
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.name_len, strlen("#技术部"));
+	n = ipc_encode_request(buf, sizeof buf, IPC_REPLY, "ok", 2);
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.type, IPC_REPLY);
+	assert_int_equal(m.text_len, 2);
+	assert_memory_equal(m.text, "ok", 2);
+}
+
+static void list_rooms_round_trip(void **state)
+{
+	static const unsigned char bad[] = {'o', 2};
+	struct ipc_msg m;
+
+	(void)state;
+	assert_int_equal(ipc_encode_list_rooms(buf, sizeof buf, 1), 2);
+	decode_ok(2, &m);
+	assert_int_equal(m.type, IPC_LIST_ROOMS);
+	assert_int_equal(m.all, 1);
+	assert_int_equal(ipc_encode_list_rooms(buf, sizeof buf, 0), 2);
+	decode_ok(2, &m);
+	assert_int_equal(m.all, 0);
+	assert_decodes(bad, sizeof bad, IPC_BAD_VALUE);
+}
+
+static void tell_round_trip(void **state)
+{
+	static const unsigned char want[] = {'t', 0, 3, 'b', 'o', 'b', 0, 2, 'h', 'i'};
+	struct ipc_msg m;
+	int n;
+
+	(void)state;
+	n = ipc_encode_tell(buf, sizeof buf, "bob", 3, "hi", 2);
+	assert_int_equal(n, sizeof want);
+	assert_memory_equal(buf, want, sizeof want);
+	decode_ok((size_t)n, &m);
+	assert_int_equal(m.type, IPC_TELL);
+	assert_memory_equal(m.name, "bob", m.name_len);
+	assert_memory_equal(m.text, "hi", m.text_len);
+	assert_decodes(want, sizeof want - 1, IPC_SHORT);
+	assert_int_equal(ipc_encode_tell(buf, 5, "bob", 3, "hi", 2), -1);
 }
 
 /* Anything */
@@ -464,16 +578,18 @@ static void decode_every_byte_value(void **state)
 	int v;
 
 	(void)state;
-	/* A one-byte message is a whole WHO or QUIT request, or bad: never a crash. */
+	/* A one-byte message is a whole QUIT request, or bad: never a crash. */
 	for (v = 0; v < 256; v++) {
 		enum ipc_status st;
 
 		one[0] = (unsigned char)v;
 		st = ipc_decode(one, 1, &m);
-		if (v == IPC_ASK_WHO || v == IPC_QUIT)
+		if (v == IPC_QUIT)
 			assert_int_equal(st, IPC_OK);
 		else if (v == IPC_LINE || v == IPC_WHO || v == IPC_STATE || v == IPC_EXITED ||
-		         v == IPC_SAY || v == IPC_ME)
+		         v == IPC_SAY || v == IPC_ME || v == IPC_ASK_WHO || v == IPC_ROOMS ||
+		         v == IPC_JOIN || v == IPC_PART || v == IPC_LIST_ROOMS || v == IPC_TELL ||
+		         v == IPC_REPLY)
 			assert_int_equal(st, IPC_SHORT);
 		else
 			assert_int_equal(st, IPC_BAD_TYPE);
@@ -521,6 +637,11 @@ int main(void)
 	    cmocka_unit_test(bare_requests),
 	    cmocka_unit_test(request_encode_refusals),
 	    cmocka_unit_test(request_trailing),
+	    cmocka_unit_test(rooms_round_trip),
+	    cmocka_unit_test(rooms_default_flag_and_bad_values),
+	    cmocka_unit_test(room_requests_round_trip),
+	    cmocka_unit_test(list_rooms_round_trip),
+	    cmocka_unit_test(tell_round_trip),
 	    cmocka_unit_test(decode_empty),
 	    cmocka_unit_test(decode_too_long),
 	    cmocka_unit_test(decode_unknown_type),

@@ -193,7 +193,7 @@ static void control_messages_are_never_dropped(void **state)
 	for (i = 0; i < UILINK_QUEUE_MAX + 100; i++)
 		send_numbered(&l, i);
 	uilink_state(&l, IPC_RECONNECTING);
-	uilink_who(&l, IPC_WHO_COMPLETE, 2, names, 2);
+	uilink_who(&l, IPC_WHO_COMPLETE, 2, NULL, names, 2);
 	send_numbered(&l, -1); /* dropped: the queue of lines is still full */
 	catch_up(&l, fd[0], &s);
 	/* In order: the lines, a notice, STATE, WHO, a notice for the one after. */
@@ -295,7 +295,7 @@ static void closed_ui_does_not_wait(void **state)
 		send_numbered(&l, i);
 	close(fd[0]);
 	t0 = now_ms();
-	uilink_who(&l, IPC_WHO_NO_REPLY, 0, NULL, 0);
+	uilink_who(&l, IPC_WHO_NO_REPLY, 0, NULL, NULL, 0);
 	uilink_exited(&l, IPC_EXIT_ENDED);
 	assert_true(now_ms() - t0 < 1000);
 	assert_true(l.gone);
