@@ -193,7 +193,11 @@ static void list_piece(struct server *s, struct session *ss, enum v2_room_what w
 
 /*
  * ROOMS: the rooms of ss (the default room first), or every room, in as
- * many ROOM as it takes.  One list in flight per session, as for WHO.
+ * many ROOM as it takes.  A list of every room (up to --max-rooms, tens of
+ * DATA held until acknowledged) is one list in flight per session, as for
+ * WHO; a member's own rooms are a DATA or two, and the answer to the
+ * declaration that every session starts with, so they never hold up a
+ * WHO that follows at once.
  */
 static void list(struct server *s, struct session *ss, int all)
 {
@@ -216,7 +220,8 @@ static void list(struct server *s, struct session *ss, int all)
 	do
 		list_piece(s, ss, all ? V2_ROOM_ALL : V2_ROOM_MINE, v, count, &next);
 	while (next < count);
-	p2_list_sent(ss);
+	if (all)
+		p2_list_sent(ss);
 }
 
 void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m, int declaring)
@@ -229,7 +234,7 @@ void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m,
 		part(s, ss, m->room);
 		return;
 	}
-	if (p2_list_busy(ss)) {
+	if ((m->flags & V2_ROOMS_ALL) && p2_list_busy(ss)) {
 		p2_notice(s->p2, ss, QERR_FLOOD, 0); /* before the token, as WHO */
 		return;
 	}
