@@ -87,6 +87,7 @@ def test_three_members_two_rooms_one_private(net):
     bob.tell("carol", "悄悄话")
     alice.say("大家好")
     barrier(alice, [bob, carol], "barrier")
+    alice.wait_event(EV_SAY, "carol", "部门会议", room=tech)  # carol's line is out, too
     assert carol.wait(lambda: carol.privates), "carol got no private line"
     assert [(n.decode(), t.decode()) for _, n, t in carol.privates] == [("bob", "悄悄话")]
     assert alice.privates == [] and bob.privates == []

@@ -71,6 +71,7 @@ def test_three_clients_two_rooms_one_private(session):
 def test_rooms_who_and_part_answers(session):
     srv = session.server("zh")
     a, alice, alice_err = qun(session, srv, "alice")
+    alice.wait("欢迎 alice 进入聊天室（输入 /help 查看帮助，/quit 退出）")
     b, bob, bob_err = qun(session, srv, "bob")
     wait_count(alice, "bob 进入了聊天室", 1)
     send(a, "/join dev")                      # the '#' is added
