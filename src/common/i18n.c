@@ -97,6 +97,8 @@ const char *qerr_text(enum lang lang, enum qerr err, int detail)
 {
 	int l = lang == LANG_ZH ? 0 : 1;
 
+	if (err == QERR_ROOM_NAME && detail == NAME_TOO_LONG)
+		return l == 0 ? "聊天室名太长" : "room name too long";
 	if ((err == QERR_NAME_INVALID || err == QERR_ROOM_NAME) && detail > 0 &&
 	    (size_t)detail < NELEM(name_reasons))
 		return name_reasons[detail][l];

@@ -154,6 +154,13 @@ struct channel *channels_by_id(const struct channels *t, uint32_t id)
 	return NULL;
 }
 
+int channels_name_fits(const struct channels *t, size_t n)
+{
+	unsigned max = t->cfg.max_name > 0 ? t->cfg.max_name : CHANNEL_NAME_MAX;
+
+	return n >= 1 && n - 1 <= max;
+}
+
 int channel_has(const struct seats *seats, const struct channel *c)
 {
 	uint32_t i;
@@ -206,6 +213,8 @@ enum channel_status channel_join(struct channels *t, const void *member, struct 
 		return channel_join_to(t, member, seats, c);
 	}
 	/* A new room: check the member's limit before making anything. */
+	if (!channels_name_fits(t, n))
+		return CHANNEL_BAD_NAME;
 	if (seats->n >= t->cfg.max_per_member)
 		return CHANNEL_MEMBER_LIMIT;
 	if (t->n >= t->cfg.max_channels)
@@ -281,6 +290,8 @@ enum channel_status channels_create(struct channels *t, const char *s, size_t n,
 		return st;
 	*out = find_key(t, key);
 	if (*out == NULL) {
+		if (!channels_name_fits(t, n))
+			return CHANNEL_BAD_NAME;
 		if (t->n >= t->cfg.max_channels)
 			return CHANNEL_TOO_MANY;
 		*out = make(t, s, n, key);

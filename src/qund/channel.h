@@ -24,6 +24,7 @@ struct channel_config {
 	unsigned max_per_member; /* rooms one member may be in at once (20) */
 	unsigned max_members;    /* members in one room (the server's capacity) */
 	unsigned max_channels;   /* rooms at once, so that nobody can make a million */
+	unsigned max_name; /* bytes of a new room's name after the '#' (0: CHANNEL_NAME_MAX) */
 };
 
 enum channel_status {
@@ -100,6 +101,14 @@ struct channel *channels_default(const struct channels *t);
  * CHANNEL_KEY_MAX + 1 bytes, and return CHANNEL_OK.
  */
 enum channel_status channel_name_check(const char *s, size_t n, char *key, enum name_status *why);
+
+/*
+ * Whether a new room may be called s[0..n) (as typed, '#' included): its
+ * length within the table's max_name.  channel_join and channels_create
+ * refuse a new room whose name does not fit (CHANNEL_BAD_NAME); a room
+ * that exists is found by any of its forms.
+ */
+int channels_name_fits(const struct channels *t, size_t n);
 
 /* The room with this name (any form of it) or id; NULL if none. */
 struct channel *channels_find(const struct channels *t, const char *s, size_t n);

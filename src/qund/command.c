@@ -452,7 +452,8 @@ static enum cmd_status bad_room_name(struct call *c, const char *w, size_t n)
 	char key[CHANNEL_KEY_MAX + 1], e[ECHO_MAX + 4];
 	enum name_status why = NAME_OK;
 
-	channel_name_check(w, n, key, &why);
+	if (channel_name_check(w, n, key, &why) == CHANNEL_OK)
+		why = NAME_TOO_LONG; /* the rules hold, --max-room-name does not */
 	return fail(c, CMD_FAILED, M_ROOM_BAD_NAME, echo(w, n, e),
 	            qerr_text(c->lang, QERR_ROOM_NAME, (int)why));
 }

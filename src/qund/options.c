@@ -21,7 +21,8 @@ static const char usage_text[] =
     "            [--per-address-prefix-v6 BITS] [--flood-burst N] [--flood-rate N]\n"
     "            [--max-v1 N] [--v1-login-burst N] [--v1-login-rate N]\n"
     "            [--v1-login-timeout SECS] [--coalesce USECS] [--lobby #NAME]\n"
-    "            [--max-rooms-per-member N] [--max-rooms N] [-h] [-V]\n";
+    "            [--max-rooms-per-member N] [--max-rooms N] [--max-room-members N]\n"
+    "            [--max-room-name BYTES] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -82,6 +83,8 @@ static void __attribute__((noreturn)) usage(int status)
 		    "room\n"
 		    "                             included (20)\n"
 		    "      --max-rooms N          rooms on the server at once (1024)\n"
+		    "      --max-room-members N   members in one room (default: --max-members)\n"
+		    "      --max-room-name BYTES  a new room's name after the # (32, at most 32)\n"
 		    "  -h, --help                 show this help\n"
 		    "  -V, --version              show the version\n"
 		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help,\n"
@@ -130,6 +133,8 @@ enum {
 	OPT_LOBBY,
 	OPT_MAX_ROOMS_PER,
 	OPT_MAX_ROOMS,
+	OPT_MAX_ROOM_MEMBERS,
+	OPT_MAX_ROOM_NAME,
 };
 
 static const struct option longopts[] = {
@@ -157,6 +162,8 @@ static const struct option longopts[] = {
     {"lobby", required_argument, NULL, OPT_LOBBY},
     {"max-rooms-per-member", required_argument, NULL, OPT_MAX_ROOMS_PER},
     {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
+    {"max-room-members", required_argument, NULL, OPT_MAX_ROOM_MEMBERS},
+    {"max-room-name", required_argument, NULL, OPT_MAX_ROOM_NAME},
     {"v1-login-burst", required_argument, NULL, OPT_V1_BURST},
     {"v1-login-rate", required_argument, NULL, OPT_V1_RATE},
     {"v1-login-timeout", required_argument, NULL, OPT_V1_TIMEOUT},
@@ -274,6 +281,12 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 		                      err, errlen);
 	case OPT_MAX_ROOMS:
 		return numeric_option("--max-rooms", arg, 1, 65536, &opt->max_rooms, err, errlen);
+	case OPT_MAX_ROOM_MEMBERS:
+		return numeric_option("--max-room-members", arg, 1, 1000000, &opt->max_room_members,
+		                      err, errlen);
+	case OPT_MAX_ROOM_NAME:
+		return numeric_option("--max-room-name", arg, 1, CHANNEL_NAME_MAX,
+		                      &opt->max_room_name, err, errlen);
 	case OPT_LEGACY:
 		opt->legacy = strcmp(arg, "no") != 0;
 		return 0;
@@ -387,6 +400,7 @@ void options_parse(int argc, char **argv, struct options *opt)
 	snprintf(opt->lobby, sizeof opt->lobby, "%s", "#大厅");
 	opt->max_rooms_per = 20;
 	opt->max_rooms = 1024;
+	opt->max_room_name = CHANNEL_NAME_MAX;
 	opt->legacy = 0;
 
 	/* First pass: -c only (and -h, -V, unknown options), so the file comes before the flags. */

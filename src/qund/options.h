@@ -24,10 +24,12 @@ struct options {
 	unsigned long prefix_v4, prefix_v6; /* what --max-per-address counts as one address */
 	unsigned long max_v1, v1_login_burst, v1_login_rate, v1_login_timeout; /* --legacy */
 	unsigned long flood_burst, flood_rate;
-	unsigned long coalesce_us; /* receive moderation's pause; 0 = never pause */
-	char lobby[64];            /* the default room's name, "#大厅" */
-	unsigned long max_rooms_per,
-	    max_rooms; /* rooms per member (the default included), in all */
+	unsigned long coalesce_us;      /* receive moderation's pause; 0 = never pause */
+	char lobby[64];                 /* the default room's name, "#大厅" */
+	unsigned long max_rooms_per;    /* rooms per member, the default room included */
+	unsigned long max_rooms;        /* rooms on the server, the default room included */
+	unsigned long max_room_members; /* 0: the server's capacity (max_members) */
+	unsigned long max_room_name;    /* bytes of a new room's name after the '#' */
 	int daemonize;
 	char user[64];
 	char pidfile[OPT_TEXT]; /* "" = none (in the foreground) or the default (with -d) */

@@ -161,8 +161,12 @@ static void setup(struct server *s, const struct options *opt)
 	/* A member's default room is one of its rooms (--max-rooms-per-member). */
 	struct channel_config ccfg = {
 	    .max_per_member = (unsigned)opt->max_rooms_per - 1,
-	    .max_members = (unsigned)opt->max_members,
+	    .max_members =
+	        (unsigned)(opt->max_room_members > 0 && opt->max_room_members < opt->max_members
+	                       ? opt->max_room_members
+	                       : opt->max_members),
 	    .max_channels = (unsigned)opt->max_rooms,
+	    .max_name = (unsigned)opt->max_room_name,
 	};
 	unsigned char key[16];
 	char err[256], name[ADDR_STRLEN];

@@ -105,6 +105,8 @@ static enum qerr join_refusal(enum channel_status st)
 		return QERR_ROOM_FULL;
 	case CHANNEL_TOO_MANY:
 		return QERR_TOO_MANY_ROOMS;
+	case CHANNEL_BAD_NAME:
+		return QERR_ROOM_NAME;
 	default:
 		return QERR_BAD_REQUEST;
 	}
@@ -134,7 +136,8 @@ static void join(struct server *s, struct session *ss, const char *name, size_t 
 		return;
 	st = channel_join(s->channels, ss->m, &rooms_of(ss)->seats, name, len, &c);
 	if (st != CHANNEL_OK) {
-		p2_notice(s->p2, ss, join_refusal(st), 0);
+		/* A name that passed the rules but not --max-room-name is too long. */
+		p2_notice(s->p2, ss, join_refusal(st), st == CHANNEL_BAD_NAME ? NAME_TOO_LONG : 0);
 		return;
 	}
 	log_info("%s joined %s", ss->m->name, c->name);

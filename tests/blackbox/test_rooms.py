@@ -179,6 +179,26 @@ def test_limits_and_bad_names_are_refused_with_reasons(net):
     assert dict((r[2], r[1]) for r in every)["#a"] == 1
 
 
+def test_room_capacity_and_name_length_are_settings(net):
+    """--max-room-members caps a room below the server's capacity (NOTICE 4,
+    room full) and --max-room-name a new room's name (NOTICE 16); a room
+    that exists is still found by a name of any length."""
+    from v2client import join_payload
+    fg, cs = net("--max-room-members", "2", "--max-room-name", "4")
+    alice, bob, carol = aware(cs, "alice"), aware(cs, "bob"), aware(cs, "carol")
+    alice.join("#dev")
+    bob.join("#dev")
+    n = len(carol.notices)
+    carol.send_payload(join_payload("#dev"))
+    carol.send_payload(join_payload("#devs!"))
+    assert carol.wait(lambda: len(carol.notices) >= n + 2)
+    assert [(x.code, x.detail) for x in carol.notices[n:n + 2]] == [(4, 0), (E_ROOM_NAME, 2)]
+    assert carol.notices[n + 1].text == "聊天室名太长"
+    assert carol.join("#devz")[2] == "#devz"
+    r = fg.ctl("room", "create", "#long-name")
+    assert r.rc == 1 and "聊天室名太长" in r.out + r.err, r
+
+
 def test_private_to_nobody_or_to_an_old_client_is_refused(net):
     """A private message to a name nobody online has is refused (17); to an
     older client, which cannot show one, refused (18), and the older client

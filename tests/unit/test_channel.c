@@ -315,6 +315,29 @@ static void twenty_rooms_cost_twenty_memberships(void **state)
 	check_links();
 }
 
+/* max_name caps a new room's name; a room that exists is found whatever its length. */
+static void new_names_fit_max_name(void **state)
+{
+	static const struct channel_config small = {
+	    .max_per_member = 4, .max_members = 5, .max_channels = 30, .max_name = 3};
+	struct channels *t = channels_new(&small, "#大厅");
+	struct seats st = {0}, st2 = {0};
+	struct channel *c = NULL;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(channel_join(t, &M[0], &st, "#abcd", 5, &c), CHANNEL_BAD_NAME);
+	assert_int_equal(channels_create(t, "#abcd", 5, &c), CHANNEL_BAD_NAME);
+	assert_int_equal(channels_count(t), 1);
+	assert_int_equal(channel_join(t, &M[0], &st, "#abc", 4, &c), CHANNEL_OK);
+	/* The default room's name is longer than max_name: an existing room is still joined. */
+	assert_int_equal(channel_join(t, &M[1], &st2, "#大厅", strlen("#大厅"), &c), CHANNEL_OK);
+	assert_ptr_equal(c, channels_default(t));
+	channel_part_all(t, &st2, NULL, NULL);
+	channel_part_all(t, &st, NULL, NULL);
+	channels_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +351,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(leaving_the_server_leaves_every_room, setup, teardown),
 	    cmocka_unit_test_setup_teardown(each_room_has_its_own_event_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(twenty_rooms_cost_twenty_memberships, setup, teardown),
+	    cmocka_unit_test(new_names_fit_max_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
