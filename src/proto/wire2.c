@@ -296,6 +296,8 @@ static int rooms_fit(const char *buf, size_t len, size_t *count)
 		n = (unsigned char)buf[off + V2_ROOM_ENTRY - 1];
 		if (n == 0 || n > len - off - V2_ROOM_ENTRY)
 			return 0;
+		if (buf[off] == 0 && buf[off + 1] == 0 && buf[off + 2] == 0 && buf[off + 3] == 0)
+			return 0; /* room id 0 is no room */
 		off += V2_ROOM_ENTRY + n;
 		(*count)++;
 	}
@@ -381,6 +383,7 @@ static enum v2_status check_fields(const struct v2_msg *m)
 	switch (m->kind) {
 	case V2_K_JOIN:
 	case V2_K_TELL:
+	case V2_K_PRIVATE:
 		return m->name_len > 0 ? V2_OK : V2_BAD_FIELD;
 	case V2_K_PART:
 	case V2_K_REVENT:
@@ -461,7 +464,7 @@ int v2_room_put(char *buf, size_t size, size_t *used, uint32_t id, uint32_t memb
 {
 	struct cur c = {.w = (uint8_t *)buf, .len = size, .off = *used};
 
-	if (len == 0 || len > 255)
+	if (id == 0 || len == 0 || len > 255)
 		return -1;
 	put_n(&c, id, 4);
 	put_n(&c, members, 4);
@@ -512,8 +515,11 @@ static int encode_head(struct cur *c, const struct v2_msg *m)
 		put_n(c, m->flags, 1);
 		if (m->flags & V2_ID)
 			put_n(c, m->id, 4);
-		if (m->kind != V2_K_TELL && (m->flags & V2_ROOM))
+		if (m->kind != V2_K_TELL && (m->flags & V2_ROOM)) {
+			if (m->room == 0)
+				return -1; /* room 0 is said by leaving the flag out */
 			put_n(c, m->room, 4);
+		}
 		if (m->kind == V2_K_TELL)
 			put_name(c, m->name, m->name_len);
 		return 0;

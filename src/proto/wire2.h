@@ -136,6 +136,8 @@ enum v2_kind {
 
 /* ROOMS flag. */
 #define V2_ROOMS_ALL 0x01 /* every room on the server, not only mine */
+/* A ROOM answer lists at most this many rooms (the oldest first), as MEMBERS does names. */
+#define V2_ROOMS_LIST_MAX 1024
 
 /* ROOM's `what`: why these rooms are listed. */
 enum v2_room_what {
@@ -201,7 +203,8 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
  * 1 and the next room (its id, members and name, not NUL-terminated), or
  * 0 after the last.  v2_msg_parse has checked that the entries fill the
  * payload exactly.  v2_room_put appends one entry to buf[*used..size),
- * returning -1 (and changing nothing) if it does not fit.
+ * returning -1 (and changing nothing) if it does not fit (or id is 0, or
+ * the name is empty or over 255 bytes).
  */
 int v2_rooms_next(const struct v2_msg *m, size_t *pos, uint32_t *id, uint32_t *members,
                   const char **name, size_t *len);

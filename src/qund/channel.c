@@ -79,12 +79,21 @@ static struct channel *make(struct channels *t, const char *s, size_t n, const c
 	return c;
 }
 
+/*
+ * The table stays in id order (rooms are made with ever larger ids and
+ * closing keeps the order), so that channels_by_id, which every line said
+ * in a room asks, is a binary search; closing a room, which is rare,
+ * moves the rooms after it.
+ */
 static void close_channel(struct channels *t, struct channel *c)
 {
-	struct channel *last = t->v[--t->n];
+	uint32_t i;
 
-	t->v[c->slot] = last;
-	last->slot = c->slot;
+	for (i = c->slot; i + 1 < t->n; i++) {
+		t->v[i] = t->v[i + 1];
+		t->v[i]->slot = i;
+	}
+	t->n--;
 	free(c->who);
 	free(c);
 }
@@ -146,11 +155,18 @@ struct channel *channels_find(const struct channels *t, const char *s, size_t n)
 
 struct channel *channels_by_id(const struct channels *t, uint32_t id)
 {
-	uint32_t i;
+	uint32_t lo = 0, hi = t->n;
 
-	for (i = 0; i < t->n; i++)
-		if (t->v[i]->id == id)
-			return t->v[i];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid]->id == id)
+			return t->v[mid];
+		if (t->v[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 

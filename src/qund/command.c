@@ -529,8 +529,9 @@ static enum cmd_status cmd_kick(struct call *c, const char *args, size_t n)
 	const char *name, *reason, *room, *after;
 	size_t nn, rn, roomn, an;
 	struct channel *ch = NULL;
-	char who[QUN_MAX_NAME + 1], e[ECHO_MAX + 4];
+	char who[QUN_MAX_NAME + 1], e[ECHO_MAX + 4], rname[CHANNEL_NAME_MAX + 2];
 	enum cmd_status st;
+	int in_room = 0;
 
 	split(args, n, &name, &nn, &reason, &rn);
 	rn = trim_right(reason, rn);
@@ -550,22 +551,25 @@ static enum cmd_status cmd_kick(struct call *c, const char *args, size_t n)
 	if (m == NULL)
 		return fail(c, CMD_FAILED, M_NO_SUCH, echo(name, nn, e), NULL);
 	snprintf(who, sizeof who, "%s", m->name);
+	/* The kick may close the room (its last member): keep its name for the reply. */
+	snprintf(rname, sizeof rname, "%s", ch != NULL ? ch->name : "");
 	if (ch != NULL && !is_lobby(c, ch)) {
 		if (c->srv->room_kick(c->srv->ctx, m, ch, reason, rn) < 0)
-			return fail(c, CMD_FAILED, M_NOT_IN_ROOM, who, ch->name);
+			return fail(c, CMD_FAILED, M_NOT_IN_ROOM, who, rname);
+		in_room = 1;
 	} else {
 		kick_one(c, name, nn, reason, rn);
 	}
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true,\"kicked\":");
 		buf_json_str(c->out, who, strlen(who));
-		if (ch != NULL) {
+		if (rname[0] != '\0') {
 			buf_puts(c->out, ",\"room\":");
-			buf_json_str(c->out, ch->name, strlen(ch->name));
+			buf_json_str(c->out, rname, strlen(rname));
 		}
 		buf_puts(c->out, "}\n");
-	} else if (ch != NULL && !is_lobby(c, ch)) {
-		say_line(c, M_ROOM_KICKED, who, ch->name);
+	} else if (in_room) {
+		say_line(c, M_ROOM_KICKED, who, rname);
 	} else {
 		say_line(c, M_KICKED, who, NULL);
 	}

@@ -562,6 +562,7 @@ static void on_login(struct proto2 *p, const struct peer_addr *from, const struc
 			if (ss->aware)
 				p->aware--;
 			ss->aware = 0;
+			ss->who_seq = 0; /* the old session's seqs mean nothing in the new one */
 			retire_nonce(p, ss->nonce, now);
 			sid_unlink(p, ss);
 			dirty_unlink(p, ss);
@@ -808,7 +809,8 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	case V2_K_ME:
 		break;
 	case V2_K_TELL:
-		if (e->p->srv->channels == NULL || m.name_len > QUN_MAX_NAME) {
+		if (e->p->srv->channels == NULL || m.name_len > QUN_MAX_NAME ||
+		    memchr(m.name, '\0', m.name_len) != NULL) {
 			/* A server without rooms, or a name no member can have. */
 			p2_notice(e->p, ss, QERR_BAD_REQUEST, 0);
 			return;

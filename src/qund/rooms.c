@@ -196,28 +196,26 @@ static void list_piece(struct server *s, struct session *ss, enum v2_room_what w
 
 /*
  * ROOMS: the rooms of ss (the default room first), or every room, in as
- * many ROOM as it takes.  A list of every room (up to --max-rooms, tens of
- * DATA held until acknowledged) is one list in flight per session, as for
- * WHO; a member's own rooms are a DATA or two, and the answer to the
- * declaration that every session starts with, so they never hold up a
- * WHO that follows at once.
+ * many ROOM as it takes, at most V2_ROOMS_LIST_MAX rooms (the oldest
+ * first), as WHO lists at most V2_WHO_MAX_NAMES: a queue holds what that
+ * takes.  A list of every room (tens of DATA held until acknowledged) is
+ * one list in flight per session, as for WHO (rooms_request checks); a member's own rooms are a
+ * DATA or two, and the answer to the declaration that every session starts with, so they never hold
+ * up a WHO that follows at once.
  */
 static void list(struct server *s, struct session *ss, int all)
 {
-	static struct channel *v[1 + 65536];
+	static struct channel *v[V2_ROOMS_LIST_MAX];
 	size_t count = 0, next = 0, i, n;
 
-	if (p2_list_busy(ss)) {
-		p2_notice(s->p2, ss, QERR_FLOOD, 0);
-		return;
-	}
 	if (all) {
 		n = channels_count(s->channels);
-		for (i = 0; i < n && count < sizeof v / sizeof v[0]; i++)
+		for (i = 0; i < n && count < V2_ROOMS_LIST_MAX; i++)
 			v[count++] = channels_at(s->channels, i);
 	} else {
 		v[count++] = channels_default(s->channels);
-		for (i = 0; ss->rooms != NULL && i < ss->rooms->seats.n; i++)
+		for (i = 0;
+		     ss->rooms != NULL && i < ss->rooms->seats.n && count < V2_ROOMS_LIST_MAX; i++)
 			v[count++] = ss->rooms->seats.v[i].c;
 	}
 	do
@@ -361,6 +359,11 @@ static void leave_one(void *ctx, struct channel *c)
 	server_deliver(l->s, &e, 0);
 }
 
+/*
+ * The member has already left the room table (room.c freed it when it
+ * decided the outcome): ss->m and its entries in the rooms' lists are
+ * compared, never read, until channel_part_all has taken them out.
+ */
 void rooms_leave_all(struct server *s, struct session *ss, const struct outcome *o)
 {
 	struct leaving l = {s, ss, o};

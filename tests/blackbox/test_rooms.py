@@ -101,6 +101,19 @@ def test_three_members_two_rooms_one_private(net):
     assert [l for l in lines(alice, start=marks["alice"]) if l[3] in ("代码评审", "悄悄话")] == []
 
 
+def test_a_list_of_my_rooms_never_waits_for_a_who(net):
+    """A WHO's answer in flight holds up the next WHO and ROOMS ALL, not a
+    member's own rooms: the declaration that starts every session, sent
+    right after a WHO, is answered."""
+    fg, cs = net()
+    alice = cs.login("alice")
+    alice.who()
+    alice.rooms()
+    assert [r[0] for r in alice.wait_rooms(ROOM_MINE)] == [LOBBY]
+    alice.wait_who()
+    assert not [x for x in alice.notices if x.code == E_FLOOD], alice.notices
+
+
 def test_room_events_have_one_order_per_room(net):
     """Each room numbers its own events from 1 up, one order for all its
     members (what history will page by), independent of the default room."""
@@ -290,6 +303,14 @@ def test_operator_rooms_text_json_and_console(net):
     assert "#dev" not in [x["name"] for x in fg.ctl("--json", "rooms").json()["rooms"]]
     assert fg.ctl("room", "close", "#大厅").rc == 1, "the default room was closed"
     assert fg.ctl("room", "create", "nohash").rc == 1
+    # Kicking a room's last member closes the room, and the reply still names it.
+    alice.join("#tmp")
+    r = fg.ctl("kick", "alice", "#tmp")
+    assert r.rc == 0 and r.out.strip() == "已把 alice 请出 #tmp", r
+    assert "#tmp" not in fg.ctl("rooms").out
+    alice.join("#tmp")
+    r = fg.ctl("--json", "kick", "alice", "#tmp")
+    assert r.rc == 0 and r.json()["room"] == "#tmp", r
     # The permanent room stays while empty; closing it makes it go.
     assert fg.ctl("room", "close", "#公告").rc == 0
     assert "#公告" not in fg.ctl("rooms").out

@@ -69,7 +69,12 @@ static void check_links(void)
 
 		for (i = 0; i < channel_count(c); i++)
 			assert_ptr_equal(c->who[i].seats->v[c->who[i].seat_at].c, c);
+		/* The table stays in id order: every room is found by its id. */
+		assert_ptr_equal(channels_by_id(T, c->id), c);
+		if (k > 0)
+			assert_true(channels_at(T, k - 1)->id < c->id);
 	}
+	assert_null(channels_by_id(T, 0));
 }
 
 /* Tests */

@@ -1784,6 +1784,9 @@ static void msg_say_in_a_room_round_trip(void **state)
 	assert_int_equal(out.room, 3);
 	assert_int_equal(out.text_len, 2);
 	assert_int_equal(msg_parse(room0, sizeof(room0), &out), V2_BAD_FIELD);
+	/* What the parser refuses, the encoder does not make. */
+	m.room = 0;
+	assert_int_equal(v2_msg_encode(&m, buf, BUFSZ), 0);
 }
 
 static void msg_tell_round_trip(void **state)
@@ -1866,6 +1869,7 @@ static void msg_room_list_round_trip(void **state)
 	assert_int_equal(v2_room_put(list, sizeof list, &used, 1, 3, "#a", 2), 0);
 	assert_int_equal(v2_room_put(list, sizeof list, &used, 9, 1, "#bc", 3), 0);
 	assert_int_equal(v2_room_put(list, used + 5, &used, 9, 1, "#bc", 3), -1);
+	assert_int_equal(v2_room_put(list, sizeof list, &used, 0, 1, "#bc", 3), -1);
 	assert_int_equal(used, 23);
 	memset(&m, 0, sizeof(m));
 	m.kind = V2_K_ROOM;
@@ -1905,6 +1909,14 @@ static void msg_room_refuses_what_cannot_be(void **state)
 	assert_int_equal(msg_parse(what, 2, &m), V2_BAD_LENGTH);
 	/* An empty list of mine is a fine answer: in no room at all. */
 	assert_int_equal(msg_parse((const uint8_t[]){0x85, 0x00, 0x00}, 3, &m), V2_OK);
+	/* Room id 0 names no room. */
+	assert_int_equal(
+	    msg_parse((const uint8_t[]){0x85, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, '#'}, 13, &m),
+	    V2_BAD_LENGTH);
+	/* A private line from nobody. */
+	assert_int_equal(
+	    msg_parse((const uint8_t[]){0x86, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 'x'}, 12, &m),
+	    V2_BAD_FIELD);
 }
 
 int main(void)
