@@ -33,11 +33,11 @@ void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m,
 void rooms_who(struct server *s, struct session *ss, uint32_t id);
 
 /*
- * The room a SAY or ME of ss names by id: *c is NULL for the default
+ * The room a SAY or ME of ss names by id: *out is NULL for the default
  * room.  Returns -1, with a NOTICE queued to ss, if there is no such room
  * or ss is not in it.
  */
-int rooms_where(struct server *s, struct session *ss, uint32_t id, struct channel **c);
+int rooms_where(struct server *s, struct session *ss, uint32_t id, struct channel **out);
 
 /* A private message from ss to the member named to: PRIVATE to it, or a NOTICE to ss. */
 void rooms_tell(struct server *s, struct session *ss, const char *to, const char *text, size_t len);
