@@ -26,6 +26,8 @@ QUN_CPPFLAGS = -Isrc -D_GNU_SOURCE $(if $(filter 1,$(TRACE)),-DQUN_TRACE) $(CPPF
 LIBS_SODIUM  = -lsodium
 # ICU (libicu-dev): the look-alike names of confusable.c; qund and its tests only, not qun.
 LIBS_ICU     = -licui18n -licuuc
+# SQLite (libsqlite3-dev): qund's store (store.c, issue 21); qund and its tests only.
+LIBS_SQLITE  = -lsqlite3
 
 # The layout (README, "How the code is laid out"): one folder per program under
 # src/, and what they share in src/common/ (plumbing) and src/proto/ (the
@@ -70,7 +72,7 @@ $(LIBQUNC): $(call obj,$(B),$(QUN_SRC))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/qund: $(B)/obj/qund/qund.o $(LIBQUND) $(LIBQUN)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU) $(LIBS_SQLITE)
 
 $(B)/qunctl: $(B)/obj/qunctl/qunctl.o $(LIBQUN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
@@ -83,7 +85,7 @@ $(B)/forkcp: $(call obj,$(B),$(FORKCP_SRC)) $(LIBQUN)
 
 # A unit test links whatever it needs from the three archives (pure cores, mostly).
 $(B)/test_%: $(B)/test_%.o $(LIBQUND) $(LIBQUNC) $(LIBQUN)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS_SODIUM) $(LIBS_ICU) $(LIBS_SQLITE)
 
 deps:
 	@scripts/deps.sh build
@@ -219,10 +221,10 @@ $(FUZZ_B)/libqunc.a $(REPLAY_B)/libqunc.a: %/libqunc.a: $$(call obj,$$*,$(QUN_SR
 	rm -f $@ && $(AR) rcs $@ $^
 $(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz/fuzz_%.o $(FUZZ_B)/fuzz/fuzzlib.o \
 		$(FZ_LIBS:%=$(FUZZ_B)/%)
-	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
+	$(FUZZ_CC) $(SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU) $(LIBS_SQLITE)
 $(REPLAY_B)/replay_%: $(REPLAY_B)/fuzz/replay.o $(REPLAY_B)/fuzz/fuzz_%.o $(REPLAY_B)/fuzz/fuzzlib.o \
 		$(FZ_LIBS:%=$(REPLAY_B)/%)
-	$(CC) $(SAN) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_SODIUM) $(LIBS_ICU) $(LIBS_SQLITE)
 
 fuzz-build: $(FUZZERS:%=$(FUZZ_B)/fuzz_%)
 

@@ -7,7 +7,7 @@
 # otherwise the exact apt-get line is printed and the script fails.
 set -eu
 
-build_pkgs="make gcc pkg-config libsodium-dev libedit-dev libicu-dev"
+build_pkgs="make gcc pkg-config libsodium-dev libedit-dev libicu-dev libsqlite3-dev"
 # clang + libclang-rt-14-dev: libFuzzer and the sanitizer runtimes for clang (only a
 # Recommends of clang on bookworm, so named here); cppcheck and clang-tidy: `make lint`;
 # valgrind: `make valgrind-check`; python3-pytest-timeout: the deadline of every black-box
