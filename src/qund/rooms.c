@@ -203,7 +203,7 @@ static void list_piece(struct server *s, struct session *ss, enum v2_room_what w
  * DATA or two, and the answer to the declaration that every session starts with, so they never hold
  * up a WHO that follows at once.
  */
-static void list(struct server *s, struct session *ss, int all)
+static void list_rooms(struct server *s, struct session *ss, int all)
 {
 	static struct channel *v[V2_ROOMS_LIST_MAX];
 	size_t count = 0, next = 0, i, n;
@@ -242,7 +242,7 @@ void rooms_request(struct server *s, struct session *ss, const struct v2_msg *m,
 	/* A list costs a token of chat's bucket, as WHO; the session's declaration is free. */
 	if (!declaring && pay(s, ss) < 0)
 		return;
-	list(s, ss, m->flags & V2_ROOMS_ALL);
+	list_rooms(s, ss, m->flags & V2_ROOMS_ALL);
 }
 
 void rooms_who(struct server *s, struct session *ss, uint32_t id)

@@ -531,11 +531,12 @@ static int add_phrase(struct words *w, const char *s, size_t n)
  */
 static int add_like(struct words *w, const char *s, size_t n)
 {
-	char *p = w->like[w->nlike];
 	size_t o = 0, i;
+	char *p;
 
 	if (w->nlike >= SEARCH_WORDS || 2 * n + 3 > sizeof w->like[0])
 		return -1;
+	p = w->like[w->nlike];
 	p[o++] = '%';
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
