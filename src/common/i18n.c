@@ -89,6 +89,8 @@ static const char *const err_texts[][2] = {
     [QERR_ROOM_CLOSED] = {"管理员关闭了聊天室", "the operator closed the room"},
     [QERR_LOBBY_STAYS] = {"默认聊天室不能离开（/quit 退出服务器）",
                           "the default room cannot be left (/quit leaves the server)"},
+    [QERR_STORE] = {"服务器的存储出错，暂时不能建立新聊天室",
+                    "the server's store is failing: no new rooms for now"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -40,6 +40,7 @@ enum qerr {
 	QERR_NOT_IN_ROOM,    /* saying in, parting or asking about a room you are not in */
 	QERR_ROOM_CLOSED,    /* the operator closed a room you were in */
 	QERR_LOBBY_STAYS,    /* the default room is left only by leaving the server */
+	QERR_STORE,          /* the server's store fails: no new room for now (history.h) */
 	QERR_COUNT
 };
 

@@ -33,6 +33,7 @@ static const char *const status_str[CHANNEL_STATUS_COUNT] = {
     [CHANNEL_MEMBER_LIMIT] = "in too many rooms",
     [CHANNEL_FULL] = "the room is full",
     [CHANNEL_TOO_MANY] = "too many rooms",
+    [CHANNEL_UNAVAILABLE] = "no id for a new room",
 };
 
 const char *channel_status_str(enum channel_status st)
@@ -64,18 +65,51 @@ static void *grow(void *v, uint32_t *cap, uint32_t n, size_t elem)
 	return xrealloc(v, (size_t)*cap * elem);
 }
 
-static struct channel *make(struct channels *t, const char *s, size_t n, const char *key)
+/* Where a room with this id goes in the table, which is in id order. */
+static uint32_t slot_for(const struct channels *t, uint32_t id)
+{
+	uint32_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * A new room, its id from room_id (or the next of our own), put in its
+ * place in the table.  NULL if room_id gave none, or one that is open.
+ */
+static struct channel *make(struct channels *t, const char *s, size_t n, const char *key, int lobby)
 {
 	size_t klen = strlen(key);
 	struct channel *c = xcalloc(1, sizeof *c + n + 1 + klen + 1);
+	uint32_t at, i;
 
 	memcpy(c->name, s, n);
 	c->key = c->name + n + 1;
 	memcpy(c->key, key, klen);
-	c->id = ++t->last_id;
+	if (lobby || t->cfg.room_id == NULL) {
+		c->id = ++t->last_id;
+	} else if (t->cfg.room_id(t->cfg.room_id_ctx, key, c->name, &c->id, &c->events) < 0 ||
+	           c->id <= 1 || channels_by_id(t, c->id) != NULL) {
+		free(c);
+		return NULL;
+	}
 	t->v = grow(t->v, &t->cap, t->n, sizeof *t->v);
-	c->slot = t->n;
-	t->v[t->n++] = c;
+	at = slot_for(t, c->id);
+	for (i = t->n; i > at; i--) {
+		t->v[i] = t->v[i - 1];
+		t->v[i]->slot = i;
+	}
+	c->slot = at;
+	t->v[at] = c;
+	t->n++;
 	return c;
 }
 
@@ -109,9 +143,18 @@ struct channels *channels_new(const struct channel_config *cfg, const char *defa
 		return NULL;
 	t = xcalloc(1, sizeof *t);
 	t->cfg = *cfg;
-	c = make(t, default_name, strlen(default_name), key);
+	c = make(t, default_name, strlen(default_name), key, 1);
 	c->permanent = 1;
 	return t;
+}
+
+void channels_set_room_id(struct channels *t,
+                          int (*fn)(void *ctx, const char *key, const char *name, uint32_t *id,
+                                    uint64_t *events),
+                          void *ctx)
+{
+	t->cfg.room_id = fn;
+	t->cfg.room_id_ctx = ctx;
 }
 
 void channels_free(struct channels *t)
@@ -237,7 +280,9 @@ enum channel_status channel_join(struct channels *t, const void *member, struct 
 		return CHANNEL_TOO_MANY;
 	if (t->cfg.max_members == 0)
 		return CHANNEL_FULL;
-	c = make(t, s, n, key);
+	c = make(t, s, n, key, 0);
+	if (c == NULL)
+		return CHANNEL_UNAVAILABLE;
 	*out = c;
 	return channel_join_to(t, member, seats, c);
 }
@@ -310,7 +355,9 @@ enum channel_status channels_create(struct channels *t, const char *s, size_t n,
 			return CHANNEL_BAD_NAME;
 		if (t->n >= t->cfg.max_channels)
 			return CHANNEL_TOO_MANY;
-		*out = make(t, s, n, key);
+		*out = make(t, s, n, key, 0);
+		if (*out == NULL)
+			return CHANNEL_UNAVAILABLE;
 	}
 	(*out)->permanent = 1;
 	return CHANNEL_OK;

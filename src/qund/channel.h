@@ -25,6 +25,16 @@ struct channel_config {
 	unsigned max_members;    /* members in one room (the server's capacity) */
 	unsigned max_channels;   /* rooms at once, so that nobody can make a million */
 	unsigned max_name; /* bytes of a new room's name after the '#' (0: CHANNEL_NAME_MAX) */
+	/*
+	 * Where a new room's id and last event id come from (history.c: the
+	 * store, so that a room keeps its id and its order across restarts);
+	 * NULL: ids in order from 2, events from 0.  Returns -1 if it cannot
+	 * give them: the room is not made (CHANNEL_UNAVAILABLE).  The default
+	 * room is always id 1 and never asks.
+	 */
+	int (*room_id)(void *ctx, const char *key, const char *name, uint32_t *id,
+	               uint64_t *events);
+	void *room_id_ctx;
 };
 
 enum channel_status {
@@ -36,6 +46,7 @@ enum channel_status {
 	CHANNEL_MEMBER_LIMIT, /* the member is in max_per_member rooms */
 	CHANNEL_FULL,         /* the room holds max_members */
 	CHANNEL_TOO_MANY,     /* max_channels rooms exist */
+	CHANNEL_UNAVAILABLE,  /* room_id could not give the new room an id */
 	CHANNEL_STATUS_COUNT
 };
 
@@ -89,6 +100,12 @@ struct channels;
  */
 struct channels *channels_new(const struct channel_config *cfg, const char *default_name);
 void channels_free(struct channels *t);
+
+/* Set (or, with NULL, clear) where new rooms' ids come from (channel_config's room_id). */
+void channels_set_room_id(struct channels *t,
+                          int (*fn)(void *ctx, const char *key, const char *name, uint32_t *id,
+                                    uint64_t *events),
+                          void *ctx);
 
 /* The default room: everyone's first, the lesson's room. */
 struct channel *channels_default(const struct channels *t);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/text.h"
+#include "proto/wire1.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -68,6 +70,8 @@ enum msg {
 	M_LOBBY_STAYS,   /* %s = room */
 	M_ROOM_BAD_NAME, /* %s = room, %s = why */
 	M_ROOMS_FULL,
+	M_STATS_STORE, /* %s = ok, failing or none */
+	M_NO_STORE,
 	M_COUNT
 };
 
@@ -123,6 +127,9 @@ static const char *const msgs[M_COUNT][2] = {
     [M_LOBBY_STAYS] = {"默认聊天室 %s 不能关闭", "the default room %s cannot be closed"},
     [M_ROOM_BAD_NAME] = {"不是有效的聊天室名：%s（%s）", "not a valid room name: %s (%s)"},
     [M_ROOMS_FULL] = {"聊天室已经太多", "too many rooms"},
+    [M_STATS_STORE] = {"存储：%s", "store: %s"},
+    [M_NO_STORE] = {"没有历史记录（qund --store 没有设置，或存储出错）",
+                    "no history (qund has no --store, or its store is failing)"},
 };
 
 /* Names of the room's drop reasons, as stats shows them; a reason added later shows as its number.
@@ -446,6 +453,102 @@ static enum cmd_status cmd_rooms(struct call *c, const char *args, size_t n)
 	return CMD_OK;
 }
 
+/* One line of history for the operator: text, or a JSON object, as the call asks. */
+struct history_out {
+	struct call *c;
+	int n;
+};
+
+static const char *event_name(int kind)
+{
+	static const char *const names[] = {"join", "say",   "leave",    "timeout",
+	                                    "kick", "admin", "shutdown", "action"};
+
+	return kind >= 0 && (size_t)kind < NELEM(names) ? names[kind] : "other";
+}
+
+static void history_line(void *ctx, const struct store_line *l)
+{
+	struct history_out *h = ctx;
+	struct call *c = h->c;
+	static char line[8192], safe[8192 * 4 + 1];
+	char when[32];
+	time_t t = (time_t)(l->at / 1000);
+	struct tm tm;
+	int k;
+
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, h->n++ ? ",{" : "{");
+		json_u64(c->out, "id", l->event, 0);
+		json_u64(c->out, "at_ms", l->at, 1);
+		buf_printf(c->out, ",\"kind\":\"%s\",\"name\":", event_name(l->kind));
+		buf_json_str(c->out, l->name, strlen(l->name));
+		buf_puts(c->out, ",\"text\":");
+		buf_json_str(c->out, l->text, l->text_len);
+		buf_puts(c->out, "}");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	k = v1_format_event(line, sizeof line, c->lang, (enum room_event)l->kind, l->name, l->text,
+	                    l->text_len);
+	if (k < 0)
+		return;
+	text_sanitize(line, (size_t)k, safe, sizeof safe); /* from the network: no raw controls */
+	buf_printf(c->out, "  %s %s\n", when, safe);
+	h->n++;
+}
+
+/* A whole number from 1 to STORE_MAX_GET; -1 for anything else. */
+static int parse_count(const char *s, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v < 1 || v > STORE_MAX_GET)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* history #ROOM [N]: a room's last N lines (20; at most 200), oldest first. */
+static enum cmd_status cmd_history(struct call *c, const char *args, size_t n)
+{
+	const char *w, *rest;
+	size_t wn, rn;
+	unsigned long count = 20;
+	struct channel *ch;
+	struct history_out h = {c, 0};
+	enum cmd_status st;
+	char num[24];
+
+	split(args, n, &w, &wn, &rest, &rn);
+	rn = trim_right(rest, rn);
+	snprintf(num, sizeof num, "%.*s", (int)(rn < sizeof num ? rn : sizeof num - 1), rest);
+	if (!is_room_word(w, wn) || (rn > 0 && parse_count(num, &count) < 0))
+		return usage_of(c, c->lang == LANG_ZH ? "history #聊天室 [条数]"
+		                                      : "history #ROOM [N]");
+	if ((ch = room_arg(c, w, wn, &st)) == NULL)
+		return st;
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true,\"room\":");
+		buf_json_str(c->out, ch->name, strlen(ch->name));
+		buf_puts(c->out, ",\"lines\":[");
+	}
+	if (c->srv->history == NULL ||
+	    c->srv->history(c->srv->ctx, ch, (unsigned)count, history_line, &h) < 0) {
+		if (c->fmt == CMD_JSON)
+			buf_reset(c->out);
+		return fail(c, CMD_FAILED, M_NO_STORE, NULL, NULL);
+	}
+	if (c->fmt == CMD_JSON)
+		buf_puts(c->out, "]}\n");
+	return CMD_OK;
+}
+
 /* A room's name that fails the rules, with the rule: the reply says why. */
 static enum cmd_status bad_room_name(struct call *c, const char *w, size_t n)
 {
@@ -479,8 +582,12 @@ static enum cmd_status cmd_room(struct call *c, const char *args, size_t n)
 
 		if (cs == CHANNEL_BAD_NAME)
 			return bad_room_name(c, w, wn);
+		if (cs == CHANNEL_UNAVAILABLE)
+			return fail_raw(c, CMD_FAILED, qerr_text(c->lang, QERR_STORE, 0));
 		if (cs != CHANNEL_OK)
 			return fail(c, CMD_FAILED, M_ROOMS_FULL, NULL, NULL);
+		if (c->srv->room_pinned != NULL)
+			c->srv->room_pinned(c->srv->ctx, ch, 1);
 		log_info("the operator made %s permanent", ch->name);
 		if (c->fmt == CMD_JSON) {
 			buf_puts(c->out, "{\"ok\":true,\"room\":");
@@ -576,6 +683,13 @@ static enum cmd_status cmd_kick(struct call *c, const char *args, size_t n)
 	return CMD_OK;
 }
 
+/* Bans or mutes changed: the server keeps them (history.h), if it keeps anything. */
+static void sanctions_changed(const struct call *c)
+{
+	if (c->srv->sanctions_changed != NULL)
+		c->srv->sanctions_changed(c->srv->ctx);
+}
+
 /* Parse an optional duration word; 0 = none given.  Fails the call on a bad one. */
 static int duration_arg(struct call *c, const char *s, size_t n, uint64_t *ms, enum cmd_status *st)
 {
@@ -661,6 +775,7 @@ static enum cmd_status cmd_ban(struct call *c, const char *args, size_t n)
 	ss = sanction_ban(c->srv->sanctions, t, tn, c->srv->now, ms, &kind);
 	if (ss != SANCTION_OK && ss != SANCTION_UPDATED)
 		return sanction_fail(c, ss, t, tn, M_NOT_BANNED);
+	sanctions_changed(c);
 	/* The target as stored: an address in canonical form, a name as typed. */
 	sanction_canonical(t, tn, target, sizeof target);
 	buf_init(&kicked, 1 << 20);
@@ -699,6 +814,7 @@ static enum cmd_status cmd_unban(struct call *c, const char *args, size_t n)
 	ss = sanction_unban(c->srv->sanctions, t, tn, c->srv->now);
 	if (ss != SANCTION_OK)
 		return sanction_fail(c, ss, t, tn, M_NOT_BANNED);
+	sanctions_changed(c);
 	sanction_canonical(t, tn, target, sizeof target);
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true,\"unbanned\":");
@@ -729,6 +845,7 @@ static enum cmd_status cmd_mute(struct call *c, const char *args, size_t n)
 	ss = sanction_mute(c->srv->sanctions, t, tn, c->srv->now, ms);
 	if (ss != SANCTION_OK && ss != SANCTION_UPDATED)
 		return sanction_fail(c, ss, t, tn, M_NOT_MUTED);
+	sanctions_changed(c);
 	snprintf(name, sizeof name, "%.*s", (int)tn, t);
 	sanction_format_duration(ms, dur, sizeof dur);
 	if (c->fmt == CMD_JSON) {
@@ -758,6 +875,7 @@ static enum cmd_status cmd_unmute(struct call *c, const char *args, size_t n)
 	ss = sanction_unmute(c->srv->sanctions, t, tn, c->srv->now);
 	if (ss != SANCTION_OK)
 		return sanction_fail(c, ss, t, tn, M_NOT_MUTED);
+	sanctions_changed(c);
 	snprintf(name, sizeof name, "%.*s", (int)tn, t);
 	if (c->fmt == CMD_JSON) {
 		buf_puts(c->out, "{\"ok\":true,\"unmuted\":");
@@ -890,6 +1008,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		buf_puts(c->out, "}");
 		json_u64(c->out, "bans", bans, 1);
 		json_u64(c->out, "mutes", mutes, 1);
+		buf_printf(c->out, ",\"store\":\"%s\"",
+		           c->srv->store_state != NULL ? c->srv->store_state : "none");
 		if (st.traced)
 			json_trace(c->out, &st);
 		buf_puts(c->out, "}\n");
@@ -913,6 +1033,8 @@ static enum cmd_status cmd_stats(struct call *c, const char *args, size_t n)
 		           (unsigned long long)st.drops[i].count);
 	stat_line(c, M_STATS_BANS, bans);
 	stat_line(c, M_STATS_MUTES, mutes);
+	say_line(c, M_STATS_STORE, c->srv->store_state != NULL ? c->srv->store_state : "none",
+	         NULL);
 	if (st.traced) {
 		buf_puts(c->out, "trace (us: n p50 p99 max):\n");
 		for (i = 0; i < TRACE_STAGES; i++)
@@ -955,6 +1077,7 @@ static const struct command commands[] = {
     {"kick", cmd_kick, "kick NAME [#ROOM] [REASON]"},
     {"rooms", cmd_rooms, "rooms"},
     {"room", cmd_room, "room create|close #ROOM"},
+    {"history", cmd_history, "history #ROOM [N]"},
     {"ban", cmd_ban, "ban NAME|ADDR [DURATION]"},
     {"unban", cmd_unban, "unban NAME|ADDR"},
     {"mute", cmd_mute, "mute NAME [DURATION]"},

@@ -11,6 +11,7 @@
 #include "channel.h"
 #include "room.h"
 #include "sanction.h"
+#include "store.h"
 #include "trace.h"
 
 enum cmd_format { CMD_TEXT = 0, CMD_JSON };
@@ -75,6 +76,16 @@ struct cmd_server {
 	int (*room_kick)(void *ctx, const struct member *m, struct channel *c, const char *reason,
 	                 size_t len);
 	size_t (*room_close)(void *ctx, struct channel *c);
+	/*
+	 * What the server keeps (history.h), each may be NULL: bans or mutes
+	 * changed; room c made permanent (on 1); and a room's last n lines
+	 * (at most STORE_MAX_GET), -1 if there is no store or it failed.
+	 */
+	void (*sanctions_changed)(void *ctx);
+	void (*room_pinned)(void *ctx, struct channel *c, int on);
+	int (*history)(void *ctx, const struct channel *c, unsigned n, store_line_fn fn,
+	               void *fn_ctx);
+	const char *store_state; /* "ok", "failing" or "none" */
 };
 
 /*

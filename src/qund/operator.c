@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "command.h"
 #include "control.h"
+#include "history.h"
 #include "room.h"
 #include "rooms.h"
 
@@ -114,6 +115,27 @@ static size_t cmd_room_close(void *ctx, struct channel *c)
 	return rooms_close(ctx, c);
 }
 
+static void cmd_sanctions_changed(void *ctx)
+{
+	history_sanctions(ctx);
+}
+
+static void cmd_room_pinned(void *ctx, struct channel *c, int on)
+{
+	history_permanent(ctx, c->id, on);
+}
+
+static int cmd_history(void *ctx, const struct channel *c, unsigned n, store_line_fn fn,
+                       void *fn_ctx)
+{
+	struct server *s = ctx;
+
+	if (s->store == NULL)
+		return -1;
+	history_commit(s); /* what this pass said is history too */
+	return store_history(s->store, c->id, STORE_LATEST, 0, n, fn, fn_ctx);
+}
+
 static void cmd_shutdown(void *ctx)
 {
 	struct server *s = ctx;
@@ -138,6 +160,10 @@ static void cmd_server_init(struct server *s, struct cmd_server *cs)
 	cs->room_say = cmd_room_say;
 	cs->room_kick = cmd_room_kick;
 	cs->room_close = cmd_room_close;
+	cs->sanctions_changed = cmd_sanctions_changed;
+	cs->room_pinned = cmd_room_pinned;
+	cs->history = cmd_history;
+	cs->store_state = history_state(s);
 }
 
 void operator_console_line(struct server *s, const char *line, size_t len)

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "channel.h"
 #include "config.h"
+#include "store.h"
 
 static const char usage_text[] =
     "usage: qund [-d] [-c FILE] [-b ADDR] [-p PORT] [--lang zh|en] [--legacy]\n"
@@ -22,7 +23,8 @@ static const char usage_text[] =
     "            [--max-v1 N] [--v1-login-burst N] [--v1-login-rate N]\n"
     "            [--v1-login-timeout SECS] [--coalesce USECS] [--lobby #NAME]\n"
     "            [--max-rooms-per-member N] [--max-rooms N] [--max-room-members N]\n"
-    "            [--max-room-name BYTES] [-h] [-V]\n";
+    "            [--max-room-name BYTES] [--store PATH|none] [--store-sync off|normal|full]\n"
+    "            [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -85,6 +87,11 @@ static void __attribute__((noreturn)) usage(int status)
 		    "      --max-rooms N          rooms on the server at once (1024)\n"
 		    "      --max-room-members N   members in one room (default: --max-members)\n"
 		    "      --max-room-name BYTES  a new room's name after the # (32, at most 32)\n"
+		    "      --store PATH|none      keep history, rooms and bans in PATH (SQLite)\n"
+		    "                             (default: none, for now: docs/HISTORY.md)\n"
+		    "      --store-sync off|normal|full\n"
+		    "                             what a power loss may cost (normal: the last\n"
+		    "                             lines; full: nothing, an fsync per pass)\n"
 		    "  -h, --help                 show this help\n"
 		    "  -V, --version              show the version\n"
 		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help,\n"
@@ -135,6 +142,8 @@ enum {
 	OPT_MAX_ROOMS,
 	OPT_MAX_ROOM_MEMBERS,
 	OPT_MAX_ROOM_NAME,
+	OPT_STORE,
+	OPT_STORE_SYNC,
 };
 
 static const struct option longopts[] = {
@@ -164,6 +173,8 @@ static const struct option longopts[] = {
     {"max-rooms", required_argument, NULL, OPT_MAX_ROOMS},
     {"max-room-members", required_argument, NULL, OPT_MAX_ROOM_MEMBERS},
     {"max-room-name", required_argument, NULL, OPT_MAX_ROOM_NAME},
+    {"store", required_argument, NULL, OPT_STORE},
+    {"store-sync", required_argument, NULL, OPT_STORE_SYNC},
     {"v1-login-burst", required_argument, NULL, OPT_V1_BURST},
     {"v1-login-rate", required_argument, NULL, OPT_V1_RATE},
     {"v1-login-timeout", required_argument, NULL, OPT_V1_TIMEOUT},
@@ -287,6 +298,19 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 	case OPT_MAX_ROOM_NAME:
 		return numeric_option("--max-room-name", arg, 1, CHANNEL_NAME_MAX,
 		                      &opt->max_room_name, err, errlen);
+	case OPT_STORE:
+		return text_option(opt->store, sizeof opt->store, "--store", arg, err, errlen);
+	case OPT_STORE_SYNC: {
+		enum store_sync sync;
+
+		if (store_sync_parse(arg, &sync) < 0) {
+			snprintf(err, errlen,
+			         "--store-sync: expected off, normal or full, got \"%s\"", arg);
+			return -1;
+		}
+		opt->store_sync = (int)sync;
+		return 0;
+	}
 	case OPT_LEGACY:
 		opt->legacy = strcmp(arg, "no") != 0;
 		return 0;
@@ -401,6 +425,8 @@ void options_parse(int argc, char **argv, struct options *opt)
 	opt->max_rooms_per = 20;
 	opt->max_rooms = 1024;
 	opt->max_room_name = CHANNEL_NAME_MAX;
+	snprintf(opt->store, sizeof opt->store, "%s", "none");
+	opt->store_sync = STORE_SYNC_NORMAL;
 	opt->legacy = 0;
 
 	/* First pass: -c only (and -h, -V, unknown options), so the file comes before the flags. */
@@ -451,7 +477,9 @@ void options_parse(int argc, char **argv, struct options *opt)
 		log_warnx("$RUNTIME_DIRECTORY is too long");
 		exit(2);
 	}
-	if (absolutize(opt->control, sizeof opt->control, err, sizeof err) < 0 ||
+	if ((strcmp(opt->store, "none") != 0 &&
+	     absolutize(opt->store, sizeof opt->store, err, sizeof err) < 0) ||
+	    absolutize(opt->control, sizeof opt->control, err, sizeof err) < 0 ||
 	    absolutize(opt->pidfile, sizeof opt->pidfile, err, sizeof err) < 0 ||
 	    absolutize(opt->log, sizeof opt->log, err, sizeof err) < 0) {
 		log_warnx("%s", err);

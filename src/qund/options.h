@@ -30,6 +30,8 @@ struct options {
 	unsigned long max_rooms;        /* rooms on the server, the default room included */
 	unsigned long max_room_members; /* 0: the server's capacity (max_members) */
 	unsigned long max_room_name;    /* bytes of a new room's name after the '#' */
+	char store[OPT_TEXT];           /* the store's file (history.h), or "none" */
+	int store_sync;                 /* enum store_sync */
 	int daemonize;
 	char user[64];
 	char pidfile[OPT_TEXT]; /* "" = none (in the foreground) or the default (with -d) */

@@ -23,6 +23,7 @@
 #include "console.h"
 #include "control.h"
 #include "daemon.h"
+#include "history.h"
 #include "loop.h"
 #include "operator.h"
 #include "options.h"
@@ -142,6 +143,22 @@ static void listen_udp(struct server *s, const struct options *opt)
 	}
 }
 
+/*
+ * The store (history.h), as the user qund runs as, so that the files
+ * SQLite makes beside it are that user's.  A file that is refused (not
+ * ours, damaged, newer) stops qund with the reason: it is never touched.
+ */
+static void open_store(struct server *s, const struct options *opt)
+{
+	char err[PATH_MAX + 256];
+
+	if (strcmp(opt->store, "none") == 0)
+		return;
+	if (history_open(s, opt->store, (enum store_sync)opt->store_sync, err, sizeof err) < 0)
+		fatalx("store: %s", err);
+	log_info("history is kept in %s", opt->store);
+}
+
 static void setup(struct server *s, const struct options *opt)
 {
 	struct room_config cfg = {
@@ -196,6 +213,7 @@ static void setup(struct server *s, const struct options *opt)
 	open_control(s, opt);
 	if (opt->drop)
 		become_user(opt);
+	open_store(s, opt);
 
 	/* Dispositions inherited as "ignore" (nohup) would discard these before signalfd saw them.
 	 */
@@ -346,6 +364,7 @@ int main(int argc, char **argv)
 		log_warnx("%s", err);
 	if (pidfile_remove(&pf, err, sizeof err) < 0)
 		log_warnx("%s", err);
+	history_close(&s);
 	p2_free(s.p2);
 	channels_free(s.channels);
 	sanction_free(s.sanctions);

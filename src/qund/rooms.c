@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "channel.h"
+#include "history.h"
 #include "server.h"
 #include "session.h"
 
@@ -107,6 +108,8 @@ static enum qerr join_refusal(enum channel_status st)
 		return QERR_TOO_MANY_ROOMS;
 	case CHANNEL_BAD_NAME:
 		return QERR_ROOM_NAME;
+	case CHANNEL_UNAVAILABLE:
+		return QERR_STORE;
 	default:
 		return QERR_BAD_REQUEST;
 	}
@@ -421,6 +424,7 @@ size_t rooms_close(struct server *s, struct channel *c)
 
 	snprintf(name, sizeof name, "%s", c->name);
 	log_info("the operator closed %s (%zu members)", name, n);
+	history_permanent(s, id, 0);
 	channels_unpin(s->channels, c); /* closes it now if empty; else with its last member */
 	for (i = 0; i < n && !closed; i++) {
 		const struct member *m = channel_member(c, channel_count(c) - 1);

@@ -16,6 +16,7 @@
 
 struct channels;
 struct control;
+struct store;
 struct mmsghdr;
 struct proto2;
 struct sanctions;
@@ -106,6 +107,11 @@ struct server {
 	struct channels *channels;
 	uint64_t private_seq; /* private messages so far: each one's number (rooms.c) */
 	unsigned rooms_burst; /* joins and parts a session may make at once (0: 20; rooms.c) */
+	/* The store (history.h); NULL: qund forgets everything when it stops. */
+	struct store *store;
+	int store_failing;         /* the last write failed: try again at store_retry */
+	uint64_t store_retry;      /* now_ms() */
+	struct ratelimit store_rl; /* the failure's log line, once a minute */
 	enum lang lang;
 	int legacy; /* accept protocol v1 too */
 	int stopping;

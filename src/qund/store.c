@@ -64,6 +64,9 @@ enum stmt {
 	S_BANS,
 	S_TRIM_AGE,
 	S_TRIM_COUNT,
+	S_LOBBY_MOVE,
+	S_LOBBY_SET,
+	S_BANS_CLEAR,
 	S_COUNT
 };
 
@@ -100,6 +103,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TRIM_COUNT] = "DELETE FROM lines WHERE id IN (SELECT l.id FROM lines l JOIN"
                      " (SELECT room, max(event) AS top FROM lines GROUP BY room) t"
                      " ON l.room = t.room WHERE l.event <= t.top - ?1 LIMIT ?2)",
+    [S_LOBBY_MOVE] = "UPDATE rooms SET key = key || '#' || id WHERE key = ?1 AND id != 1",
+    [S_LOBBY_SET] = "INSERT INTO rooms(id, key, name) VALUES (1, ?1, ?2)"
+                    " ON CONFLICT(id) DO UPDATE SET key = excluded.key, name = excluded.name",
+    [S_BANS_CLEAR] = "DELETE FROM sanctions",
 };
 
 struct store {
@@ -405,6 +412,18 @@ int store_room(struct store *st, const char *key, const char *name, struct store
 	return room_get(st, key, out) == 1 ? 0 : fail(st, "new room");
 }
 
+int store_lobby(struct store *st, const char *key, const char *name, struct store_room *out)
+{
+	bind_text(st->stmt[S_LOBBY_MOVE], 1, key, strlen(key));
+	if (run(st, S_LOBBY_MOVE, "default room") < 0)
+		return -1;
+	bind_text(st->stmt[S_LOBBY_SET], 1, key, strlen(key));
+	bind_text(st->stmt[S_LOBBY_SET], 2, name, strlen(name));
+	if (run(st, S_LOBBY_SET, "default room") < 0)
+		return -1;
+	return room_get(st, key, out) == 1 && out->id == 1 ? 0 : fail(st, "default room");
+}
+
 int store_room_permanent(struct store *st, uint32_t id, int permanent)
 {
 	sqlite3_bind_int64(st->stmt[S_ROOM_PIN], 1, id);
@@ -698,6 +717,11 @@ int store_sanctions(struct store *st, uint64_t now, store_sanction_fn fn, void *
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : fail(st, "sanctions");
+}
+
+int store_sanctions_clear(struct store *st)
+{
+	return run(st, S_BANS_CLEAR, "sanctions");
 }
 
 int store_trim(struct store *st, uint64_t before, uint64_t keep, unsigned batch)

@@ -69,6 +69,12 @@ struct store_room {
 	char name[64];
 };
 int store_room(struct store *st, const char *key, const char *name, struct store_room *out);
+/*
+ * The default room is id 1 whatever its name (--lobby may change between
+ * runs): give row 1 this key and name, made if absent.  A room that had
+ * the key before keeps its id and history under a key nobody can type.
+ */
+int store_lobby(struct store *st, const char *key, const char *name, struct store_room *out);
 int store_room_permanent(struct store *st, uint32_t id, int permanent);
 /* Every room the operator made permanent, for the start: fn(ctx, room) for each. */
 typedef void (*store_room_fn)(void *ctx, const struct store_room *r);
@@ -132,6 +138,8 @@ typedef void (*store_sanction_fn)(void *ctx, int kind, const char *target, uint6
 int store_sanction_put(struct store *st, int kind, const char *target, uint64_t until);
 int store_sanction_remove(struct store *st, int kind, const char *target);
 int store_sanctions(struct store *st, uint64_t now, store_sanction_fn fn, void *ctx);
+/* Forget every sanction (before the current set is written again). */
+int store_sanctions_clear(struct store *st);
 
 /*
  * Retention, in small batches so that no pass stalls: delete at most

@@ -1,0 +1,204 @@
+/* history.c - what qund keeps in its store: room events before they are sent, rooms' ids, the
+ * operator's decisions; the store's failures cost history, never the room. */
+#include "history.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "channel.h"
+#include "room.h"
+#include "sanction.h"
+#include "server.h"
+
+#define RETRY_MS 60000 /* a failing store is tried again, and reported, once a minute */
+
+uint64_t history_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The store failed: roll the pass back, say so (once a minute), try again in a minute. */
+static void failed(struct server *s)
+{
+	uint64_t now = server_now(s);
+	unsigned long held = 0;
+
+	store_rollback(s->store);
+	if (!s->store_failing || ratelimit_allow(&s->store_rl, now, 1, RETRY_MS, &held))
+		log_warnx("history: %s; the room goes on, without history, until it works again",
+		          store_error(s->store));
+	s->store_failing = 1;
+	s->store_retry = now + RETRY_MS;
+}
+
+/* Whether to write now: a store that failed waits for its retry. */
+static int writable(struct server *s)
+{
+	if (s->store == NULL)
+		return 0;
+	if (s->store_failing && server_now(s) < s->store_retry)
+		return 0;
+	return 1;
+}
+
+void history_event(struct server *s, const struct outcome *o, uint32_t room, uint64_t event)
+{
+	if (!writable(s))
+		return;
+	if (store_begin(s->store) < 0 ||
+	    store_line(s->store, room, event, history_wall_ms(), (int)o->event, o->name,
+	               o->text != NULL ? o->text : "", o->text != NULL ? o->text_len : 0) < 0)
+		failed(s);
+}
+
+void history_commit(struct server *s)
+{
+	if (s->store == NULL)
+		return;
+	if (store_commit(s->store) < 0) {
+		failed(s);
+		return;
+	}
+	if (s->store_failing && server_now(s) >= s->store_retry) {
+		s->store_failing = 0;
+		log_info("history: the store works again");
+	}
+}
+
+/*
+ * channel.h's room_id: a room's id and order from the store, so that
+ * "#dev" is the same room after a restart.  What the pass decided so far
+ * is committed first (earlier than needed, never later), and the room is
+ * made in a transaction of its own: an id must never be given in memory
+ * and then rolled back in the store, or the store could give it again.
+ */
+static int room_id(void *ctx, const char *key, const char *name, uint32_t *id, uint64_t *events)
+{
+	struct server *s = ctx;
+	struct store_room r;
+
+	history_commit(s);
+	if (s->store_failing || store_room(s->store, key, name, &r) < 0) {
+		if (!s->store_failing)
+			failed(s);
+		return -1;
+	}
+	*id = r.id;
+	*events = r.last_event;
+	return 0;
+}
+
+struct loading {
+	struct server *s;
+	uint64_t mono, wall;
+};
+
+static void load_room(void *ctx, const struct store_room *r)
+{
+	const struct loading *l = ctx;
+	struct channel *c;
+
+	if (r->id != 1 &&
+	    channels_create(l->s->channels, r->name, strlen(r->name), &c) != CHANNEL_OK)
+		log_warnx("history: the permanent room %s could not be opened", r->name);
+}
+
+static void load_sanction(void *ctx, int kind, const char *target, uint64_t until)
+{
+	const struct loading *l = ctx;
+	uint64_t left = until == 0 ? 0 : until > l->wall ? until - l->wall : 1;
+	size_t n = strlen(target);
+
+	if (kind == SANCTION_MUTE)
+		(void)sanction_mute(l->s->sanctions, target, n, l->mono, left);
+	else
+		(void)sanction_ban(l->s->sanctions, target, n, l->mono, left, NULL);
+}
+
+/* What a restart must not lose, from the store into the server. */
+static int load(struct server *s, char *err, size_t errlen)
+{
+	struct channel *lobby = channels_default(s->channels);
+	struct loading l = {s, server_now(s), history_wall_ms()};
+	struct store_room r;
+
+	if (store_lobby(s->store, lobby->key, lobby->name, &r) < 0 ||
+	    store_private_last(s->store, &s->private_seq) < 0 ||
+	    store_rooms_permanent(s->store, load_room, &l) < 0 ||
+	    store_sanctions(s->store, l.wall, load_sanction, &l) < 0) {
+		snprintf(err, errlen, "%s", store_error(s->store));
+		return -1;
+	}
+	s->event_id = r.last_event; /* the default room's order goes on */
+	return 0;
+}
+
+int history_open(struct server *s, const char *path, enum store_sync sync, char *err, size_t errlen)
+{
+	s->store = store_open(path, sync, err, errlen);
+	if (s->store == NULL)
+		return -1;
+	channels_set_room_id(s->channels, room_id, s); /* the permanent rooms load with their ids */
+	if (load(s, err, errlen) < 0) {
+		channels_set_room_id(s->channels, NULL, NULL);
+		history_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void history_close(struct server *s)
+{
+	if (s->store == NULL)
+		return;
+	history_commit(s);
+	store_close(s->store);
+	s->store = NULL;
+}
+
+void history_sanctions(struct server *s)
+{
+	struct loading l = {s, server_now(s), history_wall_ms()};
+	int kind;
+	size_t i;
+
+	if (!writable(s))
+		return;
+	history_commit(s);
+	if (store_begin(s->store) < 0 || store_sanctions_clear(s->store) < 0)
+		goto fail;
+	for (kind = 0; kind < SANCTION_KINDS; kind++)
+		for (i = 0; i < sanction_count(s->sanctions, (enum sanction_kind)kind); i++) {
+			const struct sanction *x =
+			    sanction_get(s->sanctions, (enum sanction_kind)kind, i);
+			uint64_t until = x->until == 0 ? 0 : l.wall + (x->until - l.mono);
+
+			if (x->until != 0 && x->until <= l.mono)
+				continue; /* lapsed */
+			if (store_sanction_put(s->store, kind, x->target, until) < 0)
+				goto fail;
+		}
+	if (store_commit(s->store) == 0)
+		return;
+fail:
+	failed(s);
+}
+
+void history_permanent(struct server *s, uint32_t id, int on)
+{
+	if (!writable(s))
+		return;
+	history_commit(s);
+	if (store_room_permanent(s->store, id, on) < 0)
+		failed(s);
+}
+
+const char *history_state(const struct server *s)
+{
+	return s->store == NULL ? "none" : s->store_failing ? "failing" : "ok";
+}

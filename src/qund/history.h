@@ -1,0 +1,55 @@
+/* history.h - what qund keeps in its store (store.h): each room event before anyone sees it,
+ * rooms' ids, the operator's decisions. */
+#ifndef QUN_HISTORY_H
+#define QUN_HISTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct outcome;
+struct server;
+
+/*
+ * docs/HISTORY.md.  Everything here does nothing on a server without a
+ * store (s->store NULL: --store none, tests, fuzzers).
+ *
+ * The promise: no datagram leaves (server_flush, server_send) while an
+ * event decided before it is not committed, so that after kill -9 every
+ * line any member saw is in the store, once, in its room's order.  A
+ * store that fails (a full disk, a read-only file) costs history, not the
+ * room: the pass's writes are rolled back, the room goes on live, the
+ * operator is told once a minute, and writing is tried again a minute
+ * later.
+ */
+
+/*
+ * Open the store at path and take from it what a restart must not lose:
+ * the default room's event order, the permanent rooms, the bans and
+ * mutes in force, the private counter.  Wires the rooms' ids to it.
+ * Returns -1 with err if the file is refused (store_open).
+ */
+int history_open(struct server *s, const char *path, enum store_sync sync, char *err,
+                 size_t errlen);
+void history_close(struct server *s);
+
+/* An event decided (server_deliver): kept in the pass's transaction, opened if need be. */
+void history_event(struct server *s, const struct outcome *o, uint32_t room, uint64_t event);
+
+/* Before any datagram leaves: commit what the pass decided. */
+void history_commit(struct server *s);
+
+/* The operator changed the bans or mutes: the store's set becomes the server's. */
+void history_sanctions(struct server *s);
+
+/* The operator made room id permanent (on 1) or let it go (0). */
+void history_permanent(struct server *s, uint32_t id, int on);
+
+/* "ok", "failing" or "none", for qunctl stats. */
+const char *history_state(const struct server *s);
+
+/* Wall-clock ms now (history is read by people, across restarts). */
+uint64_t history_wall_ms(void);
+
+#endif

@@ -1,0 +1,159 @@
+# test_history.py - black-box tests of qund's store (issue 21, first steps): what survives kill -9.
+"""qund --store PATH keeps what a restart must not lose: every line any member
+saw (R12: after kill -9, each once and in order, the room's order going on
+after it), the rooms' ids, permanent rooms, bans and mutes.  A file that is
+not qund's store is refused and left untouched (R14).  Read through qunctl
+history, since history on join is not on the wire yet (docs/HISTORY.md)."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+
+from daemon_helpers import QUND, Foreground, Peer, env, wait_until
+from v2client import EV_JOIN, EV_SAY, ROOM_MINE, ClientSet
+
+FAST = ["--flood-burst", "1000", "--flood-rate", "1000"]
+
+
+def start(tmp_path, run, store, *args, lang="zh"):
+    d = tmp_path / ("run%d" % run)
+    d.mkdir()
+    return Foreground(d, args=FAST + ["--store", str(store)] + list(args), lang=lang)
+
+
+def history(fg, room="#大厅", n=50):
+    r = fg.ctl("--json", "history", room, str(n))
+    assert r.rc == 0, r
+    return [(x["id"], x["kind"], x["name"], x["text"]) for x in r.json()["lines"]]
+
+
+def kill9(fg):
+    fg.proc.send_signal(signal.SIGKILL)
+    assert fg.wait() == -signal.SIGKILL
+
+
+def test_every_line_seen_survives_kill_9_once_in_order(tmp_path):
+    """R12 (first part): three senders, the room sees their lines; kill -9;
+    a restart on the same store has each of them once, in the order the
+    members saw them, and the room's order goes on from there."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        a, b, c = cs.login("alice"), cs.login("bob"), cs.login("carol")
+        watcher = cs.login("watch")
+        for i in range(20):
+            for who in (a, b, c):
+                who.say("%s %d" % (who.label, i))
+        for who in (a, b, c):
+            watcher.wait_event(EV_SAY, who.label, "%s 19" % who.label, timeout=10)
+        seen = [(e.id, e.name.decode(), e.text.decode()) for e in watcher.events
+                if e.event == EV_SAY]
+        assert len(seen) == 60
+        kill9(fg)
+    finally:
+        assert cs.close_all() == []
+    fg.cleanup()
+
+    fg2 = start(tmp_path, 2, store)
+    try:
+        kept = [(i, name, text) for i, kind, name, text in history(fg2, n=200)
+                if kind == "say"]
+        assert kept == seen, "history after kill -9 differs from what was seen"
+        ids = [i for i, _, _, _ in history(fg2, n=200)]
+        assert ids == sorted(set(ids)), "ids repeat or go back: %r" % ids
+        cs2 = ClientSet(("127.0.0.1", fg2.port))
+        try:
+            d = cs2.login("dave")
+            cs2.login("erin")
+            joined = d.wait_event(EV_JOIN, "erin")
+            assert joined.id > ids[-1], "the room's order did not go on after the restart"
+        finally:
+            assert cs2.close_all() == []
+    finally:
+        assert fg2.cleanup() == []
+
+
+def test_rooms_bans_and_mutes_survive_a_restart(tmp_path):
+    """A permanent room is there again with its id and its history; a ban
+    and a mute hold after a restart; a room's id stays its own."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        assert fg.ctl("room", "create", "#公告").rc == 0
+        alice = cs.login("alice")
+        alice.rooms()
+        alice.wait_rooms(ROOM_MINE)
+        news = alice.join("#公告")[0]
+        dev = alice.join("#dev")[0]
+        alice.say_in(news, "明天放假")
+        alice.say_in(dev, "dev line")
+        assert fg.ctl("ban", "mallory").rc == 0
+        assert fg.ctl("mute", "bob", "1h").rc == 0
+        assert fg.ctl("ban", "203.0.113.0/24", "1d").rc == 0
+        assert [x[3] for x in history(fg, "#公告")][-1:] == ["明天放假"]
+    finally:
+        assert cs.close_all() == []
+    assert fg.cleanup() == []
+
+    fg2 = start(tmp_path, 2, store)
+    cs2 = ClientSet(("127.0.0.1", fg2.port))
+    try:
+        rooms = {x["name"]: x for x in fg2.ctl("--json", "rooms").json()["rooms"]}
+        assert rooms["#公告"]["permanent"] and rooms["#公告"]["id"] == news
+        assert "#dev" not in rooms  # it closed with its last member
+        assert [x[3] for x in history(fg2, "#公告") if x[1] == "say"] == ["明天放假"]
+        bans = fg2.ctl("--json", "bans").json()
+        text = str(bans)
+        assert "mallory" in text and "203.0.113.0/24" in text and "bob" in text, bans
+        m = cs2.new(label="mallory")
+        m.start_login("mallory")
+        assert m.wait(lambda: m.refuse is not None), "a banned name got in after a restart"
+        carol = cs2.login("carol")
+        carol.rooms()
+        carol.wait_rooms(ROOM_MINE)
+        assert carol.join("#dev")[0] == dev, "#dev is not the room it was"
+    finally:
+        assert cs2.close_all() == []
+        assert fg2.cleanup() == []
+
+
+def test_a_file_that_is_not_the_store_is_refused_untouched(tmp_path):
+    """R14: a text file and another program's SQLite file: qund refuses to
+    start, says why, and leaves each as it was."""
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes, not a database\n")
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(str(other))
+    con.execute("CREATE TABLE t(x)")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.commit()
+    con.close()
+    for path, why in ((notes, "not an SQLite file"), (other, "another program")):
+        before = path.read_bytes()
+        d = tmp_path / ("ctl-" + path.name)
+        d.mkdir()
+        r = subprocess.run([QUND, "-b", "127.0.0.1", "-p", "0", "--store", str(path),
+                            "--control", str(d / "s.sock")], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=10, env=env())
+        assert r.returncode != 0, r
+        assert why in r.stderr.decode(), r.stderr
+        assert path.read_bytes() == before, "%s was changed" % path
+        assert not os.path.exists(str(path) + "-wal"), "a WAL file was made beside it"
+
+
+def test_v1_line_is_history_too(tmp_path):
+    """The lesson's client's lines are the room's history like any other."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    p = Peer(fg.port)
+    try:
+        p.login("lesson")
+        p.send("C lesson 你好")
+        assert wait_until(lambda: ("say", "lesson", "你好") in
+                          [x[1:] for x in history(fg)]), history(fg)
+    finally:
+        p.sock.close()
+        assert fg.cleanup() == []
