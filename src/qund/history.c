@@ -12,7 +12,8 @@
 #include "sanction.h"
 #include "server.h"
 
-#define RETRY_MS 60000 /* a failing store is tried again, and reported, once a minute */
+#define RETRY_MS  5000  /* a failing store is tried again this often ... */
+#define REPORT_MS 60000 /* ... and the operator told once a minute */
 
 uint64_t history_wall_ms(void)
 {
@@ -22,14 +23,14 @@ uint64_t history_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The store failed: roll the pass back, say so (once a minute), try again in a minute. */
+/* The store failed: roll the pass back, say so (once a minute), try again in a while. */
 static void failed(struct server *s)
 {
 	uint64_t now = server_now(s);
 	unsigned long held = 0;
 
 	store_rollback(s->store);
-	if (!s->store_failing || ratelimit_allow(&s->store_rl, now, 1, RETRY_MS, &held))
+	if (ratelimit_allow(&s->store_rl, now, 1, REPORT_MS, &held))
 		log_warnx("history: %s; the room goes on, without history, until it works again",
 		          store_error(s->store));
 	s->store_failing = 1;
@@ -140,7 +141,15 @@ static int load(struct server *s, char *err, size_t errlen)
 
 int history_open(struct server *s, const char *path, enum store_sync sync, char *err, size_t errlen)
 {
-	s->store = store_open(path, sync, err, errlen);
+	int refused = 0;
+
+	s->store = store_open(path, sync, err, errlen, &refused);
+	if (s->store == NULL && !refused) {
+		/* Not a file to refuse, one we cannot use: the room goes on, without history. */
+		s->store_failing = 1;
+		s->store_retry = UINT64_MAX;
+		return 1;
+	}
 	if (s->store == NULL)
 		return -1;
 	channels_set_room_id(s->channels, room_id, s); /* the permanent rooms load with their ids */
@@ -200,5 +209,5 @@ void history_permanent(struct server *s, uint32_t id, int on)
 
 const char *history_state(const struct server *s)
 {
-	return s->store == NULL ? "none" : s->store_failing ? "failing" : "ok";
+	return s->store_failing ? "failing" : s->store == NULL ? "none" : "ok";
 }

@@ -20,15 +20,18 @@ struct server;
  * line any member saw is in the store, once, in its room's order.  A
  * store that fails (a full disk, a read-only file) costs history, not the
  * room: the pass's writes are rolled back, the room goes on live, the
- * operator is told once a minute, and writing is tried again a minute
- * later.
+ * operator is told once a minute, and writing is tried again every few
+ * seconds, so that it resumes by itself when the disk has room again.
  */
 
 /*
  * Open the store at path and take from it what a restart must not lose:
  * the default room's event order, the permanent rooms, the bans and
  * mutes in force, the private counter.  Wires the rooms' ids to it.
- * Returns -1 with err if the file is refused (store_open).
+ * Returns 0; -1 with err if the file is refused (store_open: not ours,
+ * damaged, newer); 1 with err if it cannot be used (permissions, a
+ * read-only file system), when the server runs without history, its
+ * state "failing" until a restart.
  */
 int history_open(struct server *s, const char *path, enum store_sync sync, char *err,
                  size_t errlen);

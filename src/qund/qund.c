@@ -152,11 +152,17 @@ static void open_store(struct server *s, const struct options *opt)
 {
 	char err[PATH_MAX + 256];
 
+	int rc;
+
 	if (strcmp(opt->store, "none") == 0)
 		return;
-	if (history_open(s, opt->store, (enum store_sync)opt->store_sync, err, sizeof err) < 0)
+	rc = history_open(s, opt->store, (enum store_sync)opt->store_sync, err, sizeof err);
+	if (rc < 0)
 		fatalx("store: %s", err);
-	log_info("history is kept in %s", opt->store);
+	if (rc > 0)
+		log_warnx("history: %s; the room goes on without history until qund restarts", err);
+	else
+		log_info("history is kept in %s", opt->store);
 }
 
 static void setup(struct server *s, const struct options *opt)

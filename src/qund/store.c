@@ -191,7 +191,7 @@ static int foreign_file(const char *path, char *err, size_t errlen)
 		return 0;
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return 1;
+		return errno == ELOOP ? 1 : -1; /* a symbolic link is refused, EACCES unavailable */
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
@@ -212,7 +212,8 @@ static int foreign_file(const char *path, char *err, size_t errlen)
 /*
  * Look at an existing file before anything writes to it (even setting WAL
  * mode rewrites the header): 1 for a new store (no tables), 0 for ours at
- * our schema, -1 (err says why) for anything to refuse.
+ * our schema, -2 (err says why) for a file to refuse, -1 if it cannot be
+ * read at all.
  */
 static int check_file(struct store *st, char *err, size_t errlen)
 {
@@ -222,7 +223,11 @@ static int check_file(struct store *st, char *err, size_t errlen)
 	    pragma_int(st->db, "PRAGMA user_version", &version) < 0 ||
 	    pragma_int(st->db, "SELECT count(*) FROM sqlite_schema", &tables) < 0) {
 		snprintf(err, errlen, "cannot read the store: %s", sqlite3_errmsg(st->db));
-		return -1;
+		/* Damaged beyond reading its header's fields: refused, like quick_check's. */
+		return sqlite3_errcode(st->db) == SQLITE_CORRUPT ||
+		               sqlite3_errcode(st->db) == SQLITE_NOTADB
+		           ? -2
+		           : -1;
 	}
 	if (tables == 0)
 		return 1;
@@ -231,16 +236,16 @@ static int check_file(struct store *st, char *err, size_t errlen)
 		         "an SQLite file of another program (application_id %lld); refusing to "
 		         "touch it",
 		         app);
-		return -1;
+		return -2;
 	}
 	if (version > STORE_SCHEMA) {
 		snprintf(err, errlen, "schema %lld is newer than this qund's %d", version,
 		         STORE_SCHEMA);
-		return -1;
+		return -2;
 	}
 	if (!check_ok(st->db, "PRAGMA quick_check")) {
 		snprintf(err, errlen, "the file is damaged (PRAGMA quick_check)");
-		return -1;
+		return -2;
 	}
 	/* Older schemas, once there are any, are migrated here, one version at a time. */
 	return 0;
@@ -277,14 +282,17 @@ static int prepare_all(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
-struct store *store_open(const char *path, enum store_sync sync, char *err, size_t errlen)
+struct store *store_open(const char *path, enum store_sync sync, char *err, size_t errlen,
+                         int *refused)
 {
 	static const char *const sync_sql[] = {
 	    "PRAGMA synchronous = OFF", "PRAGMA synchronous = NORMAL", "PRAGMA synchronous = FULL"};
 	struct store *st;
-	int fresh;
+	int fresh, foreign = foreign_file(path, err, errlen);
 
-	if (foreign_file(path, err, errlen))
+	if (refused != NULL)
+		*refused = foreign > 0;
+	if (foreign != 0)
 		return NULL;
 	st = xcalloc(1, sizeof *st);
 	if (sqlite3_open_v2(path, &st->db,
@@ -299,6 +307,8 @@ struct store *store_open(const char *path, enum store_sync sync, char *err, size
 	sqlite3_extended_result_codes(st->db, 1);
 	fresh = check_file(st, err, errlen);
 	if (fresh < 0) {
+		if (refused != NULL)
+			*refused = fresh == -2;
 		store_close(st);
 		return NULL;
 	}

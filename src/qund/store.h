@@ -40,9 +40,12 @@ struct store;
  * another program's SQLite file (no, or another, application_id in a
  * non-empty file), fails PRAGMA quick_check, or has a newer schema than
  * this qund knows is refused, and left exactly as it was; an older schema
- * is migrated.  Returns NULL with the reason in err.
+ * is migrated.  Returns NULL with the reason in err, and *refused (if not
+ * NULL) 1 for such a file, 0 for one that could not be opened or written
+ * (permissions, a read-only file system, a full disk).
  */
-struct store *store_open(const char *path, enum store_sync sync, char *err, size_t errlen);
+struct store *store_open(const char *path, enum store_sync sync, char *err, size_t errlen,
+                         int *refused);
 void store_close(struct store *st);
 
 /* The last error, in English; "" if none. */

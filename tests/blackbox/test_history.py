@@ -10,6 +10,8 @@ import signal
 import sqlite3
 import subprocess
 
+import pytest
+
 from daemon_helpers import QUND, Foreground, Peer, env, wait_until
 from v2client import EV_JOIN, EV_SAY, ROOM_MINE, ClientSet
 
@@ -174,3 +176,82 @@ def test_v1_line_is_history_too(tmp_path):
     finally:
         p.sock.close()
         assert fg.cleanup() == []
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MB tmpfs of our own (root only), unmounted at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    d = tmp_path / "small"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % r.stderr.decode().strip())
+    yield d
+    subprocess.run(["umount", "-l", str(d)], capture_output=True)
+
+
+def stats(fg):
+    r = fg.ctl("--json", "stats")
+    assert r.rc == 0, r
+    return r.json()
+
+
+def test_a_full_or_read_only_store_costs_history_not_the_room(tmp_path, small_fs):
+    """R13: the store's file system fills: chat goes on live, the failure is
+    logged once (not per line), stats says failing; when space comes back,
+    history resumes by itself (tried every 5 s).  Then the file system is
+    read-only when qund starts: qund says so, and serves without history.
+    The file passes integrity_check at the end."""
+    store = small_fs / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice, bob = cs.login("alice"), cs.login("bob")
+        alice.say("before")
+        bob.wait_event(EV_SAY, "alice", "before")
+        filler = small_fs / "filler"
+        with open(filler, "wb") as f:  # every byte of the file system
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        for i in range(200):  # pages fill up: SQLite needs room for the WAL
+            alice.say("while full %d %s" % (i, "x" * 900))
+        bob.wait_event(EV_SAY, "alice", "while full 199 " + "x" * 900, timeout=10)
+        assert wait_until(lambda: stats(fg)["store"] == "failing", 10), stats(fg)
+        assert fg.wait_stderr("history: "), fg.stderr()
+        assert fg.stderr().count("history: ") == 1, "one report, not one per line"
+        os.unlink(filler)
+
+        def kept_after():
+            alice.say("after")
+            return "after" in [x[3] for x in history(fg)]
+        assert wait_until(kept_after, 15, interval=1.0), "history did not resume"
+        assert stats(fg)["store"] == "ok"
+        assert "the store works again" in fg.stderr()
+    finally:
+        assert cs.close_all() == []
+        assert fg.cleanup() == []
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    fg = start(tmp_path, 2, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        assert fg.wait_stderr("the room goes on without history"), fg.stderr()
+        assert stats(fg)["store"] == "failing"
+        alice, bob = cs.login("alice"), cs.login("bob")
+        alice.say("read-only")
+        bob.wait_event(EV_SAY, "alice", "read-only")
+    finally:
+        assert cs.close_all() == []
+        assert fg.cleanup() == []
+    # The file system is read-only still: read the file as it lies (immutable).
+    con = sqlite3.connect("file:%s?immutable=1" % store, uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()

@@ -28,7 +28,7 @@ static int setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof path, "%s/qund.db", dir);
-	S = store_open(path, STORE_SYNC_NORMAL, err, sizeof err);
+	S = store_open(path, STORE_SYNC_NORMAL, err, sizeof err, NULL);
 	if (S == NULL)
 		fprintf(stderr, "store_open: %s\n", err);
 	return S == NULL ? -1 : 0;
@@ -50,7 +50,7 @@ static void reopen(void)
 	char err[256];
 
 	store_close(S);
-	S = store_open(path, STORE_SYNC_NORMAL, err, sizeof err);
+	S = store_open(path, STORE_SYNC_NORMAL, err, sizeof err, NULL);
 	if (S == NULL)
 		fail_msg("reopen: %s", err);
 }
@@ -270,9 +270,11 @@ static void refused_untouched(const char *p, const char *why)
 	static char before[65536], after[65536];
 	size_t nb = get_file(p, before, sizeof before), na;
 	char err[256] = "";
-	struct store *st = store_open(p, STORE_SYNC_NORMAL, err, sizeof err);
+	int refused = 0;
+	struct store *st = store_open(p, STORE_SYNC_NORMAL, err, sizeof err, &refused);
 
 	assert_null(st);
+	assert_int_equal(refused, 1);
 	if (strstr(err, why) == NULL)
 		fail_msg("refusal \"%s\" does not say \"%s\"", err, why);
 	na = get_file(p, after, sizeof after);
@@ -330,7 +332,7 @@ static void an_empty_file_becomes_a_store(void **state)
 	(void)state;
 	snprintf(p, sizeof p, "%s/empty.db", dir);
 	put_file(p, "", 0);
-	st = store_open(p, STORE_SYNC_FULL, err, sizeof err);
+	st = store_open(p, STORE_SYNC_FULL, err, sizeof err, NULL);
 	assert_non_null(st);
 	assert_int_equal(store_check(st), 0);
 	store_close(st);
