@@ -91,6 +91,8 @@ static const char *const err_texts[][2] = {
                           "the default room cannot be left (/quit leaves the server)"},
     [QERR_STORE] = {"服务器的存储出错，暂时不能建立新聊天室",
                     "the server's store is failing: no new rooms for now"},
+    [QERR_KEPT] = {"对方不在线：消息已保存，对方上线后送达",
+                   "not online: the message is kept and delivered when they log in"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

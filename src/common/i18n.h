@@ -41,6 +41,7 @@ enum qerr {
 	QERR_ROOM_CLOSED,    /* the operator closed a room you were in */
 	QERR_LOBBY_STAYS,    /* the default room is left only by leaving the server */
 	QERR_STORE,          /* the server's store fails: no new room for now (history.h) */
+	QERR_KEPT,           /* not a refusal: a private line kept for a member who is away */
 	QERR_COUNT
 };
 

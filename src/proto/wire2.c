@@ -360,8 +360,30 @@ static int parse_head(struct cur *c, struct v2_msg *m)
 	case V2_K_PRIVATE:
 		m->event_id = get_n(c, 8);
 		m->flags = (uint8_t)get_n(c, 1);
+		if (m->flags & V2_STORED)
+			m->at = get_n(c, 8);
 		m->name_len = (size_t)get_n(c, 1);
 		m->name = (const char *)get_bytes(c, m->name_len);
+		return 0;
+	case V2_K_HISTORY:
+		m->room = (uint32_t)get_n(c, 4);
+		m->what = (uint8_t)get_n(c, 1);
+		m->event_id = get_n(c, 8);
+		m->count = (uint16_t)get_n(c, 2);
+		return 0;
+	case V2_K_HLINE:
+		m->room = (uint32_t)get_n(c, 4);
+		m->event_id = get_n(c, 8);
+		m->at = get_n(c, 8);
+		m->event = (uint8_t)get_n(c, 1);
+		m->flags = (uint8_t)get_n(c, 1);
+		m->name_len = (size_t)get_n(c, 1);
+		m->name = (const char *)get_bytes(c, m->name_len);
+		return 0;
+	case V2_K_HEND:
+		m->room = (uint32_t)get_n(c, 4);
+		m->count = (uint16_t)get_n(c, 2);
+		m->flags = (uint8_t)get_n(c, 1);
 		return 0;
 	case V2_K_ROOM:
 		m->flags = (uint8_t)get_n(c, 1);
@@ -387,7 +409,14 @@ static enum v2_status check_fields(const struct v2_msg *m)
 		return m->name_len > 0 ? V2_OK : V2_BAD_FIELD;
 	case V2_K_PART:
 	case V2_K_REVENT:
+	case V2_K_HLINE:
+	case V2_K_HEND:
 		return m->room != 0 ? V2_OK : V2_BAD_FIELD;
+	case V2_K_HISTORY:
+		return m->room != 0 && m->what < V2_HIST_COUNT && m->count >= 1 &&
+		               m->count <= V2_HISTORY_MAX
+		           ? V2_OK
+		           : V2_BAD_FIELD;
 	case V2_K_SAY:
 	case V2_K_ME:
 		return !(m->flags & V2_ROOM) || m->room != 0 ? V2_OK : V2_BAD_FIELD;
@@ -410,7 +439,7 @@ static enum v2_status check_fields(const struct v2_msg *m)
 static int ends_bare(enum v2_kind k)
 {
 	return k == V2_K_QUIT || k == V2_K_WHO || k == V2_K_JOIN || k == V2_K_PART ||
-	       k == V2_K_ROOMS;
+	       k == V2_K_ROOMS || k == V2_K_HISTORY || k == V2_K_HEND;
 }
 
 enum v2_status v2_msg_parse(const uint8_t *buf, size_t len, struct v2_msg *m)
@@ -556,7 +585,28 @@ static int encode_head(struct cur *c, const struct v2_msg *m)
 	case V2_K_PRIVATE:
 		put_n(c, m->event_id, 8);
 		put_n(c, m->flags, 1);
+		if (m->flags & V2_STORED)
+			put_n(c, m->at, 8);
 		put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_HISTORY:
+		put_n(c, m->room, 4);
+		put_n(c, m->what, 1);
+		put_n(c, m->event_id, 8);
+		put_n(c, m->count, 2);
+		return 0;
+	case V2_K_HLINE:
+		put_n(c, m->room, 4);
+		put_n(c, m->event_id, 8);
+		put_n(c, m->at, 8);
+		put_n(c, m->event, 1);
+		put_n(c, m->flags, 1);
+		put_name(c, m->name, m->name_len);
+		return 0;
+	case V2_K_HEND:
+		put_n(c, m->room, 4);
+		put_n(c, m->count, 2);
+		put_n(c, m->flags, 1);
 		return 0;
 	case V2_K_ROOM:
 		if (!rooms_fit(m->text, m->text_len, &rooms))

@@ -29,6 +29,7 @@
 #define V2_FEATURES_ALL     0xF
 #define V2_F_MSG_ID         0x1 /* takes SAY/ME with V2_ID and shows each id once */
 #define V2_F_ROOMS          0x2 /* has rooms and private messages (docs/ROOMS.md) */
+#define V2_F_HISTORY        0x4 /* keeps history: takes HISTORY (docs/HISTORY.md) */
 #define V2_LOBBY            1   /* the default room's id: every server's first room */
 /*
  * How far behind the last id taken a message id still counts as one taken
@@ -126,16 +127,30 @@ enum v2_kind {
 	V2_K_PART = 0x06,  /* leave a room by id: answered with ROOM */
 	V2_K_ROOMS = 0x07, /* my rooms, or every room (V2_ROOMS_ALL); also "I know rooms" */
 	V2_K_TELL = 0x08,  /* a private message to one member, by name */
+	/* History (docs/HISTORY.md): only to a server with V2_F_HISTORY. */
+	V2_K_HISTORY = 0x09, /* a room's lines around an event id: answered with HLINE... HEND */
 	V2_K_EVENT = 0x81,
 	V2_K_NOTICE = 0x82,
 	V2_K_MEMBERS = 0x83, /* the answer to WHO, in as many pieces as it takes */
 	V2_K_REVENT = 0x84,  /* EVENT in a room: a room id before EVENT's fields */
 	V2_K_ROOM = 0x85,    /* rooms: the answer to JOIN, PART and ROOMS */
 	V2_K_PRIVATE = 0x86, /* a private message to us */
+	V2_K_HLINE = 0x87,   /* a line of history: REVENT with the time it was said */
+	V2_K_HEND = 0x88,    /* the end of a HISTORY answer */
 };
 
-/* ROOMS flag. */
-#define V2_ROOMS_ALL 0x01 /* every room on the server, not only mine */
+/* HISTORY's `what`: which lines (IRCv3 chathistory's LATEST, BEFORE, AFTER). */
+enum v2_history_what { V2_HIST_LATEST = 0, V2_HIST_BEFORE = 1, V2_HIST_AFTER = 2, V2_HIST_COUNT };
+#define V2_HISTORY_MAX 200 /* lines one HISTORY is answered with, at most */
+/* HEND flags. */
+#define V2_HEND_START       0x01 /* nothing older is kept: the room's beginning */
+#define V2_HEND_UNAVAILABLE 0x02 /* the server keeps no history, or cannot read it now */
+/* PRIVATE flag: kept while we were away; the time it was said (8) follows the flags. */
+#define V2_STORED 0x02
+
+/* ROOMS flags. */
+#define V2_ROOMS_ALL     0x01 /* every room on the server, not only mine */
+#define V2_ROOMS_HISTORY 0x02 /* I know HISTORY and PRIVATE's STORED: give me what was kept */
 /* A ROOM answer lists at most this many rooms (the oldest first), as MEMBERS does names. */
 #define V2_ROOMS_LIST_MAX 1024
 
@@ -160,7 +175,9 @@ struct v2_msg {
 	uint32_t total;    /* MEMBERS: members in the room */
 	uint64_t event_id; /* EVENT REVENT; PRIVATE: the private message's number */
 	uint8_t event;     /* EVENT REVENT: enum room_event */
-	uint8_t what;      /* ROOM: enum v2_room_what */
+	uint8_t what;      /* ROOM: enum v2_room_what; HISTORY: enum v2_history_what */
+	uint64_t at;       /* HLINE, PRIVATE with V2_STORED: wall-clock ms it was said */
+	uint16_t count;    /* HISTORY: lines wanted (1..V2_HISTORY_MAX); HEND: lines sent */
 	const char *name;  /* EVENT REVENT PRIVATE: who; JOIN: the room; TELL: to whom */
 	size_t name_len;
 	/*
@@ -196,7 +213,8 @@ size_t v2_msg_encode(const struct v2_msg *m, uint8_t *buf, size_t size);
 #define V2_REVENT_CHUNK(name_len) (V2_EVENT_CHUNK(name_len) - 4)
 /* TELL text in one DATA (with an id) to a name of name_len bytes; PRIVATE text from one. */
 #define V2_TELL_CHUNK(name_len)    (V2_MAX_PAYLOAD - 7 - (name_len))
-#define V2_PRIVATE_CHUNK(name_len) (V2_MAX_PAYLOAD - 11 - (name_len))
+#define V2_PRIVATE_CHUNK(name_len) (V2_MAX_PAYLOAD - 19 - (name_len)) /* with V2_STORED */
+#define V2_HLINE_CHUNK(name_len)   (V2_REVENT_CHUNK(name_len) - 8)
 
 /*
  * Walk the rooms of a parsed ROOM: start with *pos = 0; each call returns

@@ -7,10 +7,12 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "channel.h"
 #include "room.h"
 #include "sanction.h"
 #include "server.h"
+#include "session.h"
 
 #define RETRY_MS  5000  /* a failing store is tried again this often ... */
 #define REPORT_MS 60000 /* ... and the operator told once a minute */
@@ -205,6 +207,128 @@ void history_permanent(struct server *s, uint32_t id, int on)
 	history_commit(s);
 	if (store_room_permanent(s->store, id, on) < 0)
 		failed(s);
+}
+
+#define MAX_PIECES    (V2_MAX_TEXT / 64 + 2)
+#define ANSWER_PIECES 256 /* DATA one HISTORY answer takes at most: a queue holds 1024 */
+
+struct answer {
+	struct server *s;
+	struct session *ss;
+	uint32_t room;
+	unsigned sent, pieces;
+	int full; /* ANSWER_PIECES reached: the rest is not sent (the client pages on) */
+};
+
+/* One stored line as HLINE pieces to the asker, while the answer's budget lasts. */
+static void answer_line(void *ctx, const struct store_line *l)
+{
+	struct answer *a = ctx;
+	struct blob *pieces[MAX_PIECES];
+	size_t name_len = strlen(l->name), n, k;
+	struct v2_msg m = {.kind = V2_K_HLINE,
+	                   .room = a->room,
+	                   .event_id = l->event,
+	                   .at = l->at,
+	                   .event = (uint8_t)l->kind,
+	                   .name = l->name,
+	                   .name_len = name_len};
+
+	if (a->full || name_len > QUN_MAX_NAME)
+		return;
+	n = p2_pieces(&m, V2_HLINE_CHUNK(name_len), l->text, l->text_len, pieces, MAX_PIECES);
+	if (a->pieces + n > ANSWER_PIECES)
+		a->full = 1;
+	for (k = 0; k < n; k++) {
+		if (!a->full)
+			p2_queue_blob(a->s->p2, a->ss, pieces[k]);
+		blob_unref(pieces[k]);
+	}
+	if (!a->full) {
+		a->pieces += (unsigned)n;
+		a->sent++;
+	}
+}
+
+void history_answer(struct server *s, struct session *ss, const struct v2_msg *m)
+{
+	static const enum store_dir dirs[] = {STORE_LATEST, STORE_BEFORE, STORE_AFTER};
+	struct answer a = {s, ss, m->room, 0, 0, 0};
+	struct v2_msg end = {.kind = V2_K_HEND, .room = m->room};
+	int got = -1;
+
+	if (s->store != NULL && !s->store_failing) {
+		history_commit(s); /* what this pass said is history too */
+		got = store_history(s->store, m->room, dirs[m->what], m->event_id, m->count,
+		                    answer_line, &a);
+	}
+	if (got < 0)
+		end.flags = V2_HEND_UNAVAILABLE;
+	else if (m->what != V2_HIST_AFTER && !a.full && (unsigned)got < m->count)
+		end.flags = V2_HEND_START; /* fewer than asked for, going back: the beginning */
+	end.count = (uint16_t)a.sent;
+	(void)p2_queue_msg(s->p2, ss, &end);
+	p2_list_sent(ss);
+}
+
+int history_keep_private(struct server *s, uint64_t number, const char *from, const char *to,
+                         const char *text, size_t len)
+{
+	char key[QUN_MAX_NAME + 1];
+
+	if (!writable(s) || name_normalize(to, strlen(to), key, sizeof key) < 0)
+		return -1;
+	if (store_begin(s->store) < 0 ||
+	    store_private(s->store, number, history_wall_ms(), from, to, key, text, len) < 0) {
+		failed(s);
+		return -1;
+	}
+	return 0;
+}
+
+struct delivery {
+	struct server *s;
+	struct session *ss;
+};
+
+static void deliver_one(void *ctx, const struct store_line *l)
+{
+	const struct delivery *d = ctx;
+	struct blob *pieces[MAX_PIECES];
+	size_t name_len = strlen(l->name), n, k;
+	struct v2_msg m = {.kind = V2_K_PRIVATE,
+	                   .event_id = l->event,
+	                   .flags = V2_STORED,
+	                   .at = l->at,
+	                   .name = l->name,
+	                   .name_len = name_len};
+
+	if (name_len > QUN_MAX_NAME)
+		return;
+	n = p2_pieces(&m, V2_PRIVATE_CHUNK(name_len), l->text, l->text_len, pieces, MAX_PIECES);
+	for (k = 0; k < n; k++) {
+		/* p2_pieces set MORE on all but the last; STORED stays on each (the at field). */
+		p2_queue_blob(d->s->p2, d->ss, pieces[k]);
+		blob_unref(pieces[k]);
+	}
+}
+
+void history_deliver_private(struct server *s, struct session *ss)
+{
+	struct delivery d = {s, ss};
+
+	if (!writable(s))
+		return;
+	history_commit(s);
+	if (store_begin(s->store) < 0 ||
+	    store_private_take(s->store, member_key(ss->m), deliver_one, &d) < 0 ||
+	    store_commit(s->store) < 0)
+		failed(s);
+}
+
+int history_offered(const struct server *s)
+{
+	return s->store != NULL || s->store_failing;
 }
 
 const char *history_state(const struct server *s)

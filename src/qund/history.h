@@ -49,6 +49,31 @@ void history_sanctions(struct server *s);
 /* The operator made room id permanent (on 1) or let it go (0). */
 void history_permanent(struct server *s, uint32_t id, int on);
 
+/*
+ * HISTORY from ss (docs/HISTORY.md): the room's lines as HLINE, then
+ * HEND; one answer in flight per session, as WHO.  Checked by the caller:
+ * the room is one ss may read (rooms_where).
+ */
+struct session;
+struct v2_msg;
+void history_answer(struct server *s, struct session *ss, const struct v2_msg *m);
+
+/*
+ * A private line to name, who is not online: kept for them (0), or -1 if
+ * the server keeps nothing (no store, or it fails).
+ */
+int history_keep_private(struct server *s, uint64_t number, const char *from, const char *to,
+                         const char *text, size_t len);
+
+/*
+ * ss sent ROOMS with V2_ROOMS_HISTORY (its client knows STORED): the
+ * private lines kept for its name, as PRIVATE marked STORED, each once.
+ */
+void history_deliver_private(struct server *s, struct session *ss);
+
+/* Whether WELCOME offers V2_F_HISTORY: a store was asked for (even a failing one). */
+int history_offered(const struct server *s);
+
 /* "ok", "failing" or "none", for qunctl stats. */
 const char *history_state(const struct server *s);
 

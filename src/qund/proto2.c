@@ -10,6 +10,7 @@
 #include "proto/cookie.h"
 #include "proto/rel.h"
 #include "proto/wire2.h"
+#include "history.h"
 #include "nonceset.h"
 #include "proto2.h"
 #include "rooms.h"
@@ -401,6 +402,8 @@ static void send_welcome(struct proto2 *p, const struct session *ss)
 
 	if (p->srv->channels != NULL)
 		pk.features |= V2_F_ROOMS;
+	if (p->srv->channels != NULL && history_offered(p->srv))
+		pk.features |= V2_F_HISTORY;
 
 	send_packet(p->srv, &ss->m->addr, &pk);
 }
@@ -514,7 +517,7 @@ size_t p2_pieces(const struct v2_msg *head, size_t chunk, const char *text, size
 			break;
 		m.text = text;
 		m.text_len = k;
-		m.flags = (uint8_t)(k < len ? V2_MORE : 0);
+		m.flags = (uint8_t)((head->flags & ~V2_MORE) | (k < len ? V2_MORE : 0));
 		size = v2_msg_encode(&m, buf, V2_MAX_PAYLOAD);
 		if (size == 0)
 			break;
@@ -750,6 +753,36 @@ static void on_rooms_request(struct proto2 *p, struct session *ss, const struct 
 		p->aware++;
 	}
 	rooms_request(p->srv, ss, m, declaring);
+	if (m->kind == V2_K_ROOMS && (m->flags & V2_ROOMS_HISTORY))
+		history_deliver_private(p->srv, ss); /* what was said to it while it was away */
+}
+
+/*
+ * HISTORY: only from a server that offers it, of a room the session may
+ * read; one answer in flight (as WHO), and a flood-control token.
+ */
+static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg *m)
+{
+	struct server *s = p->srv;
+	struct channel *c;
+	struct outcome o;
+
+	if (s->channels == NULL || !history_offered(s)) {
+		p2_notice(p, ss, QERR_BAD_REQUEST, 0); /* as a server without history answers */
+		return;
+	}
+	if (rooms_where(s, ss, m->room, &c) < 0)
+		return;
+	if (p2_list_busy(ss)) {
+		p2_notice(p, ss, QERR_FLOOD, 0);
+		return;
+	}
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
+	             &o) == NULL) {
+		server_deliver(s, &o, 0);
+		return;
+	}
+	history_answer(s, ss, m);
 }
 
 /*
@@ -804,6 +837,9 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	case V2_K_PART:
 	case V2_K_ROOMS:
 		on_rooms_request(e->p, ss, &m);
+		return;
+	case V2_K_HISTORY:
+		on_history(e->p, ss, &m);
 		return;
 	case V2_K_SAY:
 	case V2_K_ME:

@@ -291,6 +291,37 @@ static void queue_pieces(struct server *s, struct session *ss, const struct v2_m
 	}
 }
 
+/*
+ * A private line to a name nobody online has: kept for whoever logs in
+ * under it next (history.h), the sender told so (NOTICE 23); without a
+ * store, refused (NOTICE 17).  The text rules and flood control of a SAY
+ * apply first, as for any private line.
+ */
+static void tell_later(struct server *s, struct session *ss, const char *to, const char *text,
+                       size_t len)
+{
+	char key[QUN_MAX_NAME + 1];
+	struct outcome o;
+
+	if (name_check(to, strlen(to)) != NAME_OK ||
+	    name_normalize(to, strlen(to), key, sizeof key) < 0) {
+		p2_notice(s->p2, ss, QERR_NOT_ONLINE, 0);
+		return;
+	}
+	room_say(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, server_now(s),
+	         &o);
+	if (!o.has_event) {
+		server_deliver(s, &o, 0);
+		return;
+	}
+	if (history_keep_private(s, s->private_seq + 1, ss->m->name, to, text, len) < 0) {
+		p2_notice(s->p2, ss, QERR_NOT_ONLINE, 0);
+		return;
+	}
+	s->private_seq++;
+	p2_notice(s->p2, ss, QERR_KEPT, 0);
+}
+
 void rooms_tell(struct server *s, struct session *ss, const char *to, const char *text, size_t len)
 {
 	const struct member *t = room_find_name(s->room, to, strlen(to));
@@ -300,7 +331,7 @@ void rooms_tell(struct server *s, struct session *ss, const char *to, const char
 	struct outcome o;
 
 	if (t == NULL) {
-		p2_notice(s->p2, ss, QERR_NOT_ONLINE, 0);
+		tell_later(s, ss, to, text, len);
 		return;
 	}
 	if (ts == NULL || !ts->aware) {

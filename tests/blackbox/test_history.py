@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from daemon_helpers import QUND, Foreground, Peer, env, wait_until
-from v2client import EV_JOIN, EV_SAY, ROOM_MINE, ClientSet
+from v2client import (EV_JOIN, EV_SAY, F_HISTORY, HEND_START, HIST_AFTER, HIST_BEFORE,
+                      HIST_LATEST, LOBBY, ROOM_MINE, ClientSet, history_payload)
 
 FAST = ["--flood-burst", "1000", "--flood-rate", "1000"]
 
@@ -255,3 +256,88 @@ def test_a_full_or_read_only_store_costs_history_not_the_room(tmp_path, small_fs
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         con.close()
+
+
+def test_history_on_the_wire_pages_like_chathistory(tmp_path):
+    """HISTORY (docs/HISTORY.md): LATEST, BEFORE and AFTER by event id, an
+    empty page with START at the beginning; only of a room one is in; and
+    after kill -9 a new member asks and gets the lines, in order, once."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice = cs.login("alice")
+        assert alice.welcome.features & F_HISTORY, alice.welcome
+        for i in range(5):
+            alice.say("line %d" % i)
+        bob = cs.login("bob")
+        lines, n, flags = bob.history(LOBBY, HIST_LATEST, count=4)  # bob's own join last
+        assert [(ev, t.decode()) for _, _, _, ev, _, t in lines] == \
+            [(EV_SAY, "line 2"), (EV_SAY, "line 3"), (EV_SAY, "line 4"), (EV_JOIN, "")]
+        assert n == 4 and not flags & HEND_START
+        first = lines[0][1]
+        older, n, flags = bob.history(LOBBY, HIST_BEFORE, first, count=50)
+        assert [t.decode() for _, _, _, ev, _, t in older if ev == EV_SAY] == \
+            ["line 0", "line 1"]
+        assert flags & HEND_START, "the beginning was not marked"
+        newer, n, flags = bob.history(LOBBY, HIST_AFTER, first, count=2)
+        assert [t.decode() for *_, t in newer] == ["line 3", "line 4"]
+        assert all(at > 0 for _, _, at, _, _, _ in lines)
+        dev = alice.join("#dev")[0]
+        n0 = len(bob.notices)
+        bob.send_payload(history_payload(dev))
+        assert bob.wait(lambda: len(bob.notices) > n0)
+        assert bob.notices[n0].code == 19, "history of a room one is not in"
+        kill9(fg)
+    finally:
+        assert cs.close_all() == []
+    fg.cleanup()
+    fg2 = start(tmp_path, 2, store)
+    cs2 = ClientSet(("127.0.0.1", fg2.port))
+    try:
+        carol = cs2.login("carol")
+        lines, n, _ = carol.history(LOBBY, HIST_LATEST, count=50)
+        says = [t.decode() for _, _, _, ev, _, t in lines if ev == EV_SAY]
+        assert says == ["line %d" % i for i in range(5)], says
+    finally:
+        assert cs2.close_all() == []
+        assert fg2.cleanup() == []
+
+
+def test_a_private_line_waits_for_its_reader(tmp_path):
+    """/msg to a name that is away: kept, the sender told so (NOTICE 23);
+    delivered once when someone logs in under the name and declares rooms,
+    marked as kept with the time it was said; not again at the next login.
+    Until names are owned (issue 22) whoever takes the name gets it."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice = cs.login("alice")
+        alice.rooms()
+        alice.wait_rooms(ROOM_MINE)
+        alice.tell("bob", "晚上聚餐？")
+        assert alice.wait(lambda: any(x.code == 23 for x in alice.notices)), alice.notices
+        old = cs.login("bob")  # a client from before history: the line waits
+        old.rooms()
+        old.wait_rooms(ROOM_MINE)
+        alice.say("barrier 1")
+        old.wait_event(EV_SAY, "alice", "barrier 1")
+        assert old.privates == [], "a kept line went to a client that cannot read it"
+        old.quit()
+        bob = cs.login("bob")
+        bob.rooms(history=True)
+        assert bob.wait(lambda: bob.privates), "the kept line never came"
+        (number, name, text), = bob.privates
+        assert (name, text.decode()) == (b"alice", "晚上聚餐？")
+        assert number in bob.stored and bob.stored[number] > 0
+        bob.quit()
+        bob2 = cs.login("bob")
+        bob2.rooms(history=True)
+        bob2.wait_rooms(ROOM_MINE)
+        alice.say("barrier")
+        bob2.wait_event(EV_SAY, "alice", "barrier")
+        assert bob2.privates == [], "delivered twice"
+    finally:
+        assert cs.close_all() == []
+        assert fg.cleanup() == []

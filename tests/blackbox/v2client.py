@@ -67,6 +67,12 @@ F_ROOMS = 0x2             # WELCOME feature: rooms and private messages
 # Rooms and private messages (docs/ROOMS.md).
 JOIN, PART, ROOMS, TELL = 0x05, 0x06, 0x07, 0x08
 REVENT, ROOM, PRIVATE = 0x84, 0x85, 0x86
+# History (docs/HISTORY.md).
+HISTORY, HLINE, HEND = 0x09, 0x87, 0x88
+F_HISTORY = 0x4
+HIST_LATEST, HIST_BEFORE, HIST_AFTER = range(3)
+HEND_START, HEND_UNAVAILABLE = 0x01, 0x02
+STORED = 0x02             # PRIVATE flag: kept while we were away; its time follows
 LOBBY = 1                 # the default room's id
 ROOM_MINE, ROOM_ALL, ROOM_JOINED, ROOM_PARTED = range(4)
 
@@ -193,8 +199,8 @@ def part_payload(room):
     return bytes((PART,)) + struct.pack(">I", room)
 
 
-def rooms_payload(all_rooms=False):
-    return bytes((ROOMS, 1 if all_rooms else 0))
+def rooms_payload(all_rooms=False, history=False):
+    return bytes((ROOMS, (1 if all_rooms else 0) | (2 if history else 0)))
 
 
 def say_in_payload(room, text, more=False, me=False):
@@ -206,6 +212,10 @@ def say_in_payload(room, text, more=False, me=False):
 def tell_payload(name, text, more=False):
     name = _b(name)
     return bytes((TELL, MORE if more else 0, len(name))) + name + _b(text)
+
+
+def history_payload(room, what=HIST_LATEST, ref=0, count=50):
+    return bytes((HISTORY,)) + struct.pack(">IBQH", room, what, ref, count)
 
 
 def who_in_payload(room):
@@ -372,11 +382,33 @@ def parse_payload(p, from_server=True):
         if k == PRIVATE:
             if len(p) < 11:
                 raise Malformed("PRIVATE too short")
-            num, flags, ln = struct.unpack(">QBB", p[1:11])
-            if len(p) < 11 + ln or ln == 0 or flags & ~MORE:
+            num, flags = struct.unpack(">QB", p[1:10])
+            at, i = None, 10
+            if flags & STORED:
+                if len(p) < 19:
+                    raise Malformed("PRIVATE STORED too short")
+                at, i = struct.unpack(">Q", p[10:18])[0], 18
+            ln = p[i]
+            if len(p) < i + 1 + ln or ln == 0 or flags & ~(MORE | STORED):
                 raise Malformed("PRIVATE fields")
-            return Payload(k, id=num, more=bool(flags & MORE), name=p[11:11 + ln],
-                           text=p[11 + ln:])
+            return Payload(k, id=num, more=bool(flags & MORE), name=p[i + 1:i + 1 + ln],
+                           text=p[i + 1 + ln:], at=at)
+        if k == HLINE:
+            if len(p) < 24:
+                raise Malformed("HLINE too short")
+            room, eid, at = struct.unpack(">IQQ", p[1:21])
+            ev, flags, ln = p[21], p[22], p[23]
+            if len(p) < 24 + ln or room == 0 or flags & ~MORE:
+                raise Malformed("HLINE fields")
+            return Payload(k, room=room, id=eid, at=at, event=ev, more=bool(flags & MORE),
+                           name=p[24:24 + ln], text=p[24 + ln:])
+        if k == HEND:
+            if len(p) != 8:
+                raise Malformed("HEND length %d" % len(p))
+            room, count, flags = struct.unpack(">IHB", p[1:8])
+            if room == 0 or flags & ~(HEND_START | HEND_UNAVAILABLE):
+                raise Malformed("HEND fields")
+            return Payload(k, room=room, count=count, flags=flags)
         if k == ROOM:
             if len(p) < 3:
                 raise Malformed("ROOM too short")
@@ -622,6 +654,10 @@ class V2Client:
         self.room_answers = []      # (what, [(id, members, name)]) for each complete ROOM answer
         self.pending_rooms = None   # a ROOM answer with MORE still coming
         self.privates = []          # (number, name, text) of each complete PRIVATE
+        self.stored = {}            # number -> the time a kept PRIVATE was said (ms)
+        self.hlines = []            # (room, id, at, event, name, text) of each complete HLINE
+        self.pending_hline = None
+        self.hends = []             # (room, count, flags) of each HEND
         self.pending_private = None
         self.room_event_ids = collections.Counter()  # (room, id) of REVENTs
         self.pending_who = None     # names of a MEMBERS answer with MORE still coming
@@ -732,9 +768,10 @@ class V2Client:
         return total, [n.decode("utf-8", "backslashreplace") for n in names]
 
     # Rooms and private messages (docs/ROOMS.md).
-    def rooms(self, all_rooms=False):
-        """Ask for my rooms (or all); also declares that this client knows rooms."""
-        self.send_payload(rooms_payload(all_rooms))
+    def rooms(self, all_rooms=False, history=False):
+        """Ask for my rooms (or all); also declares that this client knows rooms (and,
+        with history, that it takes kept private lines)."""
+        self.send_payload(rooms_payload(all_rooms, history))
 
     def wait_rooms(self, what, timeout=5.0, start=0):
         """Wait for a ROOM answer of kind what after the start-th; return its rooms."""
@@ -766,6 +803,15 @@ class V2Client:
 
     def who_in(self, room):
         self.send_payload(who_in_payload(room))
+
+    def history(self, room, what=HIST_LATEST, ref=0, count=50, timeout=5.0):
+        """Ask for history and wait for its HEND; return (lines, count, flags)."""
+        start, first = len(self.hends), len(self.hlines)
+        self.send_payload(history_payload(room, what, ref, count))
+        if not self.wait(lambda: len(self.hends) > start, timeout):
+            raise Timeout("%s: no HEND within %ss" % (self.label, timeout))
+        _, n, flags = self.hends[start]
+        return self.hlines[first:], n, flags
 
     def say_pieces(self, pieces):
         """Queue a message already cut in pieces: [(bytes, more), ...]."""
@@ -1018,7 +1064,22 @@ class V2Client:
                 self.pending_rooms = None
                 self.room_answers.append((m.what, rooms))
             return
+        if m.kind == HLINE:
+            ph = self.pending_hline
+            text = (ph[5] if ph else b"") + m.text
+            ph = (m.room, m.id, m.at, m.event, m.name, text)
+            if m.more:
+                self.pending_hline = ph
+            else:
+                self.pending_hline = None
+                self.hlines.append(ph)
+            return
+        if m.kind == HEND:
+            self.hends.append((m.room, m.count, m.flags))
+            return
         if m.kind == PRIVATE:
+            if m.at is not None:
+                self.stored[m.id] = m.at
             pp = self.pending_private
             if pp is not None and pp[1] != m.name:
                 self.errors.append("piece of another private message inside a long one")

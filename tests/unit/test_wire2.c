@@ -1360,7 +1360,7 @@ static void msg_empty(void **state)
 
 static void msg_bad_kind(void **state)
 {
-	const uint8_t kinds[] = {0x00, 0x09, 0x7F, 0x80, 0x87, 0xFF};
+	const uint8_t kinds[] = {0x00, 0x0B, 0x7F, 0x80, 0x89, 0xFF};
 	uint8_t buf[16];
 	struct v2_msg m;
 	size_t i;
@@ -1438,7 +1438,7 @@ static void msg_encode_unknown_kind(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	m.kind = (enum v2_kind)0x09;
+	m.kind = (enum v2_kind)0x0B;
 	assert_int_equal(v2_msg_encode(&m, buf, sizeof(buf)), 0);
 }
 
@@ -1919,6 +1919,88 @@ static void msg_room_refuses_what_cannot_be(void **state)
 	    V2_BAD_FIELD);
 }
 
+/* ---- history (docs/HISTORY.md) ---- */
+
+static void msg_history_round_trip(void **state)
+{
+	const uint8_t want[] = {0x09, 0, 0, 0, 2, 0x01, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 50};
+	const uint8_t bad_what[] = {0x09, 0, 0, 0, 2, 0x03, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1};
+	const uint8_t zero[] = {0x09, 0, 0, 0, 2, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	const uint8_t many[] = {0x09, 0, 0, 0, 2, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 201};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_HISTORY;
+	m.room = 2;
+	m.what = V2_HIST_BEFORE;
+	m.event_id = 256;
+	m.count = 50;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.what, V2_HIST_BEFORE);
+	assert_int_equal(out.event_id, 256);
+	assert_int_equal(out.count, 50);
+	assert_int_equal(msg_parse(bad_what, sizeof(bad_what), &out), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(zero, sizeof(zero), &out), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(many, sizeof(many), &out), V2_BAD_FIELD);
+	assert_int_equal(msg_parse(want, sizeof(want) - 1, &out), V2_BAD_LENGTH);
+}
+
+static void msg_hline_and_hend_round_trip(void **state)
+{
+	const uint8_t hline[] = {0x87, 0, 0, 0, 1, 0,    0,    0, 0, 0, 0,   0,   7,  0,
+	                         0,    0, 0, 0, 0, 0x03, 0xE8, 1, 0, 1, 'a', 'h', 'i'};
+	const uint8_t hend[] = {0x87 + 1, 0, 0, 0, 1, 0, 3, V2_HEND_START};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_HLINE;
+	m.room = 1;
+	m.event_id = 7;
+	m.at = 1000;
+	m.event = 1;
+	m.name = "a";
+	m.name_len = 1;
+	m.text = "hi";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, hline, sizeof(hline), buf, &out);
+	assert_int_equal(out.at, 1000);
+	assert_int_equal(out.event_id, 7);
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_HEND;
+	m.room = 1;
+	m.count = 3;
+	m.flags = V2_HEND_START;
+	assert_msg_round_trip(&m, hend, sizeof(hend), buf, &out);
+	assert_int_equal(out.count, 3);
+	assert_int_equal(out.flags, V2_HEND_START);
+}
+
+static void msg_private_kept_for_later(void **state)
+{
+	const uint8_t want[] = {0x86, 0, 0, 0, 0, 0,    0,    0, 9,   V2_STORED, 0,
+	                        0,    0, 0, 0, 0, 0x07, 0xD0, 1, 'b', 'y',       'o'};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_PRIVATE;
+	m.event_id = 9;
+	m.flags = V2_STORED;
+	m.at = 2000;
+	m.name = "b";
+	m.name_len = 1;
+	m.text = "yo";
+	m.text_len = 2;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.at, 2000);
+	assert_memory_equal(out.name, "b", 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2028,6 +2110,9 @@ int main(void)
 	    cmocka_unit_test(msg_private_round_trip),
 	    cmocka_unit_test(msg_room_list_round_trip),
 	    cmocka_unit_test(msg_room_refuses_what_cannot_be),
+	    cmocka_unit_test(msg_history_round_trip),
+	    cmocka_unit_test(msg_hline_and_hend_round_trip),
+	    cmocka_unit_test(msg_private_kept_for_later),
 	    cmocka_unit_test(utf8_prefix_fits),
 	    cmocka_unit_test(utf8_prefix_ascii),
 	    cmocka_unit_test(utf8_prefix_never_cuts_cjk),
