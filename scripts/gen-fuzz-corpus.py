@@ -203,6 +203,17 @@ def payloads():
         "room-cut": bytes((0x85, 0, 0)) + struct.pack(">II", 1, 3),
         "private": bytes((0x86,)) + struct.pack(">QBB", 1, 0, 5) + b"alice" + "悄悄话".encode(),
         "private-more": bytes((0x86,)) + struct.pack(">QBB", 2, 1, 1) + b"a" + b"x" * 200,
+        # History and kept private lines (docs/HISTORY.md).
+        "history-latest": bytes((0x09,)) + struct.pack(">IBQH", 1, 0, 0, 50),
+        "history-before": bytes((0x09,)) + struct.pack(">IBQH", 2, 1, 1000, 200),
+        "history-too-many": bytes((0x09,)) + struct.pack(">IBQH", 2, 2, 5, 201),
+        "hline": bytes((0x87,)) + struct.pack(">IQQBBB", 1, 7, 1765000000000, 1, 0, 3) +
+        b"bob" + "历史".encode(),
+        "hend": bytes((0x88,)) + struct.pack(">IHB", 1, 3, 1),
+        "hend-extra": bytes((0x88,)) + struct.pack(">IHBB", 1, 3, 1, 0),
+        "private-stored": bytes((0x86,)) + struct.pack(">QBQB", 3, 2, 1765000000000, 5) +
+        b"alice" + b"kept",
+        "rooms-history": bytes((0x07, 2)),
         "empty-say": bytes((SAY,)),
     }
 
