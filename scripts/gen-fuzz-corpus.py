@@ -214,6 +214,8 @@ def payloads():
         "private-stored": bytes((0x86,)) + struct.pack(">QBQB", 3, 2, 1765000000000, 5) +
         b"alice" + b"kept",
         "rooms-history": bytes((0x07, 2)),
+        "search": bytes((0x0A,)) + struct.pack(">H", 20) + "代码 评审".encode(),
+        "search-empty": bytes((0x0A,)) + struct.pack(">H", 20),
         "empty-say": bytes((SAY,)),
     }
 

@@ -371,6 +371,9 @@ static int parse_head(struct cur *c, struct v2_msg *m)
 		m->event_id = get_n(c, 8);
 		m->count = (uint16_t)get_n(c, 2);
 		return 0;
+	case V2_K_SEARCH:
+		m->count = (uint16_t)get_n(c, 2);
+		return 0;
 	case V2_K_HLINE:
 		m->room = (uint32_t)get_n(c, 4);
 		m->event_id = get_n(c, 8);
@@ -410,8 +413,11 @@ static enum v2_status check_fields(const struct v2_msg *m)
 	case V2_K_PART:
 	case V2_K_REVENT:
 	case V2_K_HLINE:
-	case V2_K_HEND:
 		return m->room != 0 ? V2_OK : V2_BAD_FIELD;
+	case V2_K_SEARCH:
+		return m->count >= 1 && m->count <= V2_HISTORY_MAX && m->text_len > 0
+		           ? V2_OK
+		           : V2_BAD_FIELD;
 	case V2_K_HISTORY:
 		return m->room != 0 && m->what < V2_HIST_COUNT && m->count >= 1 &&
 		               m->count <= V2_HISTORY_MAX
@@ -593,6 +599,9 @@ static int encode_head(struct cur *c, const struct v2_msg *m)
 		put_n(c, m->room, 4);
 		put_n(c, m->what, 1);
 		put_n(c, m->event_id, 8);
+		put_n(c, m->count, 2);
+		return 0;
+	case V2_K_SEARCH:
 		put_n(c, m->count, 2);
 		return 0;
 	case V2_K_HLINE:

@@ -129,6 +129,7 @@ enum v2_kind {
 	V2_K_TELL = 0x08,  /* a private message to one member, by name */
 	/* History (docs/HISTORY.md): only to a server with V2_F_HISTORY. */
 	V2_K_HISTORY = 0x09, /* a room's lines around an event id: answered with HLINE... HEND */
+	V2_K_SEARCH = 0x0A,  /* lines of my rooms with every word: HLINE... HEND (room 0) */
 	V2_K_EVENT = 0x81,
 	V2_K_NOTICE = 0x82,
 	V2_K_MEMBERS = 0x83, /* the answer to WHO, in as many pieces as it takes */
@@ -177,7 +178,7 @@ struct v2_msg {
 	uint8_t event;     /* EVENT REVENT: enum room_event */
 	uint8_t what;      /* ROOM: enum v2_room_what; HISTORY: enum v2_history_what */
 	uint64_t at;       /* HLINE, PRIVATE with V2_STORED: wall-clock ms it was said */
-	uint16_t count;    /* HISTORY: lines wanted (1..V2_HISTORY_MAX); HEND: lines sent */
+	uint16_t count;    /* HISTORY SEARCH: lines wanted (1..V2_HISTORY_MAX); HEND: lines sent */
 	const char *name;  /* EVENT REVENT PRIVATE: who; JOIN: the room; TELL: to whom */
 	size_t name_len;
 	/*

@@ -250,11 +250,22 @@ static void answer_line(void *ctx, const struct store_line *l)
 	}
 }
 
+/* A search's line: HLINE in the room it was said in. */
+static void search_line(void *ctx, const struct store_line *l)
+{
+	struct answer *a = ctx;
+
+	a->room = l->room;
+	answer_line(ctx, l);
+}
+
+static void answer_end(struct answer *a, uint32_t room, uint8_t flags);
+
 void history_answer(struct server *s, struct session *ss, const struct v2_msg *m)
 {
 	static const enum store_dir dirs[] = {STORE_LATEST, STORE_BEFORE, STORE_AFTER};
 	struct answer a = {s, ss, m->room, 0, 0, 0};
-	struct v2_msg end = {.kind = V2_K_HEND, .room = m->room};
+	uint8_t flags = 0;
 	int got = -1;
 
 	if (s->store != NULL && !s->store_failing) {
@@ -263,12 +274,40 @@ void history_answer(struct server *s, struct session *ss, const struct v2_msg *m
 		                    answer_line, &a);
 	}
 	if (got < 0)
-		end.flags = V2_HEND_UNAVAILABLE;
+		flags = V2_HEND_UNAVAILABLE;
 	else if (m->what != V2_HIST_AFTER && !a.full && (unsigned)got < m->count)
-		end.flags = V2_HEND_START; /* fewer than asked for, going back: the beginning */
-	end.count = (uint16_t)a.sent;
-	(void)p2_queue_msg(s->p2, ss, &end);
-	p2_list_sent(ss);
+		flags = V2_HEND_START; /* fewer than asked for, going back: the beginning */
+	answer_end(&a, m->room, flags);
+}
+
+/* An answer's end: HEND with the count, START or UNAVAILABLE as the caller found. */
+static void answer_end(struct answer *a, uint32_t room, uint8_t flags)
+{
+	struct v2_msg end = {.kind = V2_K_HEND, .room = room, .flags = flags};
+
+	end.count = (uint16_t)a->sent;
+	(void)p2_queue_msg(a->s->p2, a->ss, &end);
+	p2_list_sent(a->ss);
+}
+
+void history_search(struct server *s, struct session *ss, const struct v2_msg *m)
+{
+	uint32_t rooms[64];
+	char words[V2_MAX_PAYLOAD + 1];
+	size_t n = 0, i;
+	struct answer a = {s, ss, 0, 0, 0, 0};
+	int got = -1;
+
+	rooms[n++] = 1;
+	for (i = 0; ss->rooms != NULL && i < ss->rooms->seats.n && n < 64; i++)
+		rooms[n++] = ss->rooms->seats.v[i].c->id;
+	memcpy(words, m->text, m->text_len);
+	words[m->text_len] = '\0';
+	if (s->store != NULL && !s->store_failing) {
+		history_commit(s);
+		got = store_search(s->store, rooms, n, words, m->count, search_line, &a);
+	}
+	answer_end(&a, 0, got < 0 ? V2_HEND_UNAVAILABLE : 0);
 }
 
 int history_keep_private(struct server *s, uint64_t number, const char *from, const char *to,

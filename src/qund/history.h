@@ -59,6 +59,13 @@ struct v2_msg;
 void history_answer(struct server *s, struct session *ss, const struct v2_msg *m);
 
 /*
+ * SEARCH from ss: lines of the rooms it is in (the default room and its
+ * others, at most 64) with every word of m's text, newest first, as
+ * HLINE, then HEND with room 0; paid for and checked as HISTORY.
+ */
+void history_search(struct server *s, struct session *ss, const struct v2_msg *m);
+
+/*
  * A private line to name, who is not online: kept for them (0), or -1 if
  * the server keeps nothing (no store, or it fails).
  */

@@ -758,8 +758,9 @@ static void on_rooms_request(struct proto2 *p, struct session *ss, const struct 
 }
 
 /*
- * HISTORY: only from a server that offers it, of a room the session may
- * read; one answer in flight (as WHO), and a flood-control token.
+ * HISTORY and SEARCH: only from a server that offers them, of rooms the
+ * session may read; one answer in flight (as WHO), and a flood-control
+ * token.
  */
 static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg *m)
 {
@@ -771,7 +772,13 @@ static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg
 		p2_notice(p, ss, QERR_BAD_REQUEST, 0); /* as a server without history answers */
 		return;
 	}
-	if (rooms_where(s, ss, m->room, &c) < 0)
+	if (m->kind == V2_K_SEARCH &&
+	    text_check_max(m->text, m->text_len, V2_MAX_PAYLOAD) != TEXT_OK) {
+		p2_notice(p, ss, QERR_TEXT_INVALID,
+		          (int)text_check_max(m->text, m->text_len, V2_MAX_PAYLOAD));
+		return;
+	}
+	if (m->kind == V2_K_HISTORY && rooms_where(s, ss, m->room, &c) < 0)
 		return;
 	if (p2_list_busy(ss)) {
 		p2_notice(p, ss, QERR_FLOOD, 0);
@@ -782,7 +789,10 @@ static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg
 		server_deliver(s, &o, 0);
 		return;
 	}
-	history_answer(s, ss, m);
+	if (m->kind == V2_K_SEARCH)
+		history_search(s, ss, m);
+	else
+		history_answer(s, ss, m);
 }
 
 /*
@@ -839,6 +849,7 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		on_rooms_request(e->p, ss, &m);
 		return;
 	case V2_K_HISTORY:
+	case V2_K_SEARCH:
 		on_history(e->p, ss, &m);
 		return;
 	case V2_K_SAY:

@@ -341,3 +341,32 @@ def test_a_private_line_waits_for_its_reader(tmp_path):
     finally:
         assert cs.close_all() == []
         assert fg.cleanup() == []
+
+
+def test_search_finds_chinese_in_my_rooms_only(tmp_path):
+    """SEARCH: every word, Chinese with no dictionary (three characters or
+    more through the trigram index, shorter words too), newest first, only
+    in the rooms the asker is in."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice, bob = cs.login("alice"), cs.login("bob")
+        alice.rooms()
+        alice.wait_rooms(ROOM_MINE)
+        dev = alice.join("#dev")[0]
+        alice.say_in(dev, "代码评审在周五")
+        alice.say("明天去吃饭")
+        alice.say("代码评审改到下周")
+        lines, n, flags = alice.history(0, words="代码评审")
+        assert [(r, t.decode()) for r, _, _, _, _, t in lines] == \
+            [(LOBBY, "代码评审改到下周"), (dev, "代码评审在周五")], lines
+        lines, n, _ = alice.history(0, words="饭")  # one character: no trigram
+        assert [t.decode() for *_, t in lines] == ["明天去吃饭"]
+        lines, n, _ = bob.history(0, words="代码评审")
+        assert [t.decode() for *_, t in lines] == ["代码评审改到下周"], "bob is not in #dev"
+        lines, n, _ = alice.history(0, words="代码 下周")
+        assert [t.decode() for *_, t in lines] == ["代码评审改到下周"]
+    finally:
+        assert cs.close_all() == []
+        assert fg.cleanup() == []

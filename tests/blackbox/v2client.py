@@ -68,7 +68,7 @@ F_ROOMS = 0x2             # WELCOME feature: rooms and private messages
 JOIN, PART, ROOMS, TELL = 0x05, 0x06, 0x07, 0x08
 REVENT, ROOM, PRIVATE = 0x84, 0x85, 0x86
 # History (docs/HISTORY.md).
-HISTORY, HLINE, HEND = 0x09, 0x87, 0x88
+HISTORY, SEARCH, HLINE, HEND = 0x09, 0x0A, 0x87, 0x88
 F_HISTORY = 0x4
 HIST_LATEST, HIST_BEFORE, HIST_AFTER = range(3)
 HEND_START, HEND_UNAVAILABLE = 0x01, 0x02
@@ -216,6 +216,10 @@ def tell_payload(name, text, more=False):
 
 def history_payload(room, what=HIST_LATEST, ref=0, count=50):
     return bytes((HISTORY,)) + struct.pack(">IBQH", room, what, ref, count)
+
+
+def search_payload(words, count=50):
+    return bytes((SEARCH,)) + struct.pack(">H", count) + _b(words)
 
 
 def who_in_payload(room):
@@ -406,7 +410,7 @@ def parse_payload(p, from_server=True):
             if len(p) != 8:
                 raise Malformed("HEND length %d" % len(p))
             room, count, flags = struct.unpack(">IHB", p[1:8])
-            if room == 0 or flags & ~(HEND_START | HEND_UNAVAILABLE):
+            if flags & ~(HEND_START | HEND_UNAVAILABLE):
                 raise Malformed("HEND fields")
             return Payload(k, room=room, count=count, flags=flags)
         if k == ROOM:
@@ -804,10 +808,12 @@ class V2Client:
     def who_in(self, room):
         self.send_payload(who_in_payload(room))
 
-    def history(self, room, what=HIST_LATEST, ref=0, count=50, timeout=5.0):
-        """Ask for history and wait for its HEND; return (lines, count, flags)."""
+    def history(self, room, what=HIST_LATEST, ref=0, count=50, timeout=5.0, words=None):
+        """Ask for history (or, with words, search my rooms) and wait for its HEND;
+        return (lines, count, flags)."""
         start, first = len(self.hends), len(self.hlines)
-        self.send_payload(history_payload(room, what, ref, count))
+        self.send_payload(history_payload(room, what, ref, count) if words is None
+                          else search_payload(words, count))
         if not self.wait(lambda: len(self.hends) > start, timeout):
             raise Timeout("%s: no HEND within %ss" % (self.label, timeout))
         _, n, flags = self.hends[start]

@@ -1979,6 +1979,24 @@ static void msg_hline_and_hend_round_trip(void **state)
 	assert_int_equal(out.flags, V2_HEND_START);
 }
 
+static void msg_search_round_trip(void **state)
+{
+	const uint8_t want[] = {0x0A, 0, 20, 'a', ' ', 'b'};
+	const uint8_t empty[] = {0x0A, 0, 20};
+	struct v2_msg m, out;
+	uint8_t buf[BUFSZ];
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.kind = V2_K_SEARCH;
+	m.count = 20;
+	m.text = "a b";
+	m.text_len = 3;
+	assert_msg_round_trip(&m, want, sizeof(want), buf, &out);
+	assert_int_equal(out.count, 20);
+	assert_int_equal(msg_parse(empty, sizeof(empty), &out), V2_BAD_FIELD); /* no words */
+}
+
 static void msg_private_kept_for_later(void **state)
 {
 	const uint8_t want[] = {0x86, 0, 0, 0, 0, 0,    0,    0, 9,   V2_STORED, 0,
@@ -2113,6 +2131,7 @@ int main(void)
 	    cmocka_unit_test(msg_history_round_trip),
 	    cmocka_unit_test(msg_hline_and_hend_round_trip),
 	    cmocka_unit_test(msg_private_kept_for_later),
+	    cmocka_unit_test(msg_search_round_trip),
 	    cmocka_unit_test(utf8_prefix_fits),
 	    cmocka_unit_test(utf8_prefix_ascii),
 	    cmocka_unit_test(utf8_prefix_never_cuts_cjk),
