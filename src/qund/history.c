@@ -141,10 +141,13 @@ static int load(struct server *s, char *err, size_t errlen)
 	return 0;
 }
 
+static const struct server_keep keep = {history_event, history_commit};
+
 int history_open(struct server *s, const char *path, enum store_sync sync, char *err, size_t errlen)
 {
 	int refused = 0;
 
+	s->keep = &keep;
 	s->store = store_open(path, sync, err, errlen, &refused);
 	if (s->store == NULL && !refused) {
 		/* Not a file to refuse, one we cannot use: the room goes on, without history. */
@@ -152,8 +155,10 @@ int history_open(struct server *s, const char *path, enum store_sync sync, char 
 		s->store_retry = UINT64_MAX;
 		return 1;
 	}
-	if (s->store == NULL)
+	if (s->store == NULL) {
+		s->keep = NULL;
 		return -1;
+	}
 	channels_set_room_id(s->channels, room_id, s); /* the permanent rooms load with their ids */
 	if (load(s, err, errlen) < 0) {
 		channels_set_room_id(s->channels, NULL, NULL);
@@ -165,6 +170,7 @@ int history_open(struct server *s, const char *path, enum store_sync sync, char 
 
 void history_close(struct server *s)
 {
+	s->keep = NULL;
 	if (s->store == NULL)
 		return;
 	history_commit(s);

@@ -6,7 +6,6 @@
 #include "common/log.h"
 #include "common/sizes.h"
 #include "channel.h"
-#include "history.h"
 #include "server.h"
 
 /* The send queue: one slot per datagram, its bytes and its address copied in. */
@@ -47,8 +46,8 @@ static void send_all(struct server *s, struct mmsghdr *msgs, unsigned count)
 
 void server_flush(struct server *s)
 {
-	if (q.n > 0)
-		history_commit(s); /* nothing leaves before what it shows is kept */
+	if (q.n > 0 && s->keep != NULL)
+		s->keep->commit(s); /* nothing leaves before what it shows is kept */
 	send_all(s, q.msgs, q.n);
 	q.n = 0;
 }
@@ -93,7 +92,8 @@ void server_send(struct server *s, const struct peer_addr *to, const void *buf, 
 
 	if (q.n > 0)
 		server_flush(s);
-	history_commit(s);
+	if (s->keep != NULL)
+		s->keep->commit(s);
 	send_all(s, &m, 1);
 }
 
@@ -178,14 +178,18 @@ void server_deliver(struct server *s, const struct outcome *o, size_t req_len)
 		return;
 	if (o->chan != NULL) {
 		/* Another room's event: its own order, its members (v2 only: rooms.c). */
-		history_event(s, o, o->chan->id, channel_next_event(o->chan));
+		uint64_t id = channel_next_event(o->chan);
+
+		if (s->keep != NULL)
+			s->keep->event(s, o, o->chan->id, id);
 		s->proto[2]->broadcast(s, o);
 		s->wake_events++;
 		return;
 	}
 	log_event(o);
 	s->event_id++;
-	history_event(s, o, 1, s->event_id);
+	if (s->keep != NULL)
+		s->keep->event(s, o, 1, s->event_id);
 	if (o->event == EV_SAY || o->event == EV_ACTION)
 		TRACE(trace_decided(&s->trace, now_us()));
 	for (i = 1; i < SERVER_PROTOS; i++)

@@ -87,6 +87,16 @@ struct server_io {
 	int (*send)(void *ctx, struct mmsghdr *msgs, unsigned count);
 };
 
+/*
+ * What the core asks of the store, through a table as it asks the
+ * protocols (history.c fills it): keep an event as it is decided, and
+ * commit what is kept before any datagram leaves.
+ */
+struct server_keep {
+	void (*event)(struct server *s, const struct outcome *o, uint32_t room, uint64_t event);
+	void (*commit)(struct server *s);
+};
+
 /* Everything the server knows, owned by main() and passed down by pointer. */
 struct server {
 	const struct server_io *io;
@@ -109,9 +119,10 @@ struct server {
 	unsigned rooms_burst; /* joins and parts a session may make at once (0: 20; rooms.c) */
 	/* The store (history.h); NULL: qund forgets everything when it stops. */
 	struct store *store;
-	int store_failing;         /* the last write failed: try again at store_retry */
-	uint64_t store_retry;      /* now_ms() */
-	struct ratelimit store_rl; /* the failure's log line, once a minute */
+	const struct server_keep *keep; /* history.c's, with a store; NULL: nothing kept */
+	int store_failing;              /* the last write failed: try again at store_retry */
+	uint64_t store_retry;           /* now_ms() */
+	struct ratelimit store_rl;      /* the failure's log line, once a minute */
 	enum lang lang;
 	int legacy; /* accept protocol v1 too */
 	int stopping;
