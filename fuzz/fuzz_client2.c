@@ -154,12 +154,15 @@ static void cb_private(void *ctx, uint64_t number, const char *from, const char 
 	         len);
 }
 
-static void cb_unsent(void *ctx, const char *room, unsigned count)
+static void cb_unsent(void *ctx, const char *room, unsigned count, int why)
 {
 	(void)ctx;
 	FZ_CHECK(count > 0 &&
-	             (room[0] == '\0' || c2_room_name_check(room, strlen(room)) == NAME_OK),
-	         "%u unsent for a room that is none", count);
+	             (room[0] == '\0' || c2_room_name_check(room, strlen(room)) == NAME_OK ||
+	              name_check(room, strlen(room)) == NAME_OK),
+	         "%u unsent for a room (or member) that is none", count);
+	FZ_CHECK(why == C2_UNSENT_REJOIN || why == C2_UNSENT_GONE || why == C2_UNSENT_QUIT,
+	         "unsent for reason %d", why);
 }
 
 static void cb_text(void *ctx, int code, int detail, const char *text, size_t len)
@@ -420,9 +423,18 @@ static void user_me_or_who(struct harness *h, int me, const uint8_t *text, size_
 		h->who_asks++; /* it shares the answer of a WHO in flight, or queued its own */
 }
 
+/* A room of the engine's by name, for a byte with its top bit set (and rooms to pick); or NULL. */
+static const char *joined_name(const struct harness *h, uint32_t b)
+{
+	if (!(b & 0x80) || h->c.njoined == 0)
+		return NULL;
+	return h->c.joined[(b & 0x7F) % h->c.njoined].name;
+}
+
 /*
  * The user of a server with rooms: joins, parts, lists, tells, says in a
- * room, asks who is in one; or the network goes up or down.
+ * room (by id, or by name as qun does), asks who is in one; or the
+ * network goes up or down.
  */
 static void user_rooms(struct harness *h, struct fz *f)
 {
@@ -442,7 +454,9 @@ static void user_rooms(struct harness *h, struct fz *f)
 			r = c2_join(&h->c, (const char *)b, n);
 		break;
 	case 2:
-		r = c2_part(&h->c, fz_u8(f) % (HZ_ROOMS + 1));
+		room = fz_u8(f);
+		r = joined_name(h, room) != NULL ? c2_part_in(&h->c, joined_name(h, room))
+		                                 : c2_part(&h->c, room % (HZ_ROOMS + 1));
 		break;
 	case 3:
 		r = c2_rooms(&h->c, fz_u8(f) & 1);
@@ -455,21 +469,24 @@ static void user_rooms(struct harness *h, struct fz *f)
 		break;
 	case 5:
 	case 6:
-		room = fz_u8(f) % (HZ_ROOMS + 1);
+		room = fz_u8(f);
 		k = fz_bytes(f, fz_u16(f) % 4200, &t);
-		if (utf8_valid((const char *)t, k))
-			r = c2_say(&h->c, room, (const char *)t, k);
+		if (utf8_valid((const char *)t, k) && joined_name(h, room) != NULL)
+			r = c2_say_in(&h->c, joined_name(h, room), (const char *)t, k);
+		else if (utf8_valid((const char *)t, k))
+			r = c2_say(&h->c, room % (HZ_ROOMS + 1), (const char *)t, k);
 		if (r == 0 && k == 0)
 			fz_fail("c2_say took an empty text");
 		break;
 	default:
-		room = fz_u8(f) % (HZ_ROOMS + 1);
-		r = c2_who(&h->c, room);
+		room = fz_u8(f);
+		r = joined_name(h, room) != NULL ? c2_who_in(&h->c, joined_name(h, room))
+		                                 : c2_who(&h->c, room % (HZ_ROOMS + 1));
 		if (r == 0)
 			h->who_asks++;
 		break;
 	}
-	FZ_CHECK(r == 0 || r == -1, "a rooms' call returned %d", r);
+	FZ_CHECK(r == 0 || r == -1 || r == C2_ROOMS_FULL, "a rooms' call returned %d", r);
 	FZ_CHECK(r < 0 || c2_has_rooms(&h->c), "a rooms' call taken without rooms");
 }
 

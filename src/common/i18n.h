@@ -84,16 +84,22 @@ enum ui_text {
 	UI_MSG_USAGE,
 	UI_REPLY_USAGE,
 	UI_NO_REPLY_TO,
-	UI_NOT_IN_ROOM,  /* %s = room */
-	UI_BAD_ROOM,     /* %s = reason */
-	UI_ROOM_JOINED,  /* %s = room, %s = members */
-	UI_ROOM_PARTED,  /* %s = room */
-	UI_ROOMS_MINE,   /* %s = rooms */
-	UI_ROOMS_ALL,    /* %s = rooms */
-	UI_ROOM_LOST,    /* %s = room */
-	UI_UNSENT,       /* %s = room */
-	UI_PRIVATE_FROM, /* %s = sender (first: the UI colours it), %s = text */
-	UI_PRIVATE_TO,   /* %s = recipient (first), %s = text */
+	UI_NOT_IN_ROOM,     /* %s = room */
+	UI_BAD_ROOM,        /* %s = reason */
+	UI_ROOM_JOINED,     /* %s = room, %s = members */
+	UI_ROOM_PARTED,     /* %s = room */
+	UI_ROOMS_MINE,      /* %s = rooms */
+	UI_ROOMS_ALL,       /* %s = rooms */
+	UI_ROOM_LOST,       /* %s = room */
+	UI_UNSENT,          /* %s = room: could not rejoin it */
+	UI_UNSENT_GONE,     /* %s = room: left before it went */
+	UI_UNSENT_NO_ROOMS, /* %s = member: a private message the new server cannot take */
+	UI_UNSENT_QUIT,     /* %s = room or member: the session ended first */
+	UI_UNSENT_JOIN,     /* %s = room: typed after a /join of it that failed */
+	UI_ROOMS_FULL,      /* %s = room, %s = how many rooms qun keeps */
+	UI_NO_ANSWER,       /* %s = the command ("/join #dev") */
+	UI_PRIVATE_FROM,    /* %s = sender (first: the UI colours it), %s = text */
+	UI_PRIVATE_TO,      /* %s = recipient (first), %s = text */
 	UI_COUNT
 };
 

@@ -21,7 +21,8 @@ struct c2_out {
 	uint32_t room;     /* SAY ME WHO PART: the room's id (V2_LOBBY: the default room) */
 	uint8_t flags;     /* ROOMS: V2_ROOMS_ALL */
 	int held;          /* not sent yet: waiting for its room, or for one held before it */
-	char room_name[C2_ROOM_NAME_MAX + 1]; /* SAY ME PART in another room: its name, or "" */
+	/* SAY ME WHO PART in a joined room: its name (room is looked up by it again), or "". */
+	char room_name[C2_ROOM_NAME_MAX + 1];
 	uint32_t last_seq; /* the seq of its last piece in the current session, or HELD */
 	size_t pieces;     /* DATA it takes at most (counted with the id: say_chunk's smaller) */
 	size_t name_len;   /* TELL: text holds the name, then the message */
@@ -144,6 +145,7 @@ void c2_start(struct c2 *c, const char *name, uint64_t now)
 	c->holding = 0;
 	c->nseen = 0;
 	c->who_room = 0;
+	c->who_name[0] = '\0';
 	rel_free(&c->rel);
 	rel_init(&c->rel);
 	begin_handshake(c, now);
@@ -298,6 +300,7 @@ static void out_prune(struct c2 *c)
 }
 
 static void send_who(struct c2 *c);
+static int out_has_room(const struct c2 *c, size_t pieces, size_t spare);
 
 int c2_room_name_check(const char *name, size_t len)
 {
@@ -325,15 +328,31 @@ static int same_room(const char *a, const char *b)
 	return strcmp(ka, kb) == 0;
 }
 
+/* A room name's normalised form into key (C2_ROOM_NAME_MAX + 1 bytes); "" if it has none. */
+static void room_key(const char *name, char *key)
+{
+	if (name[0] != '#' ||
+	    name_normalize(name + 1, strlen(name + 1), key, C2_ROOM_NAME_MAX + 1) < 0)
+		key[0] = '\0';
+}
+
 /* The joined room with this (valid) name, or -1. */
 static int joined_by_name(const struct c2 *c, const char *name)
 {
+	char key[C2_ROOM_NAME_MAX + 1];
 	size_t i;
 
-	for (i = 0; i < c->njoined; i++)
-		if (same_room(c->joined[i].name, name))
+	room_key(name, key);
+	for (i = 0; i < c->njoined && key[0] != '\0'; i++)
+		if (strcmp(c->joined[i].key, key) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* Whether joined room i's id is not known in this session (see struct c2_joined). */
+static int id_unknown(const struct c2 *c, size_t i)
+{
+	return c->joined[i].rejoining || c->joined[i].id == 0;
 }
 
 /* The joined room with this id (one being joined again keeps its old id), or -1. */
@@ -402,26 +421,41 @@ static int carry_over(struct c2 *c, struct c2_out *o)
 	return 1;
 }
 
+/* Tell the owner one message for room (see the unsent callback) was given up. */
+static void tell_unsent(struct c2 *c, const char *room, int why)
+{
+	if (c->cb.unsent != NULL)
+		c->cb.unsent(c->cb.ctx, room, 1, why);
+}
+
+/* The same for message o: the room's name, or the member's for a private message. */
+static void tell_unsent_out(struct c2 *c, const struct c2_out *o, int why)
+{
+	char to[QUN_MAX_NAME + 1];
+
+	if (o->kind != V2_K_TELL) {
+		tell_unsent(c, o->room_name, why);
+		return;
+	}
+	snprintf(to, sizeof to, "%.*s", (int)o->name_len, o->text);
+	tell_unsent(c, to, why);
+}
+
 /*
  * Keep o (taken over) until acknowledged, and send it, unless messages
  * are held (the server takes ids in order only: what follows a held
  * message waits for it), or it is for a room being joined again.  QUIT
- * never waits: what it would wait for is lost with the session anyway.
+ * waits too: the server would forget what follows it (c2_quit bounds the
+ * wait).
  */
 static void add_out(struct c2 *c, struct c2_out *o)
 {
-	if (c->holding && o->kind != V2_K_QUIT)
+	if (c->holding)
 		o->held = 1;
 	if (o->held)
 		c->holding = 1;
 	out_push(c, o);
 	send_out(c, o);
-}
-
-static void tell_unsent(struct c2 *c, const char *room)
-{
-	if (c->cb.unsent != NULL)
-		c->cb.unsent(c->cb.ctx, room, 1);
 }
 
 /*
@@ -483,17 +517,23 @@ static void restart_channel(struct c2 *c)
 		c->out_len--;
 		keep = carry_over(c, o);
 		if (keep < 0)
-			tell_unsent(c, o->room_name);
+			tell_unsent_out(c, o, C2_UNSENT_GONE);
 		if (keep <= 0) {
 			free(o);
 			continue;
 		}
-		o->held = o->held || (c->holding && o->kind != V2_K_QUIT);
 		add_out(c, o);
 	}
 	c->who_count = 0;
 	c->who_used = 0;
-	if (c->who_asks > 0 && c->who_room != 0 && c->who_room != V2_LOBBY)
+	/*
+	 * A room's WHO goes by the room's name (held till it is joined
+	 * again), never by a bare id; one whose room is not joined any more
+	 * is answered unanswered.
+	 */
+	if (c->who_asks > 0 &&
+	    ((c->who_name[0] == '\0' && c->who_room != 0 && c->who_room != V2_LOBBY) ||
+	     (c->who_name[0] != '\0' && joined_by_name(c, c->who_name) < 0)))
 		who_answer(c, 0, 0, NULL, 0);
 	else if (c->who_asks > 0)
 		send_who(c);
@@ -652,13 +692,29 @@ static void on_event(struct c2 *c, uint32_t room, const struct v2_msg *m)
 	c->asm_len = 0;
 }
 
+/* Take message k out of out (it is the caller's to free). */
+static void out_remove(struct c2 *c, size_t k)
+{
+	struct c2_out *o = out_at(c, k);
+	size_t j;
+
+	for (j = k; j + 1 < c->out_len; j++)
+		c->out[(c->out_head + j) % c->out_cap] = out_at(c, j + 1);
+	c->out_len--;
+	c->out_pieces -= o->pieces;
+}
+
 /*
  * Send the held messages, in order, up to the first whose room is still
- * being joined again; one for a room joined again goes under its new id.
+ * being joined again; one for a joined room goes under the room's id as
+ * it is now, looked up by name (its id may have changed in a new
+ * session).  One whose room is gone is given up: a SAY or ME told to the
+ * owner as unsent (why), a WHO answered unanswered, a PART dropped (the
+ * room is left already).
  */
-static void flush_held(struct c2 *c)
+static void flush_held(struct c2 *c, int why)
 {
-	size_t k = 0, j;
+	size_t k = 0;
 	int i;
 
 	while (k < c->out_len) {
@@ -668,22 +724,24 @@ static void flush_held(struct c2 *c)
 			k++;
 			continue;
 		}
-		if ((o->kind == V2_K_SAY || o->kind == V2_K_ME) && o->room != V2_LOBBY) {
+		if (o->room_name[0] != '\0' && o->kind != V2_K_TELL) {
 			i = joined_by_name(c, o->room_name);
-			if (i >= 0 && c->joined[i].rejoining)
+			if (i >= 0 && id_unknown(c, (size_t)i))
 				return;
 			if (i < 0) {
-				/* Its room is gone (parted, or not joined again): given up. */
-				tell_unsent(c, o->room_name);
-				for (j = k; j + 1 < c->out_len; j++)
-					c->out[(c->out_head + j) % c->out_cap] = out_at(c, j + 1);
-				c->out_len--;
-				c->out_pieces -= o->pieces;
+				out_remove(c, k);
+				if (o->kind == V2_K_SAY || o->kind == V2_K_ME)
+					tell_unsent(c, o->room_name, why);
+				/* A QUIT the answer sends is held: it goes below, in its turn. */
+				if (o->kind == V2_K_WHO)
+					who_answer(c, 0, 0, NULL, 0);
 				free(o);
 				continue;
 			}
 			o->room = c->joined[i].id;
 		}
+		if (o->kind == V2_K_WHO)
+			c->who_by = 0; /* its answer's clock starts now (poll_who) */
 		o->held = 0;
 		send_out(c, o);
 		k++;
@@ -691,30 +749,47 @@ static void flush_held(struct c2 *c)
 	c->holding = 0;
 }
 
+/* Queue a PART of a room the engine does not keep (no name: nothing waits for it). */
+static void part_unkept(struct c2 *c, uint32_t id);
+
 /*
  * ROOM JOINED: keep the room for a new session (the default room is
- * every session's anyway).  Returns 1 if it answers a JOIN of rejoin().
+ * every session's anyway).  Returns 1 if it answers a JOIN of rejoin(),
+ * 0 for any other, -1 if the room cannot be kept (no place in the table,
+ * or in a new session's queue: out_has_room): it is parted again.
  */
 static int room_joined(struct c2 *c, const struct c2_room_info *r)
 {
 	int i = joined_by_name(c, r->name), j = joined_by_id(c, r->id), again;
 
-	if (j >= 0 && j != i)
-		c->joined[j].id = 0; /* a stale id from before a restart: now another room's */
+	if (r->id == V2_LOBBY)
+		return 0;
+	if (j >= 0 && j != i) {
+		/* Its id is another room's now: a stale id from before a restart... */
+		if (id_unknown(c, (size_t)j))
+			c->joined[j].id = 0;
+		else
+			forget_joined(c, (size_t)j); /* ...or a server that gave one id twice */
+		i = joined_by_name(c, r->name);
+	}
 	if (i >= 0) {
 		again = c->joined[i].rejoining;
 		c->joined[i].id = r->id;
 		c->joined[i].rejoining = 0;
 		snprintf(c->joined[i].name, sizeof c->joined[i].name, "%s", r->name);
-		flush_held(c);
+		room_key(r->name, c->joined[i].key);
+		flush_held(c, C2_UNSENT_GONE);
 		return again;
 	}
-	if (r->id != V2_LOBBY && c->njoined < C2_MAX_ROOMS) {
-		memset(&c->joined[c->njoined], 0, sizeof c->joined[0]);
-		c->joined[c->njoined].id = r->id;
-		snprintf(c->joined[c->njoined].name, sizeof c->joined[0].name, "%s", r->name);
-		c->njoined++;
+	if (c->njoined >= C2_MAX_ROOMS || !out_has_room(c, 1, 2)) {
+		part_unkept(c, r->id);
+		return -1;
 	}
+	memset(&c->joined[c->njoined], 0, sizeof c->joined[0]);
+	c->joined[c->njoined].id = r->id;
+	snprintf(c->joined[c->njoined].name, sizeof c->joined[0].name, "%s", r->name);
+	room_key(r->name, c->joined[c->njoined].key);
+	c->njoined++;
 	return 0;
 }
 
@@ -726,7 +801,7 @@ static void room_parted(struct c2 *c, const struct c2_room_info *r)
 	if (i >= 0)
 		c->joined[i] = c->joined[--c->njoined];
 	if (c->holding)
-		flush_held(c);
+		flush_held(c, C2_UNSENT_GONE);
 }
 
 /*
@@ -769,6 +844,8 @@ static void on_room(struct c2 *c, const struct v2_msg *m)
 			again = room_joined(c, &c->list[0]);
 		else
 			room_parted(c, &c->list[0]);
+		if (again < 0)
+			return; /* not kept: the owner must not think we are in it */
 	} else if (m->what == V2_ROOM_MINE && c->declare_answer) {
 		again = 1;
 		c->declare_answer = 0;
@@ -837,6 +914,19 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 	}
 }
 
+/* The session ends with messages in out: each SAY ME TELL is told as unsent (C2_UNSENT_QUIT). */
+static void tell_unsent_all(struct c2 *c)
+{
+	size_t k;
+
+	for (k = 0; k < c->out_len; k++) {
+		const struct c2_out *o = out_at(c, k);
+
+		if (o->kind == V2_K_SAY || o->kind == V2_K_ME || o->kind == V2_K_TELL)
+			tell_unsent_out(c, o, C2_UNSENT_QUIT);
+	}
+}
+
 static void on_close(struct c2 *c, int reason, uint64_t now)
 {
 	if (reason == V2_CLOSE_QUIT || reason == V2_CLOSE_KICKED || reason == V2_CLOSE_SHUTDOWN) {
@@ -844,10 +934,17 @@ static void on_close(struct c2 *c, int reason, uint64_t now)
 		return;
 	}
 	/* Unknown session, timed out, too slow: the server forgot us. */
-	if (c->quitting)
-		finish(c, V2_CLOSE_QUIT); /* our QUIT's confirmation was lost; it did its work */
-	else
+	if (c->quitting) {
+		/*
+		 * Our QUIT's confirmation was lost and it did its work, or the
+		 * server restarted and never had it: what it does not
+		 * acknowledge may not have gone.
+		 */
+		tell_unsent_all(c);
+		finish(c, V2_CLOSE_QUIT);
+	} else {
 		lose_link(c, now);
+	}
 }
 
 static void on_session(struct c2 *c, const struct v2_packet *pk, uint64_t now)
@@ -936,53 +1033,77 @@ static struct c2_out *new_out(enum v2_kind kind, const char *text, size_t len, s
 /*
  * Whether pieces more DATA fit in out, keeping a place for QUIT and one
  * for the WHO a new session may ask again (with spare 2; c2_who, whose
- * place is the second, 1), and C2_SETUP_PIECES for the new session's
- * declaration and JOINs: it sends all of out again (restart_channel) into
- * a queue of REL_QUEUE_MAX, and nothing the user typed may be dropped
- * there.
+ * place is the second, 1), and one for the new session's declaration and
+ * one per joined room, for its JOINs: it sends all of out again
+ * (restart_channel) into a queue of REL_QUEUE_MAX, and nothing the user
+ * typed may be dropped there.  A JOIN's own place in out is the place its
+ * room takes once joined (room_joined keeps a room only while it fits).
  */
 static int out_has_room(const struct c2 *c, size_t pieces, size_t spare)
 {
-	return c->out_pieces + pieces <= REL_QUEUE_MAX - spare - C2_SETUP_PIECES;
+	return c->out_pieces + pieces + spare + 1 + c->njoined <= REL_QUEUE_MAX;
 }
 
 /*
- * The room of a SAY or ME: V2_LOBBY, or a joined room (its name kept in o
- * for a new session; a room being joined again holds the message until
- * it is).  Returns -1 for another room without a server with rooms.
+ * The room of a SAY ME WHO PART: the default room (i < 0), or joined room
+ * i, named in o so that it is looked up again when it goes (flush_held);
+ * one whose id is not known yet holds o until it is.
  */
-static int set_room(struct c2 *c, struct c2_out *o, uint32_t room)
+static void set_room_at(struct c2 *c, struct c2_out *o, int i)
+{
+	if (i < 0)
+		return;
+	o->room = c->joined[i].id;
+	snprintf(o->room_name, sizeof o->room_name, "%s", c->joined[i].name);
+	o->held = id_unknown(c, (size_t)i);
+}
+
+/*
+ * The joined room that room (an id) names, for set_room_at: -1 for the
+ * default room; -2 for an id not in c->joined (it goes as it is: the
+ * server answers it).  A room being joined again keeps its old id until
+ * another room's new id is the same (room_joined): ids in c->joined are
+ * never two rooms'.
+ */
+static int index_of_id(const struct c2 *c, uint32_t room)
 {
 	int i;
 
 	if (room == 0 || room == V2_LOBBY)
-		return 0;
-	if (!c2_has_rooms(c))
 		return -1;
-	o->room = room;
 	i = joined_by_id(c, room);
-	if (i >= 0) {
-		snprintf(o->room_name, sizeof o->room_name, "%s", c->joined[i].name);
-		o->held = c->joined[i].rejoining;
-	}
-	return 0;
+	return i >= 0 ? i : -2;
 }
 
-/* Queue text as kind (SAY, ME or TELL to name), in pieces of at most piece_chunk() bytes. */
-static int queue_text(struct c2 *c, enum v2_kind kind, uint32_t room, const char *name,
+/* The joined room that name names: -1 for the default room (NULL, ""), -2 for none. */
+static int index_of_name(const struct c2 *c, const char *name)
+{
+	int i;
+
+	if (name == NULL || name[0] == '\0')
+		return -1;
+	i = joined_by_name(c, name);
+	return i >= 0 ? i : -2;
+}
+
+/*
+ * Queue text as kind (SAY, ME or TELL to name), in pieces of at most
+ * piece_chunk() bytes, in joined room at (-1: the default room; -2: room,
+ * an id the engine does not know).
+ */
+static int queue_text(struct c2 *c, enum v2_kind kind, int at, uint32_t room, const char *name,
                       size_t name_len, const char *text, size_t len)
 {
 	size_t pieces;
 	struct c2_out *o;
 
-	if (len == 0 || len > V2_MAX_TEXT)
+	if (len == 0 || len > V2_MAX_TEXT || (at != -1 && !c2_has_rooms(c)))
 		return -1;
 	o = new_out(kind, NULL, 0, 0);
 	o->name_len = name_len;
-	if (set_room(c, o, room) < 0) {
-		free(o);
-		return -1;
-	}
+	if (at == -2)
+		o->room = room;
+	set_room_at(c, o, at);
 	/* Counted for a server with ids, the smaller pieces: a later session's server may be one.
 	 */
 	pieces = count_pieces(text, len, piece_chunk(o, 1));
@@ -1003,19 +1124,33 @@ static int queue_text(struct c2 *c, enum v2_kind kind, uint32_t room, const char
 
 int c2_say(struct c2 *c, uint32_t room, const char *text, size_t len)
 {
-	return queue_text(c, V2_K_SAY, room, NULL, 0, text, len);
+	return queue_text(c, V2_K_SAY, index_of_id(c, room), room, NULL, 0, text, len);
 }
 
 int c2_me(struct c2 *c, uint32_t room, const char *text, size_t len)
 {
-	return queue_text(c, V2_K_ME, room, NULL, 0, text, len);
+	return queue_text(c, V2_K_ME, index_of_id(c, room), room, NULL, 0, text, len);
+}
+
+int c2_say_in(struct c2 *c, const char *room, const char *text, size_t len)
+{
+	int at = index_of_name(c, room);
+
+	return at == -2 ? -1 : queue_text(c, V2_K_SAY, at, 0, NULL, 0, text, len);
+}
+
+int c2_me_in(struct c2 *c, const char *room, const char *text, size_t len)
+{
+	int at = index_of_name(c, room);
+
+	return at == -2 ? -1 : queue_text(c, V2_K_ME, at, 0, NULL, 0, text, len);
 }
 
 int c2_tell(struct c2 *c, const char *name, size_t name_len, const char *text, size_t len)
 {
 	if (!c2_has_rooms(c) || name_len == 0 || name_len > QUN_MAX_NAME)
 		return -1;
-	return queue_text(c, V2_K_TELL, V2_LOBBY, name, name_len, text, len);
+	return queue_text(c, V2_K_TELL, -1, V2_LOBBY, name, name_len, text, len);
 }
 
 int c2_has_rooms(const struct c2 *c)
@@ -1023,34 +1158,60 @@ int c2_has_rooms(const struct c2 *c)
 	return (c->features & V2_F_ROOMS) != 0;
 }
 
-/* Send a WHO for the asks (who_asks > 0); c2_poll starts its clock. */
+/*
+ * Send a WHO for the asks (who_asks > 0): of the joined room who_name if
+ * it is one, else of who_room (0: the default room).  c2_poll starts its
+ * clock once it goes (a held one waits for its room).
+ */
 static void send_who(struct c2 *c)
 {
 	struct c2_out *o = new_out(V2_K_WHO, NULL, 0, 1);
 
 	c->who_by = 0;
 	o->room = c->who_room == 0 ? V2_LOBBY : c->who_room;
+	if (c->who_name[0] != '\0')
+		set_room_at(c, o, joined_by_name(c, c->who_name));
 	add_out(c, o);
 }
 
-int c2_who(struct c2 *c, uint32_t room)
+/* c2_who of joined room at (-1: the default room; -2: room, an id the engine does not know). */
+static int who_ask(struct c2 *c, int at, uint32_t room)
 {
-	if (room == V2_LOBBY)
+	const char *name = at >= 0 ? c->joined[at].name : "";
+
+	if (at == -1)
 		room = 0;
-	if (room != 0 && !c2_has_rooms(c))
+	else if (at >= 0)
+		room = c->joined[at].id;
+	if (at != -1 && !c2_has_rooms(c))
 		return -1;
 	if (c->who_asks > 0) {
-		if (room != c->who_room)
-			return -1; /* one WHO at a time: a second would be refused as flooding */
-		c->who_asks++;     /* shares the answer of the WHO in flight */
+		/* One WHO at a time: a second would be refused as flooding. */
+		if (c->who_name[0] != '\0' ? !same_room(c->who_name, name)
+		                           : (name[0] != '\0' || room != c->who_room))
+			return -1;
+		c->who_asks++; /* shares the answer of the WHO in flight */
 		return 0;
 	}
 	if (!out_has_room(c, 1, 1))
 		return -1;
 	c->who_asks = 1;
 	c->who_room = room;
+	snprintf(c->who_name, sizeof c->who_name, "%s", name);
 	send_who(c);
 	return 0;
+}
+
+int c2_who(struct c2 *c, uint32_t room)
+{
+	return who_ask(c, index_of_id(c, room), room);
+}
+
+int c2_who_in(struct c2 *c, const char *room)
+{
+	int at = index_of_name(c, room);
+
+	return at == -2 ? -1 : who_ask(c, at, 0);
 }
 
 /* Queue a one-DATA message of the rooms' kinds (JOIN PART ROOMS). */
@@ -1066,26 +1227,55 @@ static int queue_room_msg(struct c2 *c, struct c2_out *o)
 
 int c2_join(struct c2 *c, const char *name, size_t len)
 {
+	char room[C2_ROOM_NAME_MAX + 1];
+
 	if (len == 0 || len > 255)
 		return -1;
+	if (c2_has_rooms(c) && c->njoined >= C2_MAX_ROOMS) {
+		snprintf(room, sizeof room, "%.*s", (int)len, name);
+		if (len > C2_ROOM_NAME_MAX || joined_by_name(c, room) < 0)
+			return C2_ROOMS_FULL;
+	}
 	return queue_room_msg(c, new_out(V2_K_JOIN, name, len, 1));
+}
+
+/* c2_part of joined room at (-1: the default room; -2: room, an id the engine does not know). */
+static int part_at(struct c2 *c, int at, uint32_t room)
+{
+	struct c2_out *o = new_out(V2_K_PART, NULL, 0, 1);
+
+	o->room = at == -2 ? room : V2_LOBBY;
+	if (c2_has_rooms(c) && at >= 0)
+		set_room_at(c, o, at);
+	if (queue_room_msg(c, o) < 0)
+		return -1;
+	if (at >= 0)
+		c->joined[at].parting = 1;
+	return 0;
 }
 
 int c2_part(struct c2 *c, uint32_t room)
 {
-	struct c2_out *o = new_out(V2_K_PART, NULL, 0, 1);
-	int i = joined_by_id(c, room);
+	int at = joined_by_id(c, room);
 
-	if (room == 0) {
-		free(o);
+	if (room == 0)
 		return -1;
-	}
-	o->room = room;
-	if (c2_has_rooms(c) && i >= 0) {
-		c->joined[i].parting = 1;
-		snprintf(o->room_name, sizeof o->room_name, "%s", c->joined[i].name);
-	}
-	return queue_room_msg(c, o);
+	return part_at(c, at >= 0 ? at : room == V2_LOBBY ? -1 : -2, room);
+}
+
+int c2_part_in(struct c2 *c, const char *room)
+{
+	int at = index_of_name(c, room);
+
+	return at == -2 ? -1 : part_at(c, at, 0);
+}
+
+static void part_unkept(struct c2 *c, uint32_t id)
+{
+	struct c2_out *o = new_out(V2_K_PART, NULL, 0, 1);
+
+	o->room = id;
+	(void)queue_room_msg(c, o); /* no place in out either: the server keeps us there */
 }
 
 int c2_rooms(struct c2 *c, int all)
@@ -1109,6 +1299,7 @@ static void send_quit(struct c2 *c)
 void c2_quit(struct c2 *c)
 {
 	if (c->state != C2_ONLINE) {
+		tell_unsent_all(c);
 		finish(c, V2_CLOSE_QUIT);
 		return;
 	}
@@ -1163,10 +1354,21 @@ static uint64_t poll_handshake(struct c2 *c, uint64_t now)
 	return c->next_try;
 }
 
+/* Whether the WHO in flight waits in out, held (send_who), its clock not started. */
+static int who_held(const struct c2 *c)
+{
+	size_t k;
+
+	for (k = 0; k < c->out_len && c->holding; k++)
+		if (out_at(c, k)->kind == V2_K_WHO && out_at(c, k)->held)
+			return 1;
+	return 0;
+}
+
 /* The WHO in flight: its clock starts at the first poll after it was sent. */
 static uint64_t poll_who(struct c2 *c, uint64_t now)
 {
-	if (c->who_asks == 0)
+	if (c->who_asks == 0 || who_held(c))
 		return UINT64_MAX;
 	if (c->who_by == 0)
 		c->who_by = now + C2_WHO_WAIT;
@@ -1180,7 +1382,9 @@ static uint64_t poll_who(struct c2 *c, uint64_t now)
 
 /*
  * The rooms a new session joins again: given up C2_REJOIN_WAIT ms after
- * the first poll of the session, with the messages held for them.
+ * the first poll of the session (C2_QUIT_WHO_WAIT ms at most once we are
+ * leaving: a QUIT waits behind what is held), with the messages held for
+ * them.
  */
 static uint64_t poll_rejoin(struct c2 *c, uint64_t now)
 {
@@ -1194,13 +1398,15 @@ static uint64_t poll_rejoin(struct c2 *c, uint64_t now)
 	}
 	if (c->rejoin_by == 0)
 		c->rejoin_by = now + C2_REJOIN_WAIT;
+	if (c->quitting && c->rejoin_by > now + C2_QUIT_WHO_WAIT)
+		c->rejoin_by = now + C2_QUIT_WHO_WAIT;
 	if (now < c->rejoin_by)
 		return c->rejoin_by;
 	c->rejoin_by = 0;
 	for (i = c->njoined; i-- > 0;)
 		if (c->joined[i].rejoining)
 			forget_joined(c, i);
-	flush_held(c); /* what was held for them is given up, the rest goes */
+	flush_held(c, C2_UNSENT_REJOIN); /* what was held for them is given up, the rest goes */
 	return UINT64_MAX;
 }
 

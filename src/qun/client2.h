@@ -25,15 +25,27 @@ enum c2_state {
  * Rooms (docs/ROOMS.md).  A room's name is '#' and a name that passes the
  * name rules: at most C2_ROOM_NAME_MAX bytes.  The engine keeps the rooms
  * it is in besides the default room (to join them again in a new session),
- * at most C2_MAX_ROOMS, and the last event id shown per room for as many
- * rooms and the default room.
+ * at most C2_MAX_ROOMS: as many as qund lets a member be in (its
+ * --max-rooms-per-member is at most 1000, the default room included), so
+ * every ROOM JOINED of a real server is kept.  It keeps the last event id
+ * shown per room for as many rooms and the default room.  A new session
+ * queues its declaration and one JOIN per room before what the user typed
+ * (all into one queue of REL_QUEUE_MAX): what the user may queue shrinks
+ * by a place per room (out_has_room in client2.c), and a JOIN the table
+ * has no place for is refused (C2_ROOMS_FULL).
  */
 #define C2_ROOM_NAME_MAX (QUN_MAX_NAME + 1)
-#define C2_MAX_ROOMS     64
+#define C2_MAX_ROOMS     1000
 #define C2_LIST_MAX      1024  /* rooms one ROOM answer (MINE, ALL) is kept with, at most */
 #define C2_REJOIN_WAIT   10000 /* ms a new session waits for the rooms it joins again */
-/* Places in the queue a new session takes before what the user typed: ROOMS and the JOINs. */
-#define C2_SETUP_PIECES (1 + C2_MAX_ROOMS)
+#define C2_ROOMS_FULL    (-2)  /* c2_join: the engine keeps C2_MAX_ROOMS rooms already */
+
+/* Why messages were given up (the unsent callback). */
+enum c2_unsent_why {
+	C2_UNSENT_REJOIN, /* a new session could not join its room again */
+	C2_UNSENT_GONE,   /* its room was left (parted, kicked, closed) before it could go */
+	C2_UNSENT_QUIT,   /* the session ended (quit) before it could go */
+};
 
 /* One room of a ROOM answer: its id, its size and its name (NUL-terminated, valid). */
 struct c2_room_info {
@@ -75,9 +87,10 @@ struct c2_callbacks {
 	 * new session and to the JOINs that take it back to its rooms, and a
 	 * PARTED it makes up for a room it could not take it back to (or one
 	 * being parted when the session ended).  private_msg: a PRIVATE, its
-	 * pieces joined; from passed the name rules.  unsent: after a new
-	 * session, count messages for room (its name, or "" if it had none)
-	 * were given up, since the session could not join it again.
+	 * pieces joined; from passed the name rules.  unsent: count messages
+	 * for room were given up, for the reason why (enum c2_unsent_why):
+	 * room is the room's name, "" for the default room, or the member's
+	 * name (no '#') for a private message.
 	 */
 	void (*room_event)(void *ctx, uint32_t room, enum room_event ev, const char *name,
 	                   const char *text, size_t len);
@@ -85,13 +98,19 @@ struct c2_callbacks {
 	              int again);
 	void (*private_msg)(void *ctx, uint64_t number, const char *from, const char *text,
 	                    size_t len);
-	void (*unsent)(void *ctx, const char *room, unsigned count);
+	void (*unsent)(void *ctx, const char *room, unsigned count, int why);
 };
 
-/* A room we are in besides the default room, as the engine keeps it for a new session. */
+/*
+ * A room we are in besides the default room, as the engine keeps it for a
+ * new session.  While rejoining, id is the old session's (or 0 once
+ * another room took it): not the room's id any more; the engine holds
+ * what is said there by the room's name until the new id is known.
+ */
 struct c2_joined {
-	uint32_t id; /* 0 while a new session joins it again (rejoining) */
+	uint32_t id;
 	char name[C2_ROOM_NAME_MAX + 1];
+	char key[C2_ROOM_NAME_MAX + 1]; /* the name's normalised form (compared), "" if none */
 	int rejoining; /* a new session sent its JOIN; its ROOM JOINED has not come */
 	int parting;   /* c2_part asked to leave it: not joined again in a new session */
 };
@@ -131,16 +150,11 @@ struct c2_out;
 #define C2_QUIT_WHO_WAIT 1000 /* ms, as long once we are leaving */
 
 struct c2 {
-	enum c2_state state;
 	struct c2_callbacks cb;
 	char name[QUN_MAX_NAME + 1];
-	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
 	uint64_t nonce, sid;
 	uint8_t cookie[V2_COOKIE_LEN];
 	struct rel rel;
-	int ever_online;   /* reconnect (not give up) once we have been in */
-	int tries;         /* handshake datagrams sent in this attempt series */
-	int unreachable;   /* the kernel said the server's port is closed */
 	uint64_t next_try; /* ms: next handshake datagram */
 	uint64_t backoff;  /* ms */
 	uint64_t last_heard, last_sent;
@@ -149,9 +163,6 @@ struct c2 {
 	unsigned unacked;       /* DATA received since our last ack */
 	int ack_now;            /* something is missing or repeated: ack at the next poll */
 	uint64_t ack_since;     /* ms: when the first of the unacked DATA arrived */
-	int quitting;
-	int quit_waits;   /* c2_quit came while a WHO was in flight: QUIT follows its answer */
-	uint32_t next_id; /* the next message's id (V2_ID): random start, then one up each */
 	/*
 	 * What we said that the server has not acknowledged whole, oldest
 	 * first: a ring of messages (SAY, ME, WHO, QUIT).  A new session
@@ -168,33 +179,43 @@ struct c2 {
 	 * and /who") shares its answer, at most a round trip old.
 	 */
 	uint64_t who_by; /* ms: the WHO in flight is given up; 0 until c2_poll sets it */
-	unsigned who_asks;
 	/* An event arriving in pieces. */
 	char asm_text[V2_MAX_TEXT];
 	size_t asm_len;
-	int asm_active;
 	/* A MEMBERS answer arriving in pieces: names NUL-terminated one after another. */
 	char who_store[V2_WHO_MAX_NAMES * (QUN_MAX_NAME + 1)];
 	size_t who_used, who_count;
-	uint32_t who_room; /* the room of the WHO in flight (0: the default room) */
+	char who_name[C2_ROOM_NAME_MAX + 1]; /* the WHO in flight's room by name (who_room) */
 	/* Rooms (a server with V2_F_ROOMS). */
 	struct c2_joined joined[C2_MAX_ROOMS];
 	size_t njoined;
 	uint64_t rejoin_by; /* ms: rooms not joined again by then are given up; 0: none */
-	int holding;        /* messages in out are held (see add_out in client2.c) */
 	size_t setup_sent;  /* DATA the new session sent before out (ROOMS, JOINs) */
-	int declare_answer; /* the ROOMS that declared this session is not answered yet */
 	struct c2_seen seen[C2_MAX_ROOMS + 1];
 	size_t nseen;
 	uint64_t seen_tick;
-	uint32_t asm_room;                     /* the room of the event arriving in pieces */
 	struct c2_room_info list[C2_LIST_MAX]; /* a ROOM answer arriving in pieces */
 	size_t list_count;
-	int list_active;
-	uint8_t list_what;
 	char priv_text[V2_MAX_TEXT]; /* a PRIVATE arriving in pieces */
 	size_t priv_len;
+	/* The small ones together, so that they pad nothing between them. */
+	enum c2_state state;
+	int ever_online; /* reconnect (not give up) once we have been in */
+	int tries;       /* handshake datagrams sent in this attempt series */
+	int unreachable; /* the kernel said the server's port is closed */
+	int quitting;
+	int quit_waits;     /* c2_quit came while a WHO was in flight: QUIT follows its answer */
+	uint32_t next_id;   /* the next message's id (V2_ID): random start, then one up each */
+	unsigned who_asks;  /* asks sharing the WHO in flight (see who_by) */
+	int asm_active;     /* an event is arriving in pieces (asm_text) */
+	uint32_t who_room;  /* the room of the WHO in flight (0: the default room), or who_name */
+	uint32_t asm_room;  /* the room of the event arriving in pieces */
+	int holding;        /* messages in out are held (see add_out in client2.c) */
+	int declare_answer; /* the ROOMS that declared this session is not answered yet */
+	int list_active;
 	int priv_active;
+	uint8_t list_what;
+	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
 };
 
 /* Set up for logging in as name; nothing is sent until c2_start. keepalive in seconds. */
@@ -231,6 +252,17 @@ int c2_say(struct c2 *c, uint32_t room, const char *text, size_t len);
 int c2_me(struct c2 *c, uint32_t room, const char *text, size_t len);
 
 /*
+ * c2_say and c2_me in the room named room: a room of c->joined (named as
+ * c2_room_index finds it), or the default room for NULL or "".  Returns
+ * -1 also if room is not in c->joined.  The message names the room by
+ * name until it goes: one for a room being joined again waits for the
+ * room's new id (its old one may be another room's now), and is given up
+ * (unsent) if the room is left or not joined again first.
+ */
+int c2_say_in(struct c2 *c, const char *room, const char *text, size_t len);
+int c2_me_in(struct c2 *c, const char *room, const char *text, size_t len);
+
+/*
  * Ask who is online in room (0 or V2_LOBBY: the default room, asked as
  * before rooms); the answer comes to the who callback.  While a WHO is in
  * flight, an ask for the same room shares its answer.  Returns -1 if the
@@ -242,18 +274,32 @@ int c2_me(struct c2 *c, uint32_t room, const char *text, size_t len);
 int c2_who(struct c2 *c, uint32_t room);
 
 /*
+ * c2_who of the room named room (NULL or "": the default room), as
+ * c2_say_in names it: a WHO for a room being joined again waits for it
+ * (its answer's clock starts when it goes) and is answered unanswered if
+ * the room is not joined again.  -1 also if room is not in c->joined.
+ */
+int c2_who_in(struct c2 *c, const char *room);
+
+/*
  * Rooms and private messages: only to a server with V2_F_ROOMS (each
  * returns -1 otherwise, or when the queue is full), queued and sent again
  * in a new session like c2_say.  c2_join: join (or make) the room named
  * name[0..len) ('#' and a name; the server checks it); the answer is a
- * ROOM JOINED or a notice.  c2_part: leave a room by id (its answer ROOM
- * PARTED); a room being parted is not joined again in a new session.
+ * ROOM JOINED or a notice; C2_ROOMS_FULL (nothing queued) if the room is
+ * not one of c->joined and C2_MAX_ROOMS are.  A ROOM JOINED for a room
+ * there is no place for is not passed on: the engine parts it again.
+ * c2_part: leave a room by id (its answer ROOM PARTED); a room being
+ * parted is not joined again in a new session.  c2_part_in: the same by
+ * name, as c2_say_in (NULL or "": the default room, which the server
+ * refuses to part); a room being joined again is parted under its new id.
  * c2_rooms: list my rooms (all = 0) or every room.  c2_tell: a private
  * message to the member named name, in pieces of V2_TELL_CHUNK; -1 also
  * for an empty name or text, or one over V2_MAX_TEXT.
  */
 int c2_join(struct c2 *c, const char *name, size_t len);
 int c2_part(struct c2 *c, uint32_t room);
+int c2_part_in(struct c2 *c, const char *room);
 int c2_rooms(struct c2 *c, int all);
 int c2_tell(struct c2 *c, const char *name, size_t name_len, const char *text, size_t len);
 
@@ -277,7 +323,11 @@ void c2_on_unreachable(struct c2 *c);
 /*
  * Ask to leave; the server's CLOSE (quit confirmed) ends the session.
  * A WHO in flight is answered first (or given up after C2_QUIT_WHO_WAIT
- * ms), since the server forgets what it owes a session that quits.
+ * ms), since the server forgets what it owes a session that quits; QUIT
+ * goes after the messages held for rooms being joined again, which wait
+ * C2_QUIT_WHO_WAIT ms more at most (then they are given up, unsent).
+ * Offline (reconnecting), the session ends at once, and every message
+ * not sent yet is reported unsent (C2_UNSENT_QUIT).
  */
 void c2_quit(struct c2 *c);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -11,12 +12,34 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/text.h"
 #include "proto/wire1.h"
 #include "ipc.h"
 #include "uilink.h"
 
 #define QUIT_GRACE_MS 4000 /* how long we try to say goodbye once asked to leave */
+/*
+ * A /join or a /part waits for its answer (ROOM JOINED or PARTED, or a
+ * refusing NOTICE) this long while online, at most: a new session may
+ * hold it C2_REJOIN_WAIT behind the rooms it joins again.  Once we are
+ * leaving, QUIT_PENDING_MS.
+ */
+#define PENDING_WAIT_MS (C2_REJOIN_WAIT + C2_WHO_WAIT)
+#define QUIT_PENDING_MS 1000
+#define HOLD_MAX        256 /* requests typed meanwhile, kept in order: at most */
+
+/*
+ * A request the UI sent while a /join or /part waited for its answer
+ * (np2.held): it acts once the answer came, where the answer put the
+ * user.  tag: the room a /join before it was to make current ("" if
+ * none): a line for the current room goes there or nowhere.
+ */
+struct held {
+	char tag[C2_ROOM_NAME_MAX + 1];
+	size_t len;
+	unsigned char msg[]; /* as the UI sent it (ipc.h) */
+};
 
 /*
  * The network process's state (and the engine's callbacks' context); one,
@@ -41,6 +64,17 @@ struct np2 {
 	char part_want[C2_ROOM_NAME_MAX + 1]; /* the room /part asked to leave */
 	char who_room[C2_ROOM_NAME_MAX + 1]; /* the room the WHO in flight asks about, "" default */
 	char last_from[QUN_MAX_NAME + 1];    /* who sent the last private message (for /r) */
+	/*
+	 * While join_want or part_want waits for its answer, what the UI
+	 * sends waits here, oldest first (a line typed after "/join #dev" is
+	 * for #dev, which is not current yet): release_held acts on it once
+	 * the answer came, or pending_by passed.
+	 */
+	uint64_t pending_by; /* ms: the wait is given up; 0 until the loop starts its clock */
+	struct held *held[HOLD_MAX];
+	size_t nheld;
+	char hold_tag[C2_ROOM_NAME_MAX + 1]; /* the tag of the next request held */
+	int quit_wanted;                     /* the UI asked to leave: QUIT follows what is held */
 };
 
 static struct np2 np = {.in_lobby = 1};
@@ -54,7 +88,12 @@ static void cb_send(void *ctx, const uint8_t *buf, size_t len)
 	(void)send(n->s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* The id of the current room: V2_LOBBY for the default room, 0 if it is not joined (any more). */
+/*
+ * The id of the current room, to tell its lines from others': V2_LOBBY
+ * for the default room, 0 if we are not in it any more.  While a new
+ * session joins it again its id is not known (0 or an old one: struct
+ * c2_joined), and no line of it can come.
+ */
 static uint32_t current_id(const struct np2 *n)
 {
 	const struct c2 *c = &n->s->engine;
@@ -64,6 +103,23 @@ static uint32_t current_id(const struct np2 *n)
 		return V2_LOBBY;
 	i = c2_room_index(c, n->current);
 	return i < 0 ? 0 : c->joined[i].id;
+}
+
+/*
+ * Whether the current room is not ours any more (so it moves:
+ * move_current).  A room being joined again is still ours.
+ */
+static int current_gone(const struct np2 *n)
+{
+	return n->current[0] != '\0' && c2_room_index(&n->s->engine, n->current) < 0;
+}
+
+/* Whether room (a valid name) is the current room. */
+static int is_current(const struct np2 *n, const char *room)
+{
+	if (n->current[0] != '\0')
+		return c2_same_room(n->current, room);
+	return n->lobby[0] != '\0' && c2_same_room(n->lobby, room);
 }
 
 /* A room's name for a line's mark: the default room's, a joined room's, else "?" and the id. */
@@ -100,16 +156,16 @@ static void emit_event(struct np2 *n, uint32_t room, enum room_event ev, unsigne
 		room_label(n, room, label, sizeof label);
 		pre = snprintf(linebuf, sizeof linebuf, "[%s] ", label);
 	}
-	k = v1_format_event(linebuf + pre, sizeof linebuf - (size_t)pre, n->s->lang, ev, name, text,
+	k = v1_format_event(linebuf + pre, sizeof linebuf - (size_t)pre, n->ui.lang, ev, name, text,
 	                    len);
 	if (k < 0)
 		return;
 	if (ev == EV_ADMIN || ev == EV_SHUTDOWN || name_len == 0)
 		uilink_line(&n->ui, uilink_line_kind(ev), flags, NULL, 0, IPC_NO_NAME_AT, linebuf,
-		            (size_t)(pre + k));
+		            (size_t)pre + (size_t)k);
 	else
 		uilink_line(&n->ui, uilink_line_kind(ev), flags, name, name_len,
-		            (unsigned)(at + (size_t)pre), linebuf, (size_t)(pre + k));
+		            (unsigned)(at + (size_t)pre), linebuf, (size_t)pre + (size_t)k);
 }
 
 static void cb_event(void *ctx, enum room_event ev, const char *name, const char *text, size_t len)
@@ -220,6 +276,10 @@ static void learn_lobby(struct np2 *n, const struct c2_room_info *r, size_t coun
 		}
 }
 
+/* A list of rooms (list_rooms) is one LINE, not cut: "#name (members)" and a separator each. */
+_Static_assert(C2_LIST_MAX *(C2_ROOM_NAME_MAX + 16) + 64 <= UILINK_TEXT_MAX,
+               "a list of rooms does not fit a LINE");
+
 /* A ROOM answer (client2.h, rooms): the session's rooms change, and the user is told. */
 static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t count, int again)
 {
@@ -233,6 +293,7 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 		if (r->id == V2_LOBBY)
 			n->in_lobby = 1;
 		if (n->join_want[0] != '\0' && c2_same_room(n->join_want, r->name)) {
+			/* The answer to /join (or to a new session's JOIN of it): it is current. */
 			n->join_want[0] = '\0';
 			if (r->id == V2_LOBBY)
 				n->current[0] = '\0';
@@ -252,8 +313,9 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 			uilink_text(&n->ui, IPC_LINE_NOTICE, UI_ROOM_PARTED, r->name, NULL);
 		if (c2_same_room(n->part_want, r->name))
 			n->part_want[0] = '\0';
-		if (current_id(n) == 0 || (n->current[0] == '\0' && r->id == V2_LOBBY) ||
-		    c2_same_room(n->current, r->name))
+		if (c2_same_room(n->join_want, r->name))
+			n->join_want[0] = '\0'; /* joined and parted again (client2.h, c2_join) */
+		if (current_gone(n) || (n->current[0] == '\0' && r->id == V2_LOBBY))
 			move_current(n);
 		break;
 	case V2_ROOM_MINE:
@@ -268,17 +330,46 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 	default:
 		break;
 	}
-	if (current_id(n) == 0)
+	if (current_gone(n))
 		move_current(n);
 	send_rooms(n);
 }
 
-static void cb_unsent(void *ctx, const char *room, unsigned count)
+/* Messages the engine gave up (client2.h, unsent): one line each, saying why. */
+static void cb_unsent(void *ctx, const char *room, unsigned count, int why)
 {
 	struct np2 *n = ctx;
+	enum ui_text t = UI_UNSENT;
 
+	if (room[0] == '\0')
+		room = n->lobby[0] != '\0' ? n->lobby : "?";
+	if (why == C2_UNSENT_QUIT)
+		t = UI_UNSENT_QUIT;
+	else if (why == C2_UNSENT_GONE)
+		t = room[0] == '#' ? UI_UNSENT_GONE : UI_UNSENT_NO_ROOMS;
 	while (count-- > 0)
-		uilink_text(&n->ui, IPC_LINE_ERROR, UI_UNSENT, room[0] != '\0' ? room : "?", NULL);
+		uilink_text(&n->ui, IPC_LINE_ERROR, t, room, NULL);
+}
+
+/* Whether a NOTICE of code can be the refusal of a JOIN (part 0) or a PART (part 1). */
+static int refuses(int code, int part)
+{
+	switch (code) {
+	case QERR_FLOOD:
+		return 1;
+	case QERR_ROOM_FULL:
+	case QERR_ROOM_LIMIT:
+	case QERR_TOO_MANY_ROOMS:
+	case QERR_ROOM_NAME:
+	case QERR_BAD_REQUEST:
+		return !part;
+	case QERR_NO_SUCH_ROOM:
+	case QERR_NOT_IN_ROOM:
+	case QERR_LOBBY_STAYS:
+		return part;
+	default:
+		return 0;
+	}
 }
 
 static void cb_notice(void *ctx, int code, int detail, const char *text, size_t len)
@@ -287,11 +378,19 @@ static void cb_notice(void *ctx, int code, int detail, const char *text, size_t 
 	char line[QUN_MAX_DATAGRAM + 64];
 	char reason[QUN_MAX_DATAGRAM + 1];
 
-	(void)code;
 	(void)detail;
 	snprintf(reason, sizeof reason, "%.*s", (int)len, text);
 	ui_format(line, sizeof line, ui_text(n->s->lang, UI_NOTICE), reason, NULL);
 	uilink_line(&n->ui, IPC_LINE_ERROR, 0, NULL, 0, IPC_NO_NAME_AT, line, strlen(line));
+	/*
+	 * The answer to the /join or /part we wait for, as far as we can
+	 * tell: the server answers in order, and nothing typed after it has
+	 * gone (np2.held).
+	 */
+	if (n->join_want[0] != '\0' && refuses(code, 0))
+		n->join_want[0] = '\0';
+	else if (n->part_want[0] != '\0' && refuses(code, 1))
+		n->part_want[0] = '\0';
 }
 
 static void cb_refused(void *ctx, int code, int detail, const char *text, size_t len)
@@ -451,10 +550,11 @@ static void say(struct np2 *n, int me, const char *text, size_t len)
 
 	if (!text_ok(n, text, len))
 		return;
-	if (current_id(n) == 0)
+	if (current_gone(n))
 		move_current(n); /* cannot happen: cb_rooms moves it when it goes */
 	room = current_id(n);
-	if ((me ? c2_me : c2_say)(&n->s->engine, room, text, len) < 0) {
+	/* By name: a room being joined again has no id yet, and the engine holds the line. */
+	if ((me ? c2_me_in : c2_say_in)(&n->s->engine, n->current, text, len) < 0) {
 		queue_full(n);
 		return;
 	}
@@ -478,28 +578,29 @@ static int room_arg(const char *name, size_t len, char *out, size_t size)
 }
 
 /*
- * The id of the room the UI named (name_len 0: the current room), or 0
- * after telling the UI we are not in it.  label gets the room's name.
+ * The room the UI named (name_len 0: the current room): label gets its
+ * name, and *lobby whether it is the default room.  Returns 0, or -1
+ * after telling the UI we are not in it.  A room a new session is
+ * joining again is ours: the engine acts on it by name once it is.
  */
-static uint32_t named_room(struct np2 *n, const char *name, size_t name_len, char *label,
-                           size_t size)
+static int named_room(struct np2 *n, const char *name, size_t name_len, char *label, size_t size,
+                      int *lobby)
 {
 	const struct c2 *c = &n->s->engine;
-	int i;
 
+	*lobby = 0;
 	if (name_len == 0) {
 		snprintf(label, size, "%s", n->current[0] != '\0' ? n->current : n->lobby);
-		if (n->current[0] != '\0' || n->in_lobby)
-			return current_id(n);
+		*lobby = n->current[0] == '\0';
+		if (*lobby ? n->in_lobby : c2_room_index(c, n->current) >= 0)
+			return 0;
 	} else if (room_arg(name, name_len, label, size) == 0) {
-		if (n->lobby[0] != '\0' && c2_same_room(label, n->lobby) && n->in_lobby)
-			return V2_LOBBY;
-		i = c2_room_index(c, label);
-		if (i >= 0 && c->joined[i].id != 0)
-			return c->joined[i].id;
+		*lobby = n->lobby[0] != '\0' && c2_same_room(label, n->lobby);
+		if (*lobby ? n->in_lobby : c2_room_index(c, label) >= 0)
+			return 0;
 	}
 	uilink_text(&n->ui, IPC_LINE_ERROR, UI_NOT_IN_ROOM, label[0] != '\0' ? label : "?", NULL);
-	return 0;
+	return -1;
 }
 
 /* Whether the server has rooms; if not, the UI is told. */
@@ -515,7 +616,7 @@ static int need_rooms(struct np2 *n)
 static void ask_who(struct np2 *n, const char *name, size_t len)
 {
 	char room[256];
-	uint32_t id = V2_LOBBY;
+	int lobby = 1;
 
 	if (len > 0 && !need_rooms(n)) {
 		uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
@@ -523,21 +624,21 @@ static void ask_who(struct np2 *n, const char *name, size_t len)
 	}
 	room[0] = '\0';
 	if (c2_has_rooms(&n->s->engine) && (len > 0 || n->current[0] != '\0') &&
-	    (id = named_room(n, name, len, room, sizeof room)) == 0) {
+	    named_room(n, name, len, room, sizeof room, &lobby) < 0) {
 		uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
 		return;
 	}
-	if (c2_who(&n->s->engine, id) < 0) {
-		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, id == V2_LOBBY ? NULL : room, NULL, 0);
+	if (c2_who_in(&n->s->engine, lobby ? NULL : room) < 0) {
+		uilink_who(&n->ui, IPC_WHO_NO_REPLY, 0, lobby ? NULL : room, NULL, 0);
 		return;
 	}
-	copy_name(n->who_room, sizeof n->who_room, id == V2_LOBBY ? "" : room);
+	copy_name(n->who_room, sizeof n->who_room, lobby ? "" : room);
 }
 
 /* /join: the answer (cb_rooms, JOINED) makes the room current. */
 static void join(struct np2 *n, const char *name, size_t len)
 {
-	char room[256];
+	char room[256], max[32];
 	int st;
 
 	if (!need_rooms(n))
@@ -552,25 +653,34 @@ static void join(struct np2 *n, const char *name, size_t len)
 		            qerr_text(n->s->lang, QERR_ROOM_NAME, st), NULL);
 		return;
 	}
-	if (c2_join(&n->s->engine, room, strlen(room)) < 0) {
+	st = c2_join(&n->s->engine, room, strlen(room));
+	if (st == C2_ROOMS_FULL) {
+		snprintf(max, sizeof max, "%d", C2_MAX_ROOMS);
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_ROOMS_FULL, room, max);
+		return;
+	}
+	if (st < 0) {
 		queue_full(n);
 		return;
 	}
 	copy_name(n->join_want, sizeof n->join_want, room);
+	n->pending_by = 0;
 }
 
+/* /part: the answer (cb_rooms, PARTED) moves the current room if it was this one. */
 static void part(struct np2 *n, const char *name, size_t len)
 {
 	char room[256];
-	uint32_t id;
+	int lobby;
 
-	if (!need_rooms(n) || (id = named_room(n, name, len, room, sizeof room)) == 0)
+	if (!need_rooms(n) || named_room(n, name, len, room, sizeof room, &lobby) < 0)
 		return;
-	if (c2_part(&n->s->engine, id) < 0) {
+	if (c2_part_in(&n->s->engine, lobby ? NULL : room) < 0) {
 		queue_full(n);
 		return;
 	}
 	copy_name(n->part_want, sizeof n->part_want, room);
+	n->pending_by = 0;
 }
 
 /* A private message to name[0..name_len), echoed for the user's record. */
@@ -608,15 +718,192 @@ static void reply(struct np2 *n, const char *text, size_t len)
 	tell(n, n->last_from, strlen(n->last_from), text, len);
 }
 
+/* Whether a /join or a /part waits for its answer (what the UI sends meanwhile is held). */
+static int pending(const struct np2 *n)
+{
+	return n->join_want[0] != '\0' || n->part_want[0] != '\0';
+}
+
+/* Leave: QUIT goes after what is held (release_held), within the quit's grace. */
 static void begin_quit(struct np2 *n)
 {
 	if (n->leave_by != 0)
 		return;
-	c2_quit(&n->s->engine);
 	n->leave_by = now_ms() + QUIT_GRACE_MS;
+	if (pending(n) || n->nheld > 0) {
+		n->quit_wanted = 1;
+		return;
+	}
+	c2_quit(&n->s->engine);
 }
 
-/* The requests the UI has sent, IPC_BATCH at most.  When its end is gone, we leave on our own. */
+/*
+ * Act on one request of the UI.  tag (struct held): a line for the
+ * current room, a /who or /part of it, is for that room, and is refused
+ * if it is not the current room (its /join failed).
+ */
+static void dispatch(struct np2 *n, const struct ipc_msg *m, const char *tag)
+{
+	int elsewhere = tag[0] != '\0' && !is_current(n, tag);
+
+	switch (m->type) {
+	case IPC_SAY:
+	case IPC_ME:
+		if (elsewhere)
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_UNSENT_JOIN, tag, NULL);
+		else
+			say(n, m->type == IPC_ME, m->text, m->text_len);
+		break;
+	case IPC_ASK_WHO:
+		if (elsewhere && m->name_len == 0) {
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_NOT_IN_ROOM, tag, NULL);
+			uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
+		} else {
+			ask_who(n, m->name, m->name_len);
+		}
+		break;
+	case IPC_JOIN:
+		join(n, m->name, m->name_len);
+		break;
+	case IPC_PART:
+		if (elsewhere && m->name_len == 0)
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_NOT_IN_ROOM, tag, NULL);
+		else
+			part(n, m->name, m->name_len);
+		break;
+	case IPC_LIST_ROOMS:
+		if (need_rooms(n) && c2_rooms(&n->s->engine, m->all) < 0)
+			queue_full(n);
+		break;
+	case IPC_TELL:
+		tell(n, m->name, m->name_len, m->text, m->text_len);
+		break;
+	case IPC_REPLY:
+		reply(n, m->text, m->text_len);
+		break;
+	case IPC_QUIT:
+		begin_quit(n);
+		break;
+	default:
+		break; /* an event type: not for us */
+	}
+}
+
+/*
+ * Keep request buf[0..len) (decoded: m) until the /join or /part before
+ * it has its answer; refused (as a full queue) past HOLD_MAX.
+ */
+static void hold(struct np2 *n, const unsigned char *buf, size_t len, const struct ipc_msg *m)
+{
+	char room[256];
+	struct held *h;
+
+	if (n->nheld == HOLD_MAX) {
+		queue_full(n);
+		if (m->type == IPC_ASK_WHO)
+			uilink_who(&n->ui, IPC_WHO_REFUSED, 0, NULL, NULL, 0);
+		return;
+	}
+	if (n->nheld == 0)
+		copy_name(n->hold_tag, sizeof n->hold_tag, n->join_want);
+	h = xmalloc(sizeof *h + len);
+	copy_name(h->tag, sizeof h->tag, n->hold_tag);
+	h->len = len;
+	memcpy(h->msg, buf, len);
+	n->held[n->nheld++] = h;
+	/* What follows a /join is for its room; what follows a /part, for wherever it leaves us. */
+	if (m->type == IPC_JOIN && room_arg(m->name, m->name_len, room, sizeof room) == 0)
+		copy_name(n->hold_tag, sizeof n->hold_tag, room);
+	else if (m->type == IPC_JOIN || m->type == IPC_PART)
+		n->hold_tag[0] = '\0';
+}
+
+/*
+ * Once no /join or /part waits: act on what was held, in order, until one
+ * of its own waits in turn; then leave, if the UI asked to meanwhile.
+ */
+static void release_held(struct np2 *n)
+{
+	struct ipc_msg m;
+	struct held *h;
+
+	while (n->nheld > 0 && !pending(n)) {
+		h = n->held[0];
+		n->nheld--;
+		memmove(n->held, n->held + 1, n->nheld * sizeof n->held[0]);
+		if (ipc_decode(h->msg, h->len, &m) == IPC_OK)
+			dispatch(n, &m, h->tag);
+		free(h);
+	}
+	if (n->quit_wanted && n->nheld == 0 && !pending(n)) {
+		n->quit_wanted = 0;
+		c2_quit(&n->s->engine);
+	}
+}
+
+/* We are leaving with requests still held: each message among them is told as not sent. */
+static void drop_held(struct np2 *n)
+{
+	char to[QUN_MAX_NAME + 1];
+	struct ipc_msg m;
+	size_t i;
+
+	for (i = 0; i < n->nheld; i++) {
+		if (ipc_decode(n->held[i]->msg, n->held[i]->len, &m) != IPC_OK)
+			continue;
+		if (m.type == IPC_SAY || m.type == IPC_ME)
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_UNSENT_QUIT,
+			            n->held[i]->tag[0] != '\0' ? n->held[i]->tag
+			            : n->current[0] != '\0'    ? n->current
+			            : n->lobby[0] != '\0'      ? n->lobby
+			                                       : "?",
+			            NULL);
+		if (m.type == IPC_TELL || m.type == IPC_REPLY) {
+			snprintf(to, sizeof to, "%.*s", (int)(m.type == IPC_TELL ? m.name_len : 0),
+			         m.name);
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_UNSENT_QUIT,
+			            m.type == IPC_TELL ? to : n->last_from, NULL);
+		}
+	}
+}
+
+/*
+ * The clock of the /join or /part we wait for: it runs while online (or
+ * not at all once we are leaving offline); when it runs out the user is
+ * told, and what was held goes (release_held).  Returns when it wants
+ * the loop back.
+ */
+static uint64_t poll_pending(struct np2 *n, uint64_t now)
+{
+	char what[C2_ROOM_NAME_MAX + 8];
+	int joining = n->join_want[0] != '\0';
+
+	if (!pending(n) || (n->s->engine.state != C2_ONLINE && n->leave_by == 0)) {
+		n->pending_by = 0;
+		return UINT64_MAX;
+	}
+	if (n->s->engine.state != C2_ONLINE)
+		n->pending_by = now; /* leaving, and nobody to answer */
+	if (n->pending_by == 0)
+		n->pending_by = now + PENDING_WAIT_MS;
+	if (n->leave_by != 0 && n->pending_by > now + QUIT_PENDING_MS)
+		n->pending_by = now + QUIT_PENDING_MS;
+	if (now < n->pending_by)
+		return n->pending_by;
+	snprintf(what, sizeof what, "%s %s", joining ? "/join" : "/part",
+	         joining ? n->join_want : n->part_want);
+	uilink_text(&n->ui, IPC_LINE_ERROR, UI_NO_ANSWER, what, NULL);
+	n->join_want[0] = '\0';
+	n->part_want[0] = '\0';
+	n->pending_by = 0;
+	return UINT64_MAX;
+}
+
+/*
+ * The requests the UI has sent, IPC_BATCH at most; held while a /join or
+ * /part waits for its answer.  When the UI's end is gone, we leave on
+ * our own.
+ */
 static void on_ipc(struct np2 *n)
 {
 	struct ipc_msg m;
@@ -636,36 +923,10 @@ static void on_ipc(struct np2 *n)
 		}
 		if (ipc_decode(msgbuf, (size_t)k, &m) != IPC_OK || n->leave_by != 0)
 			continue;
-		switch (m.type) {
-		case IPC_SAY:
-		case IPC_ME:
-			say(n, m.type == IPC_ME, m.text, m.text_len);
-			break;
-		case IPC_ASK_WHO:
-			ask_who(n, m.name, m.name_len);
-			break;
-		case IPC_JOIN:
-			join(n, m.name, m.name_len);
-			break;
-		case IPC_PART:
-			part(n, m.name, m.name_len);
-			break;
-		case IPC_LIST_ROOMS:
-			if (need_rooms(n) && c2_rooms(&n->s->engine, m.all) < 0)
-				queue_full(n);
-			break;
-		case IPC_TELL:
-			tell(n, m.name, m.name_len, m.text, m.text_len);
-			break;
-		case IPC_REPLY:
-			reply(n, m.text, m.text_len);
-			break;
-		case IPC_QUIT:
-			begin_quit(n);
-			break;
-		default:
-			break; /* an event type: not for us */
-		}
+		if (m.type != IPC_QUIT && (pending(n) || n->nheld > 0))
+			hold(n, msgbuf, (size_t)k, &m);
+		else
+			dispatch(n, &m, "");
 	}
 }
 
@@ -681,8 +942,12 @@ static void on_signal(struct np2 *n)
 void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 {
 	struct pollfd p[3];
-	struct c2 *c = &s->engine;
+	struct c2 *c;
 
+	if (s == NULL)
+		_exit(
+		    1); /* cannot happen (netproc.c passes its session); says so to the analyser */
+	c = &s->engine;
 	np.s = s;
 	np.ui.fd = ipc;
 	np.ui.lang = s->lang;
@@ -694,15 +959,21 @@ void np2_main(struct net_session *s, int ipc, int sigfd, int orphaned)
 		begin_quit(&np);
 	}
 	while (c->state != C2_CLOSED) {
-		uint64_t now = now_ms(), next;
+		uint64_t now = now_ms(), next, pend;
 
 		if (np.leave_by != 0 && now >= np.leave_by) {
+			drop_held(&np);
 			uilink_exited(&np.ui, IPC_EXIT_UNCONFIRMED);
 			_exit(1); /* the server never confirmed */
 		}
+		/* One place acts on what this turn settled: a /join's answer, the UI's requests. */
+		pend = poll_pending(&np, now);
+		release_held(&np);
 		next = c2_poll(c, now);
 		if (c->state == C2_CLOSED)
 			break;
+		if (pend < next)
+			next = pend;
 		if (np.leave_by != 0 && np.leave_by < next)
 			next = np.leave_by;
 		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};

@@ -33,8 +33,11 @@
 #define QUIT_LIMIT 60000
 /* ms it has to end after saying EXITED */
 #define EXIT_WAIT 2000
-/* Rooms the UI keeps for completion (a member may be in far fewer), and a room's name's size. */
-#define UI_ROOMS_MAX 128
+/*
+ * Rooms the UI keeps for completion (as many as a member may be in: qund's
+ * --max-rooms-per-member is at most 1000), and a room's name's size.
+ */
+#define UI_ROOMS_MAX 1024
 #define UI_ROOM_SIZE (QUN_MAX_NAME + 2)
 
 /* The UI's state; one, owned by ui_run. */

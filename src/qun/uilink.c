@@ -186,13 +186,30 @@ void uilink_line(struct uilink *l, enum ipc_line_kind kind, unsigned flags, cons
 	                            text, text_len));
 }
 
+/* The length of text[0..len) without a UTF-8 sequence cut short at its end. */
+static size_t utf8_whole(const char *text, size_t len)
+{
+	size_t start = len, need;
+	unsigned char lead;
+
+	while (start > 0 && len - start < 3 && ((unsigned char)text[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start == 0)
+		return len;
+	lead = (unsigned char)text[start - 1];
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return len - (start - 1) < need ? start - 1 : len;
+}
+
 void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, const char *a,
                  const char *b)
 {
-	char text[1024];
+	static char text[UILINK_TEXT_MAX + 1];
+	size_t len = ui_format(text, sizeof text, ui_text(l->lang, t), a, b);
 
-	ui_format(text, sizeof text, ui_text(l->lang, t), a, b);
-	uilink_line(l, kind, 0, NULL, 0, IPC_NO_NAME_AT, text, strlen(text));
+	if (len == UILINK_TEXT_MAX)
+		len = utf8_whole(text, len); /* cut to fit: never inside a character */
+	uilink_line(l, kind, 0, NULL, 0, IPC_NO_NAME_AT, text, len);
 }
 
 void uilink_who(struct uilink *l, enum ipc_who_status st, uint32_t total, const char *room,

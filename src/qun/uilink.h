@@ -60,7 +60,13 @@ void uilink_line(struct uilink *l, enum ipc_line_kind kind, unsigned flags, cons
 /* The UI's line kind for a room event (v1's events are both protocols' events). */
 enum ipc_line_kind uilink_line_kind(enum room_event ev);
 
-/* A LINE of our own (a refusal of input, say), text t in the user's language. */
+/*
+ * A LINE of our own (a refusal of input, a list of rooms), text t in the
+ * user's language, a and b in its places.  It is one LINE however long,
+ * up to UILINK_TEXT_MAX bytes (as much as a LINE takes: a list of
+ * C2_LIST_MAX rooms fits); past that it is cut, between characters.
+ */
+#define UILINK_TEXT_MAX (IPC_MAX - 64)
 void uilink_text(struct uilink *l, enum ipc_line_kind kind, enum ui_text t, const char *a,
                  const char *b);
 

@@ -106,3 +106,92 @@ def test_commands_say_when_the_server_has_no_rooms(session):
     send(a, "barrier")
     before = lesson.wait_for("alice 说：barrier")
     assert before == [], "the lesson's client got %r" % before
+
+
+def test_a_line_after_join_goes_to_the_joined_room(session):
+    """A bot's "/join #dev" then its line: the line is for #dev, which becomes
+    current only when the server's answer comes; qun holds it till then.
+    Then "/part" and a line: the line goes where the part leaves it (the
+    default room).  Then the bot's input ends: qun leaves after both."""
+    srv = session.server("zh")
+    a, alice, _ = qun(session, srv, "alice")
+    alice.wait("欢迎 alice 进入聊天室（输入 /help 查看帮助，/quit 退出）")
+    send(a, "/join #dev")
+    alice.wait("你加入了 #dev（1 人）")
+    b, bot, bot_err = qun(session, srv, "bot")
+    wait_count(alice, "[#大厅] bot 进入了聊天室", 1)
+    b.stdin.write("/join #dev\nhello dev\n/part\nhello lobby\n".encode())
+    b.stdin.close()                          # and leave: after what was typed
+    alice.wait("bot 说：hello dev")          # #dev, alice's current room: unmarked
+    alice.wait("[#大厅] bot 说：hello lobby")
+    assert b.wait(WAIT) == 0
+    assert "[#大厅] bot 说：hello dev" not in alice.lines, alice.lines
+    assert "[#dev] bot 说：hello lobby" not in alice.lines, alice.lines
+    assert not any("没有发送" in l for l in bot_err.lines + bot.lines), bot_err.lines
+
+
+def test_a_long_list_of_rooms_is_shown_whole(session):
+    """/rooms with 35 rooms of 32-byte names (about 1.4 KB of list): one
+    line, every room in it, no character cut; the joins typed at once
+    each wait for the one before."""
+    srv = session.server("zh", args=["--max-rooms-per-member", "40"])
+    b, bot, bot_err = qun(session, srv, "bot")
+    bot.wait("欢迎 bot 进入聊天室（输入 /help 查看帮助，/quit 退出）")
+    names = ["#长长的聊天室名字第%02d号" % i for i in range(35)]
+    assert all(len(n[1:].encode()) == 32 for n in names)
+    b.stdin.write("".join("/join %s\n" % n for n in names).encode())
+    b.stdin.flush()
+    wait_count(bot, "你加入了 %s（1 人）" % names[-1], 1)
+    send(b, "/rooms")
+    want = "你的聊天室：" + "、".join(["#大厅 (1)"] + ["%s (1)" % n for n in names])
+    bot.wait(want)
+    assert not bot_err.lines, bot_err.lines
+
+
+def test_a_restarted_server_keeps_the_current_room(session):
+    """After the server restarts, qun joins its rooms again and keeps the
+    current room, even when another of its rooms gets the current room's
+    old id first (#c joined again is 3, #b's id before the restart)."""
+    srv = session.server("zh")
+    port = srv.port
+    b, bot, _ = qun(session, srv, "bot")
+    send(b, "/join #c")                       # 2
+    bot.wait("你加入了 #c（1 人）")
+    send(b, "/join #b")                       # 3, and current
+    bot.wait("你加入了 #b（1 人）")
+    srv.proc.kill()                           # a crash: no goodbye to anyone
+    srv.proc.wait()
+    srv2 = session.server("zh", args=["-p", str(port)])
+    w, watch, _ = qun(session, srv2, "watch")
+    send(w, "/join #a")                       # 2 on the new server
+    watch.wait("你加入了 #a（1 人）")
+    send(b, "typed after the restart")       # qun finds the server forgot it
+    wait_count(watch, "[#大厅] bot 进入了聊天室", 1)
+    send(w, "/join #b")
+    watch.wait("你加入了 #b（2 人）")          # the bot is back in #b (4), after #c (3)
+    send(b, "still in b")
+    watch.wait("bot 说：still in b")          # #b, watch's current room: unmarked
+    assert "[#大厅] bot 说：still in b" not in watch.lines, watch.lines
+    assert not any("[#b]" in l for l in bot.lines), bot.lines
+
+
+def test_a_line_after_part_during_an_outage_goes_where_the_part_leaves(session):
+    """/part and a line while the server is down: once a new session is
+    back (the room is not joined again: it was being parted), the line goes
+    to the default room, where the part left the user; nothing is reported
+    as not sent."""
+    srv = session.server("zh")
+    port = srv.port
+    b, bot, bot_err = qun(session, srv, "bot")
+    send(b, "/join #c")
+    bot.wait("你加入了 #c（1 人）")
+    srv.proc.kill()                           # a crash: no goodbye to anyone
+    srv.proc.wait()
+    send(b, "/part")
+    send(b, "to the lobby")
+    srv2 = session.server("zh", args=["-p", str(port)])
+    w, watch, _ = qun(session, srv2, "watch")
+    watch.wait("欢迎 watch 进入聊天室（输入 /help 查看帮助，/quit 退出）")
+    watch.wait("bot 说：to the lobby", timeout=3 * WAIT)   # a retransmission finds srv2
+    bot.wait("你离开了 #c")
+    assert not any("没有发送" in l for l in bot_err.lines + bot.lines), bot_err.lines

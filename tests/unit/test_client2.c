@@ -34,6 +34,7 @@ struct seen {
 	int nprivates;
 	char unsent[256]; /* the rooms, one after another, space-separated */
 	int nunsent;
+	int unsent_why; /* the last one's */
 };
 
 static struct seen seen;
@@ -134,11 +135,12 @@ static void cb_private(void *ctx, uint64_t number, const char *from, const char 
 	seen.nprivates++;
 }
 
-static void cb_unsent(void *ctx, const char *room, unsigned count)
+static void cb_unsent(void *ctx, const char *room, unsigned count, int why)
 {
 	size_t o = strlen(seen.unsent);
 
 	(void)ctx;
+	seen.unsent_why = why;
 	snprintf(seen.unsent + o, sizeof seen.unsent - o, "%s%s", o > 0 ? " " : "", room);
 	seen.nunsent += (int)count;
 }
@@ -1542,6 +1544,265 @@ static void who_of_a_room_one_at_a_time(void **state)
 	assert_int_equal(c2_who(&eng, 0), 0);
 }
 
+/*
+ * The new DATA of kind sent since index first (not the fake server's
+ * unacknowledged ones sent again: their seqs are below after): how many,
+ * and the last one in *m (its seq in *seq).
+ */
+static int sent_of_kind(int first, uint32_t after, enum v2_kind kind, struct v2_msg *m,
+                        uint32_t *seq)
+{
+	static struct v2_packet p[64];
+	int i, n = 0;
+
+	for (i = first; i < seen.nsent && i < 64; i++) {
+		struct v2_msg k;
+
+		assert_int_equal(
+		    v2_parse(seen.sent[i], v2_unseal(seen.sent[i], seen.sent_len[i]), &p[i]),
+		    V2_OK);
+		if (p[i].type != V2_DATA || p[i].seq <= after)
+			continue;
+		assert_int_equal(v2_msg_parse(p[i].payload, p[i].payload_len, &k), V2_OK);
+		if (k.kind != kind)
+			continue;
+		n++;
+		*m = k;
+		*seq = p[i].seq;
+	}
+	return n;
+}
+
+/*
+ * Session 1 had #c (id 2) and #b (id 3); after a restart, the server
+ * gives #b the id 2 first.  #c stays ours while it is joined again (the
+ * owner's current room must not move), and what is said there waits for
+ * its own new id, by name: never under 2, #b's now.
+ */
+static void rejoining_room_stays_joined_when_another_takes_its_id(void **state)
+{
+	char kinds[256];
+	struct v2_packet p;
+	struct v2_msg m;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "2:1:#c", 1);
+	feed_room(9, 2, V2_ROOM_JOINED, 0, "3:1:#b", 1);
+	new_session(10, 100);
+	feed_room(10, 1, V2_ROOM_MINE, 0, "1:3:#大厅", 110);
+	feed_room(10, 2, V2_ROOM_JOINED, 0, "2:1:#b", 120);
+	assert_int_equal(c2_room_index(&eng, "#c"), 0); /* still ours, its id not known yet */
+	assert_true(eng.joined[0].rejoining);
+	assert_int_equal(eng.joined[0].id, 0); /* 2 is #b's now */
+	first = seen.nsent;
+	assert_int_equal(c2_say_in(&eng, "#c", "to c", 4), 0);
+	assert_int_equal(c2_say(&eng, 2, "to b", 4), 0); /* 2 is #b: no more waiting for it */
+	c2_poll(&eng, 121);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, ""); /* "to b" waits behind "to c": ids go in order */
+	feed_room(10, 3, V2_ROOM_JOINED, 0, "3:1:#c", 130);
+	c2_poll(&eng, 131);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_SAY);
+	assert_int_equal(m.room, 3);
+	assert_memory_equal(m.text, "to c", 4);
+	m = nth_data(first, 1, &p);
+	assert_int_equal(m.room, 2);
+	assert_memory_equal(m.text, "to b", 4);
+	assert_int_equal(seen.nunsent, 0);
+}
+
+/*
+ * A PART and a WHO of a room being joined again wait for its new id (by
+ * name): the WHO's clock does not run meanwhile; both go under the new id.
+ */
+static void part_and_who_of_a_rejoining_room_wait_for_its_new_id(void **state)
+{
+	struct v2_msg m;
+	uint32_t who_seq, part_seq;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "2:1:#c", 1);
+	feed_room(9, 2, V2_ROOM_JOINED, 0, "3:1:#b", 1);
+	new_session(10, 100);
+	feed_room(10, 1, V2_ROOM_JOINED, 0, "2:1:#b", 110); /* #c's old id is #b's now */
+	first = seen.nsent;
+	assert_int_equal(c2_who_in(&eng, "#c"), 0);
+	assert_int_equal(c2_part_in(&eng, "#c"), 0);
+	assert_int_equal(c2_who_in(&eng, "#nowhere"), -1);
+	c2_poll(&eng, 111);
+	c2_poll(&eng, 111 + C2_WHO_WAIT + 1);
+	assert_int_equal(seen.whos, 0); /* not sent: not unanswered either */
+	assert_int_equal(sent_of_kind(first, 3, V2_K_WHO, &m, &who_seq), 0);
+	assert_int_equal(sent_of_kind(first, 3, V2_K_PART, &m, &part_seq), 0);
+	feed_room(10, 2, V2_ROOM_JOINED, 0, "4:1:#c", 120 + C2_WHO_WAIT);
+	c2_poll(&eng, 121 + C2_WHO_WAIT);
+	assert_int_equal(sent_of_kind(first, 3, V2_K_WHO, &m, &who_seq), 1);
+	assert_int_equal(m.room, 4);
+	assert_int_equal(sent_of_kind(first, 3, V2_K_PART, &m, &part_seq), 1);
+	assert_int_equal(m.room, 4);
+	assert_true(who_seq < part_seq);
+	/* Its clock started when it went. */
+	c2_poll(&eng, 121 + 2 * C2_WHO_WAIT - 1);
+	assert_int_equal(seen.whos, 0);
+	c2_poll(&eng, 122 + 2 * C2_WHO_WAIT);
+	assert_int_equal(seen.who_unanswered, 1);
+}
+
+/* A WHO and a PART for a room not joined again are never sent: the WHO is unanswered. */
+static void who_and_part_of_a_room_not_joined_again_given_up(void **state)
+{
+	struct v2_msg m;
+	uint32_t seq;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "2:1:#c", 1);
+	new_session(10, 100);
+	first = seen.nsent;
+	assert_int_equal(c2_who_in(&eng, "#c"), 0);
+	assert_int_equal(c2_part_in(&eng, "#c"), 0);
+	assert_int_equal(c2_say_in(&eng, "#c", "lost", 4), 0);
+	c2_poll(&eng, 101 + C2_REJOIN_WAIT);
+	assert_int_equal(seen.whos, 1);
+	assert_int_equal(seen.who_unanswered, 1);
+	assert_int_equal(seen.nunsent, 1);
+	assert_string_equal(seen.unsent, "#c");
+	assert_int_equal(seen.unsent_why, C2_UNSENT_REJOIN);
+	assert_int_equal(sent_of_kind(first, 2, V2_K_WHO, &m, &seq) +
+	                     sent_of_kind(first, 2, V2_K_PART, &m, &seq) +
+	                     sent_of_kind(first, 2, V2_K_SAY, &m, &seq),
+	                 0);
+	assert_int_equal(eng.out_len, 0);
+	assert_int_equal(eng.holding, 0);
+}
+
+/* A QUIT during a rejoin goes after what is held, once the room is joined again. */
+static void quit_waits_for_held_messages(void **state)
+{
+	char kinds[256];
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	assert_int_equal(c2_say(&eng, 5, "typed offline", 13), 0);
+	first = new_session(10, 100);
+	c2_quit(&eng);
+	c2_poll(&eng, 102);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7 2:5"); /* ROOMS, JOIN #dev; no QUIT yet */
+	feed_room(10, 1, V2_ROOM_JOINED, 0, "8:2:#dev", 110);
+	c2_poll(&eng, 111);
+	data_sent_since(first, kinds, sizeof kinds);
+	assert_string_equal(kinds, "1:7 2:5 3:1 4:2"); /* the SAY, then QUIT */
+	assert_int_equal(seen.nunsent, 0);
+}
+
+/* Leaving, the rooms being joined again wait C2_QUIT_WHO_WAIT at most; what waited is told. */
+static void quit_gives_up_held_messages_after_the_quit_wait(void **state)
+{
+	struct v2_msg m;
+	uint32_t seq;
+	int first;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	assert_int_equal(c2_say(&eng, 5, "typed offline", 13), 0);
+	first = new_session(10, 100);
+	c2_quit(&eng);
+	c2_poll(&eng, 102);
+	c2_poll(&eng, 102 + C2_QUIT_WHO_WAIT - 1);
+	assert_int_equal(sent_of_kind(first, 2, V2_K_QUIT, &m, &seq), 0);
+	assert_int_equal(seen.nunsent, 0);
+	c2_poll(&eng, 102 + C2_QUIT_WHO_WAIT);
+	assert_int_equal(seen.nunsent, 1);
+	assert_int_equal(seen.unsent_why, C2_UNSENT_REJOIN);
+	assert_int_equal(sent_of_kind(first, 2, V2_K_SAY, &m, &seq), 0);
+	assert_int_equal(sent_of_kind(first, 2, V2_K_QUIT, &m, &seq), 1);
+}
+
+/* Quitting while offline ends at once: what never went is told, not dropped silently. */
+static void quit_while_offline_tells_what_did_not_go(void **state)
+{
+	struct v2_packet close = {.type = V2_CLOSE, .sid = 9, .code = V2_CLOSE_UNKNOWN};
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed(&close, 10);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "hello", 5), 0);
+	assert_int_equal(c2_tell(&eng, "bob", 3, "psst", 4), 0);
+	c2_quit(&eng);
+	assert_int_equal(eng.state, C2_CLOSED);
+	assert_int_equal(seen.nunsent, 2);
+	assert_string_equal(seen.unsent, "bob"); /* the default room (""), then bob */
+	assert_int_equal(seen.unsent_why, C2_UNSENT_QUIT);
+}
+
+/* A message held for a room that is then parted is told as gone, not as not joined again. */
+static void held_message_for_a_parted_room_told_as_gone(void **state)
+{
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	feed_room(9, 1, V2_ROOM_JOINED, 0, "5:2:#dev", 1);
+	new_session(10, 100);
+	assert_int_equal(c2_say_in(&eng, "#dev", "hi", 2), 0);
+	feed_room(10, 1, V2_ROOM_PARTED, 0, "9:1:#dev", 110); /* kicked, say */
+	assert_int_equal(seen.nunsent, 1);
+	assert_int_equal(seen.unsent_why, C2_UNSENT_GONE);
+}
+
+/*
+ * The engine keeps C2_MAX_ROOMS rooms (qund's most): a JOIN past them is
+ * refused before it goes, a ROOM JOINED past them is parted again and not
+ * passed on, and a new session still joins them all again with room in
+ * its queue for what the user types.
+ */
+static void rooms_kept_up_to_the_most_a_server_allows(void **state)
+{
+	char name[32], list[64];
+	struct v2_packet p;
+	struct v2_msg m;
+	uint32_t seq = 1;
+	int i, first, told;
+
+	(void)state;
+	go_online_with(9, ROOMS_SERVER, 0);
+	for (i = 0; i < C2_MAX_ROOMS; i++) {
+		snprintf(list, sizeof list, "%d:1:#r%d", i + 2, i);
+		feed_room(9, seq++, V2_ROOM_JOINED, 0, list, 1);
+		c2_poll(&eng, 1); /* acks */
+	}
+	assert_int_equal(eng.njoined, C2_MAX_ROOMS);
+	assert_int_equal(c2_room_index(&eng, "#r999"), C2_MAX_ROOMS - 1);
+	seen.nsent = 0; /* only the first 64 are kept */
+	first = 0;
+	assert_int_equal(c2_join(&eng, "#more", 5), C2_ROOMS_FULL);
+	assert_int_equal(c2_join(&eng, "#r7", 3), 0); /* one of ours: it changes nothing */
+	told = seen.nrooms;
+	feed_room(9, seq++, V2_ROOM_JOINED, 0, "5000:1:#extra", 2);
+	assert_int_equal(seen.nrooms, told);
+	assert_int_equal(eng.njoined, C2_MAX_ROOMS);
+	c2_poll(&eng, 3);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_JOIN);
+	m = nth_data(first, 1, &p);
+	assert_int_equal(m.kind, V2_K_PART);
+	assert_int_equal(m.room, 5000);
+	/* A new session: ROOMS and a JOIN each, and room to say something. */
+	new_session(10, 100);
+	assert_int_equal(eng.setup_sent, 1 + C2_MAX_ROOMS);
+	assert_int_equal(c2_say(&eng, V2_LOBBY, "still room", 10), 0);
+	snprintf(name, sizeof name, "#r%d", C2_MAX_ROOMS - 1);
+	assert_int_equal(c2_say_in(&eng, name, "held", 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1610,6 +1871,21 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(parted_room_not_rejoined, setup, teardown),
 	    cmocka_unit_test_setup_teardown(parted_answer_forgets_the_room, setup, teardown),
 	    cmocka_unit_test_setup_teardown(who_of_a_room_one_at_a_time, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rejoining_room_stays_joined_when_another_takes_its_id,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(part_and_who_of_a_rejoining_room_wait_for_its_new_id,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(who_and_part_of_a_room_not_joined_again_given_up, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(quit_waits_for_held_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(quit_gives_up_held_messages_after_the_quit_wait, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(quit_while_offline_tells_what_did_not_go, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(held_message_for_a_parted_room_told_as_gone, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(rooms_kept_up_to_the_most_a_server_allows, setup,
+	                                    teardown),
 	};
 
 	if (sodium_init() < 0)

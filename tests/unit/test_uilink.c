@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/text.h"
+#include "qun/client2.h"
 #include "qun/ipc.h"
 #include "qun/uilink.h"
 
@@ -304,6 +306,82 @@ static void closed_ui_does_not_wait(void **state)
 	close(fd[1]);
 }
 
+/* A link over a socketpair with the system's buffer, which takes a message of IPC_MAX. */
+static void link_open_wide(struct uilink *l, int fd[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fd), 0);
+	memset(l, 0, sizeof *l);
+	l->fd = fd[1];
+	l->lang = LANG_EN;
+	l->wait_ms = 100;
+}
+
+/* The one LINE the UI gets next. */
+static struct ipc_msg read_line(int fd)
+{
+	struct ipc_msg m;
+	ssize_t k = recv(fd, got, sizeof got, MSG_DONTWAIT);
+
+	assert_true(k > 0);
+	assert_int_equal(ipc_decode(got, (size_t)k, &m), IPC_OK);
+	assert_int_equal(m.type, IPC_LINE);
+	return m;
+}
+
+/* A list of a thousand rooms (about 50 KB) is one LINE, whole: nothing of it is cut. */
+static void long_text_goes_whole_in_one_line(void **state)
+{
+	static char list[C2_LIST_MAX * 64];
+	struct uilink l;
+	struct ipc_msg m;
+	size_t o = 0;
+	int fd[2], i;
+
+	(void)state;
+	for (i = 0; i < C2_LIST_MAX; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o,
+		                      "%s#聊天室房间名字%04d (4294967295)", i > 0 ? "、" : "", i);
+	assert_true(o > 40000);
+	link_open_wide(&l, fd);
+	uilink_text(&l, IPC_LINE_NOTICE, UI_ROOMS_ALL, list, NULL);
+	assert_false(uilink_pending(&l));
+	m = read_line(fd[0]);
+	assert_int_equal(m.text_len, strlen("all rooms: ") + o);
+	assert_memory_equal(m.text + strlen("all rooms: "), list, o);
+	close(fd[0]);
+	close(fd[1]);
+	uilink_free(&l);
+}
+
+/* Past what a LINE takes, the text is cut, and never inside a UTF-8 character. */
+static void text_past_a_line_is_cut_between_characters(void **state)
+{
+	static char big[IPC_MAX + 64];
+	struct uilink l;
+	struct ipc_msg m;
+	size_t o, lead;
+	int fd[2];
+
+	(void)state;
+	for (lead = 0; lead < 3; lead++) {
+		/* lead ASCII bytes first, so that the cut falls at each place in a character. */
+		memset(big, 'x', lead);
+		for (o = lead; o + 3 < sizeof big; o += 3)
+			memcpy(big + o, "好", 3);
+		big[o] = '\0';
+		link_open_wide(&l, fd);
+		uilink_text(&l, IPC_LINE_NOTICE, UI_NOTICE, big, NULL);
+		m = read_line(fd[0]);
+		assert_true(m.text_len <= UILINK_TEXT_MAX);
+		assert_true(m.text_len > UILINK_TEXT_MAX - 3);
+		assert_true(utf8_valid(m.text, m.text_len));
+		assert_memory_equal(m.text + m.text_len - 3, "好", 3);
+		close(fd[0]);
+		close(fd[1]);
+		uilink_free(&l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +391,8 @@ int main(void)
 	    cmocka_unit_test(exited_goes_after_everything_queued),
 	    cmocka_unit_test(exited_gives_up_on_a_ui_that_stopped_reading),
 	    cmocka_unit_test(closed_ui_does_not_wait),
+	    cmocka_unit_test(long_text_goes_whole_in_one_line),
+	    cmocka_unit_test(text_past_a_line_is_cut_between_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
