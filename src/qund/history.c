@@ -14,8 +14,10 @@
 #include "server.h"
 #include "session.h"
 
-#define RETRY_MS  5000  /* a failing store is tried again this often ... */
-#define REPORT_MS 60000 /* ... and the operator told once a minute */
+#define TRIM_BATCH 500   /* lines one tick deletes at most (about a millisecond) */
+#define TRIM_EVERY 60000 /* ms between retention passes when nothing is left to do */
+#define RETRY_MS   5000  /* a failing store is tried again this often ... */
+#define REPORT_MS  60000 /* ... and the operator told once a minute */
 
 uint64_t history_wall_ms(void)
 {
@@ -374,6 +376,24 @@ void history_deliver_private(struct server *s, struct session *ss)
 int history_offered(const struct server *s)
 {
 	return s->store != NULL || s->store_failing;
+}
+
+void history_tick(struct server *s, uint64_t now)
+{
+	uint64_t before = 0;
+	int n;
+
+	if (!writable(s) || now < s->trim_at || (s->history_days == 0 && s->history_max == 0))
+		return;
+	if (s->history_days > 0)
+		before = history_wall_ms() - (uint64_t)s->history_days * 86400000ULL;
+	history_commit(s);
+	n = store_trim(s->store, before, s->history_max, TRIM_BATCH);
+	if (n < 0) {
+		failed(s);
+		return;
+	}
+	s->trim_at = n == TRIM_BATCH ? now : now + TRIM_EVERY; /* full: more next tick */
 }
 
 const char *history_state(const struct server *s)

@@ -81,6 +81,13 @@ void history_deliver_private(struct server *s, struct session *ss);
 /* Whether WELCOME offers V2_F_HISTORY: a store was asked for (even a failing one). */
 int history_offered(const struct server *s);
 
+/*
+ * Retention (--history-days, --history-max): from the tick, a batch of
+ * old lines at a time, once a minute, or every tick while batches come
+ * back full, so that no pass of the loop stalls on a big delete.
+ */
+void history_tick(struct server *s, uint64_t now);
+
 /* "ok", "failing" or "none", for qunctl stats. */
 const char *history_state(const struct server *s);
 

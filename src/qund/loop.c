@@ -22,6 +22,7 @@
 #include "proto/wire2.h"
 #include "console.h"
 #include "control.h"
+#include "history.h"
 #include "operator.h"
 #include "room.h"
 #include "sanction.h"
@@ -262,7 +263,8 @@ static void on_signal(struct server *s)
 
 /*
  * Every TICK_MS: evictions, the protocols' timers (their first slice: the
- * rest in on_tick_more), expired sanctions, the control socket.
+ * rest in on_tick_more), expired sanctions, history's retention, the
+ * control socket.
  */
 static void on_tick(struct server *s)
 {
@@ -279,6 +281,7 @@ static void on_tick(struct server *s)
 		server_deliver(s, &o, 0);
 	s->tick_left = server_tick(s);
 	sanction_expire(s->sanctions, now);
+	history_tick(s, now);
 	if (s->ctl != NULL)
 		control_tick(s->ctl, now);
 #ifdef QUN_TRACE

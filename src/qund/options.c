@@ -24,7 +24,7 @@ static const char usage_text[] =
     "            [--v1-login-timeout SECS] [--coalesce USECS] [--lobby #NAME]\n"
     "            [--max-rooms-per-member N] [--max-rooms N] [--max-room-members N]\n"
     "            [--max-room-name BYTES] [--store PATH|none] [--store-sync off|normal|full]\n"
-    "            [-h] [-V]\n";
+    "            [--history-days N] [--history-max N] [-h] [-V]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -92,6 +92,8 @@ static void __attribute__((noreturn)) usage(int status)
 		    "      --store-sync off|normal|full\n"
 		    "                             what a power loss may cost (normal: the last\n"
 		    "                             lines; full: nothing, an fsync per pass)\n"
+		    "      --history-days N       forget lines older than N days (90; 0: never)\n"
+		    "      --history-max N        keep at most N lines per room (100000; 0: all)\n"
 		    "  -h, --help                 show this help\n"
 		    "  -V, --version              show the version\n"
 		    "\nOperator console on standard input: TEXT, /who, /kick NAME, /quit, /help,\n"
@@ -144,6 +146,8 @@ enum {
 	OPT_MAX_ROOM_NAME,
 	OPT_STORE,
 	OPT_STORE_SYNC,
+	OPT_HISTORY_DAYS,
+	OPT_HISTORY_MAX,
 };
 
 static const struct option longopts[] = {
@@ -175,6 +179,8 @@ static const struct option longopts[] = {
     {"max-room-name", required_argument, NULL, OPT_MAX_ROOM_NAME},
     {"store", required_argument, NULL, OPT_STORE},
     {"store-sync", required_argument, NULL, OPT_STORE_SYNC},
+    {"history-days", required_argument, NULL, OPT_HISTORY_DAYS},
+    {"history-max", required_argument, NULL, OPT_HISTORY_MAX},
     {"v1-login-burst", required_argument, NULL, OPT_V1_BURST},
     {"v1-login-rate", required_argument, NULL, OPT_V1_RATE},
     {"v1-login-timeout", required_argument, NULL, OPT_V1_TIMEOUT},
@@ -311,6 +317,12 @@ static int set_option(struct options *opt, int id, const char *arg, char *err, s
 		opt->store_sync = (int)sync;
 		return 0;
 	}
+	case OPT_HISTORY_DAYS:
+		return numeric_option("--history-days", arg, 0, 36500, &opt->history_days, err,
+		                      errlen);
+	case OPT_HISTORY_MAX:
+		return numeric_option("--history-max", arg, 0, 1000000000, &opt->history_max, err,
+		                      errlen);
 	case OPT_LEGACY:
 		opt->legacy = strcmp(arg, "no") != 0;
 		return 0;
@@ -427,6 +439,8 @@ void options_parse(int argc, char **argv, struct options *opt)
 	opt->max_room_name = CHANNEL_NAME_MAX;
 	snprintf(opt->store, sizeof opt->store, "%s", "none");
 	opt->store_sync = STORE_SYNC_NORMAL;
+	opt->history_days = 90;
+	opt->history_max = 100000;
 	opt->legacy = 0;
 
 	/* First pass: -c only (and -h, -V, unknown options), so the file comes before the flags. */

@@ -32,6 +32,8 @@ struct options {
 	unsigned long max_room_name;    /* bytes of a new room's name after the '#' */
 	char store[OPT_TEXT];           /* the store's file (history.h), or "none" */
 	int store_sync;                 /* enum store_sync */
+	unsigned long history_days;     /* retention by age (0: none) */
+	unsigned long history_max;      /* retention by count, per room (0: none) */
 	int daemonize;
 	char user[64];
 	char pidfile[OPT_TEXT]; /* "" = none (in the foreground) or the default (with -d) */

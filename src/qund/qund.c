@@ -156,6 +156,8 @@ static void open_store(struct server *s, const struct options *opt)
 
 	if (strcmp(opt->store, "none") == 0)
 		return;
+	s->history_days = (unsigned)opt->history_days;
+	s->history_max = opt->history_max;
 	rc = history_open(s, opt->store, (enum store_sync)opt->store_sync, err, sizeof err);
 	if (rc < 0)
 		fatalx("store: %s", err);

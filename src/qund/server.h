@@ -123,6 +123,9 @@ struct server {
 	int store_failing;              /* the last write failed: try again at store_retry */
 	uint64_t store_retry;           /* now_ms() */
 	struct ratelimit store_rl;      /* the failure's log line, once a minute */
+	unsigned history_days;          /* retention: lines older go (0: kept however old) */
+	uint64_t history_max;           /* ... and beyond a room's newest this many (0: no cap) */
+	uint64_t trim_at;               /* now_ms() of the next retention batch */
 	enum lang lang;
 	int legacy; /* accept protocol v1 too */
 	int stopping;

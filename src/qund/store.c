@@ -100,9 +100,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BANS] = "SELECT kind, target, until FROM sanctions WHERE until = 0 OR until > ?1",
     [S_TRIM_AGE] = "DELETE FROM lines WHERE id IN (SELECT id FROM lines WHERE at < ?1"
                    " ORDER BY at LIMIT ?2)",
-    [S_TRIM_COUNT] = "DELETE FROM lines WHERE id IN (SELECT l.id FROM lines l JOIN"
-                     " (SELECT room, max(event) AS top FROM lines GROUP BY room) t"
-                     " ON l.room = t.room WHERE l.event <= t.top - ?1 LIMIT ?2)",
+    [S_TRIM_COUNT] = "DELETE FROM lines WHERE id IN (SELECT l.id FROM rooms r JOIN lines l"
+                     " ON l.room = r.id AND l.event <= r.last_event - ?1 LIMIT ?2)",
     [S_LOBBY_MOVE] = "UPDATE rooms SET key = key || '#' || id WHERE key = ?1 AND id != 1",
     [S_LOBBY_SET] = "INSERT INTO rooms(id, key, name) VALUES (1, ?1, ?2)"
                     " ON CONFLICT(id) DO UPDATE SET key = excluded.key, name = excluded.name",

@@ -370,3 +370,27 @@ def test_search_finds_chinese_in_my_rooms_only(tmp_path):
     finally:
         assert cs.close_all() == []
         assert fg.cleanup() == []
+
+
+def test_retention_keeps_the_newest_lines_of_each_room(tmp_path):
+    """--history-max N: a room keeps its newest N lines; the rest go in
+    batches from the tick (the first right after start); the room's order
+    and its newest lines are untouched."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store, "--history-max", "0")
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice = cs.login("alice")
+        for i in range(12):
+            alice.say("line %d" % i)
+        assert wait_until(lambda: len(history(fg)) >= 13), history(fg)
+    finally:
+        assert cs.close_all() == []
+        assert fg.cleanup() == []
+    before = history_all(store)
+    fg = start(tmp_path, 2, store, "--history-max", "5")
+    try:
+        assert wait_until(lambda: len(history_all(store)) == 5), history_all(store)
+        assert history_all(store) == before[-5:]
+    finally:
+        assert fg.cleanup() == []
