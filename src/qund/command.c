@@ -72,6 +72,7 @@ enum msg {
 	M_ROOMS_FULL,
 	M_STATS_STORE, /* %s = ok, failing or none */
 	M_NO_STORE,
+	M_PURGED, /* %s = count, %s = room or name */
 	M_COUNT
 };
 
@@ -130,6 +131,7 @@ static const char *const msgs[M_COUNT][2] = {
     [M_STATS_STORE] = {"存储：%s", "store: %s"},
     [M_NO_STORE] = {"没有历史记录（qund --store 没有设置，或存储出错）",
                     "no history (qund has no --store, or its store is failing)"},
+    [M_PURGED] = {"已删除 %s 条记录：%s", "deleted %s line(s): %s"},
 };
 
 /* Names of the room's drop reasons, as stats shows them; a reason added later shows as its number.
@@ -457,6 +459,7 @@ static enum cmd_status cmd_rooms(struct call *c, const char *args, size_t n)
 struct history_out {
 	struct call *c;
 	int n;
+	const char *room; /* export: the room's name on every line */
 };
 
 static const char *event_name(int kind)
@@ -521,7 +524,7 @@ static enum cmd_status cmd_history(struct call *c, const char *args, size_t n)
 	size_t wn, rn;
 	unsigned long count = 20;
 	struct channel *ch;
-	struct history_out h = {c, 0};
+	struct history_out h = {c, 0, NULL};
 	enum cmd_status st;
 	char num[24];
 
@@ -546,6 +549,76 @@ static enum cmd_status cmd_history(struct call *c, const char *args, size_t n)
 	}
 	if (c->fmt == CMD_JSON)
 		buf_puts(c->out, "]}\n");
+	return CMD_OK;
+}
+
+/* One line of an export: a JSON object of its own (JSON Lines), whatever the format. */
+static void export_line(void *ctx, const struct store_line *l)
+{
+	struct history_out *h = ctx;
+	struct buf *out = h->c->out;
+
+	buf_puts(out, "{\"room\":");
+	buf_json_str(out, h->room, strlen(h->room));
+	json_u64(out, "id", l->event, 1);
+	json_u64(out, "at_ms", l->at, 1);
+	buf_printf(out, ",\"kind\":\"%s\",\"name\":", event_name(l->kind));
+	buf_json_str(out, l->name, strlen(l->name));
+	buf_puts(out, ",\"text\":");
+	buf_json_str(out, l->text, l->text_len);
+	buf_puts(out, "}\n");
+	h->n++;
+}
+
+/* export #ROOM: every line of the room, oldest first, as JSON Lines (qunctl export > f). */
+static enum cmd_status cmd_export(struct call *c, const char *args, size_t n)
+{
+	struct history_out h = {c, 0, NULL};
+	struct channel *ch;
+	enum cmd_status st;
+
+	n = trim_right(args, n);
+	if (!is_room_word(args, n))
+		return usage_of(c, c->lang == LANG_ZH ? "export #聊天室" : "export #ROOM");
+	if ((ch = room_arg(c, args, n, &st)) == NULL)
+		return st;
+	h.room = ch->name;
+	if (c->srv->export_room == NULL ||
+	    c->srv->export_room(c->srv->ctx, ch, export_line, &h) < 0) {
+		buf_reset(c->out);
+		return fail(c, CMD_FAILED, M_NO_STORE, NULL, NULL);
+	}
+	return CMD_OK;
+}
+
+/* purge #ROOM|NAME: forget a room's history, or everything a member said and was told. */
+static enum cmd_status cmd_purge(struct call *c, const char *args, size_t n)
+{
+	struct channel *ch = NULL;
+	enum cmd_status st;
+	char target[QUN_MAX_NAME + 2], num[24], e[ECHO_MAX + 4];
+	int got;
+
+	n = trim_right(args, n);
+	if (n == 0 || memchr(args, ' ', n) != NULL)
+		return usage_of(c, c->lang == LANG_ZH ? "purge #聊天室|名字" : "purge #ROOM|NAME");
+	if (is_room_word(args, n) && (ch = room_arg(c, args, n, &st)) == NULL)
+		return st;
+	if (ch == NULL && name_check(args, n) != NAME_OK)
+		return fail(c, CMD_FAILED, M_BAD_TARGET, echo(args, n, e), NULL);
+	snprintf(target, sizeof target, "%.*s", (int)n, args);
+	got = c->srv->purge != NULL ? c->srv->purge(c->srv->ctx, ch, ch ? NULL : target) : -1;
+	if (got < 0)
+		return fail(c, CMD_FAILED, M_NO_STORE, NULL, NULL);
+	log_info("the operator purged %d line(s) of %s", got, target);
+	if (c->fmt == CMD_JSON) {
+		buf_puts(c->out, "{\"ok\":true");
+		json_u64(c->out, "deleted", (uint64_t)got, 1);
+		buf_puts(c->out, "}\n");
+	} else {
+		snprintf(num, sizeof num, "%d", got);
+		say_line(c, M_PURGED, num, target);
+	}
 	return CMD_OK;
 }
 
@@ -1078,6 +1151,8 @@ static const struct command commands[] = {
     {"rooms", cmd_rooms, "rooms"},
     {"room", cmd_room, "room create|close #ROOM"},
     {"history", cmd_history, "history #ROOM [N]"},
+    {"export", cmd_export, "export #ROOM"},
+    {"purge", cmd_purge, "purge #ROOM|NAME"},
     {"ban", cmd_ban, "ban NAME|ADDR [DURATION]"},
     {"unban", cmd_unban, "unban NAME|ADDR"},
     {"mute", cmd_mute, "mute NAME [DURATION]"},

@@ -85,6 +85,9 @@ struct cmd_server {
 	void (*room_pinned)(void *ctx, struct channel *c, int on);
 	int (*history)(void *ctx, const struct channel *c, unsigned n, store_line_fn fn,
 	               void *fn_ctx);
+	/* Every line of room c, oldest first (-1 as history); purge a room's or a name's lines. */
+	int (*export_room)(void *ctx, const struct channel *c, store_line_fn fn, void *fn_ctx);
+	int (*purge)(void *ctx, const struct channel *c, const char *name);
 	const char *store_state; /* "ok", "failing" or "none" */
 };
 

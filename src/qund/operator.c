@@ -136,6 +136,52 @@ static int cmd_history(void *ctx, const struct channel *c, unsigned n, store_lin
 	return store_history(s->store, c->id, STORE_LATEST, 0, n, fn, fn_ctx);
 }
 
+/* Every line of a room: pages of the store's largest, after the last line of the one before. */
+struct exporting {
+	store_line_fn fn;
+	void *ctx;
+	uint64_t last;
+	int n;
+};
+
+static void export_one(void *ctx, const struct store_line *l)
+{
+	struct exporting *x = ctx;
+
+	x->fn(x->ctx, l);
+	x->last = l->event;
+	x->n++;
+}
+
+static int cmd_export(void *ctx, const struct channel *c, store_line_fn fn, void *fn_ctx)
+{
+	struct server *s = ctx;
+	struct exporting x = {fn, fn_ctx, 0, 0};
+	int got;
+
+	if (s->store == NULL || s->store_failing)
+		return -1;
+	history_commit(s);
+	do {
+		got = store_history(s->store, c->id, STORE_AFTER, x.last, STORE_MAX_GET, export_one,
+		                    &x);
+	} while (got == STORE_MAX_GET);
+	return got < 0 ? -1 : x.n;
+}
+
+static int cmd_purge(void *ctx, const struct channel *c, const char *name)
+{
+	struct server *s = ctx;
+	char key[QUN_MAX_NAME + 1];
+
+	if (s->store == NULL || s->store_failing)
+		return -1;
+	history_commit(s);
+	if (name != NULL && name_normalize(name, strlen(name), key, sizeof key) < 0)
+		return -1;
+	return store_purge(s->store, c != NULL ? c->id : 0, name != NULL ? key : NULL);
+}
+
 static void cmd_shutdown(void *ctx)
 {
 	struct server *s = ctx;
@@ -163,6 +209,8 @@ static void cmd_server_init(struct server *s, struct cmd_server *cs)
 	cs->sanctions_changed = cmd_sanctions_changed;
 	cs->room_pinned = cmd_room_pinned;
 	cs->history = cmd_history;
+	cs->export_room = cmd_export;
+	cs->purge = cmd_purge;
 	cs->store_state = history_state(s);
 }
 

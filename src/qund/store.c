@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/text.h"
 
 /*
  * The schema, version 1.  lines: one row per room event, its place in the
@@ -27,8 +28,9 @@ static const char schema_v1[] =
     " last_event INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE lines(id INTEGER PRIMARY KEY, room INTEGER NOT NULL, event INTEGER NOT NULL,"
     " at INTEGER NOT NULL, kind INTEGER NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL,"
-    " UNIQUE(room, event));"
+    " name_key TEXT NOT NULL DEFAULT '', UNIQUE(room, event));"
     "CREATE INDEX lines_at ON lines(at);"
+    "CREATE INDEX lines_who ON lines(name_key);"
     "CREATE VIRTUAL TABLE lines_fts USING fts5(text, content='lines', content_rowid='id',"
     " tokenize='trigram');"
     "CREATE TRIGGER lines_ai AFTER INSERT ON lines BEGIN"
@@ -36,7 +38,8 @@ static const char schema_v1[] =
     "CREATE TRIGGER lines_ad AFTER DELETE ON lines BEGIN"
     " INSERT INTO lines_fts(lines_fts, rowid, text) VALUES ('delete', old.id, old.text); END;"
     "CREATE TABLE privates(number INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
-    " sender TEXT NOT NULL, recipient TEXT NOT NULL, recipient_key TEXT NOT NULL,"
+    " sender TEXT NOT NULL, sender_key TEXT NOT NULL DEFAULT '', recipient TEXT NOT NULL,"
+    " recipient_key TEXT NOT NULL,"
     " text TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX privates_to ON privates(recipient_key, delivered);"
     "CREATE TABLE sanctions(kind INTEGER NOT NULL, target TEXT NOT NULL,"
@@ -67,6 +70,9 @@ enum stmt {
 	S_LOBBY_MOVE,
 	S_LOBBY_SET,
 	S_BANS_CLEAR,
+	S_PURGE_ROOM,
+	S_PURGE_NAME,
+	S_PURGE_PRIV,
 	S_COUNT
 };
 
@@ -80,8 +86,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROOM_EVENT] = "UPDATE rooms SET last_event = ?2 WHERE id = ?1 AND last_event < ?2",
     [S_ROOMS_PINNED] = "SELECT id, last_event, permanent, name FROM rooms WHERE permanent = 1"
                        " ORDER BY id",
-    [S_LINE_ADD] = "INSERT INTO lines(room, event, at, kind, name, text)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_LINE_ADD] = "INSERT INTO lines(room, event, at, kind, name, text, name_key)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_BEFORE] = "SELECT * FROM (SELECT room, event, at, kind, name, text FROM lines"
                  " WHERE room = ?1 AND event < ?2 ORDER BY event DESC LIMIT ?3)"
                  " ORDER BY event",
@@ -89,8 +95,8 @@ static const char *const stmt_sql[S_COUNT] = {
                 " WHERE room = ?1 AND event > ?2 ORDER BY event LIMIT ?3",
     [S_LATEST] = "SELECT * FROM (SELECT room, event, at, kind, name, text FROM lines"
                  " WHERE room = ?1 ORDER BY event DESC LIMIT ?3) ORDER BY event",
-    [S_PRIV_ADD] = "INSERT INTO privates(number, at, sender, recipient, recipient_key, text)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_PRIV_ADD] = "INSERT INTO privates(number, at, sender, recipient, recipient_key, text,"
+                   " sender_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_PRIV_GET] = "SELECT number, at, sender, recipient, text FROM privates"
                    " WHERE recipient_key = ?1 AND delivered = 0 ORDER BY number",
     [S_PRIV_DONE] = "UPDATE privates SET delivered = 1 WHERE recipient_key = ?1 AND delivered = 0",
@@ -106,6 +112,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LOBBY_SET] = "INSERT INTO rooms(id, key, name) VALUES (1, ?1, ?2)"
                     " ON CONFLICT(id) DO UPDATE SET key = excluded.key, name = excluded.name",
     [S_BANS_CLEAR] = "DELETE FROM sanctions",
+    [S_PURGE_ROOM] = "DELETE FROM lines WHERE room = ?1",
+    [S_PURGE_NAME] = "DELETE FROM lines WHERE name_key = ?1",
+    [S_PURGE_PRIV] = "DELETE FROM privates WHERE recipient_key = ?1 OR sender_key = ?1",
 };
 
 struct store {
@@ -378,6 +387,13 @@ void store_rollback(struct store *st)
 	st->in_tx = 0;
 }
 
+/* A name's normalised key (text.h), what purge finds it by; "" for none or a bad one. */
+static void name_key(const char *name, char *key, size_t size)
+{
+	if (name[0] == '\0' || name_normalize(name, strlen(name), key, size) < 0)
+		key[0] = '\0';
+}
+
 static void bind_text(sqlite3_stmt *s, int i, const char *t, size_t n)
 {
 	sqlite3_bind_text(s, i, t, (int)n, SQLITE_TRANSIENT);
@@ -458,6 +474,7 @@ int store_line(struct store *st, uint32_t room, uint64_t event, uint64_t at, int
                const char *name, const char *text, size_t len)
 {
 	sqlite3_stmt *s = st->stmt[S_LINE_ADD];
+	char key[64];
 
 	sqlite3_bind_int64(s, 1, room);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)event);
@@ -465,6 +482,8 @@ int store_line(struct store *st, uint32_t room, uint64_t event, uint64_t at, int
 	sqlite3_bind_int(s, 4, kind);
 	bind_text(s, 5, name, strlen(name));
 	bind_text(s, 6, text != NULL ? text : "", text != NULL ? len : 0);
+	name_key(name, key, sizeof key);
+	bind_text(s, 7, key, strlen(key));
 	if (run(st, S_LINE_ADD, "history") < 0)
 		return -1;
 	sqlite3_bind_int64(st->stmt[S_ROOM_EVENT], 1, room);
@@ -642,6 +661,7 @@ int store_private(struct store *st, uint64_t number, uint64_t at, const char *fr
                   const char *to_key, const char *text, size_t len)
 {
 	sqlite3_stmt *s = st->stmt[S_PRIV_ADD];
+	char key[64];
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)number);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)at);
@@ -649,6 +669,8 @@ int store_private(struct store *st, uint64_t number, uint64_t at, const char *fr
 	bind_text(s, 4, to, strlen(to));
 	bind_text(s, 5, to_key, strlen(to_key));
 	bind_text(s, 6, text, len);
+	name_key(from, key, sizeof key);
+	bind_text(s, 7, key, strlen(key));
 	return run(st, S_PRIV_ADD, "private line");
 }
 
@@ -752,6 +774,22 @@ int store_trim(struct store *st, uint64_t before, uint64_t keep, unsigned batch)
 		n += sqlite3_changes(st->db);
 	}
 	return n;
+}
+
+int store_purge(struct store *st, uint32_t room, const char *key)
+{
+	int n;
+
+	if (key == NULL) {
+		sqlite3_bind_int64(st->stmt[S_PURGE_ROOM], 1, room);
+		return run(st, S_PURGE_ROOM, "purge") < 0 ? -1 : sqlite3_changes(st->db);
+	}
+	bind_text(st->stmt[S_PURGE_NAME], 1, key, strlen(key));
+	if (run(st, S_PURGE_NAME, "purge") < 0)
+		return -1;
+	n = sqlite3_changes(st->db);
+	bind_text(st->stmt[S_PURGE_PRIV], 1, key, strlen(key));
+	return run(st, S_PURGE_PRIV, "purge") < 0 ? -1 : n + sqlite3_changes(st->db);
 }
 
 int store_check(struct store *st)

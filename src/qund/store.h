@@ -151,6 +151,13 @@ int store_sanctions_clear(struct store *st);
  */
 int store_trim(struct store *st, uint64_t before, uint64_t keep, unsigned batch);
 
+/*
+ * The operator's purge: every line of room (key NULL), or every line said
+ * by, and every private line from or to, the member whose normalised name
+ * is key.  Returns how many went, or -1.
+ */
+int store_purge(struct store *st, uint32_t room, const char *key);
+
 /* PRAGMA integrity_check: 0 if "ok". */
 int store_check(struct store *st);
 

@@ -5,6 +5,7 @@ after it), the rooms' ids, permanent rooms, bans and mutes.  A file that is
 not qund's store is refused and left untouched (R14).  Read through qunctl
 history, since history on join is not on the wire yet (docs/HISTORY.md)."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -393,4 +394,37 @@ def test_retention_keeps_the_newest_lines_of_each_room(tmp_path):
         assert wait_until(lambda: len(history_all(store)) == 5), history_all(store)
         assert history_all(store) == before[-5:]
     finally:
+        assert fg.cleanup() == []
+
+
+def test_export_and_purge(tmp_path):
+    """qunctl export #room > file.jsonl gives every line (more than history's
+    200), one JSON object each; purge NAME forgets what a member said, purge
+    #room a room's lines."""
+    store = tmp_path / "qund.db"
+    fg = start(tmp_path, 1, store)
+    cs = ClientSet(("127.0.0.1", fg.port))
+    try:
+        alice, bob = cs.login("alice"), cs.login("bob")
+        for i in range(150):
+            alice.say("a%d" % i)
+            bob.say("b%d" % i)
+        assert wait_until(lambda: len(history_all(store)) >= 302)
+        r = fg.ctl("export", "#大厅")
+        assert r.rc == 0, r
+        rows = [json.loads(x) for x in r.out.splitlines()]
+        assert [(x["id"], x["name"], x["text"]) for x in rows] == \
+            [(i, n, t) for i, _, n, t in history_all(store)]
+        assert rows[0]["room"] == "#大厅" and rows[-1]["kind"] == "say"
+        r = fg.ctl("--json", "purge", "alice")
+        assert r.rc == 0 and r.json()["deleted"] >= 150, r
+        assert not any(n == "alice" for _, _, n, _ in history_all(store))
+        assert any(n == "bob" for _, _, n, _ in history_all(store))
+        assert fg.ctl("purge", "#大厅").rc == 0
+        assert history_all(store) == []
+        assert fg.ctl("purge", "管理员").rc == 1  # no member can have that name
+        assert fg.ctl("purge", "al ice").rc == 2
+        assert fg.ctl("export", "nohash").rc == 2
+    finally:
+        assert cs.close_all() == []
         assert fg.cleanup() == []
