@@ -12,6 +12,7 @@
 #include "proto/wire1.h"
 #include "proto/wire2.h"
 #include "qund/channel.h"
+#include "qund/history.h"
 #include "qund/room.h"
 #include "qund/rooms.h"
 #include "qund/sanction.h"
@@ -406,8 +407,22 @@ static void client_deliver(void *ctx, const uint8_t *data, size_t len)
 
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK, "malformed message to a client");
 	FZ_CHECK(m.kind == V2_K_EVENT || m.kind == V2_K_NOTICE || m.kind == V2_K_MEMBERS ||
-	             m.kind == V2_K_REVENT || m.kind == V2_K_ROOM || m.kind == V2_K_PRIVATE,
+	             m.kind == V2_K_REVENT || m.kind == V2_K_ROOM || m.kind == V2_K_PRIVATE ||
+	             m.kind == V2_K_HLINE || m.kind == V2_K_HEND,
 	         "message kind 0x%02x", m.kind);
+	if (m.kind == V2_K_HEND)
+		return;
+	if (m.kind == V2_K_HLINE) { /* history: any order (a page), but names and text as live */
+		FZ_CHECK(m.event <= EV_ACTION && m.room != 0, "history line %d in room %u", m.event,
+		         (unsigned)m.room);
+		if (m.name_len > 0)
+			FZ_CHECK(name_check(m.name, m.name_len) == NAME_OK,
+			         "history of a bad name");
+		if (m.text_len > 0)
+			FZ_CHECK(text_check_max(m.text, m.text_len, QUN_MAX_DATAGRAM) == TEXT_OK,
+			         "history text that breaks the text rules");
+		return;
+	}
 	if (m.kind == V2_K_MEMBERS) {
 		check_members(&m);
 		return;
@@ -784,7 +799,7 @@ static size_t rooms_payload(struct fz *f, uint8_t *payload)
 	const char *name;
 	size_t at = 0, n;
 
-	switch (sub % 6) {
+	switch (sub % 8) {
 	case 0:
 		name = rooms[fz_u8(f) % NROOMS];
 		payload[at++] = V2_K_JOIN;
@@ -815,9 +830,25 @@ static size_t rooms_payload(struct fz *f, uint8_t *payload)
 		n = fz_bytes(f, fz_u16(f) % (V2_MAX_PAYLOAD - at - 40) + 1, &b);
 		memcpy(payload + at, b, n);
 		return at + n;
-	default:
+	case 5:
 		payload[at++] = V2_K_WHO;
 		return at + put_u32(payload + at, pick_room(f));
+	case 6: /* HISTORY of a room, LATEST, BEFORE or AFTER an id, a count */
+		payload[at++] = V2_K_HISTORY;
+		at += put_u32(payload + at, pick_room(f));
+		payload[at++] = fz_u8(f) % 4;
+		at += put_u32(payload + at, 0);
+		at += put_u32(payload + at, fz_u8(f));
+		payload[at++] = 0;
+		payload[at++] = fz_u8(f);
+		return at;
+	default: /* SEARCH for a few bytes of words */
+		payload[at++] = V2_K_SEARCH;
+		payload[at++] = 0;
+		payload[at++] = fz_u8(f);
+		n = fz_bytes(f, fz_u8(f) % 24, &b);
+		memcpy(payload + at, b, n);
+		return at + n;
 	}
 }
 
@@ -1019,6 +1050,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const unsigned char key[16] = "qun-fuzz-hashkey";
 	struct fz f;
 	uint8_t flags;
+	char err[256];
 	int k;
 
 	fz_seed(7);
@@ -1038,10 +1070,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	H.s.room = room_new(&cfg, key);
 	H.s.p2 = p2_new(&H.s);
 	H.s.channels = channels_new(&rooms_cfg, rooms[4]);
+	H.s.sanctions = sanction_new(); /* empty: nobody banned or muted */
+	/* A store in memory: history, searches, kept private lines, rooms' ids (history.h). */
+	if (history_open(&H.s, ":memory:", STORE_SYNC_OFF, err, sizeof err) != 0)
+		FZ_CHECK(0, "store: %s", err);
 	H.s.proto[2] = &proto2_ops;
 	H.s.proto[1] = H.s.legacy ? &proto1_ops : NULL;
 	log_to_sink(log_sink);
-	H.s.sanctions = sanction_new(); /* empty: nobody banned or muted */
 	check_room();
 	while (fz_more(&f)) {
 		uint8_t op = fz_u8(&f), who = fz_u8(&f);
@@ -1102,6 +1137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 out:
+	history_close(&H.s);
 	p2_free(H.s.p2);
 	channels_free(H.s.channels);
 	room_free(H.s.room);

@@ -357,6 +357,15 @@ class Server:
         return cls.rooms_op(who, 5, bytes((room_id,)))
 
     @classmethod
+    def history(cls, who, room_id, what=0, ref=0, count=50):
+        return cls.rooms_op(who, 6, bytes((room_id, what, ref, count)))
+
+    @classmethod
+    def search(cls, who, words, count=20):
+        w = words.encode()
+        return cls.rooms_op(who, 7, bytes((count, len(w))) + w)
+
+    @classmethod
     def console_room(cls, kind, room, name=None):
         """The operator in a room: 0 speaks, 1 kicks name, 2 makes it permanent, 3 closes it."""
         out = cls.op(11) + bytes((2 | kind << 2, cls.ROOMS.index(room)))
@@ -438,6 +447,14 @@ def server_programs(malformed):
         S.say_in(0, 2, "长" * 391, more=True) + S.say_in(0, 3, "other room") + \
         S.tell(1, "alice", "x" * 1100, more=True) + S.tell(1, "bob", "other name") + \
         S.tick(300) + S.ack(0) + S.ack(1) + S.ack(2) + S.quit(0) + S.tick(300)
+    # History on the harness's in-memory store: pages of the default room and of a room,
+    # one in flight (the second is refused), a search, a line kept for someone away.
+    out["history"] = b"\0" + S.login(0, "alice") + S.login(1, "bob", nonce=1) + S.rooms(0) + \
+        b"".join(S.say(0, "line %d 代码评审" % i) for i in range(5)) + S.join(0, "#a") + \
+        S.say_in(0, 2, "in #a") + S.history(1, 1, 0, 0, 3) + S.history(1, 1, 1, 4, 50) + \
+        S.ack(1) + S.tick(300) + S.ack(1) + S.history(0, 2, 2, 0, 10) + S.ack(0) + \
+        S.tick(300) + S.search(0, "代码评审") + S.history(1, 2) + S.tell(0, "carol", "kept") + \
+        S.ack(0) + S.ack(1) + S.login(2, "carol", nonce=2) + S.rooms(2) + S.tick(300)
     out["goodbye"] = b"\0" + S.v1(0, "L", "alice") + S.login(1, "bob") + S.say(1, "bye") + \
         bytes((13, 0))
     out["names"] = b"\0" + b"".join(S.v1(i % 8, "L", n) for i, n in enumerate(S.NAMES) if n) + \
