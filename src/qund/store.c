@@ -121,6 +121,16 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_COUNT];
 	int in_tx;
+	/*
+	 * The rooms whose last event id a transaction moved, written once at
+	 * its commit rather than once per line (one statement of a line's
+	 * three: docs/PERFORMANCE.md, "The store").
+	 */
+	struct {
+		uint32_t room;
+		uint64_t event;
+	} moved[16];
+	unsigned nmoved;
 	char err[256];
 };
 
@@ -368,11 +378,52 @@ int store_begin(struct store *st)
 	return 0;
 }
 
+/* Write a room's last event id now. */
+static int room_event_now(struct store *st, uint32_t room, uint64_t event)
+{
+	sqlite3_bind_int64(st->stmt[S_ROOM_EVENT], 1, room);
+	sqlite3_bind_int64(st->stmt[S_ROOM_EVENT], 2, (sqlite3_int64)event);
+	return run(st, S_ROOM_EVENT, "room's last event");
+}
+
+/* The transaction's moved rooms, written; -1 if one could not be. */
+static int flush_moved(struct store *st)
+{
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; i < st->nmoved && rc == 0; i++)
+		rc = room_event_now(st, st->moved[i].room, st->moved[i].event);
+	st->nmoved = 0;
+	return rc;
+}
+
+/* Note that room's last event is now event: at the commit, or now outside a transaction. */
+static int room_event(struct store *st, uint32_t room, uint64_t event)
+{
+	unsigned i;
+
+	if (!st->in_tx)
+		return room_event_now(st, room, event);
+	for (i = 0; i < st->nmoved; i++)
+		if (st->moved[i].room == room) {
+			if (event > st->moved[i].event)
+				st->moved[i].event = event;
+			return 0;
+		}
+	if (st->nmoved == sizeof st->moved / sizeof st->moved[0])
+		return room_event_now(st, room, event); /* many rooms in one pass: no saving */
+	st->moved[st->nmoved].room = room;
+	st->moved[st->nmoved].event = event;
+	st->nmoved++;
+	return 0;
+}
+
 int store_commit(struct store *st)
 {
 	if (!st->in_tx)
 		return 0;
-	if (run(st, S_COMMIT, "commit") < 0) {
+	if (flush_moved(st) < 0 || run(st, S_COMMIT, "commit") < 0) {
 		store_rollback(st);
 		return -1;
 	}
@@ -382,6 +433,7 @@ int store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
+	st->nmoved = 0;
 	if (sqlite3_get_autocommit(st->db) == 0)
 		(void)run(st, S_ROLLBACK, "rollback");
 	st->in_tx = 0;
@@ -486,9 +538,7 @@ int store_line(struct store *st, uint32_t room, uint64_t event, uint64_t at, int
 	bind_text(s, 7, key, strlen(key));
 	if (run(st, S_LINE_ADD, "history") < 0)
 		return -1;
-	sqlite3_bind_int64(st->stmt[S_ROOM_EVENT], 1, room);
-	sqlite3_bind_int64(st->stmt[S_ROOM_EVENT], 2, (sqlite3_int64)event);
-	return run(st, S_ROOM_EVENT, "room's last event");
+	return room_event(st, room, event);
 }
 
 /* Hand each row (room, event, at, kind, name, text) of s to fn; returns how many, or -1. */

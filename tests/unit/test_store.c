@@ -145,6 +145,21 @@ static void a_rolled_back_pass_leaves_nothing(void **state)
 	assert_int_equal(store_commit(S), 0); /* none open: nothing */
 	reopen();
 	history(r.id, STORE_LATEST, 0, 10, "1:kept");
+	/* The room's last event id, written at the commit, is the kept line's, not the rolled back.
+	 */
+	assert_int_equal(store_room(S, "#dev", "#dev", &r), 0);
+	assert_int_equal(r.last_event, 1);
+	assert_int_equal(store_begin(S), 0);
+	say(r.id, 2, 1000, "two");
+	say(r.id, 3, 1000, "three");
+	store_rollback(S);
+	assert_int_equal(store_room(S, "#dev", "#dev", &r), 0);
+	assert_int_equal(r.last_event, 1);
+	assert_int_equal(store_begin(S), 0);
+	say(r.id, 2, 1000, "two");
+	assert_int_equal(store_commit(S), 0);
+	assert_int_equal(store_room(S, "#dev", "#dev", &r), 0);
+	assert_int_equal(r.last_event, 2);
 }
 
 static void search_finds_chinese_without_a_dictionary(void **state)
