@@ -31,6 +31,10 @@ struct harness {
 	int srv_has_id;      /* srv_last_id holds the id of a message the server took */
 	uint32_t srv_last_id;
 	unsigned long who_asks, who_answers; /* c2_who calls that returned 0; who callbacks */
+	unsigned long hist_asks;             /* c2_history and c2_search calls not answered yet */
+	unsigned srv_hist;      /* HISTORY and SEARCH the server took, not answered (steering) */
+	uint32_t srv_hist_room; /* the last one's room (0: a SEARCH) */
+	uint64_t srv_hist_id;   /* the next HLINE's id */
 	/* Rooms: the harness's rooms are ids 1..HZ_ROOMS (others are forged). */
 	uint64_t revent_id[HZ_ROOMS + 1];  /* next REVENT id per room */
 	uint64_t room_shown[HZ_ROOMS + 1]; /* the last REVENT id shown per room, this session */
@@ -46,8 +50,16 @@ static void srv_deliver(void *ctx, const uint8_t *data, size_t len)
 	FZ_CHECK(v2_msg_parse(data, len, &m) == V2_OK &&
 	             (m.kind == V2_K_SAY || m.kind == V2_K_QUIT || m.kind == V2_K_ME ||
 	              m.kind == V2_K_WHO || m.kind == V2_K_JOIN || m.kind == V2_K_PART ||
-	              m.kind == V2_K_ROOMS || m.kind == V2_K_TELL),
+	              m.kind == V2_K_ROOMS || m.kind == V2_K_TELL || m.kind == V2_K_HISTORY ||
+	              m.kind == V2_K_SEARCH),
 	         "the client sent a payload of kind 0x%02x", len > 0 ? data[0] : 0);
+	FZ_CHECK((m.kind != V2_K_HISTORY && m.kind != V2_K_SEARCH) || (h->features & V2_F_HISTORY),
+	         "the client sent kind 0x%02x to a server without history", data[0]);
+	if (m.kind == V2_K_HISTORY || m.kind == V2_K_SEARCH) {
+		h->srv_hist++; /* answered by hist_payload, mostly (server_data) */
+		h->srv_hist_room = m.room;
+		return;
+	}
 	/* Rooms' kinds, a room in SAY or WHO: only to a server that has rooms. */
 	FZ_CHECK(rooms || (m.room == 0 && m.kind != V2_K_JOIN && m.kind != V2_K_PART &&
 	                   m.kind != V2_K_ROOMS && m.kind != V2_K_TELL),
@@ -145,10 +157,40 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 		         "a room %u with a name that is no room's", r[i].id);
 }
 
-static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+/* A line of history: of a HISTORY or SEARCH asked (and not answered yet). */
+static void cb_history(void *ctx, uint32_t room, uint64_t id, uint64_t at, enum room_event ev,
+                       const char *name, const char *text, size_t len)
+{
+	struct harness *h = ctx;
+
+	(void)id;
+	(void)at;
+	FZ_CHECK(h->hist_asks > 0, "a line of history nobody asked for");
+	FZ_CHECK(room != 0 && ev <= EV_ACTION, "history room %u event %d shown", room, ev);
+	FZ_CHECK(strlen(name) <= QUN_MAX_NAME, "a name of %zu bytes in history", strlen(name));
+	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a history text of %zu bytes",
+	         len);
+}
+
+/* The end of one answer: exactly once per ask taken. */
+static void cb_history_end(void *ctx, uint32_t room, unsigned count, unsigned flags, int answered)
+{
+	struct harness *h = ctx;
+
+	(void)room;
+	(void)count;
+	(void)flags;
+	(void)answered;
+	FZ_CHECK(h->hist_asks > 0, "a history answer ended that nobody asked for");
+	h->hist_asks--;
+}
+
+static void cb_private(void *ctx, uint64_t number, uint64_t at, const char *from, const char *text,
+                       size_t len)
 {
 	(void)ctx;
 	(void)number;
+	(void)at;
 	FZ_CHECK(name_check(from, strlen(from)) == NAME_OK, "a private message from no name");
 	FZ_CHECK(len <= V2_MAX_TEXT && (len == 0 || text != NULL), "a private text of %zu bytes",
 	         len);
@@ -324,13 +366,64 @@ static void rooms_payload(struct harness *h, struct fz *f, int how, struct v2_ms
 		m->text_len = used;
 		*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
 		return;
-	} else {
+	} else if ((idhow = fz_u8(f)) < 100) {
 		m->kind = V2_K_PRIVATE;
 		m->event_id = fz_u64(f);
+		if (idhow < 50) {
+			m->flags |= V2_STORED; /* kept while we were away */
+			m->at = fz_u64(f);
+		}
 		m->name_len = fz_bytes(f, fz_u8(f) % 40, &name);
 		m->name = (const char *)name;
+	} else if (idhow < 200) {
+		m->kind = V2_K_HLINE; /* history: asked for or not */
+		m->room = fz_u8(f) % (HZ_ROOMS + 2);
+		m->event_id = fz_u8(f) < 200 ? fz_u8(f) : fz_u64(f);
+		m->at = fz_u64(f);
+		m->event = fz_u8(f) % 9;
+		m->name_len = fz_bytes(f, fz_u8(f) % 40, &name);
+		m->name = (const char *)name;
+	} else {
+		m->kind = V2_K_HEND;
+		m->room = fz_u8(f) % (HZ_ROOMS + 2);
+		m->count = fz_u16(f);
+		m->flags = fz_u8(f);
+		*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+		return;
 	}
 	m->text_len = fz_bytes(f, fz_u16(f) % 1200, &text);
+	m->text = (const char *)text;
+	*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+}
+
+/*
+ * A piece of the answer to a HISTORY or SEARCH the server took: HLINEs
+ * of its room (ids going up, some in MORE pieces), then its HEND.
+ */
+static void hist_payload(struct harness *h, struct fz *f, struct v2_msg *m, uint8_t *payload,
+                         size_t *n)
+{
+	const uint8_t *name, *text;
+	uint8_t how = fz_u8(f);
+
+	m->room = h->srv_hist_room != 0 ? h->srv_hist_room : (uint32_t)(fz_u8(f) % HZ_ROOMS + 1);
+	if (how < 64) {
+		m->kind = V2_K_HEND;
+		m->room = h->srv_hist_room;
+		m->count = fz_u8(f);
+		m->flags = fz_u8(f) & 3;
+		h->srv_hist--;
+		*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
+		return;
+	}
+	m->kind = V2_K_HLINE;
+	m->event_id = how < 200 ? ++h->srv_hist_id : fz_u8(f);
+	m->at = fz_u64(f);
+	m->event = fz_u8(f) % 9;
+	m->flags = fz_u8(f) & V2_MORE;
+	m->name_len = fz_bytes(f, fz_u8(f) % 20, &name);
+	m->name = (const char *)name;
+	m->text_len = fz_bytes(f, fz_u16(f) % 1100, &text);
 	m->text = (const char *)text;
 	*n = v2_msg_encode(m, payload, QUN_MAX_DATAGRAM - V2_SESSION_HDR);
 }
@@ -356,7 +449,9 @@ static void server_data(struct harness *h, struct fz *f)
 	if (p.seq == 0)
 		p.seq = 1;
 	memset(&m, 0, sizeof m);
-	if (kind < 200 && (h->features & V2_F_ROOMS) && (kind & 3) != 0) {
+	if (h->srv_hist > 0 && kind < 128) {
+		hist_payload(h, f, &m, payload, &n);
+	} else if (kind < 200 && (h->features & V2_F_ROOMS) && (kind & 3) != 0) {
 		rooms_payload(h, f, kind & 3, &m, payload, &n);
 	} else if (kind < 200) {
 		uint8_t idhow = fz_u8(f);
@@ -443,9 +538,28 @@ static void user_rooms(struct harness *h, struct fz *f)
 	uint32_t room;
 	int r = 0;
 
-	switch (fz_u8(f) % 8) {
+	switch (fz_u8(f) % 10) {
 	case 0:
 		h->net_up = !h->net_up;
+		return;
+	case 7:
+		room = fz_u8(f);
+		k = fz_u8(f) % (V2_HISTORY_MAX + 2);
+		r = joined_name(h, room) != NULL
+		        ? c2_history_in(&h->c, joined_name(h, room), fz_u8(f) % 4, fz_u64(f),
+		                        (unsigned)k)
+		        : c2_history(&h->c, room % (HZ_ROOMS + 1), fz_u8(f) % 4, fz_u64(f),
+		                     (unsigned)k);
+		if (r == 0)
+			h->hist_asks++;
+		FZ_CHECK(r < 0 || c2_has_history(&h->c), "c2_history taken without history");
+		return;
+	case 8:
+		n = fz_bytes(f, fz_u16(f) % 300, &b);
+		r = c2_search(&h->c, (const char *)b, n, fz_u8(f) % (V2_HISTORY_MAX + 2));
+		if (r == 0)
+			h->hist_asks++;
+		FZ_CHECK(r < 0 || c2_has_history(&h->c), "c2_search taken without history");
 		return;
 	case 1:
 		n = fz_bytes(f, fz_u8(f) % 40, &b);
@@ -630,6 +744,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .rooms = cb_rooms,
 	    .private_msg = cb_private,
 	    .unsent = cb_unsent,
+	    .history = cb_history,
+	    .history_end = cb_history_end,
 	    .who = cb_who,
 	    .notice = cb_text,
 	    .refused = cb_text,

@@ -129,14 +129,16 @@ static const char *const ui_texts[][2] = {
     [UI_HELP] = {"命令：/help 显示本帮助，/who 谁在线（/who #聊天室：该聊天室的），"
                  "/me 动作 描述你的动作，/join #聊天室 加入并切换到聊天室，"
                  "/part [#聊天室] 离开聊天室，/rooms [all] 我的（或所有）聊天室，"
-                 "/msg 名字 文字 发私信，/r 文字 回复私信，/quit 退出（或 quit、Ctrl-D、"
+                 "/msg 名字 文字 发私信，/r 文字 回复私信，/history [条数] 更早的消息，"
+                 "/search 词语 搜索我的聊天室，/quit 退出（或 quit、Ctrl-D、"
                  "Ctrl-C）；Tab 补全名字和聊天室；//文字 发送以 / 开头的文字；"
                  "其他内容发送到当前聊天室",
                  "commands: /help shows this help, /who lists who is online (/who #ROOM: in "
                  "that room), /me ACTION describes an action, /join #ROOM joins a room and "
                  "makes it current, /part [#ROOM] leaves a room, /rooms [all] lists my (or "
                  "every) room, /msg NAME TEXT sends a private message, /r TEXT answers the "
-                 "last one, /quit leaves (or quit, Ctrl-D, Ctrl-C); Tab completes names and "
+                 "last one, /history [N] shows earlier lines, /search WORDS searches my "
+                 "rooms, /quit leaves (or quit, Ctrl-D, Ctrl-C); Tab completes names and "
                  "rooms; //TEXT sends a text that starts with /; anything else goes to the "
                  "current room"},
     [UI_UNKNOWN_CMD] = {"未知命令：%s（输入 /help 查看帮助）",
@@ -193,6 +195,16 @@ static const char *const ui_texts[][2] = {
     [UI_NO_ANSWER] = {"服务器没有回答 %s", "the server did not answer %s"},
     [UI_PRIVATE_FROM] = {"[私信] %s → 你：%s", "[private] %s → you: %s"},
     [UI_PRIVATE_TO] = {"[私信] 你 → %s：%s", "[private] you → %s: %s"},
+    [UI_PRIVATE_STORED] = {"[私信 %s，你不在时] %s → 你：%s",
+                           "[private, while you were away, %s] %s → you: %s"},
+    [UI_HISTORY_MARK] = {"[历史 %s] ", "[history %s] "},
+    [UI_HISTORY_END] = {"—— 以上为历史消息 ——", "—— end of history ——"},
+    [UI_HISTORY_NONE] = {"此服务器不保存历史记录", "this server keeps no history"},
+    [UI_HISTORY_UNAVAILABLE] = {"历史记录暂时无法读取", "history is unavailable now"},
+    [UI_HISTORY_START] = {"没有更早的消息了", "nothing earlier"},
+    [UI_HISTORY_USAGE] = {"用法：/history [条数，1 到 200]", "usage: /history [N, 1 to 200]"},
+    [UI_SEARCH_USAGE] = {"用法：/search 词语…", "usage: /search WORDS"},
+    [UI_SEARCH_FOUND] = {"找到 %s 条", "%s found"},
 };
 
 const char *ui_text(enum lang lang, enum ui_text t)

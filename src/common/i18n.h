@@ -100,6 +100,15 @@ enum ui_text {
 	UI_NO_ANSWER,       /* %s = the command ("/join #dev") */
 	UI_PRIVATE_FROM,    /* %s = sender (first: the UI colours it), %s = text */
 	UI_PRIVATE_TO,      /* %s = recipient (first), %s = text */
+	UI_PRIVATE_STORED,  /* %s = when, %s = sender (the UI colours it), %s = text */
+	UI_HISTORY_MARK,    /* %s = when: the mark before a line of history */
+	UI_HISTORY_END,     /* after the lines of history shown on joining */
+	UI_HISTORY_NONE,    /* the server keeps no history */
+	UI_HISTORY_UNAVAILABLE,
+	UI_HISTORY_START, /* nothing earlier is kept */
+	UI_HISTORY_USAGE,
+	UI_SEARCH_USAGE,
+	UI_SEARCH_FOUND, /* %s = how many */
 	UI_COUNT
 };
 

@@ -16,10 +16,11 @@
 
 /* One message of ours, kept until the server has acknowledged all of it. */
 struct c2_out {
-	enum v2_kind kind; /* SAY ME WHO QUIT JOIN PART ROOMS TELL */
-	uint32_t id;       /* SAY ME TELL: the message id */
+	uint64_t ref;      /* HISTORY: the event id */
+	enum v2_kind kind; /* SAY ME WHO QUIT JOIN PART ROOMS TELL HISTORY SEARCH */
+	uint32_t id;       /* SAY ME TELL: the message id; HISTORY SEARCH: the count */
 	uint32_t room;     /* SAY ME WHO PART: the room's id (V2_LOBBY: the default room) */
-	uint8_t flags;     /* ROOMS: V2_ROOMS_ALL */
+	uint8_t flags;     /* ROOMS: V2_ROOMS_ALL; HISTORY: the what */
 	int held;          /* not sent yet: waiting for its room, or for one held before it */
 	/* SAY ME WHO PART in a joined room: its name (room is looked up by it again), or "". */
 	char room_name[C2_ROOM_NAME_MAX + 1];
@@ -124,10 +125,13 @@ static void begin_handshake(struct c2 *c, uint64_t now)
 	c->list_count = 0;
 	c->priv_active = 0;
 	c->priv_len = 0;
+	c->hist_active = 0;
+	c->hist_len = 0;
 }
 
 static void who_answer(struct c2 *c, int answered, uint32_t total, const char *const *names,
                        size_t count);
+static void asks_drop(struct c2 *c);
 
 void c2_start(struct c2 *c, const char *name, uint64_t now)
 {
@@ -135,6 +139,7 @@ void c2_start(struct c2 *c, const char *name, uint64_t now)
 	/* A new stay: nothing said or asked under an earlier one goes under this name. */
 	c->quitting = 0;
 	c->quit_waits = 0;
+	asks_drop(c);
 	if (c->who_asks > 0)
 		who_answer(c, 0, 0, NULL, 0);
 	while (c->out_len > 0)
@@ -267,6 +272,19 @@ static void send_out(struct c2 *c, struct c2_out *o)
 	case V2_K_QUIT:
 		queue_msg(c, &m);
 		break;
+	case V2_K_HISTORY:
+		m.room = o->room;
+		m.what = o->flags;
+		m.event_id = o->ref;
+		m.count = (uint16_t)o->id;
+		queue_msg(c, &m);
+		break;
+	case V2_K_SEARCH:
+		m.count = (uint16_t)o->id;
+		m.text = o->text;
+		m.text_len = o->len;
+		queue_msg(c, &m);
+		break;
 	default: /* SAY ME TELL: the text in pieces, each naming the same room or member */
 		while (off < len) {
 			k = utf8_prefix(text + off, len - off, chunk);
@@ -301,6 +319,11 @@ static void out_prune(struct c2 *c)
 
 static void send_who(struct c2 *c);
 static int out_has_room(const struct c2 *c, size_t pieces, size_t spare);
+static void asks_restart(struct c2 *c);
+static void asks_pump(struct c2 *c);
+static void ask_end(struct c2 *c, int answered, uint32_t room, unsigned count, unsigned flags);
+static void on_hline(struct c2 *c, const struct v2_msg *m);
+static void on_hend(struct c2 *c, const struct v2_msg *m);
 
 int c2_room_name_check(const char *name, size_t len)
 {
@@ -407,8 +430,9 @@ static int needs_rooms(const struct c2_out *o)
  */
 static int carry_over(struct c2 *c, struct c2_out *o)
 {
-	if (o->kind == V2_K_WHO)
-		return 0; /* asked again below, once for all its asks */
+	if (o->kind == V2_K_WHO || o->kind == V2_K_HISTORY || o->kind == V2_K_SEARCH ||
+	    (o->kind == V2_K_ROOMS && (o->flags & V2_ROOMS_ALL)))
+		return 0; /* asked again below (asks_restart), or answered unanswered */
 	if (!(c->features & V2_F_ROOMS) && needs_rooms(o))
 		return o->kind == V2_K_SAY || o->kind == V2_K_ME || o->kind == V2_K_TELL ? -1 : 0;
 	if (o->kind == V2_K_PART)
@@ -468,6 +492,10 @@ static void rejoin(struct c2 *c)
 	struct v2_msg m = {.kind = V2_K_ROOMS, .flags = 0};
 	size_t i;
 
+	/* Only then are private lines kept for us while we were away sent (V2_STORED). */
+	if (c->features & V2_F_HISTORY)
+		m.flags = V2_ROOMS_HISTORY;
+
 	for (i = c->njoined; i-- > 0;)
 		if (c->joined[i].parting || !(c->features & V2_F_ROOMS))
 			forget_joined(c, i);
@@ -507,6 +535,7 @@ static void restart_channel(struct c2 *c)
 	rel_init(&c->rel);
 	c->out_pieces = 0;
 	c->holding = 0;
+	asks_restart(c);
 	rejoin(c);
 	for (i = 0; i < n; i++) {
 		struct c2_out *o = out_at(c, 0);
@@ -535,8 +564,9 @@ static void restart_channel(struct c2 *c)
 	    ((c->who_name[0] == '\0' && c->who_room != 0 && c->who_room != V2_LOBBY) ||
 	     (c->who_name[0] != '\0' && joined_by_name(c, c->who_name) < 0)))
 		who_answer(c, 0, 0, NULL, 0);
-	else if (c->who_asks > 0)
+	else if (c->who_asks > 0 && !c->who_waits)
 		send_who(c);
+	asks_pump(c);
 }
 
 static void on_welcome(struct c2 *c, const struct v2_packet *pk, uint64_t now)
@@ -604,6 +634,8 @@ static void show_event(struct c2 *c, uint32_t room, const struct v2_msg *m, cons
 	if (m->event_id != 0 && m->event_id <= seen->last_id)
 		return;
 	seen->last_id = m->event_id;
+	if (seen->first_id == 0)
+		seen->first_id = m->event_id;
 	if (room == 0 || room == V2_LOBBY)
 		c->last_event_id = m->event_id;
 	memcpy(name, m->name, n);
@@ -629,6 +661,7 @@ static void who_answer(struct c2 *c, int answered, uint32_t total, const char *c
 
 	c->who_asks = 0;
 	c->who_by = 0;
+	c->who_waits = 0;
 	while (n-- > 0)
 		if (c->cb.who != NULL)
 			c->cb.who(c->cb.ctx, answered, total, names, count);
@@ -636,6 +669,7 @@ static void who_answer(struct c2 *c, int answered, uint32_t total, const char *c
 		c->quit_waits = 0;
 		send_quit(c);
 	}
+	asks_pump(c);
 }
 
 /*
@@ -735,6 +769,8 @@ static void flush_held(struct c2 *c, int why)
 				/* A QUIT the answer sends is held: it goes below, in its turn. */
 				if (o->kind == V2_K_WHO)
 					who_answer(c, 0, 0, NULL, 0);
+				if (o->kind == V2_K_HISTORY)
+					ask_end(c, 0, 0, 0, 0);
 				free(o);
 				continue;
 			}
@@ -742,6 +778,8 @@ static void flush_held(struct c2 *c, int why)
 		}
 		if (o->kind == V2_K_WHO)
 			c->who_by = 0; /* its answer's clock starts now (poll_who) */
+		if (o->kind == V2_K_HISTORY)
+			c->ask_by = 0; /* the same (poll_ask) */
 		o->held = 0;
 		send_out(c, o);
 		k++;
@@ -851,6 +889,10 @@ static void on_room(struct c2 *c, const struct v2_msg *m)
 		c->declare_answer = 0;
 	}
 	tell_rooms(c, m->what, c->list, n, again);
+	if (m->what == V2_ROOM_ALL && c->ask_kind == V2_K_ROOMS) {
+		c->ask_kind = 0; /* the answer in flight is in */
+		asks_pump(c);
+	}
 }
 
 /* One PRIVATE piece: pieces of one message come one after another; the sender must be a name. */
@@ -878,7 +920,8 @@ static void on_private(struct c2 *c, const struct v2_msg *m)
 	memcpy(from, m->name, m->name_len);
 	from[m->name_len] = '\0';
 	if (c->cb.private_msg != NULL)
-		c->cb.private_msg(c->cb.ctx, m->event_id, from, text, len);
+		c->cb.private_msg(c->cb.ctx, m->event_id, (m->flags & V2_STORED) ? m->at : 0, from,
+		                  text, len);
 }
 
 /* One in-order reliable message from the server. */
@@ -908,6 +951,12 @@ static void on_message(void *ctx, const uint8_t *data, size_t len)
 		break;
 	case V2_K_PRIVATE:
 		on_private(c, &m);
+		break;
+	case V2_K_HLINE:
+		on_hline(c, &m);
+		break;
+	case V2_K_HEND:
+		on_hend(c, &m);
 		break;
 	default:
 		break; /* a kind only clients send */
@@ -1195,10 +1244,20 @@ static int who_ask(struct c2 *c, int at, uint32_t room)
 	}
 	if (!out_has_room(c, 1, 1))
 		return -1;
+	if (c->ask_kind != 0 || c->ask_len > 0) {
+		/* Another answer is in flight: the WHO waits its turn (asks_pump sends it). */
+		struct c2_ask a = {.kind = V2_K_WHO};
+
+		if (c->ask_len == C2_ASKS_MAX)
+			return -1;
+		c->asks[(c->ask_head + c->ask_len++) % C2_ASKS_MAX] = a;
+		c->who_waits = 1;
+	}
 	c->who_asks = 1;
 	c->who_room = room;
 	snprintf(c->who_name, sizeof c->who_name, "%s", name);
-	send_who(c);
+	if (!c->who_waits)
+		send_who(c);
 	return 0;
 }
 
@@ -1278,12 +1337,252 @@ static void part_unkept(struct c2 *c, uint32_t id)
 	(void)queue_room_msg(c, o); /* no place in out either: the server keeps us there */
 }
 
+/* Whether an answer (WHO, ROOMS ALL, HISTORY, SEARCH) is in flight: the next waits. */
+static int asks_busy(const struct c2 *c)
+{
+	return c->ask_kind != 0 || (c->who_asks > 0 && !c->who_waits);
+}
+
+/* Queue ask a behind the answer in flight (sent at once if none is). */
+static int ask_push(struct c2 *c, const struct c2_ask *a)
+{
+	/*
+	 * Refused here what asks_pump would give up at once: an answer is
+	 * never told before the call that asked for it has returned.
+	 */
+	if (c->ask_len == C2_ASKS_MAX || !out_has_room(c, 1, 2))
+		return -1;
+	c->asks[(c->ask_head + c->ask_len++) % C2_ASKS_MAX] = *a;
+	asks_pump(c);
+	return 0;
+}
+
 int c2_rooms(struct c2 *c, int all)
 {
-	struct c2_out *o = new_out(V2_K_ROOMS, NULL, 0, 1);
+	struct c2_out *o;
+	struct c2_ask a = {.kind = V2_K_ROOMS};
 
-	o->flags = all ? V2_ROOMS_ALL : 0;
+	if (all)
+		return c2_has_rooms(c) ? ask_push(c, &a) : -1;
+	o = new_out(V2_K_ROOMS, NULL, 0, 1);
 	return queue_room_msg(c, o);
+}
+
+int c2_has_history(const struct c2 *c)
+{
+	return (c->features & V2_F_HISTORY) != 0;
+}
+
+int c2_history(struct c2 *c, uint32_t room, int what, uint64_t ref, unsigned count)
+{
+	struct c2_ask a = {.kind = V2_K_HISTORY, .room = room, .ref = ref};
+	int i = index_of_id(c, room);
+
+	if (!c2_has_history(c) || count < 1 || count > V2_HISTORY_MAX || what < 0 ||
+	    what >= V2_HIST_COUNT || room == 0)
+		return -1;
+	a.what = (uint8_t)what;
+	a.count = (uint16_t)count;
+	if (i >= 0)
+		snprintf(a.room_name, sizeof a.room_name, "%s", c->joined[i].name);
+	else if (i == -1)
+		a.room = V2_LOBBY;
+	return ask_push(c, &a);
+}
+
+int c2_history_in(struct c2 *c, const char *room, int what, uint64_t ref, unsigned count)
+{
+	int i = index_of_name(c, room);
+
+	if (i == -2)
+		return -1;
+	return c2_history(c, i < 0 ? V2_LOBBY : c->joined[i].id, what, ref, count) < 0 ? -1 : 0;
+}
+
+int c2_search(struct c2 *c, const char *words, size_t len, unsigned count)
+{
+	struct c2_ask a = {.kind = V2_K_SEARCH};
+
+	if (!c2_has_history(c) || count < 1 || count > V2_HISTORY_MAX || len == 0 ||
+	    len > C2_SEARCH_MAX || memchr(words, '\0', len) != NULL)
+		return -1;
+	a.count = (uint16_t)count;
+	memcpy(a.words, words, len);
+	a.words[len] = '\0';
+	return ask_push(c, &a);
+}
+
+uint64_t c2_oldest(struct c2 *c, const char *room)
+{
+	int i = index_of_name(c, room);
+	uint32_t id = i == -1 ? V2_LOBBY : i >= 0 ? c->joined[i].id : 0;
+
+	if (id == 0 || (i >= 0 && id_unknown(c, (size_t)i)))
+		return 0;
+	return seen_in(c, id)->first_id;
+}
+
+/*
+ * The answer in flight (HISTORY, SEARCH) is over, or the ask never went:
+ * tell the owner (history_end).  The next ask is the caller's to send.
+ */
+static void ask_over(struct c2 *c, int answered, uint32_t room, unsigned count, unsigned flags)
+{
+	struct c2_seen *seen;
+
+	if (c->ask_kind == V2_K_HISTORY && c->hist_low != 0) {
+		seen = seen_in(c, c->hist_low_room);
+		if (seen->first_id == 0 || c->hist_low < seen->first_id)
+			seen->first_id = c->hist_low;
+	}
+	c->hist_low = 0;
+	c->ask_kind = 0;
+	c->ask_by = 0;
+	c->hist_active = 0;
+	c->hist_len = 0;
+	if (c->cb.history_end != NULL)
+		c->cb.history_end(c->cb.ctx, room, count, flags, answered);
+}
+
+/* ask_over, then the next ask goes. */
+static void ask_end(struct c2 *c, int answered, uint32_t room, unsigned count, unsigned flags)
+{
+	ask_over(c, answered, room, count, flags);
+	asks_pump(c);
+}
+
+/* Take the oldest waiting ask out of asks. */
+static struct c2_ask ask_pop(struct c2 *c)
+{
+	struct c2_ask a = c->asks[c->ask_head];
+
+	c->ask_head = (c->ask_head + 1) % C2_ASKS_MAX;
+	c->ask_len--;
+	return a;
+}
+
+/*
+ * While no answer is in flight, send the oldest waiting ask; one that
+ * cannot go (no history any more, its room left, no place in out) is
+ * answered unanswered, and the next tried.
+ */
+static void asks_pump(struct c2 *c)
+{
+	while (!asks_busy(c) && c->ask_len > 0) {
+		struct c2_ask a = ask_pop(c);
+		struct c2_out *o;
+		int at = -1;
+
+		if (a.kind == V2_K_WHO) {
+			if (c->who_asks > 0 && c->who_waits) {
+				c->who_waits = 0;
+				send_who(c);
+			}
+			continue;
+		}
+		if (a.kind == V2_K_ROOMS) {
+			o = new_out(V2_K_ROOMS, NULL, 0, 1);
+			o->flags = V2_ROOMS_ALL;
+			if (queue_room_msg(c, o) == 0) {
+				c->ask_kind = V2_K_ROOMS;
+				c->ask_by = 0;
+			}
+			continue;
+		}
+		c->ask_kind = a.kind; /* so that ask_end's callback cannot start another */
+		if (a.room_name[0] != '\0')
+			at = joined_by_name(c, a.room_name);
+		else if (a.room != V2_LOBBY)
+			at = -2;
+		if (!c2_has_history(c) || !out_has_room(c, 1, 2) ||
+		    (a.room_name[0] != '\0' && at < 0)) {
+			ask_over(c, 0, 0, 0, 0);
+			continue;
+		}
+		o = new_out(a.kind, a.words, a.kind == V2_K_SEARCH ? strlen(a.words) : 0, 1);
+		o->id = a.count;
+		if (a.kind == V2_K_HISTORY) {
+			o->flags = a.what;
+			o->ref = a.ref;
+			o->room = a.room;
+			set_room_at(c, o, at);
+		}
+		c->ask_by = 0;
+		add_out(c, o);
+	}
+}
+
+/* Tell the owner an ask of history is over unanswered, without sending the next (see callers). */
+static void tell_unanswered(struct c2 *c)
+{
+	uint8_t kind = c->ask_kind;
+
+	c->ask_kind = V2_K_HISTORY; /* busy: what the callback asks waits its turn */
+	if (c->cb.history_end != NULL)
+		c->cb.history_end(c->cb.ctx, 0, 0, 0, 0);
+	c->ask_kind = kind;
+}
+
+/*
+ * A new stay: the asks waiting and the one in flight are given up (those
+ * of history answered unanswered), and a WHO waiting no longer waits
+ * (c2_start answers it).
+ */
+static void asks_drop(struct c2 *c)
+{
+	size_t n = c->ask_len, k = 0;
+
+	/* The one in flight may wait in out for its room: it goes nowhere now (flush_held). */
+	while (k < c->out_len) {
+		struct c2_out *o = out_at(c, k);
+
+		if (o->held && (o->kind == V2_K_HISTORY || o->kind == V2_K_SEARCH)) {
+			out_remove(c, k);
+			free(o);
+		} else {
+			k++;
+		}
+	}
+
+	if (c->ask_kind == V2_K_HISTORY || c->ask_kind == V2_K_SEARCH)
+		tell_unanswered(c);
+	while (n-- > 0 && c->ask_len > 0) {
+		struct c2_ask a = ask_pop(c);
+
+		if (a.kind == V2_K_HISTORY || a.kind == V2_K_SEARCH)
+			tell_unanswered(c);
+	}
+	c->ask_kind = 0;
+	c->ask_by = 0;
+	c->who_waits = 0;
+	c->hist_active = 0;
+	c->hist_len = 0;
+	c->hist_low = 0;
+}
+
+/*
+ * A new session: the server forgot the answer in flight.  A HISTORY or
+ * SEARCH is answered unanswered (the owner may ask again); a ROOMS ALL
+ * is asked again first.  What waits goes once the session is set up
+ * (restart_channel pumps).
+ */
+static void asks_restart(struct c2 *c)
+{
+	uint8_t kind = c->ask_kind;
+
+	c->ask_by = 0;
+	c->hist_active = 0;
+	c->hist_len = 0;
+	c->hist_low = 0;
+	if (kind == V2_K_HISTORY || kind == V2_K_SEARCH)
+		tell_unanswered(c);
+	c->ask_kind = 0;
+	if (kind == V2_K_ROOMS && c->ask_len < C2_ASKS_MAX) {
+		c->ask_head = (c->ask_head + C2_ASKS_MAX - 1) % C2_ASKS_MAX;
+		c->ask_len++;
+		memset(&c->asks[c->ask_head], 0, sizeof c->asks[0]);
+		c->asks[c->ask_head].kind = V2_K_ROOMS;
+	}
 }
 
 void c2_on_unreachable(struct c2 *c)
@@ -1306,6 +1605,9 @@ void c2_quit(struct c2 *c)
 	if (c->quitting)
 		return; /* one QUIT is on its way (reliably); another would only take a place */
 	c->quitting = 1;
+	if (c->who_asks > 0 && c->who_waits)
+		who_answer(c, 0, 0, NULL, 0); /* never sent: nothing to wait for */
+	asks_drop(c); /* the server forgets what it owes a session that quits */
 	if (c->who_asks > 0) {
 		c->quit_waits = 1; /* who_answer sends it; poll_who shortens the wait */
 		return;
@@ -1410,6 +1712,108 @@ static uint64_t poll_rejoin(struct c2 *c, uint64_t now)
 	return UINT64_MAX;
 }
 
+/*
+ * One HLINE piece, of the answer in flight only; pieces of one line come
+ * one after another.  A line of a HISTORY answer whose id this session
+ * has shown is dropped (shown between the room's oldest and last); one
+ * older than the oldest is the oldest now, and one newer than the last
+ * is the last (its live copy, if it comes, is not shown again).
+ */
+static void on_hline(struct c2 *c, const struct v2_msg *m)
+{
+	char name[QUN_MAX_NAME + 1];
+	size_t n = m->name_len < QUN_MAX_NAME ? m->name_len : QUN_MAX_NAME;
+	const char *text = m->text;
+	size_t len = m->text_len;
+	struct c2_seen *seen;
+
+	if (c->ask_kind != V2_K_HISTORY && c->ask_kind != V2_K_SEARCH)
+		return; /* nobody asked */
+	c->ask_by = 0;  /* it is coming: the clock starts again (poll_ask) */
+	if (c->hist_active && c->hist_room != m->room) {
+		c->hist_active = 0; /* another room's piece: the half before it is lost */
+		c->hist_len = 0;
+	}
+	if (c->hist_active || (m->flags & V2_MORE)) {
+		if (c->hist_len + m->text_len <= sizeof c->hist_text) {
+			memcpy(c->hist_text + c->hist_len, m->text, m->text_len);
+			c->hist_len += m->text_len;
+		}
+		c->hist_active = 1;
+		c->hist_room = m->room;
+		if (m->flags & V2_MORE)
+			return;
+		text = c->hist_text;
+		len = c->hist_len;
+		c->hist_active = 0;
+		c->hist_len = 0;
+	}
+	if (m->event > EV_ACTION)
+		return;
+	if (c->ask_kind == V2_K_HISTORY && m->event_id != 0) {
+		seen = seen_in(c, m->room);
+		if (seen->first_id != 0 && m->event_id >= seen->first_id &&
+		    m->event_id <= seen->last_id)
+			return;
+		/* The oldest shown moves once the answer is over (ask_end): lines come oldest
+		 * first. */
+		if (c->hist_low == 0 || m->event_id < c->hist_low) {
+			c->hist_low = m->event_id;
+			c->hist_low_room = m->room;
+		}
+		if (m->event_id > seen->last_id) {
+			seen->last_id = m->event_id;
+			if (m->room == V2_LOBBY)
+				c->last_event_id = m->event_id;
+		}
+	}
+	memcpy(name, m->name, n);
+	name[n] = '\0';
+	if (c->cb.history != NULL)
+		c->cb.history(c->cb.ctx, m->room, m->event_id, m->at, (enum room_event)m->event,
+		              name, text, len);
+}
+
+/* HEND: the answer in flight (HISTORY or SEARCH) is over. */
+static void on_hend(struct c2 *c, const struct v2_msg *m)
+{
+	if (c->ask_kind != V2_K_HISTORY && c->ask_kind != V2_K_SEARCH)
+		return;
+	ask_end(c, 1, m->room, m->count, m->flags);
+}
+
+/* Whether the message of kind in flight waits in out, held (for its room): no clock yet. */
+static int kind_held(const struct c2 *c, enum v2_kind kind)
+{
+	size_t k;
+
+	for (k = 0; k < c->out_len && c->holding; k++)
+		if (out_at(c, k)->kind == kind && out_at(c, k)->held)
+			return 1;
+	return 0;
+}
+
+/*
+ * The answer in flight besides a WHO: given up C2_WHO_WAIT ms after its
+ * ask went or its last line came (a refusal, say), and the next ask goes.
+ */
+static uint64_t poll_ask(struct c2 *c, uint64_t now)
+{
+	if (c->ask_kind == 0 || c->state != C2_ONLINE || kind_held(c, c->ask_kind))
+		return UINT64_MAX;
+	if (c->ask_by == 0)
+		c->ask_by = now + C2_WHO_WAIT;
+	if (now < c->ask_by)
+		return c->ask_by;
+	if (c->ask_kind == V2_K_ROOMS) {
+		c->ask_kind = 0;
+		asks_pump(c);
+	} else {
+		ask_end(c, 0, 0, 0, 0);
+	}
+	return UINT64_MAX;
+}
+
 uint64_t c2_poll(struct c2 *c, uint64_t now)
 {
 	struct emit_ctx e = {c, now};
@@ -1418,6 +1822,7 @@ uint64_t c2_poll(struct c2 *c, uint64_t now)
 	if (c->state != C2_HELLO && c->state != C2_LOGIN && c->state != C2_ONLINE)
 		return UINT64_MAX;
 	who = min64(poll_who(c, now), poll_rejoin(c, now));
+	who = min64(who, poll_ask(c, now));
 	switch (c->state) {
 	case C2_HELLO:
 	case C2_LOGIN:

@@ -96,9 +96,25 @@ struct c2_callbacks {
 	                   const char *text, size_t len);
 	void (*rooms)(void *ctx, int what, const struct c2_room_info *rooms, size_t count,
 	              int again);
-	void (*private_msg)(void *ctx, uint64_t number, const char *from, const char *text,
-	                    size_t len);
+	void (*private_msg)(void *ctx, uint64_t number, uint64_t at, const char *from,
+	                    const char *text, size_t len);
 	void (*unsent)(void *ctx, const char *room, unsigned count, int why);
+	/*
+	 * History, only from a server with V2_F_HISTORY (docs/HISTORY.md).
+	 * history: one line of the answer to a c2_history or c2_search, its
+	 * pieces joined, in room `room` (the server's id), said at `at`
+	 * (wall-clock ms); a line of a HISTORY answer whose event id was
+	 * shown already in this session (live or as history) is not passed
+	 * on.  history_end: the answer is over: answered 1 with HEND's room
+	 * (0 for a SEARCH), count and flags (V2_HEND_*), or answered 0 when
+	 * none came within C2_WHO_WAIT ms of its last line (refused, or lost
+	 * with its session).  Called exactly once per c2_history or c2_search
+	 * that returned 0, in order.  private_msg's `at` is the time a line
+	 * kept for us while we were away was said (V2_STORED), 0 for a live one.
+	 */
+	void (*history)(void *ctx, uint32_t room, uint64_t event_id, uint64_t at,
+	                enum room_event ev, const char *name, const char *text, size_t len);
+	void (*history_end)(void *ctx, uint32_t room, unsigned count, unsigned flags, int answered);
 };
 
 /*
@@ -115,15 +131,37 @@ struct c2_joined {
 	int parting;   /* c2_part asked to leave it: not joined again in a new session */
 };
 
-/* The last event shown in one room (event ids are per room). */
+/*
+ * The events shown in one room (event ids are per room): the last, and the
+ * oldest (history shows older ones; 0 while none was shown).
+ */
 struct c2_seen {
 	uint32_t room;
 	uint64_t last_id;
+	uint64_t first_id;
 	uint64_t used; /* when it was last used, in c2.seen_tick: the oldest makes way */
 };
 
 /* A message of ours the server has not acknowledged whole (client2.c). */
 struct c2_out;
+
+/*
+ * Asks whose answers come one at a time (PROTOCOL-v2.md: WHO, ROOMS ALL,
+ * HISTORY and SEARCH share one answer in flight per session; a second is
+ * refused as flooding): those made while one is in flight wait here, at
+ * most C2_ASKS_MAX.  kind: V2_K_WHO (the WHO of who_asks), V2_K_ROOMS
+ * (ALL), V2_K_HISTORY, V2_K_SEARCH.
+ */
+#define C2_ASKS_MAX   16
+#define C2_SEARCH_MAX 240 /* bytes of a SEARCH's words, at most */
+struct c2_ask {
+	uint64_t ref;   /* HISTORY: the event id */
+	uint32_t room;  /* HISTORY: the room's id when room_name is "" (V2_LOBBY: the default) */
+	uint16_t count; /* HISTORY SEARCH */
+	uint8_t kind, what;
+	char room_name[C2_ROOM_NAME_MAX + 1];
+	char words[C2_SEARCH_MAX + 1];
+};
 
 /*
  * First login: handshake datagrams go 1 s apart.  We give up after
@@ -198,6 +236,13 @@ struct c2 {
 	size_t list_count;
 	char priv_text[V2_MAX_TEXT]; /* a PRIVATE arriving in pieces */
 	size_t priv_len;
+	/* History (a server with V2_F_HISTORY): asks waiting for the one answer in flight. */
+	struct c2_ask asks[C2_ASKS_MAX];
+	size_t ask_head, ask_len;
+	uint64_t ask_by;   /* ms: the answer in flight is given up; 0: not started */
+	uint64_t hist_low; /* the oldest id the HISTORY answer in flight passed on (0: none yet) */
+	char hist_text[V2_MAX_TEXT]; /* an HLINE arriving in pieces */
+	size_t hist_len;
 	/* The small ones together, so that they pad nothing between them. */
 	enum c2_state state;
 	int ever_online; /* reconnect (not give up) once we have been in */
@@ -214,8 +259,13 @@ struct c2 {
 	int declare_answer; /* the ROOMS that declared this session is not answered yet */
 	int list_active;
 	int priv_active;
+	int hist_active; /* an HLINE is arriving in pieces (hist_text) */
+	int who_waits;   /* the WHO of who_asks waits in asks for the answer in flight */
+	uint32_t hist_room;
+	uint32_t hist_low_room; /* hist_low's room */
 	uint8_t list_what;
 	uint8_t features; /* the server's V2_F_*, from its last WELCOME */
+	uint8_t ask_kind; /* the answer in flight besides a WHO: V2_K_ROOMS, _HISTORY, _SEARCH; 0 */
 };
 
 /* Set up for logging in as name; nothing is sent until c2_start. keepalive in seconds. */
@@ -293,7 +343,8 @@ int c2_who_in(struct c2 *c, const char *room);
  * parted is not joined again in a new session.  c2_part_in: the same by
  * name, as c2_say_in (NULL or "": the default room, which the server
  * refuses to part); a room being joined again is parted under its new id.
- * c2_rooms: list my rooms (all = 0) or every room.  c2_tell: a private
+ * c2_rooms: list my rooms (all = 0) or every room (one answer in flight,
+ * as c2_history waits).  c2_tell: a private
  * message to the member named name, in pieces of V2_TELL_CHUNK; -1 also
  * for an empty name or text, or one over V2_MAX_TEXT.
  */
@@ -305,6 +356,27 @@ int c2_tell(struct c2 *c, const char *name, size_t name_len, const char *text, s
 
 /* Whether the server of the last WELCOME has rooms and private messages. */
 int c2_has_rooms(const struct c2 *c);
+
+/*
+ * History: only to a server with V2_F_HISTORY (each returns -1 otherwise,
+ * when count is not 1..V2_HISTORY_MAX, or when C2_ASKS_MAX asks wait).
+ * c2_history: a room's lines (what: enum v2_history_what, ref the event
+ * id for BEFORE and AFTER), of room (an id: V2_LOBBY the default room);
+ * c2_history_in: of the room named room, as c2_say_in names it (NULL or
+ * "": the default room; -1 also if not in c->joined), asked by name so a
+ * room being joined again is asked once it is.  c2_search: the lines of
+ * my rooms with every word of words[0..len) (at most C2_SEARCH_MAX bytes).
+ * Each waits its turn behind the answer in flight (WHO, ROOMS ALL,
+ * HISTORY, SEARCH: one at a time), and is answered through the history
+ * and history_end callbacks.  A new session answers the one in flight as
+ * unanswered.  c2_oldest: the oldest event id shown in the room named
+ * room (NULL or "": the default room) in this session, 0 if none.
+ */
+int c2_history(struct c2 *c, uint32_t room, int what, uint64_t ref, unsigned count);
+int c2_history_in(struct c2 *c, const char *room, int what, uint64_t ref, unsigned count);
+int c2_search(struct c2 *c, const char *words, size_t len, unsigned count);
+int c2_has_history(const struct c2 *c);
+uint64_t c2_oldest(struct c2 *c, const char *room);
 
 /*
  * Pure helpers on rooms' names.  c2_room_name_check: NAME_OK if

@@ -166,6 +166,8 @@ int ipc_encode_request(void *buf, size_t size, enum ipc_type type, const char *t
 	case IPC_SAY:
 	case IPC_ME:
 	case IPC_REPLY:
+	case IPC_HISTORY:
+	case IPC_SEARCH:
 	case IPC_ASK_WHO:
 	case IPC_JOIN:
 	case IPC_PART:
@@ -373,6 +375,8 @@ enum ipc_status ipc_decode(const void *buf, size_t len, struct ipc_msg *m)
 	case IPC_SAY:
 	case IPC_ME:
 	case IPC_REPLY:
+	case IPC_HISTORY:
+	case IPC_SEARCH:
 		st = get_str(&r, &m->text, &m->text_len) < 0 ? IPC_SHORT : IPC_OK;
 		break;
 	case IPC_ASK_WHO:

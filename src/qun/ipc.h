@@ -54,6 +54,9 @@
  *   'o' ROOMS   u8 all        list my rooms (0) or every room (1)
  *   't' TELL    str name, str text   a private message to the member name
  *   'r' REPLY   str text      a private message to whoever sent us the last one
+ *   'h' HISTORY str count     the current room's lines before the oldest shown
+ *                             (count: digits, "" for the default)
+ *   'f' SEARCH  str words     the lines of my rooms with every word
  * The rooms' requests (and a WHO naming a room) are answered by a LINE
  * saying the server has none when it has none (v1 never has).
  *
@@ -64,6 +67,9 @@
 #define IPC_MAX        65536u  /* largest message, bytes */
 #define IPC_STR_MAX    65535u  /* largest str field */
 #define IPC_NO_NAME_AT 0xFFFFu /* LINE: name is not inside text */
+/* HISTORY: lines one /history asks for, at most; SEARCH: bytes of words, at most. */
+#define IPC_HISTORY_MAX 200
+#define IPC_SEARCH_MAX  240
 
 /*
  * How many messages (or datagrams) a loop of either process reads before
@@ -88,6 +94,8 @@ enum ipc_type {
 	IPC_LIST_ROOMS = 'o',
 	IPC_TELL = 't',
 	IPC_REPLY = 'r',
+	IPC_HISTORY = 'h',
+	IPC_SEARCH = 'f',
 };
 
 /* ROOMS flags. */
@@ -109,7 +117,8 @@ enum ipc_line_kind {
 
 /* LINE flags. */
 #define IPC_LINE_SELF      0x01u /* our own message, echoed for the record */
-#define IPC_LINE_FLAGS_ALL IPC_LINE_SELF
+#define IPC_LINE_HISTORY   0x02u /* a line of history (said before): shown dimmed */
+#define IPC_LINE_FLAGS_ALL (IPC_LINE_SELF | IPC_LINE_HISTORY)
 
 enum ipc_who_status {
 	IPC_WHO_COMPLETE = 0, /* every name came */

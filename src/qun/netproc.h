@@ -23,6 +23,7 @@ struct net_session {
 	char name[QUN_MAX_NAME + 1]; /* the name to log in with, then the one we have */
 	enum lang lang;              /* for the texts the network side writes itself */
 	unsigned keepalive;          /* seconds between keepalives */
+	unsigned history;            /* lines of history shown on joining a room (0: none) */
 	int legacy;                  /* speak protocol v1 instead of v2 */
 	int fd;                      /* the UDP socket, connected to the server; -1 before */
 	int ipc[2];                  /* the socketpair: [0] the UI's end, [1] the network's */

@@ -406,6 +406,10 @@ static void on_ipc(struct np *np)
 			/* v1 has one room and no private messages: nothing is sent. */
 			uilink_text(&np->ui, IPC_LINE_ERROR, UI_NO_ROOMS, NULL, NULL);
 			break;
+		case IPC_HISTORY:
+		case IPC_SEARCH:
+			uilink_text(&np->ui, IPC_LINE_ERROR, UI_HISTORY_NONE, NULL, NULL);
+			break;
 		case IPC_QUIT:
 			begin_quit(np);
 			break;

@@ -27,7 +27,35 @@
  */
 #define PENDING_WAIT_MS (C2_REJOIN_WAIT + C2_WHO_WAIT)
 #define QUIT_PENDING_MS 1000
-#define HOLD_MAX        256 /* requests typed meanwhile, kept in order: at most */
+#define HOLD_MAX        256               /* requests typed meanwhile, kept in order: at most */
+#define HLINES_MAX      256               /* live lines held behind a join's history: at most */
+#define HREQ_MAX        (C2_ASKS_MAX + 1) /* asks of history the engine has taken, at most */
+#define SEARCH_LINES    50                /* lines one /search shows, at most */
+#define PAGE_LINES      20                /* lines one /history shows by default */
+_Static_assert(IPC_HISTORY_MAX == V2_HISTORY_MAX && IPC_SEARCH_MAX == C2_SEARCH_MAX,
+               "the UI's bounds are not the engine's");
+
+/* What an ask of history was for (the engine answers them in order: client2.h). */
+enum hreq_kind {
+	HREQ_JOIN,   /* the room's last lines, on joining it: its live lines wait */
+	HREQ_PAGE,   /* /history: the lines before the oldest shown */
+	HREQ_SEARCH, /* /search */
+};
+
+struct hreq {
+	char room[C2_ROOM_NAME_MAX + 1]; /* JOIN PAGE: the room's name, "" for the default room */
+	unsigned shown;                  /* lines of the answer shown so far */
+	enum hreq_kind kind;
+};
+
+/* A live line held while its room's history is on its way (np2.hlines). */
+struct hline {
+	uint32_t room;
+	enum room_event ev;
+	char name[QUN_MAX_NAME + 1];
+	size_t len;
+	char text[];
+};
 
 /*
  * A request the UI sent while a /join or /part waited for its answer
@@ -75,6 +103,16 @@ struct np2 {
 	size_t nheld;
 	char hold_tag[C2_ROOM_NAME_MAX + 1]; /* the tag of the next request held */
 	int quit_wanted;                     /* the UI asked to leave: QUIT follows what is held */
+	/*
+	 * History: the asks the engine has taken, oldest first (each answered
+	 * once, in order: cb_history_end), and the live lines of rooms whose
+	 * history on joining is on its way, shown after it.
+	 */
+	struct hreq hreq[HREQ_MAX];
+	size_t hreq_head, hreq_len;
+	struct hline *hlines[HLINES_MAX];
+	size_t nhlines;
+	int lobby_history; /* the default room's history was asked for (once per run) */
 };
 
 static struct np2 np = {.in_lobby = 1};
@@ -142,20 +180,24 @@ static void room_label(const struct np2 *n, uint32_t room, char *out, size_t siz
 
 /*
  * A room event as a LINE, phrased in our own language as v1 phrases it,
- * marked "[#room] " when it is not the current room's.  The text is
+ * marked "[#room] " when it is not the current room's (or always, with
+ * label_all), then mark (a line of history's, or NULL).  The text is
  * passed on raw: the UI makes it safe where it shows it.
  */
-static void emit_event(struct np2 *n, uint32_t room, enum room_event ev, unsigned flags,
-                       const char *name, const char *text, size_t len)
+static void emit_marked(struct np2 *n, uint32_t room, enum room_event ev, unsigned flags,
+                        const char *mark, int label_all, const char *name, const char *text,
+                        size_t len)
 {
 	char label[C2_ROOM_NAME_MAX + 16];
 	size_t name_len = name != NULL ? strlen(name) : 0, at = ev == EV_ACTION ? 2 : 0;
 	int pre = 0, k;
 
-	if (room != current_id(n)) {
+	if (label_all || room != current_id(n)) {
 		room_label(n, room, label, sizeof label);
 		pre = snprintf(linebuf, sizeof linebuf, "[%s] ", label);
 	}
+	if (mark != NULL)
+		pre += snprintf(linebuf + pre, sizeof linebuf - (size_t)pre, "%s", mark);
 	k = v1_format_event(linebuf + pre, sizeof linebuf - (size_t)pre, n->ui.lang, ev, name, text,
 	                    len);
 	if (k < 0)
@@ -168,26 +210,185 @@ static void emit_event(struct np2 *n, uint32_t room, enum room_event ev, unsigne
 		            (unsigned)(at + (size_t)pre), linebuf, (size_t)pre + (size_t)k);
 }
 
+static void emit_event(struct np2 *n, uint32_t room, enum room_event ev, unsigned flags,
+                       const char *name, const char *text, size_t len)
+{
+	emit_marked(n, room, ev, flags, NULL, 0, name, text, len);
+}
+
+/* The id of the room named room ("" the default room), 0 while it has none (client2.h). */
+static uint32_t room_id(const struct np2 *n, const char *room)
+{
+	const struct c2 *c = &n->s->engine;
+	int i;
+
+	if (room[0] == '\0')
+		return V2_LOBBY;
+	i = c2_room_index(c, room);
+	return i < 0 || c->joined[i].rejoining ? 0 : c->joined[i].id;
+}
+
+/* Whether room's history on joining is on its way: its live lines wait for it. */
+static int history_holds(const struct np2 *n, uint32_t room)
+{
+	size_t i;
+
+	for (i = 0; i < n->hreq_len; i++) {
+		const struct hreq *r = &n->hreq[(n->hreq_head + i) % HREQ_MAX];
+
+		if (r->kind == HREQ_JOIN && room_id(n, r->room) == room)
+			return 1;
+	}
+	return 0;
+}
+
+/* A live event: shown, or held behind its room's history (shown as it is past HLINES_MAX). */
+static void live_event(struct np2 *n, uint32_t room, enum room_event ev, const char *name,
+                       const char *text, size_t len)
+{
+	struct hline *h;
+
+	if (n->nhlines == HLINES_MAX || !history_holds(n, room)) {
+		emit_event(n, room, ev, 0, name, text, len);
+		return;
+	}
+	h = xmalloc(sizeof *h + len);
+	h->room = room;
+	h->ev = ev;
+	snprintf(h->name, sizeof h->name, "%s", name != NULL ? name : "");
+	h->len = len;
+	if (len > 0)
+		memcpy(h->text, text, len);
+	n->hlines[n->nhlines++] = h;
+}
+
+/* Show the held live lines whose rooms' history is in, in the order they came. */
+static void release_lines(struct np2 *n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n->nhlines; i++) {
+		struct hline *h = n->hlines[i];
+
+		if (history_holds(n, h->room)) {
+			n->hlines[k++] = h;
+			continue;
+		}
+		emit_event(n, h->room, h->ev, 0, h->name, h->text, h->len);
+		free(h);
+	}
+	n->nhlines = k;
+}
+
 static void cb_event(void *ctx, enum room_event ev, const char *name, const char *text, size_t len)
 {
-	emit_event(ctx, V2_LOBBY, ev, 0, name, text, len);
+	live_event(ctx, V2_LOBBY, ev, name, text, len);
 }
 
 static void cb_room_event(void *ctx, uint32_t room, enum room_event ev, const char *name,
                           const char *text, size_t len)
 {
-	emit_event(ctx, room, ev, 0, name, text, len);
+	live_event(ctx, room, ev, name, text, len);
 }
 
 /*
- * A private line from template t (UI_PRIVATE_FROM or _TO: the member's
- * name, then the text), with the name's place for colouring; the text
- * goes in raw, any bytes (the UI makes it safe).
+ * When a line was said (wall-clock ms): "18:01" today, "12-06 18:01"
+ * another day this year (or always, with date), else "2025-12-06 18:01".
  */
-static void emit_private(struct np2 *n, enum ui_text t, unsigned flags, const char *name,
+static void format_when(uint64_t at, int date, char *out, size_t size)
+{
+	time_t t = (time_t)(at / 1000), now = time(NULL);
+	struct tm w, today;
+
+	if (localtime_r(&t, &w) == NULL || localtime_r(&now, &today) == NULL) {
+		snprintf(out, size, "?");
+		return;
+	}
+	if (w.tm_year != today.tm_year)
+		strftime(out, size, "%Y-%m-%d %H:%M", &w);
+	else if (date || w.tm_yday != today.tm_yday)
+		strftime(out, size, "%m-%d %H:%M", &w);
+	else
+		strftime(out, size, "%H:%M", &w);
+}
+
+/* A line of history: marked (and dimmed: IPC_LINE_HISTORY), for the ask at the front. */
+static void cb_history(void *ctx, uint32_t room, uint64_t id, uint64_t at, enum room_event ev,
+                       const char *name, const char *text, size_t len)
+{
+	struct np2 *n = ctx;
+	struct hreq *r = &n->hreq[n->hreq_head];
+	char when[32], mark[96];
+
+	(void)id;
+	if (n->hreq_len == 0)
+		return; /* cannot happen: the engine passes on only what was asked */
+	format_when(at, r->kind == HREQ_SEARCH, when, sizeof when);
+	ui_format(mark, sizeof mark, ui_text(n->s->lang, UI_HISTORY_MARK), when, NULL);
+	emit_marked(n, room, ev, IPC_LINE_HISTORY, mark, r->kind == HREQ_SEARCH, name, text, len);
+	r->shown++;
+}
+
+/* The answer at the front is over: a line saying how it ended; held live lines go. */
+static void cb_history_end(void *ctx, uint32_t room, unsigned count, unsigned flags, int answered)
+{
+	struct np2 *n = ctx;
+	struct hreq r;
+	char num[32];
+
+	(void)room;
+	(void)count;
+	if (n->hreq_len == 0)
+		return;
+	r = n->hreq[n->hreq_head];
+	n->hreq_head = (n->hreq_head + 1) % HREQ_MAX;
+	n->hreq_len--;
+	if (answered && (flags & V2_HEND_UNAVAILABLE))
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_HISTORY_UNAVAILABLE, NULL, NULL);
+	else if (!answered && r.kind != HREQ_JOIN)
+		uilink_text(&n->ui, IPC_LINE_ERROR, UI_NO_ANSWER,
+		            r.kind == HREQ_SEARCH ? "/search" : "/history", NULL);
+	if (r.kind == HREQ_SEARCH && answered && !(flags & V2_HEND_UNAVAILABLE)) {
+		snprintf(num, sizeof num, "%u", r.shown);
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_SEARCH_FOUND, num, NULL);
+	} else if (r.kind != HREQ_SEARCH && r.shown > 0) {
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_HISTORY_END, NULL, NULL);
+	}
+	if (r.kind == HREQ_PAGE && answered && (flags & V2_HEND_START))
+		uilink_text(&n->ui, IPC_LINE_NOTICE, UI_HISTORY_START, NULL, NULL);
+	release_lines(n);
+}
+
+/* Note an ask of history the engine took (c2_history_in, c2_search returned 0). */
+static void hreq_push(struct np2 *n, enum hreq_kind kind, const char *room)
+{
+	struct hreq *r = &n->hreq[(n->hreq_head + n->hreq_len++) % HREQ_MAX];
+
+	memset(r, 0, sizeof *r);
+	r->kind = kind;
+	snprintf(r->room, sizeof r->room, "%s", room);
+}
+
+/* On joining room ("" the default room): its last lines, if the server keeps them. */
+static void join_history(struct np2 *n, const char *room)
+{
+	struct c2 *c = &n->s->engine;
+
+	if (!c2_has_history(c) || n->s->history == 0 || n->hreq_len == HREQ_MAX)
+		return;
+	if (c2_history_in(c, room[0] != '\0' ? room : NULL, V2_HIST_LATEST, 0, n->s->history) == 0)
+		hreq_push(n, HREQ_JOIN, room);
+}
+
+/*
+ * A private line from template tmpl (UI_PRIVATE_FROM or _TO: the
+ * member's name, then the text), with the name's place for colouring;
+ * the text goes in raw, any bytes (the UI makes it safe).
+ */
+static void emit_private(struct np2 *n, const char *tmpl, unsigned flags, const char *name,
                          const char *text, size_t len)
 {
-	const char *tmpl = ui_text(n->s->lang, t), *p1 = strstr(tmpl, "%s"), *p2;
+	const char *p1 = strstr(tmpl, "%s"), *p2;
 	size_t name_len = strlen(name), o, mid, rest;
 
 	if (p1 == NULL || (p2 = strstr(p1 + 2, "%s")) == NULL)
@@ -206,13 +407,28 @@ static void emit_private(struct np2 *n, enum ui_text t, unsigned flags, const ch
 	            o + name_len + mid + len + rest);
 }
 
-static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+static void cb_private(void *ctx, uint64_t number, uint64_t at, const char *from, const char *text,
+                       size_t len)
 {
 	struct np2 *n = ctx;
 
+	char when[32], tmpl[256];
+	const char *stored, *p;
+
 	(void)number;
 	snprintf(n->last_from, sizeof n->last_from, "%s", from);
-	emit_private(n, UI_PRIVATE_FROM, 0, from, text, len);
+	if (at == 0) {
+		emit_private(n, ui_text(n->s->lang, UI_PRIVATE_FROM), 0, from, text, len);
+		return;
+	}
+	/* Kept while we were away: when it was said goes in the first place, the rest stays. */
+	format_when(at, 1, when, sizeof when);
+	stored = ui_text(n->s->lang, UI_PRIVATE_STORED);
+	p = strstr(stored, "%s");
+	if (p == NULL)
+		return; /* cannot happen: the text has its three places */
+	snprintf(tmpl, sizeof tmpl, "%.*s%s%s", (int)(p - stored), stored, when, p + 2);
+	emit_private(n, tmpl, 0, from, text, len);
 }
 
 /* Tell the UI the current room and the rooms we are in (ipc.h, ROOMS). */
@@ -301,8 +517,10 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 				snprintf(n->current, sizeof n->current, "%s", r->name);
 		}
 		snprintf(members, sizeof members, "%lu", (unsigned long)r->members);
-		if (!again)
+		if (!again) {
 			uilink_text(&n->ui, IPC_LINE_NOTICE, UI_ROOM_JOINED, r->name, members);
+			join_history(n, r->id == V2_LOBBY ? "" : r->name);
+		}
 		break;
 	case V2_ROOM_PARTED:
 		if (r->id == V2_LOBBY)
@@ -321,6 +539,11 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 	case V2_ROOM_MINE:
 	case V2_ROOM_ALL:
 		learn_lobby(n, r, count, what == V2_ROOM_MINE);
+		if (again && n->in_lobby && !n->lobby_history) {
+			n->lobby_history =
+			    1; /* the first session's: later ones show each line once */
+			join_history(n, "");
+		}
 		if (again)
 			break; /* the answer to the declaration of a new session: for us only */
 		list_rooms(n, r, count, list, sizeof list);
@@ -468,7 +691,9 @@ enum net_login_result np2_login(struct net_session *s, char *reason, size_t size
 	                          .room_event = cb_room_event,
 	                          .rooms = cb_rooms,
 	                          .private_msg = cb_private,
-	                          .unsent = cb_unsent};
+	                          .unsent = cb_unsent,
+	                          .history = cb_history,
+	                          .history_end = cb_history_end};
 	struct pollfd p = {.fd = s->fd, .events = POLLIN};
 	struct c2 *c = &s->engine;
 
@@ -704,7 +929,7 @@ static void tell(struct np2 *n, const char *name, size_t name_len, const char *t
 	}
 	memcpy(to, name, name_len);
 	to[name_len] = '\0';
-	emit_private(n, UI_PRIVATE_TO, IPC_LINE_SELF, to, text, len);
+	emit_private(n, ui_text(n->s->lang, UI_PRIVATE_TO), IPC_LINE_SELF, to, text, len);
 }
 
 static void reply(struct np2 *n, const char *text, size_t len)
@@ -716,6 +941,58 @@ static void reply(struct np2 *n, const char *text, size_t len)
 		return;
 	}
 	tell(n, n->last_from, strlen(n->last_from), text, len);
+}
+
+/* Whether the server keeps history; if not, the UI is told. */
+static int need_history(struct np2 *n)
+{
+	if (c2_has_history(&n->s->engine))
+		return 1;
+	uilink_text(&n->ui, IPC_LINE_ERROR, UI_HISTORY_NONE, NULL, NULL);
+	return 0;
+}
+
+/* /history [N]: the current room's lines before the oldest shown (its last N if none). */
+static void page_history(struct np2 *n, const char *arg, size_t len)
+{
+	struct c2 *c = &n->s->engine;
+	unsigned count = PAGE_LINES;
+	uint64_t oldest;
+	size_t i;
+
+	if (!need_history(n))
+		return;
+	if (len > 0) {
+		for (count = 0, i = 0; i < len && arg[i] >= '0' && arg[i] <= '9' && count <= 1000;
+		     i++)
+			count = count * 10 + (unsigned)(arg[i] - '0');
+		if (i < len || count < 1 || count > V2_HISTORY_MAX) {
+			uilink_text(&n->ui, IPC_LINE_ERROR, UI_HISTORY_USAGE, NULL, NULL);
+			return;
+		}
+	}
+	if (current_gone(n))
+		move_current(n);
+	oldest = c2_oldest(c, n->current);
+	if (n->hreq_len == HREQ_MAX ||
+	    c2_history_in(c, n->current[0] != '\0' ? n->current : NULL,
+	                  oldest != 0 ? V2_HIST_BEFORE : V2_HIST_LATEST, oldest, count) < 0) {
+		queue_full(n);
+		return;
+	}
+	hreq_push(n, HREQ_PAGE, n->current);
+}
+
+/* /search WORDS: the lines of my rooms with every word. */
+static void search(struct np2 *n, const char *words, size_t len)
+{
+	if (!need_history(n) || !text_ok(n, words, len))
+		return;
+	if (n->hreq_len == HREQ_MAX || c2_search(&n->s->engine, words, len, SEARCH_LINES) < 0) {
+		queue_full(n);
+		return;
+	}
+	hreq_push(n, HREQ_SEARCH, "");
 }
 
 /* Whether a /join or a /part waits for its answer (what the UI sends meanwhile is held). */
@@ -780,6 +1057,12 @@ static void dispatch(struct np2 *n, const struct ipc_msg *m, const char *tag)
 		break;
 	case IPC_REPLY:
 		reply(n, m->text, m->text_len);
+		break;
+	case IPC_HISTORY:
+		page_history(n, m->text, m->text_len);
+		break;
+	case IPC_SEARCH:
+		search(n, m->text, m->text_len);
 		break;
 	case IPC_QUIT:
 		begin_quit(n);

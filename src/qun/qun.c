@@ -21,7 +21,8 @@
 #define QUN_VERSION "0.1.0"
 
 static const char usage_text[] =
-    "usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--legacy] [--keepalive SECS] [NAME]\n";
+    "usage: qun [-s HOST] [-p PORT] [--lang zh|en] [--legacy] [--keepalive SECS]\n"
+    "           [--history N] [NAME]\n";
 
 static void __attribute__((noreturn)) usage(int status)
 {
@@ -34,6 +35,9 @@ static void __attribute__((noreturn)) usage(int status)
 		    "      --lang zh|en      language of qun's own messages (default: locale)\n"
 		    "      --legacy          speak protocol v1 (the lesson's servers)\n"
 		    "      --keepalive SECS  seconds between keepalives (default 25)\n"
+		    "      --history N       lines of history shown on joining a room (default "
+		    "50,\n"
+		    "                        at most 200; 0: none), from a server that keeps them\n"
 		    "  -h, --help            show this help\n"
 		    "  -V, --version         show the version\n"
 		    "\nIn the room: type a line to send it; /help, /who, /me ACTION, /quit\n"
@@ -61,13 +65,14 @@ static void say_plain(FILE *stream, const char *text)
 
 static void parse_options(int argc, char **argv, struct net_session *c)
 {
-	enum { OPT_LANG = 256, OPT_KEEPALIVE, OPT_LEGACY };
+	enum { OPT_LANG = 256, OPT_KEEPALIVE, OPT_LEGACY, OPT_HISTORY };
 	static const struct option longopts[] = {
 	    {"server", required_argument, NULL, 's'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"lang", required_argument, NULL, OPT_LANG},
 	    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
 	    {"legacy", no_argument, NULL, OPT_LEGACY},
+	    {"history", required_argument, NULL, OPT_HISTORY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -80,6 +85,7 @@ static void parse_options(int argc, char **argv, struct net_session *c)
 	c->port = "8888";
 	c->lang = lang_from_env();
 	c->keepalive = 25;
+	c->history = 50;
 	while ((opt = getopt_long(argc, argv, "s:p:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -107,6 +113,17 @@ static void parse_options(int argc, char **argv, struct net_session *c)
 			break;
 		case OPT_LEGACY:
 			c->legacy = 1;
+			break;
+		case OPT_HISTORY:
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || *optarg < '0' || *optarg > '9' ||
+			    v > V2_HISTORY_MAX) {
+				log_warnx("--history: expected 0..%d lines, got \"%s\"",
+				          V2_HISTORY_MAX, optarg);
+				usage(2);
+			}
+			c->history = (unsigned)v;
 			break;
 		case 'h':
 			usage(0);

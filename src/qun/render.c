@@ -93,10 +93,12 @@ size_t render_line(char *out, size_t size, const struct render_style *st, const 
 {
 	struct out o = {out, size, 0};
 	int sys = render_is_system(kind), err = kind == IPC_LINE_ERROR;
-	int whole = st->colour && (sys || err || kind == IPC_LINE_ADMIN);
+	int whole =
+	    st->colour && (sys || err || kind == IPC_LINE_ADMIN || (flags & IPC_LINE_HISTORY));
+	/* A line of history is dimmed whole, as a system line is: said before, not now. */
+	const char *style = err ? SGR_RED : kind == IPC_LINE_ADMIN ? SGR_ADMIN : SGR_DIM;
 	char stamp[16];
 
-	(void)flags;
 	if (size == 0)
 		return 0;
 	out[0] = '\0';
@@ -110,7 +112,7 @@ size_t render_line(char *out, size_t size, const struct render_style *st, const 
 	/* Whole-line style for system lines, errors and the operator; names still get their colour.
 	 */
 	if (whole)
-		add_str(&o, err ? SGR_RED : sys ? SGR_DIM : SGR_ADMIN);
+		add_str(&o, style);
 	if (st->decorate && (sys || err))
 		add_str(&o, err ? "!!! " : "-!- ");
 	if (name_at == IPC_NO_NAME_AT || name_at > text_len || name_len > text_len - name_at ||
@@ -123,7 +125,7 @@ size_t render_line(char *out, size_t size, const struct render_style *st, const 
 		add_safe(&o, text + name_at, name_len);
 		add_close(&o);
 		if (whole)
-			add_str(&o, err ? SGR_RED : sys ? SGR_DIM : SGR_ADMIN);
+			add_str(&o, style);
 		add_safe(&o, text + name_at + name_len, text_len - name_at - name_len);
 	}
 	if (whole)

@@ -264,6 +264,23 @@ static int room_command(struct ui *u, const char *line)
 		} else {
 			show_text(u, IPC_LINE_ERROR, UI_ROOMS_USAGE, NULL, NULL);
 		}
+	} else if (cmd_arg(line, "/history", &arg)) {
+		size_t n = trim_arg(arg, &words), k;
+		unsigned long v = 0;
+
+		for (k = 0; k < n && arg[k] >= '0' && arg[k] <= '9' && v <= IPC_HISTORY_MAX; k++)
+			v = v * 10 + (unsigned long)(arg[k] - '0');
+		if (words > 1 || k < n || (n > 0 && (v < 1 || v > IPC_HISTORY_MAX)))
+			show_text(u, IPC_LINE_ERROR, UI_HISTORY_USAGE, NULL, NULL);
+		else
+			request(u, IPC_HISTORY, arg, n);
+	} else if (cmd_arg(line, "/search", &arg)) {
+		size_t n = trim_arg(arg, &words);
+
+		if (words == 0 || n > IPC_SEARCH_MAX)
+			show_text(u, IPC_LINE_ERROR, UI_SEARCH_USAGE, NULL, NULL);
+		else
+			request(u, IPC_SEARCH, arg, n);
 	} else if (cmd_arg(line, "/msg", &arg)) {
 		tell(u, arg);
 	} else if (cmd_arg(line, "/r", &arg)) {
@@ -620,8 +637,9 @@ static size_t rooms_complete(const struct ui *u, const char *word, size_t len, c
 static int complete(void *arg, const char *word, size_t len, int line_start, char *repl,
                     size_t replsz, char *shown, size_t showsz)
 {
-	static const char *const cmds[] = {"/help", "/join", "/me",    "/msg", "/part",
-	                                   "/quit", "/r",    "/rooms", "/who"};
+	static const char *const cmds[] = {"/help",  "/history", "/join", "/me",
+	                                   "/msg",   "/part",    "/quit", "/r",
+	                                   "/rooms", "/search",  "/who"};
 	static const char *matches[MEMBERS_MAX];
 	struct ui *u = arg;
 	char common[QUN_MAX_NAME + 2];

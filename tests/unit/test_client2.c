@@ -34,7 +34,12 @@ struct seen {
 	int nprivates;
 	char unsent[256]; /* the rooms, one after another, space-separated */
 	int nunsent;
-	int unsent_why; /* the last one's */
+	int unsent_why;                 /* the last one's */
+	char hist[8][V2_MAX_TEXT + 64]; /* "room id at event name text" */
+	int nhist;
+	char hends[8][64]; /* "answered room count flags" */
+	int nhends;
+	uint64_t private_at;
 };
 
 static struct seen seen;
@@ -126,9 +131,31 @@ static void cb_rooms(void *ctx, int what, const struct c2_room_info *r, size_t c
 	seen.nrooms++;
 }
 
-static void cb_private(void *ctx, uint64_t number, const char *from, const char *text, size_t len)
+static void cb_history(void *ctx, uint32_t room, uint64_t id, uint64_t at, enum room_event ev,
+                       const char *name, const char *text, size_t len)
 {
 	(void)ctx;
+	if (seen.nhist < 8)
+		snprintf(seen.hist[seen.nhist], sizeof seen.hist[0], "%u %llu %llu %d %s %.*s",
+		         (unsigned)room, (unsigned long long)id, (unsigned long long)at, (int)ev,
+		         name, (int)len, text);
+	seen.nhist++;
+}
+
+static void cb_history_end(void *ctx, uint32_t room, unsigned count, unsigned flags, int answered)
+{
+	(void)ctx;
+	if (seen.nhends < 8)
+		snprintf(seen.hends[seen.nhends], sizeof seen.hends[0], "%d %u %u %u", answered,
+		         (unsigned)room, count, flags);
+	seen.nhends++;
+}
+
+static void cb_private(void *ctx, uint64_t number, uint64_t at, const char *from, const char *text,
+                       size_t len)
+{
+	(void)ctx;
+	seen.private_at = at;
 	if (seen.nprivates < 4)
 		snprintf(seen.privates[seen.nprivates], sizeof seen.privates[0], "%llu %s %.*s",
 		         (unsigned long long)number, from, (int)len, text);
@@ -150,6 +177,8 @@ static const struct c2_callbacks callbacks = {
     .rooms = cb_rooms,
     .private_msg = cb_private,
     .unsent = cb_unsent,
+    .history = cb_history,
+    .history_end = cb_history_end,
     .who = cb_who,
     .send = cb_send,
     .event = cb_event,
@@ -1261,10 +1290,8 @@ static void room_messages_encoded(void **state)
 	assert_int_equal(m.kind, V2_K_WHO);
 	assert_int_equal(m.room, 5);
 	assert_int_equal(p.payload_len, 5);
+	/* ROOMS ALL waits for the WHO's answer: one answer in flight (PROTOCOL-v2.md). */
 	m = nth_data(first, 5, &p);
-	assert_int_equal(m.kind, V2_K_ROOMS);
-	assert_int_equal(m.flags, V2_ROOMS_ALL);
-	m = nth_data(first, 6, &p);
 	assert_int_equal(m.kind, V2_K_PART);
 	assert_int_equal(m.room, 5);
 	assert_int_equal(p.payload_len, 5);
@@ -1803,6 +1830,216 @@ static void rooms_kept_up_to_the_most_a_server_allows(void **state)
 	assert_int_equal(c2_say_in(&eng, name, "held", 4), 0);
 }
 
+#define F_HIST (V2_F_ROOMS | V2_F_HISTORY)
+
+/* An HLINE of room, id, said at `at`, with flags. */
+static void feed_hline(uint32_t seq, uint32_t room, uint64_t id, uint64_t at, uint8_t flags,
+                       const char *text)
+{
+	struct v2_msg m = {.kind = V2_K_HLINE,
+	                   .room = room,
+	                   .event_id = id,
+	                   .at = at,
+	                   .event = EV_SAY,
+	                   .flags = flags,
+	                   .name = "bob",
+	                   .name_len = 3,
+	                   .text = text,
+	                   .text_len = strlen(text)};
+
+	feed_msg(9, seq, &m, 100);
+}
+
+static void feed_hend(uint32_t seq, uint32_t room, uint16_t count, uint8_t flags)
+{
+	struct v2_msg m = {.kind = V2_K_HEND, .room = room, .count = count, .flags = flags};
+
+	feed_msg(9, seq, &m, 100);
+}
+
+static void history_bit_declared_only_with_the_feature(void **state)
+{
+	struct v2_packet p;
+	struct v2_msg m;
+	int first = 0;
+
+	(void)state;
+	go_online_with(9, V2_F_ROOMS, 0);
+	c2_poll(&eng, 0);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_ROOMS);
+	assert_int_equal(m.flags, 0);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 5), -1);
+	assert_int_equal(c2_search(&eng, "x", 1, 5), -1);
+	c2_free(&eng);
+	memset(&seen, 0, sizeof seen);
+	c2_init(&eng, "alice", 25, &callbacks);
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_ROOMS);
+	assert_int_equal(m.flags, V2_ROOMS_HISTORY);
+}
+
+static void history_asked_and_lines_rejoined_from_pieces(void **state)
+{
+	struct v2_packet p;
+	struct v2_msg m;
+	int first;
+
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_BEFORE, 77, 50), 0);
+	c2_poll(&eng, 10);
+	m = nth_data(first, 0, &p);
+	assert_int_equal(m.kind, V2_K_HISTORY);
+	assert_int_equal(m.room, V2_LOBBY);
+	assert_int_equal(m.what, V2_HIST_BEFORE);
+	assert_int_equal(m.event_id, 77);
+	assert_int_equal(m.count, 50);
+	feed_hline(1, V2_LOBBY, 3, 1000, V2_MORE, "hel");
+	feed_hline(2, V2_LOBBY, 3, 1000, 0, "lo");
+	feed_hline(3, V2_LOBBY, 4, 2000, 0, "again");
+	feed_hend(4, V2_LOBBY, 2, V2_HEND_START);
+	assert_int_equal(seen.nhist, 2);
+	assert_string_equal(seen.hist[0], "1 3 1000 1 bob hello");
+	assert_string_equal(seen.hist[1], "1 4 2000 1 bob again");
+	assert_int_equal(seen.nhends, 1);
+	assert_string_equal(seen.hends[0], "1 1 2 1");
+	assert_int_equal(c2_oldest(&eng, NULL), 3);
+	/* Nobody asked: an HLINE or HEND now is dropped. */
+	feed_hline(5, V2_LOBBY, 1, 1000, 0, "stray");
+	feed_hend(6, V2_LOBBY, 1, 0);
+	assert_int_equal(seen.nhist, 2);
+	assert_int_equal(seen.nhends, 1);
+}
+
+static void history_skips_lines_shown_live_and_live_skips_history(void **state)
+{
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	feed_event(9, 1, 5, 0, "live five", 10);
+	assert_int_equal(c2_history_in(&eng, "", V2_HIST_LATEST, 0, 50), 0);
+	c2_poll(&eng, 10);
+	feed_hline(2, V2_LOBBY, 4, 1000, 0, "four");
+	feed_hline(3, V2_LOBBY, 5, 1000, 0, "five");
+	feed_hline(4, V2_LOBBY, 6, 1000, 0, "six");
+	feed_hend(5, V2_LOBBY, 3, 0);
+	assert_int_equal(seen.nhist, 2);
+	assert_string_equal(seen.hist[0], "1 4 1000 1 bob four");
+	assert_string_equal(seen.hist[1], "1 6 1000 1 bob six");
+	feed_event(9, 6, 6, 0, "six", 100); /* its live copy: shown already */
+	assert_int_equal(seen.nevents, 1);
+	assert_int_equal(c2_oldest(&eng, NULL), 4);
+	/* Paging back: lines older than the oldest shown all pass, oldest first. */
+	assert_int_equal(c2_history_in(&eng, "", V2_HIST_BEFORE, 4, 2), 0);
+	c2_poll(&eng, 100);
+	feed_hline(7, V2_LOBBY, 2, 1000, 0, "two");
+	feed_hline(8, V2_LOBBY, 3, 1000, 0, "three");
+	feed_hend(9, V2_LOBBY, 2, V2_HEND_START);
+	assert_int_equal(seen.nhist, 4);
+	assert_string_equal(seen.hist[3], "1 3 1000 1 bob three");
+	assert_int_equal(c2_oldest(&eng, NULL), 2);
+}
+
+static void who_rooms_all_history_and_search_one_at_a_time(void **state)
+{
+	struct v2_packet p;
+	int first;
+
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	first = seen.nsent;
+	assert_int_equal(c2_who(&eng, V2_LOBBY), 0);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 10), 0);
+	assert_int_equal(c2_search(&eng, "猫 狗", strlen("猫 狗"), 20), 0);
+	assert_int_equal(c2_rooms(&eng, 1), 0);
+	assert_int_equal(c2_who(&eng, V2_LOBBY), 0); /* shares the first's answer */
+	c2_poll(&eng, 10);
+	assert_int_equal(seen.nsent - first, 1);
+	assert_int_equal(nth_data(first, 0, &p).kind, V2_K_WHO);
+	feed_members(9, 1, 1, 0, "\3bob", 4, 20);
+	assert_int_equal(seen.whos, 2);
+	c2_poll(&eng, 20);
+	assert_int_equal(nth_data(first, 1, &p).kind, V2_K_HISTORY);
+	assert_int_equal(seen.nsent - first, 2);
+	feed_hend(2, V2_LOBBY, 0, 0);
+	c2_poll(&eng, 100);
+	assert_int_equal(nth_data(first, 2, &p).kind, V2_K_SEARCH);
+	assert_int_equal(nth_data(first, 2, &p).count, 20);
+	feed_hline(3, 5, 8, 1000, 0, "猫 和 狗"); /* a search's lines are not deduplicated */
+	feed_hend(4, 0, 1, 0);
+	assert_int_equal(seen.nhist, 1);
+	assert_string_equal(seen.hends[1], "1 0 1 0");
+	c2_poll(&eng, 110);
+	assert_int_equal(nth_data(first, 3, &p).kind, V2_K_ROOMS);
+	assert_int_equal(nth_data(first, 3, &p).flags, V2_ROOMS_ALL);
+	assert_int_equal(seen.nsent - first, 4);
+}
+
+static void history_unanswered_after_the_wait_and_in_a_new_session(void **state)
+{
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 10), 0);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 0), -1);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, V2_HISTORY_MAX + 1), -1);
+	c2_poll(&eng, 10);
+	c2_poll(&eng, 10 + C2_WHO_WAIT - 1);
+	assert_int_equal(seen.nhends, 0);
+	c2_poll(&eng, 10 + C2_WHO_WAIT);
+	assert_int_equal(seen.nhends, 1);
+	assert_string_equal(seen.hends[0], "0 0 0 0");
+	/* One in flight when the session is lost is answered unanswered too. */
+	assert_int_equal(c2_search(&eng, "x", 1, 10), 0);
+	c2_poll(&eng, 6000);
+	c2_poll(&eng, 6000 + 3 * 25000);
+	welcome_from(10, F_HIST, 6000 + 3 * 25000);
+	assert_int_equal(seen.nhends, 2);
+	assert_string_equal(seen.hends[1], "0 0 0 0");
+}
+
+static void asks_bounded_and_dropped_by_quit(void **state)
+{
+	int i;
+
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	c2_poll(&eng, 0);
+	for (i = 0; i < C2_ASKS_MAX + 1; i++)
+		assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 10), 0);
+	assert_int_equal(c2_history(&eng, V2_LOBBY, V2_HIST_LATEST, 0, 10), -1);
+	c2_quit(&eng);
+	assert_int_equal(seen.nhends, C2_ASKS_MAX + 1);
+}
+
+static void stored_private_passes_its_time(void **state)
+{
+	struct v2_msg m = {.kind = V2_K_PRIVATE,
+	                   .event_id = 3,
+	                   .flags = V2_STORED,
+	                   .at = 1234567,
+	                   .name = "bob",
+	                   .name_len = 3,
+	                   .text = "while away",
+	                   .text_len = 10};
+
+	(void)state;
+	go_online_with(9, F_HIST, 0);
+	feed_msg(9, 1, &m, 10);
+	assert_int_equal(seen.nprivates, 1);
+	assert_int_equal(seen.private_at, 1234567);
+	m.flags = 0;
+	feed_msg(9, 2, &m, 10);
+	assert_int_equal(seen.nprivates, 2);
+	assert_int_equal(seen.private_at, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1886,6 +2123,18 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(rooms_kept_up_to_the_most_a_server_allows, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(history_bit_declared_only_with_the_feature, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(history_asked_and_lines_rejoined_from_pieces, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(history_skips_lines_shown_live_and_live_skips_history,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(who_rooms_all_history_and_search_one_at_a_time, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(history_unanswered_after_the_wait_and_in_a_new_session,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(asks_bounded_and_dropped_by_quit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stored_private_passes_its_time, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

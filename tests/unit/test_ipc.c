@@ -173,7 +173,7 @@ static void line_decode_bad_flags(void **state)
 
 	(void)state;
 	n = line(IPC_LINE_CHAT, 0, NULL, IPC_NO_NAME_AT, "x");
-	buf[2] = 0x02;
+	buf[2] = 0x04;
 	assert_decodes(buf, (size_t)n, IPC_BAD_VALUE);
 }
 
@@ -589,11 +589,34 @@ static void decode_every_byte_value(void **state)
 		else if (v == IPC_LINE || v == IPC_WHO || v == IPC_STATE || v == IPC_EXITED ||
 		         v == IPC_SAY || v == IPC_ME || v == IPC_ASK_WHO || v == IPC_ROOMS ||
 		         v == IPC_JOIN || v == IPC_PART || v == IPC_LIST_ROOMS || v == IPC_TELL ||
-		         v == IPC_REPLY)
+		         v == IPC_REPLY || v == IPC_HISTORY || v == IPC_SEARCH)
 			assert_int_equal(st, IPC_SHORT);
 		else
 			assert_int_equal(st, IPC_BAD_TYPE);
 	}
+}
+
+/* /history and /search: a str each, and a LINE of history keeps its flag. */
+static void history_and_search_round_trip(void **state)
+{
+	struct ipc_msg m;
+	int n;
+
+	(void)state;
+	n = ipc_encode_request(buf, sizeof buf, IPC_HISTORY, "20", 2);
+	assert_true(n > 0);
+	assert_int_equal(ipc_decode(buf, (size_t)n, &m), IPC_OK);
+	assert_int_equal(m.type, IPC_HISTORY);
+	assert_int_equal(m.text_len, 2);
+	assert_memory_equal(m.text, "20", 2);
+	n = ipc_encode_request(buf, sizeof buf, IPC_SEARCH, "猫 狗", strlen("猫 狗"));
+	assert_true(n > 0);
+	assert_int_equal(ipc_decode(buf, (size_t)n, &m), IPC_OK);
+	assert_int_equal(m.type, IPC_SEARCH);
+	assert_memory_equal(m.text, "猫 狗", strlen("猫 狗"));
+	n = line(IPC_LINE_CHAT, IPC_LINE_HISTORY, NULL, IPC_NO_NAME_AT, "[history 18:01] x");
+	assert_int_equal(ipc_decode(buf, (size_t)n, &m), IPC_OK);
+	assert_int_equal(m.flags, IPC_LINE_HISTORY);
 }
 
 static void status_strings(void **state)
@@ -618,6 +641,7 @@ int main(void)
 	    cmocka_unit_test(line_encode_str_too_long),
 	    cmocka_unit_test(line_decode_bad_kind),
 	    cmocka_unit_test(line_decode_bad_flags),
+	    cmocka_unit_test(history_and_search_round_trip),
 	    cmocka_unit_test(line_decode_name_at_mismatch),
 	    cmocka_unit_test(line_decode_cut_anywhere),
 	    cmocka_unit_test(line_decode_trailing),
