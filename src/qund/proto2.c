@@ -686,6 +686,28 @@ void p2_queue_members(struct proto2 *p, struct session *ss, const char *const *n
 }
 
 /*
+ * A list (WHO, HISTORY, SEARCH) ss may have: none of its lists still
+ * unacknowledged, and a flood-control token (room_who).  Returns 0, or
+ * -1 with the refusal (NOTICE 8) on its way.
+ */
+static int list_refused(struct proto2 *p, struct session *ss)
+{
+	struct server *s = p->srv;
+	struct outcome o;
+
+	if (p2_list_busy(ss)) {
+		p2_notice(p, ss, QERR_FLOOD, 0);
+		return -1;
+	}
+	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
+	             &o) == NULL) {
+		server_deliver(s, &o, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * WHO from ss: the members online, to ss alone, in as many MEMBERS pieces
  * as it takes (about 30 for a room of 1024).  The pieces are private to
  * the session, so they pin memory until acknowledged: at most one answer
@@ -700,17 +722,9 @@ static void answer_who(struct proto2 *p, struct session *ss, const struct v2_msg
 	static const char *names[V2_WHO_MAX_NAMES];
 	struct server *s = p->srv;
 	size_t i, total, count = 0;
-	struct outcome o;
 
-	if (p2_list_busy(ss)) {
-		p2_notice(p, ss, QERR_FLOOD, 0);
+	if (list_refused(p, ss) < 0)
 		return;
-	}
-	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
-	             &o) == NULL) {
-		server_deliver(s, &o, 0);
-		return;
-	}
 	if (m->room != 0 && m->room != V2_LOBBY && s->channels != NULL) {
 		rooms_who(s, ss, m->room);
 		return;
@@ -766,7 +780,6 @@ static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg
 {
 	struct server *s = p->srv;
 	struct channel *c;
-	struct outcome o;
 
 	if (s->channels == NULL || !history_offered(s)) {
 		p2_notice(p, ss, QERR_BAD_REQUEST, 0); /* as a server without history answers */
@@ -780,15 +793,8 @@ static void on_history(struct proto2 *p, struct session *ss, const struct v2_msg
 	}
 	if (m->kind == V2_K_HISTORY && rooms_where(s, ss, m->room, &c) < 0)
 		return;
-	if (p2_list_busy(ss)) {
-		p2_notice(p, ss, QERR_FLOOD, 0);
+	if (list_refused(p, ss) < 0)
 		return;
-	}
-	if (room_who(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), 1, server_now(s),
-	             &o) == NULL) {
-		server_deliver(s, &o, 0);
-		return;
-	}
 	if (m->kind == V2_K_SEARCH)
 		history_search(s, ss, m);
 	else
