@@ -349,9 +349,12 @@ static int parse_head(struct cur *c, struct v2_msg *m)
 		return 0;
 	case V2_K_REVENT:
 	case V2_K_EVENT:
-		if (m->kind == V2_K_REVENT)
+	case V2_K_HLINE: /* REVENT with the time it was said */
+		if (m->kind != V2_K_EVENT)
 			m->room = (uint32_t)get_n(c, 4);
 		m->event_id = get_n(c, 8);
+		if (m->kind == V2_K_HLINE)
+			m->at = get_n(c, 8);
 		m->event = (uint8_t)get_n(c, 1);
 		m->flags = (uint8_t)get_n(c, 1);
 		m->name_len = (size_t)get_n(c, 1);
@@ -373,15 +376,6 @@ static int parse_head(struct cur *c, struct v2_msg *m)
 		return 0;
 	case V2_K_SEARCH:
 		m->count = (uint16_t)get_n(c, 2);
-		return 0;
-	case V2_K_HLINE:
-		m->room = (uint32_t)get_n(c, 4);
-		m->event_id = get_n(c, 8);
-		m->at = get_n(c, 8);
-		m->event = (uint8_t)get_n(c, 1);
-		m->flags = (uint8_t)get_n(c, 1);
-		m->name_len = (size_t)get_n(c, 1);
-		m->name = (const char *)get_bytes(c, m->name_len);
 		return 0;
 	case V2_K_HEND:
 		m->room = (uint32_t)get_n(c, 4);
@@ -581,9 +575,12 @@ static int encode_head(struct cur *c, const struct v2_msg *m)
 		return 0;
 	case V2_K_REVENT:
 	case V2_K_EVENT:
-		if (m->kind == V2_K_REVENT)
+	case V2_K_HLINE:
+		if (m->kind != V2_K_EVENT)
 			put_n(c, m->room, 4);
 		put_n(c, m->event_id, 8);
+		if (m->kind == V2_K_HLINE)
+			put_n(c, m->at, 8);
 		put_n(c, m->event, 1);
 		put_n(c, m->flags, 1);
 		put_name(c, m->name, m->name_len);
@@ -603,14 +600,6 @@ static int encode_head(struct cur *c, const struct v2_msg *m)
 		return 0;
 	case V2_K_SEARCH:
 		put_n(c, m->count, 2);
-		return 0;
-	case V2_K_HLINE:
-		put_n(c, m->room, 4);
-		put_n(c, m->event_id, 8);
-		put_n(c, m->at, 8);
-		put_n(c, m->event, 1);
-		put_n(c, m->flags, 1);
-		put_name(c, m->name, m->name_len);
 		return 0;
 	case V2_K_HEND:
 		put_n(c, m->room, 4);

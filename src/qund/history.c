@@ -298,6 +298,23 @@ static void answer_end(struct answer *a, uint32_t room, uint8_t flags)
 	p2_list_sent(a->ss);
 }
 
+/* Blank-separated words in s. */
+static size_t count_words(const char *s)
+{
+	size_t n = 0;
+
+	while (*s != '\0') {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		n++;
+		while (*s != '\0' && *s != ' ' && *s != '\t')
+			s++;
+	}
+	return n;
+}
+
 void history_search(struct server *s, struct session *ss, const struct v2_msg *m)
 {
 	uint32_t rooms[64];
@@ -311,6 +328,12 @@ void history_search(struct server *s, struct session *ss, const struct v2_msg *m
 		rooms[n++] = ss->rooms->seats.v[i].c->id;
 	memcpy(words, m->text, m->text_len);
 	words[m->text_len] = '\0';
+	if (count_words(words) == 0 || count_words(words) > STORE_SEARCH_WORDS) {
+		/* Not a question the store can answer: a malformed request, not a failing store. */
+		p2_notice(s->p2, ss, QERR_BAD_REQUEST, 0);
+		answer_end(&a, 0, 0);
+		return;
+	}
 	if (s->store != NULL && !s->store_failing) {
 		history_commit(s);
 		got = store_search(s->store, rooms, n, words, m->count, search_line, &a);

@@ -292,6 +292,22 @@ static void queue_pieces(struct server *s, struct session *ss, const struct v2_m
 }
 
 /*
+ * The text rules and flood control of a SAY, for a private line (whose
+ * event is not a room's): 0 if it may go, else -1 with the refusal sent.
+ */
+static int private_allowed(struct server *s, struct session *ss, const char *text, size_t len)
+{
+	struct outcome o;
+
+	room_say(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, server_now(s),
+	         &o);
+	if (o.has_event)
+		return 0;
+	server_deliver(s, &o, 0);
+	return -1;
+}
+
+/*
  * A private line to a name nobody online has: kept for whoever logs in
  * under it next (history.h), the sender told so (NOTICE 23); without a
  * store, refused (NOTICE 17).  The text rules and flood control of a SAY
@@ -300,20 +316,12 @@ static void queue_pieces(struct server *s, struct session *ss, const struct v2_m
 static void tell_later(struct server *s, struct session *ss, const char *to, const char *text,
                        size_t len)
 {
-	char key[QUN_MAX_NAME + 1];
-	struct outcome o;
-
-	if (name_check(to, strlen(to)) != NAME_OK ||
-	    name_normalize(to, strlen(to), key, sizeof key) < 0) {
+	if (name_check(to, strlen(to)) != NAME_OK) {
 		p2_notice(s->p2, ss, QERR_NOT_ONLINE, 0);
 		return;
 	}
-	room_say(s->room, &ss->m->addr, ss->m->name, strlen(ss->m->name), text, len, server_now(s),
-	         &o);
-	if (!o.has_event) {
-		server_deliver(s, &o, 0);
+	if (private_allowed(s, ss, text, len) < 0)
 		return;
-	}
 	if (history_keep_private(s, s->private_seq + 1, ss->m->name, to, text, len) < 0) {
 		p2_notice(s->p2, ss, QERR_NOT_ONLINE, 0);
 		return;
@@ -328,7 +336,6 @@ void rooms_tell(struct server *s, struct session *ss, const char *to, const char
 	struct session *ts = t != NULL ? session_of(t) : NULL;
 	size_t name_len = strlen(ss->m->name);
 	struct v2_msg m = {.kind = V2_K_PRIVATE, .name = ss->m->name, .name_len = name_len};
-	struct outcome o;
 
 	if (t == NULL) {
 		tell_later(s, ss, to, text, len);
@@ -338,12 +345,8 @@ void rooms_tell(struct server *s, struct session *ss, const char *to, const char
 		p2_notice(s->p2, ss, QERR_NO_PRIVATE, 0); /* v1, or a qun older than rooms */
 		return;
 	}
-	/* The text rules and flood control of a SAY; its event is not the room's. */
-	room_say(s->room, &ss->m->addr, ss->m->name, name_len, text, len, server_now(s), &o);
-	if (!o.has_event) {
-		server_deliver(s, &o, 0);
+	if (private_allowed(s, ss, text, len) < 0)
 		return;
-	}
 	m.event_id = ++s->private_seq;
 	queue_pieces(s, ts, &m, V2_PRIVATE_CHUNK(name_len), text, len);
 }

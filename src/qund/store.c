@@ -584,11 +584,9 @@ int store_history(struct store *st, uint32_t room, enum store_dir dir, uint64_t 
 	return each_line(st, s, fn, ctx);
 }
 
-#define SEARCH_WORDS 8 /* words one search takes at most */
-
 struct words {
-	char fts[1024];                   /* the long words as an FTS5 query ("" if none) */
-	char like[SEARCH_WORDS][128 + 8]; /* the short ones as LIKE patterns */
+	char fts[1024];                         /* the long words as an FTS5 query ("" if none) */
+	char like[STORE_SEARCH_WORDS][128 + 8]; /* the short ones as LIKE patterns */
 	int nlike, nwords;
 };
 
@@ -631,7 +629,7 @@ static int add_like(struct words *w, const char *s, size_t n)
 	size_t o = 0, i;
 	char *p;
 
-	if (w->nlike >= SEARCH_WORDS || 2 * n + 3 > sizeof w->like[0])
+	if (w->nlike >= STORE_SEARCH_WORDS || 2 * n + 3 > sizeof w->like[0])
 		return -1;
 	p = w->like[w->nlike];
 	p[o++] = '%';
@@ -659,7 +657,7 @@ static int split_words(const char *s, struct words *w)
 			n++;
 		if (n == 0)
 			break;
-		if (++w->nwords > SEARCH_WORDS ||
+		if (++w->nwords > STORE_SEARCH_WORDS ||
 		    (utf8_chars(s, n) >= 3 ? add_phrase(w, s, n) : add_like(w, s, n)) < 0)
 			return -1;
 		s += n;

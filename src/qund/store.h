@@ -22,9 +22,10 @@
  */
 
 /* The file's identity (PRAGMA application_id, "qun1") and schema (PRAGMA user_version). */
-#define STORE_APP_ID  0x71756e31
-#define STORE_SCHEMA  1
-#define STORE_MAX_GET 200 /* lines one history or search request returns at most */
+#define STORE_APP_ID       0x71756e31
+#define STORE_SCHEMA       1
+#define STORE_MAX_GET      200 /* lines one history or search request returns at most */
+#define STORE_SEARCH_WORDS 8   /* words one search takes at most */
 
 enum store_sync {
 	STORE_SYNC_OFF,    /* no fsync: an OS crash or power loss can lose or corrupt */

@@ -5,6 +5,7 @@ after it), the rooms' ids, permanent rooms, bans and mutes.  A file that is
 not qund's store is refused and left untouched (R14).  Read through qunctl
 history, since history on join is not on the wire yet (docs/HISTORY.md)."""
 
+import errno
 import json
 import os
 import signal
@@ -216,12 +217,14 @@ def test_a_full_or_read_only_store_costs_history_not_the_room(tmp_path, small_fs
         bob.wait_event(EV_SAY, "alice", "before")
         filler = small_fs / "filler"
         with open(filler, "wb") as f:  # every byte of the file system
-            try:
-                while True:
+            full = None
+            while full is None:
+                try:
                     f.write(b"\0" * 65536)
                     f.flush()
-            except OSError:
-                pass
+                except OSError as e:
+                    full = e.errno
+            assert full == errno.ENOSPC, os.strerror(full)
         for i in range(200):  # pages fill up: SQLite needs room for the WAL
             alice.say("while full %d %s" % (i, "x" * 900))
         bob.wait_event(EV_SAY, "alice", "while full 199 " + "x" * 900, timeout=10)
@@ -368,6 +371,13 @@ def test_search_finds_chinese_in_my_rooms_only(tmp_path):
         assert [t.decode() for *_, t in lines] == ["代码评审改到下周"], "bob is not in #dev"
         lines, n, _ = alice.history(0, words="代码 下周")
         assert [t.decode() for *_, t in lines] == ["代码评审改到下周"]
+        # Nine words, or only blanks: malformed (NOTICE 7), an empty answer, the store fine.
+        for bad in (" ".join("w%d" % i for i in range(9)), "   "):
+            k = len(alice.notices)
+            lines, n, flags = alice.history(0, words=bad)
+            assert (lines, n, flags) == ([], 0, 0), (bad, lines, n, flags)
+            assert alice.wait(lambda: len(alice.notices) > k)
+            assert alice.notices[k].code == 7
     finally:
         assert cs.close_all() == []
         assert fg.cleanup() == []
